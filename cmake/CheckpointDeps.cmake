@@ -1,0 +1,28 @@
+# Third-party libraries, all from Debian bookworm packages (tools/dev installs them).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(ZXing 1.4 REQUIRED)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio freetype)
+find_package(doctest REQUIRED)
+pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+find_package(nlohmann_json 3.11 REQUIRED)
+
+# mbedTLS 2.28 ships neither a CMake config nor a pkg-config file in Debian.
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h REQUIRED)
+find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)
+find_library(MBEDX509_LIBRARY mbedx509 REQUIRED)
+find_library(MBEDTLS_LIBRARY mbedtls REQUIRED)
+add_library(mbedtls_all INTERFACE)
+target_include_directories(mbedtls_all SYSTEM INTERFACE ${MBEDTLS_INCLUDE_DIR})
+target_link_libraries(mbedtls_all INTERFACE ${MBEDTLS_LIBRARY} ${MBEDX509_LIBRARY} ${MBEDCRYPTO_LIBRARY})
+
+if(CHECKPOINT_WITH_GPIOD)
+  pkg_check_modules(GPIOD IMPORTED_TARGET libgpiod)
+  if(NOT GPIOD_FOUND)
+    message(STATUS "libgpiod not found: GPIO backend off")
+    set(CHECKPOINT_WITH_GPIOD OFF)
+  endif()
+endif()

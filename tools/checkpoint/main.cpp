@@ -1,0 +1,43 @@
+// `checkpoint`: the command-line tool for issuers, technicians and tests.
+#include "tools/checkpoint/commands.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace cp::cli {
+
+// Each subcommand's entry point, defined in its cmd_*.cpp (added to the table as it lands).
+int run_version(const Args& args);
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table = {
+        {"version", "print the version", run_version},
+    };
+    return table;
+}
+
+int run_version(const Args&) {
+    std::printf("checkpoint %s\n", CHECKPOINT_VERSION);
+    return 0;
+}
+
+}  // namespace cp::cli
+
+static void usage() {
+    std::fprintf(stderr, "usage: checkpoint COMMAND [ARGS]\n\ncommands:\n");
+    for (const auto& c : cp::cli::commands()) std::fprintf(stderr, "  %-10s %s\n", c.name, c.summary);
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    cp::cli::Args args(argv + 2, argv + argc);
+    for (const auto& c : cp::cli::commands()) {
+        if (!std::strcmp(c.name, argv[1])) return c.run(args);
+    }
+    std::fprintf(stderr, "checkpoint: unknown command '%s'\n", argv[1]);
+    usage();
+    return 2;
+}
