@@ -1,0 +1,92 @@
+// Camera: where frames come from. One interface, three kinds of source:
+//   v4l2  — a USB/CSI camera through OpenCV videoio (CHECKPOINT_WITH_V4L2),
+//   file  — a folder of images or a video file (replays, benchmarks),
+//   sim   — a rendered lane: people holding passes on phones or paper.
+//
+// Thread-safety: a Camera is NOT thread-safe; one capture thread owns it and
+// calls next_frame(). Frames are plain values and may be handed to other threads.
+// No backend starts a thread of its own.
+#pragma once
+
+#include "drivers/sim_lane/lane_script.hpp"
+#include "src/common/result.hpp"
+#include "src/decode/decoder.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cp::camera {
+
+// One captured frame: owns its pixels (BGR8 or gray8, rows packed).
+struct Frame {
+    std::vector<std::uint8_t> pixels;
+    int width = 0;
+    int height = 0;
+    int stride = 0;                   // bytes per row
+    decode::PixelFormat format = decode::PixelFormat::bgr8;
+    std::int64_t timestamp_ms = 0;    // CLOCK_MONOTONIC when captured / rendered
+    std::uint64_t sequence = 0;       // 0, 1, 2, ... per opened source; gaps mean drops
+
+    // The view the decode stage takes; valid while this Frame lives unchanged.
+    decode::ImageView view() const {
+        return decode::ImageView{pixels.data(), width, height, stride, format};
+    }
+};
+
+class Camera {
+public:
+    virtual ~Camera() = default;
+    // Waits up to timeout_ms for the next frame.
+    // Errors: unavailable/"timeout" (no frame yet, try again),
+    //         unavailable/"device-lost" (v4l2: reconnecting with backoff, try again),
+    //         not_found/"end-of-stream" (file or sim source without looping is done),
+    //         io/"frame" (a file that cannot be decoded; the source moves on).
+    virtual Result<Frame> next_frame(int timeout_ms) = 0;
+    // "v4l2:/dev/video0 1280x720 MJPG@15", for logs.
+    virtual std::string describe() const = 0;
+};
+
+struct V4l2Config {
+    std::string device = "/dev/video0";
+    int width = 1280;               // pixels
+    int height = 720;               // pixels
+    std::string fourcc = "MJPG";    // 4 characters, e.g. MJPG, YUYV
+    double fps = 15;                // frames per second requested
+    int reconnect_min_ms = 250;     // first backoff after the device vanished
+    int reconnect_max_ms = 8000;    // backoff doubles up to this
+};
+// Errors: config/"camera" for bad values; unavailable/"v4l2-disabled" when built
+// without CHECKPOINT_WITH_V4L2. The device need not exist yet: next_frame()
+// reports device-lost and keeps trying to open it.
+Result<std::unique_ptr<Camera>> open_v4l2(const V4l2Config& config);
+
+struct FileSourceConfig {
+    std::string path;     // a folder of .png/.jpg/.jpeg/.bmp (sorted by name) or a video file
+    bool loop = false;    // start over at the end instead of end-of-stream
+    double fps = 0;       // pace frames at this rate; 0 = as fast as consumed
+};
+// Errors: not_found/"camera-source" when the path does not exist or the folder
+// holds no images; io/"camera-source" when the video cannot be opened.
+Result<std::unique_ptr<Camera>> open_file_source(const FileSourceConfig& config);
+
+struct SimCameraConfig {
+    lane::LaneScript script;
+    double fps = 15;               // frames per second of lane time
+    bool real_time = true;         // true: pace at fps; false: as fast as consumed
+    bool loop = false;             // replay the script instead of end-of-stream
+    int width = 1280;
+    int height = 720;
+    std::uint32_t seed = 1;        // noise and jitter are reproducible per seed
+    // Published on every frame so the thermometer and input sims follow along.
+    std::shared_ptr<lane::LaneCursor> cursor;
+};
+// Errors: config/"camera" for fps <= 0 or a frame size outside 160x120..3840x2160.
+Result<std::unique_ptr<Camera>> open_sim(const SimCameraConfig& config);
+
+// Renders lane frame `frame` of `script` without a source (tests, tools).
+Frame render_lane_frame(const lane::LaneScript& script, std::int64_t frame, int width,
+                        int height, std::uint32_t seed);
+
+}  // namespace cp::camera
