@@ -1,0 +1,207 @@
+#include "src/decision/decision.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace cp::decision {
+namespace {
+
+struct ReasonInfo {
+    Reason reason;
+    Verdict verdict;
+    const char* code;
+    const char* key;
+    const char* zh;
+    const char* en;
+};
+
+// One table so that code, severity and texts cannot drift apart.
+constexpr ReasonInfo kReasons[] = {
+    {Reason::ok, Verdict::green, "ok", "reason.ok", "通行", "Pass"},
+    {Reason::forged, Verdict::red, "forged", "reason.forged", "通行码无效（签名错误）", "Invalid pass (bad signature)"},
+    {Reason::expired, Verdict::red, "expired", "reason.expired", "通行码已过期", "Pass expired"},
+    {Reason::not_yet_valid, Verdict::red, "not-yet-valid", "reason.not_yet_valid", "通行码尚未生效", "Pass not yet valid"},
+    {Reason::status_red, Verdict::red, "status-red", "reason.status_red", "红码：请配合工作人员", "Red status: please see the staff"},
+    {Reason::fever, Verdict::red, "fever", "reason.fever", "体温异常", "Fever"},
+    {Reason::unreadable, Verdict::yellow, "unreadable", "reason.unreadable", "无法识别通行码", "Pass unreadable"},
+    {Reason::unknown_issuer, Verdict::yellow, "unknown-issuer", "reason.unknown_issuer", "未知签发机构，请人工核验", "Unknown issuer: manual check"},
+    {Reason::no_list, Verdict::yellow, "no-list", "reason.no_list", "无状态名单，请人工核验", "No status list: manual check"},
+    {Reason::stale_list, Verdict::yellow, "stale-list", "reason.stale_list", "状态名单过期，请人工核验", "Status list too old: manual check"},
+    {Reason::clock, Verdict::yellow, "clock", "reason.clock", "设备时钟异常，请人工核验", "Device clock wrong: manual check"},
+    {Reason::not_in_list, Verdict::yellow, "not-in-list", "reason.not_in_list", "名单中无此码，请人工核验", "Not in status list: manual check"},
+    {Reason::status_yellow, Verdict::yellow, "status-yellow", "reason.status_yellow", "黄码：请人工核验", "Yellow status: manual check"},
+    {Reason::sensor_fault, Verdict::yellow, "sensor-fault", "reason.sensor_fault", "测温故障，请人工测温", "Thermometer fault: measure manually"},
+    {Reason::temperature_implausible, Verdict::yellow, "temperature-implausible", "reason.temperature_implausible", "测温无效，请重新测温", "Temperature not valid: measure again"},
+    {Reason::no_temperature, Verdict::yellow, "no-temperature", "reason.no_temperature", "请测量体温", "Please measure temperature"},
+    {Reason::plate_missing, Verdict::yellow, "plate-missing", "reason.plate_missing", "请录入车牌", "Enter the plate"},
+    {Reason::plate_mismatch, Verdict::yellow, "plate-mismatch", "reason.plate_mismatch", "车牌不符，请人工核验", "Plate mismatch: manual check"},
+};
+
+const ReasonInfo& info(Reason r) noexcept {
+    for (const auto& i : kReasons) {
+        if (i.reason == r) return i;
+    }
+    return kReasons[6];  // unreachable: every enumerator is in the table (tested)
+}
+
+// Accumulates the most severe finding; among equals, the first one found wins,
+// so the order of checks in decide() is the reason precedence of docs/decision.md.
+struct Finding {
+    Reason reason = Reason::ok;
+    void add(Reason r) noexcept {
+        if (severity(r) > severity(reason)) reason = r;
+    }
+};
+
+Reason rejection_reason(const std::string& word) noexcept {
+    // A known key did not sign exactly this message (or claimed another alg):
+    // someone altered or forged it.
+    if (word == "signature" || word == "alg") return Reason::forged;
+    if (word == "expired") return Reason::expired;
+    if (word == "not-yet-valid") return Reason::not_yet_valid;
+    // A key we do not know: most often a trust store behind a key rotation, not
+    // a forgery; a person checks it (YELLOW never opens the gate).
+    if (word == "unknown-key") return Reason::unknown_issuer;
+    // Everything else (prefix, base45, inflate, too-large, cbor, cose, claims,
+    // or a word this module has not heard of) is a pass we could not read.
+    return Reason::unreadable;
+}
+
+}  // namespace
+
+const char* reason_code(Reason r) noexcept { return info(r).code; }
+const char* text_key(Reason r) noexcept { return info(r).key; }
+const char* text_zh(Reason r) noexcept { return info(r).zh; }
+const char* text_en(Reason r) noexcept { return info(r).en; }
+Verdict severity(Reason r) noexcept { return info(r).verdict; }
+
+const char* to_string(Verdict v) noexcept {
+    switch (v) {
+    case Verdict::green: return "GREEN";
+    case Verdict::yellow: return "YELLOW";
+    case Verdict::red: return "RED";
+    }
+    return "YELLOW";
+}
+
+std::size_t RecentScans::Hash::operator()(const pass::PassId& id) const noexcept {
+    // Pass ids are random: the first 8 bytes are already a good hash.
+    std::size_t h = 0;
+    std::memcpy(&h, id.data(), sizeof h < id.size() ? sizeof h : id.size());
+    return h;
+}
+
+std::optional<PriorScan> RecentScans::find(const pass::PassId& id) const {
+    auto it = map_.find(id);
+    if (it == map_.end()) return std::nullopt;
+    return it->second;
+}
+
+void RecentScans::record(const pass::PassId& id, PriorScan scan, std::int64_t window_s) {
+    map_[id] = scan;
+    if (map_.size() <= capacity_) return;
+    // Over capacity: drop what is outside the window; if still too many, the oldest.
+    for (auto it = map_.begin(); it != map_.end();) {
+        if (scan.at_s - it->second.at_s > window_s) it = map_.erase(it);
+        else ++it;
+    }
+    while (map_.size() > capacity_) {
+        auto oldest = map_.begin();
+        for (auto it = map_.begin(); it != map_.end(); ++it) {
+            if (it->second.at_s < oldest->second.at_s) oldest = it;
+        }
+        map_.erase(oldest);
+    }
+}
+
+Decision decide(const DecisionInput& in) noexcept {
+    const LanePolicy& pol = in.policy;
+    Decision d;
+    d.direction = in.direction;
+    Finding f;
+
+    const pass::Pass* p = in.verified.pass ? &*in.verified.pass : nullptr;
+
+    // 1. The pass itself.
+    if (!p) {
+        f.add(rejection_reason(in.verified.rejection));
+    } else {
+        // Defence in depth: the verifier checked validity, but a GREEN must not
+        // depend on one module alone.
+        if (in.now_s >= p->expires_at + pol.clock_skew_s) f.add(Reason::expired);
+        if (p->issued_at > in.now_s + pol.clock_skew_s) f.add(Reason::not_yet_valid);
+    }
+
+    // 2. The status list (only meaningful for an authentic pass).
+    if (p) {
+        if (!in.status.list_loaded) {
+            f.add(Reason::no_list);
+        } else {
+            // A red entry is acted on even from an old list: showing RED brings a
+            // person to check, the safe side.
+            if (in.status.status == ListStatus::red) f.add(Reason::status_red);
+            const std::int64_t age = in.now_s - in.status.list_created_at;
+            if (age < -pol.clock_skew_s) f.add(Reason::clock);
+            else if (age > pol.max_list_age_s) f.add(Reason::stale_list);
+            if (in.status.status == ListStatus::not_in_list) f.add(Reason::not_in_list);
+            if (in.status.status == ListStatus::yellow) f.add(Reason::status_yellow);
+        }
+    }
+
+    // 3. Temperature (taken for every scan, readable pass or not: fever is RED
+    //    for the person standing there).
+    switch (in.temperature.state) {
+    case Temperature::State::ok: {
+        const double t = in.temperature.body_c;
+        if (!std::isfinite(t) || t < pol.min_plausible_c || t > pol.max_plausible_c) {
+            f.add(Reason::temperature_implausible);
+        } else if (!(t < pol.fever_threshold_c)) {
+            f.add(Reason::fever);
+        }
+        break;
+    }
+    case Temperature::State::fault:
+        f.add(Reason::sensor_fault);
+        break;
+    case Temperature::State::absent:
+        if (pol.temperature_required) f.add(Reason::no_temperature);
+        break;
+    }
+
+    // 4. Truck lane: the plate goes into the journal, so it must be known and consistent.
+    if (pol.mode == LaneMode::truck) {
+        const bool driver = p && p->kind == pass::Kind::driver && !p->plate.empty();
+        if (driver) {
+            d.plate = p->plate;
+            if (!in.typed_plate.empty() && in.typed_plate != p->plate) f.add(Reason::plate_mismatch);
+        } else {
+            d.plate = in.typed_plate;
+            if (in.typed_plate.empty()) f.add(Reason::plate_missing);
+        }
+    }
+
+    d.reason = f.reason;
+    d.verdict = severity(f.reason);
+    d.registers_arrival = p && p->kind == pass::Kind::entry;
+
+    // 5. Repeat: the same pass within the window shows the earlier verdict, unless
+    //    today's is worse. Never better: re-scanning until the thermometer reads
+    //    low must not turn a RED into a GREEN.
+    if (p && in.recent) {
+        if (auto prior = in.recent->find(p->id)) {
+            const std::int64_t since = in.now_s - prior->at_s;
+            if (since >= 0 && since <= pol.repeat_window_s) {
+                d.repeat = true;
+                if (severity(prior->reason) >= d.verdict) {
+                    d.verdict = severity(prior->reason);
+                    d.reason = prior->reason;
+                }
+            }
+        }
+    }
+
+    d.open_gate = d.verdict == Verdict::green && (!d.repeat || pol.repeat_opens_gate);
+    return d;
+}
+
+}  // namespace cp::decision
