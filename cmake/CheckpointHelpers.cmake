@@ -22,4 +22,11 @@ function(cp_test name)
   if(T_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
   endif()
+  # Cross builds: the test runs under the emulator, and so must every project
+  # executable it starts (tests/testing.hpp command_for()).
+  if(CMAKE_CROSSCOMPILING AND CMAKE_CROSSCOMPILING_EMULATOR)
+    list(JOIN CMAKE_CROSSCOMPILING_EMULATOR " " emulator)
+    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT
+      "CHECKPOINT_EMULATOR=${emulator}" "QEMU_LD_PREFIX=${CMAKE_SYSROOT}")
+  endif()
 endfunction()

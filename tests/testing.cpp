@@ -56,6 +56,30 @@ fs::path bin_dir() {
     return fs::path(CHECKPOINT_BINARY_DIR) / "bin";
 }
 
+std::vector<std::string> argv_for(const std::string& exe) {
+    std::vector<std::string> argv;
+    if (const char* env = std::getenv("CHECKPOINT_EMULATOR"); env && *env) {
+        std::istringstream words(env);
+        for (std::string w; words >> w;) argv.push_back(w);
+    }
+    argv.push_back(exe);
+    return argv;
+}
+
+std::string command_for(const std::string& exe) {
+    std::string cmd;
+    for (const auto& word : argv_for(exe)) {
+        if (!cmd.empty()) cmd += ' ';
+        cmd += '\'';
+        for (char c : word) {
+            if (c == '\'') cmd += "'\\''";
+            else cmd += c;
+        }
+        cmd += '\'';
+    }
+    return cmd;
+}
+
 std::string read_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + p.string());

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cp::testing {
 
@@ -33,6 +34,16 @@ std::filesystem::path require_shared_data(const std::string& sub);
 
 // build/bin (or $CHECKPOINT_BIN): where the executables under test are.
 std::filesystem::path bin_dir();
+
+// The shell command that starts the project executable `exe`: `exe` quoted, prefixed
+// with $CHECKPOINT_EMULATOR (e.g. "qemu-aarch64 -L /sysroot") when set, as it is
+// for every test of a cross build, where build/bin holds aarch64 executables.
+// Use it for everything a test starts from bin_dir():
+//   std::system((command_for(bin_dir() / "checkpoint") + " version").c_str());
+std::string command_for(const std::string& exe);
+
+// The same as an argv prefix for execv/posix_spawn: {emulator words..., exe}.
+std::vector<std::string> argv_for(const std::string& exe);
 
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& data);
