@@ -28,5 +28,7 @@ function(cp_test name)
     list(JOIN CMAKE_CROSSCOMPILING_EMULATOR " " emulator)
     set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT
       "CHECKPOINT_EMULATOR=${emulator}" "QEMU_LD_PREFIX=${CMAKE_SYSROOT}")
+    math(EXPR emulated_timeout "${T_TIMEOUT} * 4")  # QEMU runs code several times slower
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${emulated_timeout})
   endif()
 endfunction()
