@@ -1,0 +1,140 @@
+// checkpointd configuration (architecture principle 4): one struct with in-class
+// defaults and units in comments. Loaded from checkpointd.conf plus the board
+// file it names (board/<board>/board.conf); both use the format of ini.hpp and
+// docs/configuration.md. The board file selects backends and device nodes; the
+// config file overrides anything the board file sets.
+#pragma once
+
+#include "src/common/result.hpp"
+#include "src/config/ini.hpp"
+#include "src/decision/decision.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cp::config {
+
+struct DeviceConfig {
+    std::string id = "cp-0000";           // device id, journaled with every scan
+    std::string site = "unassigned";      // checkpoint site name/code
+    decision::LaneMode lane = decision::LaneMode::gate;  // "gate" | "truck"
+    decision::Direction direction = decision::Direction::in;  // truck lane default: "in" | "out"
+    std::string board;                    // path of the board file; relative to the config file's folder
+};
+
+struct PolicyConfig {
+    double fever_threshold_c = 37.3;      // °C, 35.0..40.0
+    std::int64_t max_list_age_s = 86400;  // s, 60..30 days
+    std::int64_t repeat_window_s = 30;    // s, 0..3600
+    bool temperature_required = true;
+    std::int64_t clock_skew_s = 300;      // s, 0..3600
+    bool repeat_opens_gate = false;
+};
+
+struct GateConfig {
+    int relay_pulse_ms = 800;             // ms, 50..10000
+};
+
+struct PathsConfig {
+    std::string data_dir = "/var/lib/checkpoint";
+    std::string journal = "/var/lib/checkpoint/journal.db";
+    std::string status_db = "/var/lib/checkpoint/status.db";
+    std::string trust_dir = "/etc/checkpoint/trust";
+    std::string screen_dir = "/run/checkpoint/screen";  // PNG snapshots of the guard screen
+};
+
+struct JournalConfig {
+    std::int64_t max_rows = 1'000'000;             // rows, 1000..100M; uploaded rows pruned beyond
+    std::int64_t max_bytes = 512LL * 1024 * 1024;  // bytes, 1 MiB..64 GiB
+    std::int64_t disk_floor_bytes = 64LL * 1024 * 1024;  // bytes free below which appends fail "disk-full"
+};
+
+struct CameraConfig {
+    std::string backend = "sim";          // "v4l2" | "file" | "sim"
+    std::string device = "/dev/video0";
+    int width = 1280;                     // px, 160..4096
+    int height = 720;                     // px, 120..4096
+    int fps = 30;                         // frames/s, 1..120
+    std::string format = "MJPG";          // fourcc: "MJPG" | "YUYV" | "GREY"
+};
+
+struct ThermometerConfig {
+    std::string backend = "sim";          // "mlx90614" | "sim" | "none"
+    std::string bus = "/dev/i2c-1";
+    int address = 0x5a;                   // 7-bit I2C address, 0x03..0x77
+    double offset_c = 0.0;                // °C added to readings (calibration), -5..5
+};
+
+struct GpioConfig {
+    std::string backend = "sim";          // "gpiod" | "sim"
+    std::string chip = "gpiochip0";
+    std::string relay = "GPIO17";         // line name or offset
+    std::string green = "GPIO27";
+    std::string red = "GPIO22";
+    std::string buzzer = "GPIO23";
+    bool active_low = false;
+};
+
+struct DisplayConfig {
+    std::string backend = "sim";          // "fbdev" | "png" | "sim"
+    std::string device = "/dev/fb0";
+    int width = 800;                      // px, 160..4096
+    int height = 480;                     // px, 120..4096
+};
+
+struct InputConfig {
+    std::string backend = "sim";          // "evdev" | "stdin" | "sim"
+    std::string device = "/dev/input/event0";
+};
+
+struct UpstreamConfig {
+    std::string url;                      // https://...; empty: no sync
+    int interval_s = 60;                  // s, 5..86400
+};
+
+struct LogConfig {
+    std::string level = "info";           // "debug" | "info" | "warn" | "error"
+};
+
+struct Config {
+    DeviceConfig device;
+    PolicyConfig policy;
+    GateConfig gate;
+    PathsConfig paths;
+    JournalConfig journal;
+    CameraConfig camera;
+    ThermometerConfig thermometer;
+    GpioConfig gpio;
+    DisplayConfig display;
+    InputConfig input;
+    UpstreamConfig upstream;
+    LogConfig log;
+    std::string board_name;               // [board] name, informative
+
+    // The lane policy for decision::decide().
+    decision::LanePolicy lane_policy() const;
+};
+
+// Which keys a file may set: a board file describes hardware only.
+enum class Scope { board, full };
+
+// Applies entries over `cfg` in order. Errors [config] "config" with a message
+// starting with the key: an unknown key, a key not allowed in `scope`, a value
+// that does not parse or is out of range. `cfg` may be partly updated on error;
+// callers discard it (load() does).
+Status apply(Config& cfg, const std::vector<IniEntry>& entries, Scope scope, std::string_view origin);
+
+// Defaults, then board text (may be empty), then config text.
+Result<Config> parse(std::string_view config_text, std::string_view board_text = {});
+
+// Reads `config_path`, then the board file it names in device.board (relative
+// paths resolve against the config file's folder); `board_override` replaces
+// that name when not empty. Errors: [io] "config-read" when a file cannot be
+// read; [config] "config" as apply().
+Result<Config> load(const std::string& config_path, const std::string& board_override = {});
+
+// The effective configuration as config text (round-trips through parse()).
+std::string to_text(const Config& cfg);
+
+}  // namespace cp::config

@@ -1,0 +1,161 @@
+#include "src/config/config.hpp"
+#include "tests/testing.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace cp::config;
+
+namespace {
+// The key named at the start of a config error message.
+bool names_key(const cp::Error& e, const std::string& key) {
+    return e.kind == cp::ErrorKind::config && e.reason == "config" && e.message.rfind(key + ":", 0) == 0;
+}
+}  // namespace
+
+TEST_CASE("defaults: an empty file is a valid configuration") {
+    auto c = parse("");
+    REQUIRE(c.ok());
+    CHECK(c->policy.fever_threshold_c == doctest::Approx(37.3));
+    CHECK(c->device.lane == cp::decision::LaneMode::gate);
+    CHECK(c->camera.backend == "sim");
+}
+
+TEST_CASE("values are parsed and reach the lane policy") {
+    auto c = parse(R"(
+# a comment
+[device]
+id = gate-07
+site = "Ranghulu North"   
+lane = truck
+direction = out
+[policy]
+fever_threshold_c = 37.0
+max_list_age_s = 7200   # two hours
+repeat_window_s = 10
+temperature_required = false
+[journal]
+max_rows = 5000
+[thermometer]
+address = 0x5b
+[upstream]
+url = https://cc.example/api
+)");
+    REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().describe()));
+    CHECK(c->device.id == "gate-07");
+    CHECK(c->device.site == "Ranghulu North");
+    CHECK(c->thermometer.address == 0x5b);
+    CHECK(c->journal.max_rows == 5000);
+    auto p = c->lane_policy();
+    CHECK(p.mode == cp::decision::LaneMode::truck);
+    CHECK(p.fever_threshold_c == doctest::Approx(37.0));
+    CHECK(p.max_list_age_s == 7200);
+    CHECK(p.repeat_window_s == 10);
+    CHECK_FALSE(p.temperature_required);
+    CHECK(c->device.direction == cp::decision::Direction::out);
+}
+
+TEST_CASE("bad keys and values are rejected by name") {
+    struct Case { const char* text; const char* key; };
+    const Case cases[] = {
+        {"[device]\nnope = 1\n", "device.nope"},
+        {"[policy]\nfever_threshold_c = 42\n", "policy.fever_threshold_c"},
+        {"[policy]\nfever_threshold_c = hot\n", "policy.fever_threshold_c"},
+        {"[policy]\nfever_threshold_c = nan\n", "policy.fever_threshold_c"},
+        {"[policy]\nmax_list_age_s = -5\n", "policy.max_list_age_s"},
+        {"[policy]\nmax_list_age_s = 99999999999999999999999\n", "policy.max_list_age_s"},
+        {"[policy]\ntemperature_required = maybe\n", "policy.temperature_required"},
+        {"[gate]\nrelay_pulse_ms = 5\n", "gate.relay_pulse_ms"},
+        {"[device]\nlane = bicycle\n", "device.lane"},
+        {"[camera]\nfps = 0\n", "camera.fps"},
+        {"[camera]\nbackend = usb\n", "camera.backend"},
+        {"[thermometer]\naddress = 0x80\n", "thermometer.address"},
+        {"[paths]\njournal = relative/journal.db\n", "paths.journal"},
+        {"[upstream]\nurl = ftp://x\n", "upstream.url"},
+        {"[log]\nlevel = loud\n", "log.level"},
+        {"[device]\nid =\n", "device.id"},
+        {"[board]\nname = x\n", "board.name"},
+        {"[nosuch]\nkey = 1\n", "nosuch.key"},
+    };
+    for (const auto& tc : cases) {
+        CAPTURE(tc.text);
+        auto c = parse(tc.text);
+        REQUIRE_FALSE(c.ok());
+        CHECK_MESSAGE(names_key(c.error(), tc.key), c.error().describe());
+    }
+}
+
+TEST_CASE("syntax errors are typed config errors with the line") {
+    for (const char* text : {"[device\nid = x\n", "id = x\n", "[device]\njust words\n", "[device]\nid = a\nid = b\n",
+                             "[Dev ice]\n", "[device]\nI D = x\n"}) {
+        CAPTURE(text);
+        auto c = parse(text);
+        REQUIRE_FALSE(c.ok());
+        CHECK(c.error().kind == cp::ErrorKind::config);
+        CHECK(c.error().message.find("config:") == 0);
+    }
+    CHECK_FALSE(parse(std::string("[device]\nid = a\0b\n", 18)).ok());
+    CHECK_FALSE(parse("[device]\nid = " + std::string(5000, 'x') + "\n").ok());
+}
+
+TEST_CASE("board files set hardware only, and the config file overrides them") {
+    const char* board = "[board]\nname = test\n[camera]\nbackend = v4l2\nfps = 15\n[gpio]\nrelay = GPIO5\n";
+    auto c = parse("[camera]\nfps = 25\n", board);
+    REQUIRE(c.ok());
+    CHECK(c->board_name == "test");
+    CHECK(c->camera.backend == "v4l2");
+    CHECK(c->camera.fps == 25);
+    CHECK(c->gpio.relay == "GPIO5");
+    auto bad = parse("", "[policy]\nfever_threshold_c = 36\n");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(names_key(bad.error(), "policy.fever_threshold_c"));
+}
+
+TEST_CASE("load() reads the board file named by the config, relative to it") {
+    cp::testing::TempDir dir;
+    std::filesystem::create_directories(dir / "board");
+    cp::testing::write_file(dir / "board" / "b.conf", "[thermometer]\nbackend = mlx90614\naddress = 0x5a\n");
+    cp::testing::write_file(dir / "c.conf", "[device]\nid = d1\nboard = board/b.conf\n");
+    auto c = load((dir / "c.conf").string());
+    REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().describe()));
+    CHECK(c->thermometer.backend == "mlx90614");
+    CHECK(c->device.id == "d1");
+
+    auto missing = load((dir / "nope.conf").string());
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().reason == "config-read");
+    cp::testing::write_file(dir / "c2.conf", "[device]\nboard = board/absent.conf\n");
+    CHECK_FALSE(load((dir / "c2.conf").string()).ok());
+}
+
+TEST_CASE("the repository's board files parse") {
+    const std::filesystem::path src = CHECKPOINT_SOURCE_DIR;
+    for (const char* b : {"host-sim", "rpi4"}) {
+        CAPTURE(b);
+        auto text = cp::testing::read_file(src / "board" / b / "board.conf");
+        auto c = parse("", text);
+        REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().describe()));
+        CHECK(c->board_name == b);
+    }
+    auto rpi = parse("", cp::testing::read_file(src / "board" / "rpi4" / "board.conf"));
+    REQUIRE(rpi.ok());
+    CHECK(rpi->camera.backend == "v4l2");
+    CHECK(rpi->camera.device == "/dev/video0");
+    CHECK(rpi->camera.width == 1280);
+    CHECK(rpi->camera.height == 720);
+    CHECK(rpi->camera.format == "MJPG");
+    CHECK(rpi->thermometer.backend == "mlx90614");
+    CHECK(rpi->thermometer.address == 0x5a);
+    CHECK(rpi->thermometer.bus == "/dev/i2c-1");
+    CHECK(rpi->gpio.relay == "GPIO17");
+}
+
+TEST_CASE("to_text round-trips") {
+    auto c = parse("[device]\nid = x\nlane = truck\n[policy]\nfever_threshold_c = 37.1\n");
+    REQUIRE(c.ok());
+    auto again = parse(to_text(*c));
+    REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.error().describe()));
+    CHECK(to_text(*again) == to_text(*c));
+    CHECK(again->device.lane == cp::decision::LaneMode::truck);
+}
