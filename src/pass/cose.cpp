@@ -1,0 +1,295 @@
+#include "src/pass/cose.hpp"
+
+#include "src/pass/cbor.hpp"
+
+namespace cp::pass {
+
+namespace {
+
+constexpr std::uint64_t kTagCoseSign1 = 18;
+constexpr std::uint64_t kTagCwt = 61;
+constexpr std::int64_t kLabelAlg = 1;
+constexpr std::int64_t kLabelKid = 4;
+
+Result<CoseHeader> parse_header(const cbor_item_t* map) {
+    if (map == nullptr || !cbor_isa_map(map)) return fail(ErrorKind::invalid_input, "cose", "header is not a map");
+    if (cbor::has_duplicate_keys(map)) return fail(ErrorKind::invalid_input, "cose", "duplicate header label");
+    CoseHeader h;
+    cbor_pair* pairs = cbor_map_handle(map);
+    for (std::size_t i = 0; i < cbor_map_size(map); ++i) {
+        auto key = cbor::key_of(pairs[i].key);
+        if (!key) return fail(ErrorKind::invalid_input, "cose", "header label is neither int nor text");
+        if (key->is_text) continue;
+        if (key->number == kLabelAlg) {
+            h.alg_present = true;
+            h.alg = cbor::as_int(pairs[i].value);  // a text alg stays nullopt: unsupported
+            if (!h.alg && !cbor_isa_string(pairs[i].value))
+                return fail(ErrorKind::invalid_input, "cose", "alg is neither int nor text");
+        } else if (key->number == kLabelKid) {
+            h.kid = cbor::as_bytes(pairs[i].value);
+            if (!h.kid) return fail(ErrorKind::invalid_input, "cose", "kid is not a byte string");
+        }
+    }
+    return h;
+}
+
+// Algorithm rules: strict takes alg from the protected header only (an attacker controls
+// the unprotected one); HCERT allows the unprotected header when the protected has none.
+// Returns the algorithm, or fills `v` with the rejection.
+std::optional<std::int64_t> pick_alg(const CoseSign1& msg, HeaderRules rules, CoseVerification& v) {
+    std::optional<std::int64_t> alg;
+    bool alg_present = false;
+    if (msg.protected_header.alg_present) {
+        alg = msg.protected_header.alg;
+        alg_present = true;
+    } else if (rules == HeaderRules::hcert && msg.unprotected_header.alg_present) {
+        alg = msg.unprotected_header.alg;
+        alg_present = true;
+    }
+    bool allowed = alg && (*alg == kAlgES256 || (rules == HeaderRules::hcert && *alg == kAlgPS256));
+    if (allowed) return alg;
+    v.state = SignatureState::unsupported_alg;
+    v.reason = "alg";
+    v.detail = !alg_present ? "no alg in the protected header"
+               : alg        ? "alg " + std::to_string(*alg) + " not allowed"
+                            : "alg is not an integer";
+    return std::nullopt;
+}
+
+CoseVerification verify_with(const CoseSign1& msg, const std::vector<const crypto::Certificate*>& certs,
+                             bool kid_lookup_done, std::int64_t alg, const Bytes& kid) {
+    CoseVerification v;
+    v.kid = kid;
+    if (certs.empty()) {
+        v.state = SignatureState::unknown_key;
+        v.reason = "unknown-key";
+        v.detail = kid_lookup_done ? "no trusted certificate for kid " + to_hex(kid) : "no kid";
+        return v;
+    }
+    Bytes tbs = sig_structure(msg.protected_bstr, msg.payload);
+    std::string last;
+    crypto::Sha256 digest = crypto::sha256(tbs);
+    for (const crypto::Certificate* cert : certs) {
+        Status st = alg == kAlgES256 ? cert->verify_es256_digest(digest, msg.signature)
+                                      : cert->verify_ps256(tbs, msg.signature);
+        if (st) {
+            v.state = SignatureState::valid;
+            v.reason.reset();
+            v.signer = cert;
+            return v;
+        }
+        last = st.error().message;
+    }
+    v.state = SignatureState::invalid;
+    v.reason = "signature";
+    v.detail = "signature does not verify with " + std::to_string(certs.size()) + " certificate(s): " + last;
+    return v;
+}
+
+// The kid to look up, or a "cose" failure for a malformed one under strict rules.
+std::optional<std::string> pick_kid(const CoseSign1& msg, HeaderRules rules, Bytes& kid, bool& have) {
+    have = false;
+    if (msg.protected_header.kid) {
+        kid = *msg.protected_header.kid;
+        have = true;
+    } else if (rules == HeaderRules::hcert && msg.unprotected_header.kid) {
+        kid = *msg.unprotected_header.kid;
+        have = true;
+    }
+    if (rules == HeaderRules::strict) {
+        if (!have) return std::string("no kid in the protected header");
+        if (kid.size() != 8) return std::string("kid must be 8 bytes");
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+const char* to_string(SignatureState s) noexcept {
+    switch (s) {
+        case SignatureState::valid: return "valid";
+        case SignatureState::invalid: return "invalid";
+        case SignatureState::unknown_key: return "unknown-key";
+        case SignatureState::unsupported_alg: return "unsupported-alg";
+        case SignatureState::unchecked: return "unchecked";
+    }
+    return "unchecked";
+}
+
+Result<CoseSign1> parse_cose_sign1(ByteView data) {
+    auto item = cbor::decode(data);
+    if (!item) return fail(item.error());
+    const cbor_item_t* top = item->get();
+    // Tags: none, 18, or 61(18(...)) as HCERT allows.
+    if (cbor_isa_tag(top) && cbor_tag_value(top) == kTagCwt) {
+        top = top->metadata.tag_metadata.tagged_item;
+        if (!cbor_isa_tag(top) || cbor_tag_value(top) != kTagCoseSign1)
+            return fail(ErrorKind::invalid_input, "cose", "CWT tag 61 must wrap tag 18");
+    }
+    if (cbor_isa_tag(top)) {
+        if (cbor_tag_value(top) != kTagCoseSign1)
+            return fail(ErrorKind::invalid_input, "cose", "tag " + std::to_string(cbor_tag_value(top)) + " is not COSE_Sign1");
+        top = top->metadata.tag_metadata.tagged_item;
+    }
+    if (!cbor_isa_array(top) || cbor_array_size(top) != 4)
+        return fail(ErrorKind::invalid_input, "cose", "COSE_Sign1 must be an array of 4");
+    cbor_item_t** parts = cbor_array_handle(top);
+    CoseSign1 msg;
+    auto prot = cbor::as_bytes(parts[0]);
+    auto payload = cbor::as_bytes(parts[2]);
+    auto sig = cbor::as_bytes(parts[3]);
+    if (!prot) return fail(ErrorKind::invalid_input, "cose", "protected header is not a byte string");
+    if (!payload) return fail(ErrorKind::invalid_input, "cose", "payload is not a byte string");
+    if (!sig) return fail(ErrorKind::invalid_input, "cose", "signature is not a byte string");
+    msg.protected_bstr = std::move(*prot);
+    msg.payload = std::move(*payload);
+    msg.signature = std::move(*sig);
+    if (!msg.protected_bstr.empty()) {  // a zero-length bstr stands for an empty map
+        auto ph = cbor::decode(msg.protected_bstr);
+        if (!ph) return fail(ErrorKind::invalid_input, "cose", "protected header: " + ph.error().message);
+        auto h = parse_header(ph->get());
+        if (!h) return fail(h.error());
+        msg.protected_header = *h;
+    }
+    auto uh = parse_header(parts[1]);
+    if (!uh) return fail(uh.error().with_context("unprotected header"));
+    msg.unprotected_header = *uh;
+    return msg;
+}
+
+Bytes sig_structure(ByteView protected_bstr, ByteView payload) {
+    // Written directly (a fixed 4-array): this runs on every scan, and libcbor would
+    // copy both byte strings twice.
+    auto head = [](Bytes& out, std::uint8_t major, std::uint64_t n) {
+        std::uint8_t m = static_cast<std::uint8_t>(major << 5);
+        if (n < 24) {
+            out.push_back(static_cast<std::uint8_t>(m | n));
+        } else if (n <= 0xff) {
+            out.push_back(m | 24);
+            out.push_back(static_cast<std::uint8_t>(n));
+        } else if (n <= 0xffff) {
+            out.push_back(m | 25);
+            for (int s = 8; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(n >> s));
+        } else if (n <= 0xffffffffu) {
+            out.push_back(m | 26);
+            for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(n >> s));
+        } else {
+            out.push_back(m | 27);
+            for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(n >> s));
+        }
+    };
+    static const char kContext[] = "Signature1";
+    Bytes out;
+    out.reserve(protected_bstr.size() + payload.size() + 32);
+    head(out, 4, 4);
+    head(out, 3, sizeof kContext - 1);
+    out.insert(out.end(), kContext, kContext + sizeof kContext - 1);
+    head(out, 2, protected_bstr.size());
+    out.insert(out.end(), protected_bstr.begin(), protected_bstr.end());
+    head(out, 2, 0);
+    head(out, 2, payload.size());
+    out.insert(out.end(), payload.begin(), payload.end());
+    return out;
+}
+
+Result<Bytes> encode_protected_header(std::int64_t alg, ByteView kid) {
+    cbor::Item map(cbor_new_definite_map(2));
+    if (!map) return fail(ErrorKind::internal, "cbor", "out of memory");
+    cbor_item_t* alg_item = alg < 0 ? cbor_build_negint64(static_cast<std::uint64_t>(-1 - alg))
+                                    : cbor_build_uint64(static_cast<std::uint64_t>(alg));
+    bool ok = cbor_map_add(map.get(), cbor_pair{cbor_move(cbor_build_uint8(1)), cbor_move(alg_item)});
+    ok = ok && cbor_map_add(map.get(), cbor_pair{cbor_move(cbor_build_uint8(4)),
+                                                 cbor_move(cbor_build_bytestring(kid.data(), kid.size()))});
+    if (!ok) return fail(ErrorKind::internal, "cbor", "out of memory");
+    return cbor::encode(map.get());
+}
+
+Result<Bytes> build_cose_sign1(ByteView protected_bstr, ByteView unprotected_map, ByteView payload,
+                               ByteView signature, bool tag18) {
+    cbor::Item unprot;
+    if (unprotected_map.empty()) {
+        unprot.reset(cbor_new_definite_map(0));
+    } else {
+        auto u = cbor::decode(unprotected_map);
+        if (!u || !cbor_isa_map(u->get()))
+            return fail(ErrorKind::invalid_input, "cose", "unprotected header is not a CBOR map");
+        unprot = std::move(*u);
+    }
+    cbor::Item arr(cbor_new_definite_array(4));
+    if (!arr || !unprot) return fail(ErrorKind::internal, "cbor", "out of memory");
+    bool ok = cbor_array_push(arr.get(), cbor_move(cbor_build_bytestring(protected_bstr.data(), protected_bstr.size())));
+    ok = ok && cbor_array_push(arr.get(), unprot.get());
+    ok = ok && cbor_array_push(arr.get(), cbor_move(cbor_build_bytestring(payload.data(), payload.size())));
+    ok = ok && cbor_array_push(arr.get(), cbor_move(cbor_build_bytestring(signature.data(), signature.size())));
+    if (!ok) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!tag18) return cbor::encode(arr.get());
+    cbor::Item tagged(cbor_build_tag(kTagCoseSign1, arr.get()));
+    if (!tagged) return fail(ErrorKind::internal, "cbor", "out of memory");
+    return cbor::encode(tagged.get());
+}
+
+Result<Bytes> cose_sign1_sign(ByteView payload, const crypto::PrivateKey& key, ByteView kid) {
+    auto prot = encode_protected_header(kAlgES256, kid);
+    if (!prot) return fail(prot.error());
+    auto sig = key.sign_es256(sig_structure(*prot, payload));
+    if (!sig) return fail(sig.error());
+    return build_cose_sign1(*prot, {}, payload, *sig, true);
+}
+
+CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::TrustStore& store, HeaderRules rules) {
+    CoseVerification early;
+    auto alg = pick_alg(msg, rules, early);
+    if (!alg) return early;
+    Bytes kid;
+    bool have = false;
+    if (auto bad = pick_kid(msg, rules, kid, have)) {
+        CoseVerification v;
+        v.reason = "cose";
+        v.detail = *bad;
+        return v;
+    }
+    std::vector<const crypto::Certificate*> certs;
+    if (have) certs = store.find(kid);
+    return verify_with(msg, certs, have, *alg, kid);
+}
+
+CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::Certificate& cert, HeaderRules rules) {
+    CoseVerification early;
+    auto alg = pick_alg(msg, rules, early);
+    if (!alg) return early;
+    Bytes kid;
+    bool have = false;
+    if (auto bad = pick_kid(msg, rules, kid, have)) {
+        CoseVerification v;
+        v.reason = "cose";
+        v.detail = *bad;
+        return v;
+    }
+    std::vector<const crypto::Certificate*> certs;
+    if (!have || kid == cert.kid()) certs.push_back(&cert);
+    return verify_with(msg, certs, true, *alg, kid);
+}
+
+namespace {
+Result<Bytes> open_result(CoseSign1&& msg, const CoseVerification& v) {
+    if (v.state == SignatureState::valid) return std::move(msg.payload);
+    ErrorKind kind = *v.reason == "cose" ? ErrorKind::invalid_input : ErrorKind::rejected;
+    return fail(kind, *v.reason, v.detail);
+}
+}  // namespace
+
+Result<Bytes> cose_sign1_open(ByteView data, const crypto::TrustStore& store) {
+    auto msg = parse_cose_sign1(data);
+    if (!msg) return fail(msg.error());
+    auto v = verify_cose_sign1(*msg, store, HeaderRules::strict);
+    return open_result(std::move(msg).value(), v);
+}
+
+Result<Bytes> cose_sign1_open(ByteView data, const crypto::Certificate& cert) {
+    auto msg = parse_cose_sign1(data);
+    if (!msg) return fail(msg.error());
+    auto v = verify_cose_sign1(*msg, cert, HeaderRules::strict);
+    return open_result(std::move(msg).value(), v);
+}
+
+}  // namespace cp::pass

@@ -1,0 +1,64 @@
+// PassVerifier: QR text → verdict, for CP1 and HC1 (EU DCC). Pure: no I/O, no logging,
+// never throws; time and memory are bounded for any input (text ≤ 16 KiB, inflated
+// COSE ≤ 64 KiB, CBOR nesting ≤ 16).
+//
+// A pass is verified when every layer decodes, the kid names a trusted certificate,
+// the signature verifies, and iat <= now + skew and now < exp + skew. Otherwise the
+// outcome carries the first failing step's reason word (spec): prefix, base45, inflate,
+// too-large, cbor, cose, alg, unknown-key, signature, claims, not-yet-valid, expired.
+#pragma once
+
+#include "src/common/bytes.hpp"
+#include "src/common/result.hpp"
+#include "src/crypto/trust_store.hpp"
+#include "src/pass/cose.hpp"
+#include "src/pass/pass.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cp::pass {
+
+inline constexpr std::size_t kMaxQrText = 16 * 1024;
+
+struct VerifierOptions {
+    std::int64_t skew_seconds = 300;  // clock tolerance on iat and exp, seconds
+};
+
+struct Verification {
+    std::optional<Format> format;      // known once the prefix is recognised
+    SignatureState signature = SignatureState::unchecked;
+    std::optional<bool> expired;       // known once claims decode: now >= exp + skew
+    std::optional<std::string> reason; // nullopt only when verified
+    std::string detail;                // human-readable, no personal data
+    Bytes kid;                         // kid used for the key look-up (may be empty)
+    // Decoded claims. Present whenever they decode, even when the signature failed:
+    // then they are UNTRUSTED and for diagnostics only; act on them only if verified().
+    std::optional<Pass> pass;
+
+    bool verified() const { return !reason.has_value(); }
+};
+
+// "CP1:"/"HC1:" prefix → format and the Base45 text. Errors: invalid_input/"prefix".
+Result<std::pair<Format, std::string_view>> split_prefix(std::string_view text);
+
+class PassVerifier {
+public:
+    // Keeps a reference: `store` must outlive the verifier. Thread-safety as TrustStore.
+    explicit PassVerifier(const crypto::TrustStore& store, VerifierOptions options = {});
+
+    // QR text → verdict, at `now` (seconds since the epoch).
+    Verification verify(std::string_view text, std::int64_t now) const;
+    // From the COSE layer on (the decoded, inflated bytes), for callers that have them.
+    Verification verify_cose(Format format, ByteView cose, std::int64_t now) const;
+
+    const VerifierOptions& options() const { return options_; }
+
+private:
+    const crypto::TrustStore& store_;
+    VerifierOptions options_;
+};
+
+}  // namespace cp::pass
