@@ -149,10 +149,11 @@ public:
                       std::span<std::uint8_t> in) override;
 
     void set_scene(const Scene& scene);
-    // Follow the person the camera sim shows; `forehead_drop_c` is how much
-    // cooler the forehead is than the scripted body temperature.
+    // Follow the person the camera sim shows while they hold their code up. The
+    // forehead reads what the compensation (body = object * gain + offset_c)
+    // turns back into the scripted body temperature.
     void follow(std::shared_ptr<const lane::LaneScript> script,
-                std::shared_ptr<const lane::LaneCursor> cursor, double forehead_drop_c);
+                std::shared_ptr<const lane::LaneCursor> cursor, double gain, double offset_c);
     // Corrupt the PEC of the next n replies (transient bus noise).
     void corrupt_next_pec(int n);
     void set_noise_c(double sd);       // read noise, °C standard deviation (default 0.03)
@@ -161,16 +162,18 @@ public:
 
 private:
     Scene current_scene_locked() const;
+    double gaussian_locked();
     mutable std::mutex mutex_;
     Scene scene_;
     std::shared_ptr<const lane::LaneScript> script_;
     std::shared_ptr<const lane::LaneCursor> cursor_;
-    double forehead_drop_c_ = 0;
+    double gain_ = 1.0;
+    double offset_c_ = 0;
     int corrupt_pec_ = 0;
     double noise_sd_ = 0.03;
     double emissivity_ = 1.0;
     std::uint64_t rng_;
-    std::uint16_t stuck_raw_ = 0;
+    std::optional<std::uint16_t> stuck_ambient_, stuck_object_;  // frozen words while stuck
     int transfers_ = 0;
 };
 
