@@ -1,0 +1,315 @@
+#include "tools/upstream/lists.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <utility>
+
+namespace cp::upstream {
+
+using nlohmann::json;
+
+Result<std::string> read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(ErrorKind::io, "read", path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+namespace {
+
+struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
+struct X509Free { void operator()(X509* x) const { X509_free(x); } };
+
+std::unique_ptr<X509, X509Free> parse_x509(ByteView pem_or_der) {
+    std::unique_ptr<BIO, BioFree> bio(
+        BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())));
+    if (!bio) return nullptr;
+    X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (!x) {
+        const unsigned char* p = pem_or_der.data();
+        x = d2i_X509(nullptr, &p, static_cast<long>(pem_or_der.size()));
+    }
+    ERR_clear_error();
+    return std::unique_ptr<X509, X509Free>(x);
+}
+
+Bytes der_of(X509* x) {
+    unsigned char* der = nullptr;
+    int len = i2d_X509(x, &der);
+    if (len <= 0) return {};
+    Bytes out(der, der + len);
+    OPENSSL_free(der);
+    return out;
+}
+
+Bytes kid_of(const Bytes& der) {
+    Bytes d = sha256(der);
+    d.resize(8);
+    return d;
+}
+
+bool is_p256(EVP_PKEY* k) {
+    if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) return false;
+    char name[64] = {};
+    std::size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+        return false;
+    return std::string_view(name, len) == "prime256v1" || std::string_view(name, len) == "P-256";
+}
+
+}  // namespace
+
+Bytes sha256(ByteView data) {
+    Bytes out(32);
+    unsigned int n = 0;
+    EVP_Digest(data.data(), data.size(), out.data(), &n, EVP_sha256(), nullptr);
+    return out;
+}
+
+std::string fingerprint(ByteView der) { return to_hex(sha256(der)); }
+
+Result<Bytes> certificate_der(ByteView pem_or_der) {
+    auto x = parse_x509(pem_or_der);
+    if (!x) return fail(ErrorKind::invalid_input, "certificate", "not a PEM or DER certificate");
+    return der_of(x.get());
+}
+
+ListSigner::ListSigner(ListSigner&& o) noexcept
+    : pkey_(std::exchange(o.pkey_, nullptr)), cert_der_(std::move(o.cert_der_)),
+      kid_(std::move(o.kid_)) {}
+ListSigner& ListSigner::operator=(ListSigner&& o) noexcept {
+    if (this != &o) {
+        EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
+        pkey_ = std::exchange(o.pkey_, nullptr);
+        cert_der_ = std::move(o.cert_der_);
+        kid_ = std::move(o.kid_);
+    }
+    return *this;
+}
+ListSigner::~ListSigner() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+
+Result<ListSigner> ListSigner::load(const std::string& key_pem_path, const std::string& cert_path) {
+    auto key_text = read_text_file(key_pem_path);
+    if (!key_text) return fail(key_text.error());
+    auto cert_text = read_text_file(cert_path);
+    if (!cert_text) return fail(cert_text.error());
+    std::unique_ptr<BIO, BioFree> bio(
+        BIO_new_mem_buf(key_text->data(), static_cast<int>(key_text->size())));
+    EVP_PKEY* k = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+    ERR_clear_error();
+    if (!k) return fail(ErrorKind::invalid_input, "key", "list-signing key is not a PEM private key");
+    ListSigner s;
+    s.pkey_ = k;
+    if (!is_p256(k)) return fail(ErrorKind::invalid_input, "key", "list-signing key is not EC P-256");
+    auto x = parse_x509(as_bytes(*cert_text));
+    if (!x) return fail(ErrorKind::invalid_input, "certificate", "list-signing certificate");
+    // A key that does not match its certificate would publish lists no device accepts.
+    if (X509_check_private_key(x.get(), k) != 1) {
+        ERR_clear_error();
+        return fail(ErrorKind::config, "key-mismatch",
+                    "the list-signing key does not match its certificate");
+    }
+    s.cert_der_ = der_of(x.get());
+    s.kid_ = kid_of(s.cert_der_);
+    return s;
+}
+
+Result<Bytes> ListSigner::sign(ByteView message) const {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    if (!ctx) return fail(ErrorKind::internal, "crypto");
+    std::size_t len = 0;
+    Bytes der;
+    bool ok = EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr,
+                                 static_cast<EVP_PKEY*>(pkey_)) == 1 &&
+              EVP_DigestSign(ctx, nullptr, &len, message.data(), message.size()) == 1;
+    if (ok) {
+        der.resize(len);
+        ok = EVP_DigestSign(ctx, der.data(), &len, message.data(), message.size()) == 1;
+        der.resize(len);
+    }
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        ERR_clear_error();
+        return fail(ErrorKind::internal, "crypto", "signing failed");
+    }
+    // DER ECDSA-Sig-Value -> raw r||s, 32 bytes each (COSE form).
+    const unsigned char* p = der.data();
+    ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+    if (!sig) return fail(ErrorKind::internal, "crypto", "bad ECDSA signature");
+    Bytes rs(64);
+    const BIGNUM* r = nullptr;
+    const BIGNUM* sv = nullptr;
+    ECDSA_SIG_get0(sig, &r, &sv);
+    ok = BN_bn2binpad(r, rs.data(), 32) == 32 && BN_bn2binpad(sv, rs.data() + 32, 32) == 32;
+    ECDSA_SIG_free(sig);
+    if (!ok) return fail(ErrorKind::internal, "crypto", "bad ECDSA signature");
+    return rs;
+}
+
+DocumentVerifier::DocumentVerifier(DocumentVerifier&& o) noexcept
+    : pkey_(std::exchange(o.pkey_, nullptr)), kid_(std::move(o.kid_)) {}
+DocumentVerifier& DocumentVerifier::operator=(DocumentVerifier&& o) noexcept {
+    if (this != &o) {
+        EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
+        pkey_ = std::exchange(o.pkey_, nullptr);
+        kid_ = std::move(o.kid_);
+    }
+    return *this;
+}
+DocumentVerifier::~DocumentVerifier() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+
+Result<DocumentVerifier> DocumentVerifier::from_certificate(ByteView pem_or_der) {
+    auto x = parse_x509(pem_or_der);
+    if (!x) return fail(ErrorKind::invalid_input, "certificate", "not a PEM or DER certificate");
+    DocumentVerifier v;
+    v.pkey_ = X509_get_pubkey(x.get());
+    if (!v.pkey_ || !is_p256(static_cast<EVP_PKEY*>(v.pkey_)))
+        return fail(ErrorKind::invalid_input, "certificate", "signer key is not EC P-256");
+    v.kid_ = kid_of(der_of(x.get()));
+    return v;
+}
+
+Status DocumentVerifier::verify_es256(ByteView message, ByteView rs) const {
+    if (rs.size() != 64) return fail(ErrorKind::rejected, "signature", "not 64 bytes");
+    ECDSA_SIG* sig = ECDSA_SIG_new();
+    BIGNUM* r = BN_bin2bn(rs.data(), 32, nullptr);
+    BIGNUM* s = BN_bin2bn(rs.data() + 32, 32, nullptr);
+    if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
+        ECDSA_SIG_free(sig);
+        BN_free(r);
+        BN_free(s);
+        return fail(ErrorKind::internal, "crypto");
+    }
+    unsigned char* der = nullptr;
+    int len = i2d_ECDSA_SIG(sig, &der);
+    ECDSA_SIG_free(sig);
+    if (len <= 0) return fail(ErrorKind::internal, "crypto");
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    bool ok = ctx &&
+              EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
+                                   static_cast<EVP_PKEY*>(pkey_)) == 1 &&
+              EVP_DigestVerify(ctx, der, static_cast<std::size_t>(len), message.data(),
+                               message.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    ERR_clear_error();
+    if (!ok) return fail(ErrorKind::rejected, "signature");
+    return {};
+}
+
+Result<Bytes> sign_document(const ListSigner& signer, const std::string& payload_json) {
+    auto sig = signer.sign(as_bytes(payload_json));
+    if (!sig) return fail(sig.error());
+    json env = {{"alg", "ES256"}, {"kid", to_hex(signer.kid())}, {"payload", payload_json},
+                {"sig", to_hex(*sig)}};
+    std::string text = env.dump();
+    return Bytes(text.begin(), text.end());
+}
+
+Result<std::string> verify_document(ByteView envelope, const DocumentVerifier& verifier) {
+    json env = json::parse(as_chars(envelope), nullptr, false);
+    if (env.is_discarded() || !env.is_object() || !env.contains("alg") ||
+        !env["alg"].is_string() || !env.contains("kid") || !env["kid"].is_string() ||
+        !env.contains("payload") || !env["payload"].is_string() || !env.contains("sig") ||
+        !env["sig"].is_string())
+        return fail(ErrorKind::invalid_input, "envelope", "not a signed document");
+    if (env["alg"].get<std::string>() != "ES256") return fail(ErrorKind::rejected, "alg");
+    auto kid = from_hex(env["kid"].get<std::string>());
+    if (!kid || *kid != verifier.kid()) return fail(ErrorKind::rejected, "kid");
+    auto sig = from_hex(env["sig"].get<std::string>());
+    if (!sig) return fail(ErrorKind::invalid_input, "envelope", "sig is not hex");
+    std::string payload = env["payload"].get<std::string>();
+    auto ok = verifier.verify_es256(as_bytes(payload), *sig);
+    if (!ok) return fail(ErrorKind::rejected, "signature");
+    return payload;
+}
+
+namespace {
+
+json entry_json(const StatusEntry& e) {
+    return json::array({e.pass_id, to_string(e.status), e.reason});
+}
+
+}  // namespace
+
+Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
+                                 bool force) {
+    auto latest = store.latest_list_version();
+    if (!latest) return fail(latest.error());
+    auto working = store.statuses();
+    if (!working) return fail(working.error());
+    auto published = store.published_entries();
+    if (!published) return fail(published.error());
+
+    std::map<std::string, const StatusEntry*> before;
+    for (const auto& e : *published) before[e.pass_id] = &e;
+    json set = json::array();
+    json remove = json::array();
+    std::map<std::string, bool> seen;
+    for (const auto& e : *working) {
+        seen[e.pass_id] = true;
+        auto it = before.find(e.pass_id);
+        if (it == before.end() || it->second->status != e.status || it->second->reason != e.reason)
+            set.push_back(entry_json(e));
+    }
+    for (const auto& e : *published)
+        if (!seen.count(e.pass_id)) remove.push_back(e.pass_id);
+    const auto changes = static_cast<std::int64_t>(set.size() + remove.size());
+    if (changes == 0 && *latest > 0 && !force)
+        return fail(ErrorKind::rejected, "unchanged", "no status changed since the last version");
+
+    ListVersion v;
+    v.version = *latest + 1;
+    v.published_at = now;
+    v.entries = static_cast<std::int64_t>(working->size());
+    v.changes = changes;
+    json entries = json::array();
+    for (const auto& e : *working) entries.push_back(entry_json(e));
+    json snap = {{"type", "cp-status-list"}, {"kind", "snapshot"}, {"version", v.version},
+                 {"issued_at", now}, {"entries", std::move(entries)}};
+    json delta = {{"type", "cp-status-list"}, {"kind", "delta"}, {"version", v.version},
+                  {"base_version", *latest}, {"issued_at", now}, {"set", std::move(set)},
+                  {"remove", std::move(remove)}};
+    auto s = sign_document(signer, snap.dump());
+    if (!s) return fail(s.error());
+    auto d = sign_document(signer, delta.dump());
+    if (!d) return fail(d.error());
+    v.snapshot = std::move(*s);
+    v.delta = std::move(*d);
+    CP_TRY(store.publish_list(v, *working));
+    return v;
+}
+
+Result<TrustVersion> publish_trust(UpstreamStore& store, const ListSigner& signer,
+                                   std::int64_t now) {
+    auto prev = store.latest_trust();
+    if (!prev) return fail(prev.error());
+    auto certs = store.issuers();
+    if (!certs) return fail(certs.error());
+    TrustVersion t;
+    t.version = (*prev ? (*prev)->version : 0) + 1;
+    t.published_at = now;
+    json issuers = json::array();
+    for (const auto& der : *certs) issuers.push_back(to_hex(der));
+    json doc = {{"type", "cp-trust-list"}, {"version", t.version}, {"issued_at", now},
+                {"issuers", std::move(issuers)}};
+    auto signed_doc = sign_document(signer, doc.dump());
+    if (!signed_doc) return fail(signed_doc.error());
+    t.signed_list = std::move(*signed_doc);
+    CP_TRY(store.add_trust_version(t));
+    return t;
+}
+
+}  // namespace cp::upstream

@@ -1,0 +1,89 @@
+// Signed documents the command centre publishes: status-list snapshots and deltas,
+// and the trust list of pass issuer certificates.
+//
+// Wire form (docs/sync-protocol.md, "Signed documents"): a JSON envelope
+//   {"alg":"ES256","kid":"<16 hex>","payload":"<JSON text>","sig":"<128 hex, r||s>"}
+// where `sig` is ES256 over the exact UTF-8 bytes of `payload`, and `kid` is the
+// first 8 bytes of SHA-256 over the signer certificate's DER.
+// This is the upstream's own format until src/status publishes its list format;
+// the HTTP layer serves the bytes opaquely, so swapping the encoder changes no route.
+#pragma once
+
+#include "src/common/bytes.hpp"
+#include "src/common/result.hpp"
+#include "tools/upstream/store.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cp::upstream {
+
+// The command centre's list-signing key (EC P-256) with its certificate. OpenSSL
+// underneath, so the upstream does not depend on the device's crypto backend.
+class ListSigner {
+public:
+    // Errors: io "read" when a file cannot be read; invalid_input "key"/"certificate";
+    // config "key-mismatch" when the key is not the certificate's.
+    static Result<ListSigner> load(const std::string& key_pem_path, const std::string& cert_path);
+    ListSigner(ListSigner&&) noexcept;
+    ListSigner& operator=(ListSigner&&) noexcept;
+    ~ListSigner();
+
+    // ES256 over `message`, raw r||s (64 bytes).
+    Result<Bytes> sign(ByteView message) const;
+    const Bytes& certificate_der() const { return cert_der_; }
+    const Bytes& kid() const { return kid_; }
+
+private:
+    ListSigner() = default;
+    void* pkey_ = nullptr;  // EVP_PKEY*
+    Bytes cert_der_;
+    Bytes kid_;
+};
+
+// A verifier for signed documents: the public key of a signer certificate.
+class DocumentVerifier {
+public:
+    // PEM or DER certificate. Errors: invalid_input "certificate".
+    static Result<DocumentVerifier> from_certificate(ByteView pem_or_der);
+    DocumentVerifier(DocumentVerifier&&) noexcept;
+    DocumentVerifier& operator=(DocumentVerifier&&) noexcept;
+    ~DocumentVerifier();
+    const Bytes& kid() const { return kid_; }
+    // Errors: rejected "signature".
+    Status verify_es256(ByteView message, ByteView signature_rs) const;
+
+private:
+    DocumentVerifier() = default;
+    void* pkey_ = nullptr;  // EVP_PKEY*
+    Bytes kid_;
+};
+
+// Wraps `payload_json` (a serialized JSON object) in a signed envelope.
+Result<Bytes> sign_document(const ListSigner& signer, const std::string& payload_json);
+
+// Checks an envelope against `cert` and returns the payload text.
+// Errors: invalid_input "envelope" (not the form above), rejected "alg", "kid", "signature".
+Result<std::string> verify_document(ByteView envelope, const DocumentVerifier& verifier);
+
+// Builds version latest+1 from the working set against the published set, signs the
+// snapshot and the delta, and stores both atomically. Errors: the store's, and
+// rejected "unchanged" when nothing changed since the last version (unless `force`).
+Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
+                                 bool force = false);
+
+// Signs the current issuer set as trust-list version latest+1 and stores it.
+Result<TrustVersion> publish_trust(UpstreamStore& store, const ListSigner& signer,
+                                   std::int64_t now);
+
+// SHA-256 of DER as 64 lower-case hex digits (device and issuer fingerprints).
+std::string fingerprint(ByteView der);
+Bytes sha256(ByteView data);
+// A certificate (PEM or DER) as DER. Errors: invalid_input "certificate".
+Result<Bytes> certificate_der(ByteView pem_or_der);
+
+// Reads a whole file. Errors: io "read".
+Result<std::string> read_text_file(const std::string& path);
+
+}  // namespace cp::upstream

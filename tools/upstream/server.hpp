@@ -1,0 +1,74 @@
+// The reference upstream (command centre) HTTPS server: mutual TLS with a fleet CA,
+// device identity = certificate subject CN + SHA-256 fingerprint registered at
+// enrollment, checked on every request. Routes in docs/sync-protocol.md.
+//
+// Optionally a read-only dashboard on a second, plain-HTTP listener that binds to a
+// loopback address only (it shows device ids, pass ids, verdicts, reasons and
+// temperatures; nothing else).
+//
+// Thread-safety: start()/stop() from one thread; handlers run on httplib's pool
+// and use the store, which is thread-safe.
+#pragma once
+
+#include "src/common/result.hpp"
+#include "tools/upstream/store.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace cp::upstream {
+
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    int port = 0;                      // 0: any free port (tests)
+    std::string cert_path;             // server certificate chain, PEM
+    std::string key_path;              // server private key, PEM
+    std::string client_ca_path;        // fleet CA, PEM: devices' certificates chain to it
+    int web_port = -1;                 // dashboard: -1 off, 0 any free port
+    std::string web_host = "127.0.0.1";  // must be a loopback address
+    std::size_t max_body_bytes = 4u << 20;      // compressed request body limit
+    std::size_t max_inflated_bytes = 16u << 20; // after gunzip
+    std::size_t max_batch = 1000;      // scans per upload
+    int read_timeout_s = 10;
+    int write_timeout_s = 10;
+    // Server wall clock in ms (tests inject a skewed one).
+    std::function<std::int64_t()> clock_ms;
+};
+
+class UpstreamServer {
+public:
+    // Errors: config "tls" when the certificate, key or CA cannot be loaded,
+    // config "web-host" when the dashboard would listen off loopback.
+    static Result<std::unique_ptr<UpstreamServer>> create(ServerConfig cfg, UpstreamStore& store);
+    ~UpstreamServer();
+    UpstreamServer(const UpstreamServer&) = delete;
+    UpstreamServer& operator=(const UpstreamServer&) = delete;
+
+    // Binds and starts serving on background threads. Errors: unavailable "bind".
+    Status start();
+    // Stops both listeners and joins their threads. Idempotent.
+    void stop();
+    int port() const;
+    int web_port() const;
+
+private:
+    struct Impl;
+    explicit UpstreamServer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Subject CN and SHA-256 fingerprint (64 hex) of a PEM certificate, as the server
+// derives them from a TLS peer. Errors: invalid_input "certificate", "subject".
+struct CertificateIdentity {
+    std::string cn;
+    std::string fingerprint;
+};
+Result<CertificateIdentity> certificate_identity(const std::string& pem);
+
+// gunzip with a size cap. Errors: invalid_input "gzip", rejected "too-large".
+Result<std::string> gunzip(std::string_view data, std::size_t max_out);
+
+}  // namespace cp::upstream

@@ -1,0 +1,532 @@
+// SQLite backend of UpstreamStore: one file, WAL, one connection behind a mutex
+// (SQLite serialises writers anyway; one connection keeps transactions simple).
+#include "tools/upstream/store.hpp"
+
+#include <sqlite3.h>
+
+#include <mutex>
+#include <string_view>
+
+namespace cp::upstream {
+
+const char* to_string(PassStatus s) noexcept {
+    switch (s) {
+        case PassStatus::green: return "green";
+        case PassStatus::yellow: return "yellow";
+        case PassStatus::red: return "red";
+    }
+    return "?";
+}
+
+std::optional<PassStatus> parse_pass_status(std::string_view text) {
+    if (text == "green") return PassStatus::green;
+    if (text == "yellow") return PassStatus::yellow;
+    if (text == "red") return PassStatus::red;
+    return std::nullopt;
+}
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS devices(
+  id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, enrolled_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,
+  acked_seq INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS scans(
+  device_id TEXT NOT NULL, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
+  pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+  temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
+  received_at INTEGER NOT NULL, alert INTEGER NOT NULL,
+  PRIMARY KEY(device_id, seq));
+CREATE INDEX IF NOT EXISTS scans_received ON scans(received_at);
+CREATE INDEX IF NOT EXISTS scans_alert ON scans(alert) WHERE alert = 1;
+CREATE TABLE IF NOT EXISTS heartbeats(
+  device_id TEXT PRIMARY KEY, firmware TEXT NOT NULL, list_version INTEGER NOT NULL,
+  backlog INTEGER NOT NULL, sensors TEXT NOT NULL, device_time_ms INTEGER NOT NULL,
+  server_time_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS statuses(
+  pass_id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS published_entries(
+  pass_id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS list_versions(
+  version INTEGER PRIMARY KEY, published_at INTEGER NOT NULL, entries INTEGER NOT NULL,
+  changes INTEGER NOT NULL, snapshot BLOB NOT NULL, delta BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS issuers(
+  fingerprint TEXT PRIMARY KEY, cert BLOB NOT NULL, added_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS trust_versions(
+  version INTEGER PRIMARY KEY, published_at INTEGER NOT NULL, signed BLOB NOT NULL);
+)sql";
+
+// RAII prepared statement with typed binds; errors surface through step().
+class Stmt {
+public:
+    Stmt(sqlite3* db, const char* sql) : db_(db) {
+        rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+    }
+    ~Stmt() { sqlite3_finalize(s_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    Stmt& bind(int i, std::int64_t v) {
+        if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(s_, i, v);
+        return *this;
+    }
+    Stmt& bind(int i, std::string_view v) {
+        if (rc_ == SQLITE_OK)
+            rc_ = sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& bind(int i, const Bytes& v) {
+        if (rc_ == SQLITE_OK)
+            rc_ = sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& bind(int i, std::optional<double> v) {
+        if (rc_ == SQLITE_OK) rc_ = v ? sqlite3_bind_double(s_, i, *v) : sqlite3_bind_null(s_, i);
+        return *this;
+    }
+    // true: a row is ready; false: done. Errors: io "sqlite".
+    Result<bool> step() {
+        if (rc_ != SQLITE_OK) return error();
+        int rc = sqlite3_step(s_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        rc_ = rc;
+        return error();
+    }
+    Status run() {
+        auto r = step();
+        if (!r) return fail(r.error());
+        return {};
+    }
+    void reset() {
+        sqlite3_reset(s_);
+        sqlite3_clear_bindings(s_);
+    }
+    std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
+    std::string text(int c) {
+        const auto* p = sqlite3_column_text(s_, c);
+        return p ? std::string(reinterpret_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
+                 : std::string();
+    }
+    Bytes blob(int c) {
+        const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s_, c));
+        auto n = static_cast<std::size_t>(sqlite3_column_bytes(s_, c));
+        return p ? Bytes(p, p + n) : Bytes();
+    }
+    bool is_null(int c) { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+    std::optional<double> real_or_null(int c) {
+        if (sqlite3_column_type(s_, c) == SQLITE_NULL) return std::nullopt;
+        return sqlite3_column_double(s_, c);
+    }
+
+private:
+    Failure error() const {
+        return fail(ErrorKind::io, "sqlite", std::string(sqlite3_errstr(rc_)) + ": " +
+                                                 sqlite3_errmsg(db_));
+    }
+    sqlite3* db_;
+    sqlite3_stmt* s_ = nullptr;
+    int rc_ = SQLITE_OK;
+};
+
+bool is_alert(const Scan& s) {
+    return s.verdict == "red" || s.reason == "fever" || s.reason == "status-red";
+}
+
+class SqliteStore final : public UpstreamStore {
+public:
+    explicit SqliteStore(sqlite3* db) : db_(db) {}
+    ~SqliteStore() override { sqlite3_close_v2(db_); }
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    Status exec(const char* sql) {
+        char* msg = nullptr;
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+            std::string m = msg ? msg : "?";
+            sqlite3_free(msg);
+            return fail(ErrorKind::io, "sqlite", m);
+        }
+        return {};
+    }
+
+    // Runs `body` in one IMMEDIATE transaction; rolls back when it fails.
+    template <typename F>
+    auto transaction(F&& body) -> decltype(body()) {
+        CP_TRY(exec("BEGIN IMMEDIATE"));
+        auto r = body();
+        if (!r.ok()) {
+            (void)exec("ROLLBACK");
+            return r;
+        }
+        auto c = exec("COMMIT");
+        if (!c.ok()) {
+            (void)exec("ROLLBACK");
+            return fail(c.error());
+        }
+        return r;
+    }
+
+    Status enroll_device(const std::string& id, const std::string& fingerprint,
+                         std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "INSERT INTO devices(id, fingerprint, enrolled_at) VALUES(?1, ?2, ?3) "
+               "ON CONFLICT(id) DO UPDATE SET fingerprint = ?2, enrolled_at = ?3, revoked = 0, "
+               "revoked_at = 0");
+        return s.bind(1, id).bind(2, fingerprint).bind(3, now).run();
+    }
+
+    Status revoke_device(const std::string& id, std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "UPDATE devices SET revoked = 1, revoked_at = ?2 WHERE id = ?1");
+        CP_TRY(s.bind(1, id).bind(2, now).run());
+        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::not_found, "device", id);
+        return {};
+    }
+
+    Result<std::optional<Device>> find_device(const std::string& id) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "SELECT id, fingerprint, enrolled_at, revoked, revoked_at, acked_seq FROM devices "
+               "WHERE id = ?1");
+        s.bind(1, id);
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return std::optional<Device>();
+        return std::optional<Device>(read_device(s));
+    }
+
+    static Device read_device(Stmt& s) {
+        Device d;
+        d.id = s.text(0);
+        d.fingerprint = s.text(1);
+        d.enrolled_at = s.i64(2);
+        d.revoked = s.i64(3) != 0;
+        d.revoked_at = s.i64(4);
+        d.acked_seq = s.i64(5);
+        return d;
+    }
+
+    Result<std::vector<DeviceState>> devices() override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "SELECT d.id, d.fingerprint, d.enrolled_at, d.revoked, d.revoked_at, d.acked_seq, "
+               "d.last_seen, h.firmware, h.list_version, h.backlog, h.sensors, h.device_time_ms, "
+               "h.server_time_ms FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id "
+               "ORDER BY d.id");
+        std::vector<DeviceState> out;
+        for (;;) {
+            auto row = s.step();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            DeviceState st;
+            st.device = read_device(s);
+            st.last_seen = s.i64(6);
+            if (!s.is_null(7)) {
+                Heartbeat hb;
+                hb.device_id = st.device.id;
+                hb.firmware = s.text(7);
+                hb.list_version = s.i64(8);
+                hb.backlog = s.i64(9);
+                hb.sensors_json = s.text(10);
+                hb.device_time_ms = s.i64(11);
+                hb.server_time_ms = s.i64(12);
+                st.last_heartbeat = hb;
+            }
+            out.push_back(std::move(st));
+        }
+        return out;
+    }
+
+    Status touch_device(const std::string& id, std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "UPDATE devices SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2");
+        return s.bind(1, id).bind(2, now).run();
+    }
+
+    Result<IngestResult> ingest_scans(const std::string& device_id,
+                                      const std::vector<Scan>& scans) override {
+        std::lock_guard lock(mu_);
+        return transaction([&]() -> Result<IngestResult> {
+            IngestResult res;
+            Stmt ins(db_,
+                     "INSERT INTO scans(device_id, seq, scan_id, pass_id, verdict, reason, "
+                     "temperature_c, time, lane, received_at, alert) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                     "ON CONFLICT(device_id, seq) DO NOTHING");
+            Stmt existing(db_, "SELECT scan_id FROM scans WHERE device_id = ?1 AND seq = ?2");
+            for (const Scan& sc : scans) {
+                if (sc.device_id != device_id)
+                    return fail(ErrorKind::invalid_input, "device", "scan of another device");
+                ins.bind(1, sc.device_id).bind(2, sc.seq).bind(3, sc.scan_id).bind(4, sc.pass_id)
+                    .bind(5, sc.verdict).bind(6, sc.reason).bind(7, sc.temperature_c)
+                    .bind(8, sc.time).bind(9, sc.lane).bind(10, sc.received_at)
+                    .bind(11, std::int64_t{is_alert(sc) ? 1 : 0});
+                CP_TRY(ins.run());
+                ins.reset();
+                if (sqlite3_changes(db_) == 1) {
+                    ++res.stored;
+                    continue;
+                }
+                existing.bind(1, sc.device_id).bind(2, sc.seq);
+                auto row = existing.step();
+                if (!row) return fail(row.error());
+                if (*row && existing.text(0) == sc.scan_id)
+                    ++res.duplicates;
+                else
+                    ++res.conflicts;
+                existing.reset();
+            }
+            // Advance the acknowledgement over every contiguous sequence now stored.
+            Stmt cur(db_, "SELECT acked_seq FROM devices WHERE id = ?1");
+            cur.bind(1, device_id);
+            auto row = cur.step();
+            if (!row) return fail(row.error());
+            if (!*row) return fail(ErrorKind::not_found, "device", device_id);
+            std::int64_t acked = cur.i64(0);
+            Stmt next(db_, "SELECT seq FROM scans WHERE device_id = ?1 AND seq > ?2 ORDER BY seq");
+            next.bind(1, device_id).bind(2, acked);
+            for (;;) {
+                auto r = next.step();
+                if (!r) return fail(r.error());
+                if (!*r || next.i64(0) != acked + 1) break;
+                ++acked;
+            }
+            Stmt upd(db_, "UPDATE devices SET acked_seq = ?2 WHERE id = ?1");
+            CP_TRY(upd.bind(1, device_id).bind(2, acked).run());
+            res.acked_seq = acked;
+            return res;
+        });
+    }
+
+    Status record_heartbeat(const Heartbeat& hb) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "INSERT OR REPLACE INTO heartbeats(device_id, firmware, list_version, backlog, "
+               "sensors, device_time_ms, server_time_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        return s.bind(1, hb.device_id).bind(2, hb.firmware).bind(3, hb.list_version)
+            .bind(4, hb.backlog).bind(5, hb.sensors_json).bind(6, hb.device_time_ms)
+            .bind(7, hb.server_time_ms).run();
+    }
+
+    Result<std::vector<ScanRow>> scans(std::size_t limit, std::int64_t after_rowid,
+                                       bool alerts_only, const std::string& device) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "SELECT rowid, device_id, seq, scan_id, pass_id, verdict, reason, temperature_c, "
+               "time, lane, received_at FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
+               "AND (?3 = '' OR device_id = ?3) ORDER BY rowid DESC LIMIT ?4");
+        s.bind(1, after_rowid).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, device)
+            .bind(4, static_cast<std::int64_t>(limit));
+        std::vector<ScanRow> out;
+        for (;;) {
+            auto row = s.step();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            ScanRow r;
+            r.rowid = s.i64(0);
+            r.scan.device_id = s.text(1);
+            r.scan.seq = s.i64(2);
+            r.scan.scan_id = s.text(3);
+            r.scan.pass_id = s.text(4);
+            r.scan.verdict = s.text(5);
+            r.scan.reason = s.text(6);
+            r.scan.temperature_c = s.real_or_null(7);
+            r.scan.time = s.i64(8);
+            r.scan.lane = s.text(9);
+            r.scan.received_at = s.i64(10);
+            out.push_back(std::move(r));
+        }
+        return out;
+    }
+
+    Result<std::int64_t> scan_count() override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "SELECT count(*) FROM scans");
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        return s.i64(0);
+    }
+
+    Result<std::vector<HourCount>> scans_per_hour(std::int64_t since) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "SELECT (time / 3600) * 3600 AS h, count(*) FROM scans WHERE time >= ?1 "
+               "GROUP BY h ORDER BY h");
+        s.bind(1, since);
+        std::vector<HourCount> out;
+        for (;;) {
+            auto row = s.step();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            out.push_back({s.i64(0), s.i64(1)});
+        }
+        return out;
+    }
+
+    Status set_statuses(const std::vector<StatusEntry>& entries, std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        return transaction([&]() -> Status {
+            Stmt s(db_,
+                   "INSERT OR REPLACE INTO statuses(pass_id, status, reason, updated_at) "
+                   "VALUES(?1, ?2, ?3, ?4)");
+            for (const auto& e : entries) {
+                CP_TRY(s.bind(1, e.pass_id).bind(2, std::string_view(to_string(e.status)))
+                           .bind(3, e.reason).bind(4, now).run());
+                s.reset();
+            }
+            return {};
+        });
+    }
+
+    Result<std::vector<StatusEntry>> read_entries(const char* sql) {
+        Stmt s(db_, sql);
+        std::vector<StatusEntry> out;
+        for (;;) {
+            auto row = s.step();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            auto st = parse_pass_status(s.text(1));
+            if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
+            out.push_back({s.text(0), *st, s.text(2)});
+        }
+        return out;
+    }
+
+    Result<std::vector<StatusEntry>> statuses() override {
+        std::lock_guard lock(mu_);
+        return read_entries("SELECT pass_id, status, reason FROM statuses ORDER BY pass_id");
+    }
+
+    Result<std::int64_t> latest_list_version() override {
+        std::lock_guard lock(mu_);
+        return latest_version_locked();
+    }
+
+    Result<std::int64_t> latest_version_locked() {
+        Stmt s(db_, "SELECT coalesce(max(version), 0) FROM list_versions");
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        return s.i64(0);
+    }
+
+    Status publish_list(const ListVersion& v, const std::vector<StatusEntry>& entries) override {
+        std::lock_guard lock(mu_);
+        return transaction([&]() -> Status {
+            auto latest = latest_version_locked();
+            if (!latest) return fail(latest.error());
+            if (v.version != *latest + 1)
+                return fail(ErrorKind::rejected, "version",
+                            "expected version " + std::to_string(*latest + 1));
+            Stmt s(db_,
+                   "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
+                   "delta) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+            CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
+                       .bind(4, v.changes).bind(5, v.snapshot).bind(6, v.delta).run());
+            CP_TRY(exec("DELETE FROM published_entries"));
+            Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
+            for (const auto& en : entries) {
+                CP_TRY(e.bind(1, en.pass_id).bind(2, std::string_view(to_string(en.status)))
+                           .bind(3, en.reason).run());
+                e.reset();
+            }
+            return {};
+        });
+    }
+
+    Result<std::vector<StatusEntry>> published_entries() override {
+        std::lock_guard lock(mu_);
+        return read_entries(
+            "SELECT pass_id, status, reason FROM published_entries ORDER BY pass_id");
+    }
+
+    Result<std::optional<ListVersion>> list_version(std::int64_t version) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "SELECT version, published_at, entries, changes, snapshot, delta FROM list_versions "
+               "WHERE version = ?1");
+        s.bind(1, version);
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return std::optional<ListVersion>();
+        ListVersion v;
+        v.version = s.i64(0);
+        v.published_at = s.i64(1);
+        v.entries = s.i64(2);
+        v.changes = s.i64(3);
+        v.snapshot = s.blob(4);
+        v.delta = s.blob(5);
+        return std::optional<ListVersion>(std::move(v));
+    }
+
+    Status add_issuer(const std::string& fingerprint, const Bytes& cert_der,
+                      std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "INSERT OR REPLACE INTO issuers(fingerprint, cert, added_at) VALUES(?1, ?2, ?3)");
+        return s.bind(1, fingerprint).bind(2, cert_der).bind(3, now).run();
+    }
+    Status remove_issuer(const std::string& fingerprint) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "DELETE FROM issuers WHERE fingerprint = ?1");
+        CP_TRY(s.bind(1, fingerprint).run());
+        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::not_found, "issuer", fingerprint);
+        return {};
+    }
+    Result<std::vector<Bytes>> issuers() override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "SELECT cert FROM issuers ORDER BY fingerprint");
+        std::vector<Bytes> out;
+        for (;;) {
+            auto row = s.step();
+            if (!row) return fail(row.error());
+            if (!*row) break;
+            out.push_back(s.blob(0));
+        }
+        return out;
+    }
+    Status add_trust_version(const TrustVersion& t) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "INSERT INTO trust_versions(version, published_at, signed) VALUES(?1, ?2, ?3)");
+        return s.bind(1, t.version).bind(2, t.published_at).bind(3, t.signed_list).run();
+    }
+    Result<std::optional<TrustVersion>> latest_trust() override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_,
+               "SELECT version, published_at, signed FROM trust_versions ORDER BY version DESC "
+               "LIMIT 1");
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return std::optional<TrustVersion>();
+        return std::optional<TrustVersion>(TrustVersion{s.i64(0), s.i64(1), s.blob(2)});
+    }
+
+private:
+    sqlite3* db_;
+    std::mutex mu_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db);
+        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    auto store = std::make_unique<SqliteStore>(db);
+    auto st = store->exec(kSchema);
+    if (!st) return fail(ErrorKind::io, "sqlite-schema", st.error().message);
+    return std::unique_ptr<UpstreamStore>(std::move(store));
+}
+
+}  // namespace cp::upstream

@@ -1,0 +1,154 @@
+// Storage of the reference upstream (command centre): enrolled devices, uploaded
+// scans, heartbeats, pass statuses and published list versions.
+//
+// An interface so that a city-wide deployment can put PostgreSQL behind it; the
+// SQLite backend (sqlite_store.hpp) is the default: one file, WAL.
+// Implementations are thread-safe: the HTTPS server calls them from its worker pool.
+#pragma once
+
+#include "src/common/bytes.hpp"
+#include "src/common/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cp::upstream {
+
+struct Device {
+    std::string id;             // certificate subject CN
+    std::string fingerprint;    // SHA-256 of the certificate DER, 64 lower-case hex digits
+    std::int64_t enrolled_at = 0;   // seconds since epoch
+    bool revoked = false;
+    std::int64_t revoked_at = 0;
+    std::int64_t acked_seq = 0;     // highest contiguous scan sequence stored (0: none)
+};
+
+// One scan decision as uploaded by a device (no personal data: see architecture.md).
+struct Scan {
+    std::string device_id;
+    std::int64_t seq = 0;          // per-device journal sequence, 1, 2, 3, ...
+    std::string scan_id;           // device-made unique id of the scan
+    std::string pass_id;           // 32 hex digits, or empty when no pass was read
+    std::string verdict;           // "green", "yellow", "red", "reject"
+    std::string reason;            // typed reason ("status-red", "fever", "signature", ...)
+    std::optional<double> temperature_c;
+    std::int64_t time = 0;         // device wall time of the scan, seconds since epoch
+    std::string lane;
+    std::int64_t received_at = 0;  // server time, seconds since epoch
+};
+
+struct IngestResult {
+    std::int64_t acked_seq = 0;   // highest contiguous sequence now stored for the device
+    std::size_t stored = 0;       // rows newly stored by this call
+    std::size_t duplicates = 0;   // rows already stored with the same scan id
+    std::size_t conflicts = 0;    // rows whose (device, seq) is stored with another scan id
+};
+
+struct Heartbeat {
+    std::string device_id;
+    std::string firmware;
+    std::int64_t list_version = 0;
+    std::int64_t backlog = 0;        // journal rows not yet acknowledged
+    std::string sensors_json;        // sensor health as sent, a JSON object
+    std::int64_t device_time_ms = 0; // device wall clock when sent
+    std::int64_t server_time_ms = 0; // server wall clock when received
+};
+
+struct DeviceState {
+    Device device;
+    std::optional<Heartbeat> last_heartbeat;
+    std::int64_t last_seen = 0;      // seconds since epoch of the last accepted request
+};
+
+enum class PassStatus { green, yellow, red };
+const char* to_string(PassStatus s) noexcept;
+std::optional<PassStatus> parse_pass_status(std::string_view text);
+
+struct StatusEntry {
+    std::string pass_id;     // 32 lower-case hex digits
+    PassStatus status = PassStatus::green;
+    std::string reason;      // short code or text, no personal data
+};
+
+// A published status-list version: the snapshot of every entry and the delta
+// from the version before it, both already signed (bytes as served).
+struct ListVersion {
+    std::int64_t version = 0;
+    std::int64_t published_at = 0;
+    std::int64_t entries = 0;        // entries in the snapshot
+    std::int64_t changes = 0;        // entries in the delta
+    Bytes snapshot;
+    Bytes delta;                     // from version - 1 (for version 1: from the empty list)
+};
+
+struct TrustVersion {
+    std::int64_t version = 0;
+    std::int64_t published_at = 0;
+    Bytes signed_list;
+};
+
+struct HourCount {
+    std::int64_t hour = 0;   // start of the hour, seconds since epoch
+    std::int64_t scans = 0;
+};
+
+class UpstreamStore {
+public:
+    virtual ~UpstreamStore() = default;
+
+    // Enrolls (or re-enrolls with a new certificate) a device; clears a revocation.
+    virtual Status enroll_device(const std::string& id, const std::string& fingerprint,
+                                 std::int64_t now) = 0;
+    // Errors: not_found "device" when the id was never enrolled.
+    virtual Status revoke_device(const std::string& id, std::int64_t now) = 0;
+    virtual Result<std::optional<Device>> find_device(const std::string& id) = 0;
+    virtual Result<std::vector<DeviceState>> devices() = 0;
+    virtual Status touch_device(const std::string& id, std::int64_t now) = 0;
+
+    // Stores scans idempotently by (device, seq): a row already there with the same
+    // scan id is a duplicate, with another scan id a conflict (kept as first stored).
+    // All rows must belong to `device_id`. One transaction.
+    virtual Result<IngestResult> ingest_scans(const std::string& device_id,
+                                              const std::vector<Scan>& scans) = 0;
+    virtual Status record_heartbeat(const Heartbeat& hb) = 0;
+
+    // Newest first. `after_rowid` > 0 returns only rows stored after that cursor.
+    struct ScanRow {
+        std::int64_t rowid = 0;
+        Scan scan;
+    };
+    virtual Result<std::vector<ScanRow>> scans(std::size_t limit, std::int64_t after_rowid,
+                                               bool alerts_only, const std::string& device) = 0;
+    virtual Result<std::int64_t> scan_count() = 0;
+    virtual Result<std::vector<HourCount>> scans_per_hour(std::int64_t since) = 0;
+
+    // Pass statuses: the working set that the next publish signs.
+    virtual Status set_statuses(const std::vector<StatusEntry>& entries, std::int64_t now) = 0;
+    virtual Result<std::vector<StatusEntry>> statuses() = 0;
+
+    // Published list versions (append-only). `publish_list` stores the version and
+    // makes `entries` the published set, in one transaction; it fails with
+    // rejected "version" unless v.version is latest + 1.
+    virtual Result<std::int64_t> latest_list_version() = 0;
+    virtual Status publish_list(const ListVersion& v, const std::vector<StatusEntry>& entries) = 0;
+    // The entries signed into the latest version (for computing the next delta).
+    virtual Result<std::vector<StatusEntry>> published_entries() = 0;
+    virtual Result<std::optional<ListVersion>> list_version(std::int64_t version) = 0;
+
+    // Trust list of pass issuer certificates (DER), and its published versions.
+    virtual Status add_issuer(const std::string& fingerprint, const Bytes& cert_der,
+                              std::int64_t now) = 0;
+    virtual Status remove_issuer(const std::string& fingerprint) = 0;
+    virtual Result<std::vector<Bytes>> issuers() = 0;
+    virtual Status add_trust_version(const TrustVersion& t) = 0;
+    virtual Result<std::optional<TrustVersion>> latest_trust() = 0;
+};
+
+// Opens (creating if missing) the SQLite store at `path`.
+// Errors: io "sqlite-open" / "sqlite-schema".
+Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path);
+
+}  // namespace cp::upstream
