@@ -1,0 +1,459 @@
+#include "src/journal/journal.hpp"
+
+#include "src/common/log.hpp"
+#include "src/common/time.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <sys/statvfs.h>
+
+#include <cmath>
+#include <filesystem>
+#include <utility>
+
+namespace cp::journal {
+namespace {
+
+constexpr const char* kCat = "journal";
+constexpr std::size_t kMaxText = 64;  // bytes per text field: codes and ids, never prose
+
+class Stmt {
+public:
+    Stmt() = default;
+    Stmt(sqlite3* db, const char* sql) {
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
+    }
+    ~Stmt() { sqlite3_finalize(s_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    Stmt& operator=(Stmt&& o) noexcept {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    sqlite3_stmt* get() const { return s_; }
+    explicit operator bool() const { return s_ != nullptr; }
+
+private:
+    sqlite3_stmt* s_ = nullptr;
+};
+
+// Resets on scope exit so a statement never holds a read transaction open.
+struct Reset {
+    sqlite3_stmt* s;
+    ~Reset() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+};
+
+Failure db_error(sqlite3* db, int rc, const char* reason, const std::string& what) {
+    if (rc == SQLITE_FULL) return fail(ErrorKind::io, "disk-full", what + ": " + sqlite3_errstr(rc));
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return fail(ErrorKind::io, "corrupt", what + ": " + sqlite3_errstr(rc));
+    return fail(ErrorKind::io, reason, what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+    if (v.empty()) sqlite3_bind_null(s, i);
+    else sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string col_text(sqlite3_stmt* s, int i) {
+    const unsigned char* t = sqlite3_column_text(s, i);
+    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(s, i)))
+             : std::string();
+}
+
+bool is_hex32(const std::string& s) {
+    if (s.size() != 32) return false;
+    for (char c : s) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
+constexpr const char* kColumns =
+    "seq, scan_id, type, ref_seq, wall_ms, mono_ms, pass_id, format, kind, verdict, reason, "
+    "temperature_c, lane, device_id, plate, direction, uploaded";
+
+ScanRecord read_row(sqlite3_stmt* s) {
+    ScanRecord r;
+    r.seq = sqlite3_column_int64(s, 0);
+    r.scan_id = col_text(s, 1);
+    r.type = col_text(s, 2) == "manual" ? RowType::manual : RowType::scan;
+    if (sqlite3_column_type(s, 3) != SQLITE_NULL) r.ref_seq = sqlite3_column_int64(s, 3);
+    r.wall_ms = sqlite3_column_int64(s, 4);
+    r.mono_ms = sqlite3_column_int64(s, 5);
+    r.pass_id = col_text(s, 6);
+    r.format = col_text(s, 7);
+    r.kind = col_text(s, 8);
+    r.verdict = col_text(s, 9);
+    r.reason = col_text(s, 10);
+    if (sqlite3_column_type(s, 11) != SQLITE_NULL) r.temperature_c = sqlite3_column_double(s, 11);
+    r.lane = col_text(s, 12);
+    r.device_id = col_text(s, 13);
+    r.plate = col_text(s, 14);
+    r.direction = col_text(s, 15);
+    r.uploaded = sqlite3_column_int(s, 16) != 0;
+    return r;
+}
+
+Status validate(const ScanRecord& r) {
+    auto bad = [](const std::string& m) { return fail(ErrorKind::invalid_input, "record", m); };
+    if (!r.pass_id.empty() && !is_hex32(r.pass_id)) return bad("pass_id must be 32 lower-case hex digits");
+    if (r.verdict != "GREEN" && r.verdict != "YELLOW" && r.verdict != "RED") return bad("verdict must be GREEN, YELLOW or RED");
+    if (r.reason.empty()) return bad("reason is empty");
+    for (const std::string* f : {&r.format, &r.kind, &r.reason, &r.lane, &r.device_id, &r.plate, &r.direction}) {
+        if (f->size() > kMaxText) return bad("text field longer than 64 bytes");
+        for (char c : *f) {
+            if (static_cast<unsigned char>(c) < 0x20) return bad("control character in a text field");
+        }
+    }
+    if (r.temperature_c && !std::isfinite(*r.temperature_c)) return bad("temperature is not finite");
+    if (r.type == RowType::manual && !r.ref_seq) return bad("manual row without ref_seq");
+    if (r.type == RowType::scan && r.ref_seq) return bad("scan row with ref_seq");
+    return {};
+}
+
+}  // namespace
+
+struct ScanJournal::Statements {
+    Stmt insert, find_ref, batch, mark_through, mark_one, tail, prune, count_pending, begin, commit, rollback;
+};
+
+const char* to_string(RowType t) noexcept { return t == RowType::manual ? "manual" : "scan"; }
+
+ScanJournal::ScanJournal(sqlite3* db, JournalOptions opts) : db_(db), opts_(std::move(opts)) {}
+
+ScanJournal::~ScanJournal() {
+    st_.reset();  // statements before the connection
+    sqlite3_close(db_);
+}
+
+Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, JournalOptions opts) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        auto f = db_error(db, rc, "journal-open", "open " + path);
+        sqlite3_close(db);
+        return f;
+    }
+    std::unique_ptr<ScanJournal> j(new ScanJournal(db, std::move(opts)));
+    j->path_ = path;
+    sqlite3_busy_timeout(db, 2000);  // a technician's reader may hold the WAL briefly
+
+    // Durability: WAL + synchronous=FULL fsyncs the WAL on every commit, so a
+    // committed row survives power loss. The journal_mode answer is checked: a
+    // file system without shared memory would silently keep rollback mode.
+    {
+        Stmt wal(db, "PRAGMA journal_mode=WAL");
+        int wrc = wal ? sqlite3_step(wal.get()) : sqlite3_errcode(db);
+        if (wrc == SQLITE_NOTADB || wrc == SQLITE_CORRUPT) return db_error(db, wrc, "journal-open", path);
+        if (wrc != SQLITE_ROW || col_text(wal.get(), 0) != "wal") {
+            return fail(ErrorKind::io, "journal-open", "cannot enable WAL on " + path + ": " + sqlite3_errmsg(db));
+        }
+    }
+    if (exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK || exec(db, "PRAGMA foreign_keys=OFF") != SQLITE_OK ||
+        exec(db, "PRAGMA cache_size=-2048") != SQLITE_OK) {
+        return db_error(db, sqlite3_errcode(db), "journal-open", "pragmas");
+    }
+
+    if (j->opts_.integrity != IntegrityCheck::none) {
+        Stmt chk(db, j->opts_.integrity == IntegrityCheck::full ? "PRAGMA integrity_check" : "PRAGMA quick_check");
+        if (!chk || sqlite3_step(chk.get()) != SQLITE_ROW || col_text(chk.get(), 0) != "ok") {
+            return fail(ErrorKind::io, "corrupt", "integrity check failed on " + path);
+        }
+    }
+
+    // AUTOINCREMENT: a sequence number is never reused, even after every row was
+    // pruned, so upstream never sees two scans with one scan id.
+    rc = exec(db,
+              "CREATE TABLE IF NOT EXISTS scans ("
+              " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+              " scan_id TEXT NOT NULL UNIQUE,"
+              " type TEXT NOT NULL CHECK (type IN ('scan','manual')),"
+              " ref_seq INTEGER,"
+              " wall_ms INTEGER NOT NULL, mono_ms INTEGER NOT NULL,"
+              " pass_id TEXT, format TEXT, kind TEXT,"
+              " verdict TEXT NOT NULL CHECK (verdict IN ('GREEN','YELLOW','RED')),"
+              " reason TEXT NOT NULL, temperature_c REAL,"
+              " lane TEXT, device_id TEXT, plate TEXT, direction TEXT,"
+              " uploaded INTEGER NOT NULL DEFAULT 0);"
+              // The sync client reads pending rows in seq order; a partial index keeps
+              // that cheap however many uploaded rows precede them.
+              "CREATE INDEX IF NOT EXISTS scans_pending ON scans(seq) WHERE uploaded = 0;");
+    if (rc != SQLITE_OK) return db_error(db, rc, "journal-open", "schema");
+
+    auto& st = j->st_;
+    st = std::make_unique<Statements>();
+    std::string cols = kColumns;
+    st->insert = Stmt(db,
+                      "INSERT INTO scans (seq, scan_id, type, ref_seq, wall_ms, mono_ms, pass_id, format, kind, "
+                      "verdict, reason, temperature_c, lane, device_id, plate, direction, uploaded) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)");
+    st->find_ref = Stmt(db, ("SELECT " + cols + " FROM scans WHERE seq = ? AND type = 'scan'").c_str());
+    st->batch = Stmt(db, ("SELECT " + cols + " FROM scans WHERE uploaded = 0 ORDER BY seq LIMIT ?").c_str());
+    st->mark_through = Stmt(db, "UPDATE scans SET uploaded = 1 WHERE uploaded = 0 AND seq <= ?");
+    st->mark_one = Stmt(db, "UPDATE scans SET uploaded = 1 WHERE uploaded = 0 AND seq = ?");
+    st->tail = Stmt(db, ("SELECT * FROM (SELECT " + cols + " FROM scans ORDER BY seq DESC LIMIT ?) ORDER BY seq").c_str());
+    st->prune = Stmt(db,
+                     "DELETE FROM scans WHERE seq IN "
+                     "(SELECT seq FROM scans WHERE uploaded = 1 ORDER BY seq LIMIT ?)");
+    st->count_pending = Stmt(db, "SELECT count(*) FROM scans WHERE uploaded = 0");
+    st->begin = Stmt(db, "BEGIN IMMEDIATE");
+    st->commit = Stmt(db, "COMMIT");
+    st->rollback = Stmt(db, "ROLLBACK");
+    for (const Stmt* s : {&st->insert, &st->find_ref, &st->batch, &st->mark_through, &st->mark_one, &st->tail,
+                          &st->prune, &st->count_pending, &st->begin, &st->commit, &st->rollback}) {
+        if (!*s) return db_error(db, sqlite3_errcode(db), "journal-open", "prepare");
+    }
+
+    {
+        // The sequence continues from the highest ever used (sqlite_sequence
+        // remembers it even when the table is empty).
+        Stmt q(db, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='scans'),0),"
+                   " coalesce((SELECT max(seq) FROM scans),0)), (SELECT count(*) FROM scans)");
+        if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), "journal-open", "sequence");
+        j->last_seq_ = sqlite3_column_int64(q.get(), 0);
+        j->rows_ = sqlite3_column_int64(q.get(), 1);
+    }
+    log::info(kCat, "opened", {{"path", path}, {"rows", std::to_string(j->rows_)},
+                               {"last_seq", std::to_string(j->last_seq_)}});
+    return j;
+}
+
+Status ScanJournal::check_disk_locked() const {
+    if (opts_.disk_floor_bytes <= 0) return {};
+    struct statvfs vfs{};
+    std::string dir = std::filesystem::path(path_).parent_path().string();
+    if (dir.empty()) dir = ".";
+    if (::statvfs(dir.c_str(), &vfs) != 0) return {};  // cannot tell: let SQLite report SQLITE_FULL
+    auto free_bytes = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+    if (free_bytes < opts_.disk_floor_bytes) {
+        return fail(ErrorKind::io, "disk-full",
+                    "free " + std::to_string(free_bytes) + " B below floor " + std::to_string(opts_.disk_floor_bytes) + " B");
+    }
+    return {};
+}
+
+Result<ScanRecord> ScanJournal::append(ScanRecord record) {
+    std::lock_guard lock(mu_);
+    return append_locked(std::move(record));
+}
+
+Result<ScanRecord> ScanJournal::append_manual(std::int64_t ref_seq, const std::string& verdict,
+                                              const std::string& reason) {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = st_->find_ref.get();
+    ScanRecord ref;
+    {
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, ref_seq);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) return fail(ErrorKind::not_found, "ref", "no scan with seq " + std::to_string(ref_seq));
+        if (rc != SQLITE_ROW) return db_error(db_, rc, "journal-write", "find ref");
+        ref = read_row(s);
+    }
+    ScanRecord m = ref;
+    m.type = RowType::manual;
+    m.ref_seq = ref_seq;
+    m.verdict = verdict;
+    m.reason = reason;
+    m.wall_ms = 0;
+    m.mono_ms = 0;
+    m.temperature_c.reset();
+    m.device_id = opts_.device_id;
+    return append_locked(std::move(m));
+}
+
+Result<ScanRecord> ScanJournal::append_locked(ScanRecord r) {
+    CP_TRY(validate(r));
+    CP_TRY(check_disk_locked());
+    if (r.wall_ms == 0) r.wall_ms = wall_now_ms();
+    if (r.mono_ms == 0) r.mono_ms = monotonic_now_ms();
+    r.seq = last_seq_ + 1;
+    r.scan_id = opts_.device_id + "-" + std::to_string(r.seq);
+    r.uploaded = false;
+
+    int rc = sqlite3_step(st_->begin.get());
+    sqlite3_reset(st_->begin.get());
+    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-write", "begin");
+
+    sqlite3_stmt* s = st_->insert.get();
+    {
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, r.seq);
+        bind_text(s, 2, r.scan_id);
+        bind_text(s, 3, to_string(r.type));
+        if (r.ref_seq) sqlite3_bind_int64(s, 4, *r.ref_seq);
+        sqlite3_bind_int64(s, 5, r.wall_ms);
+        sqlite3_bind_int64(s, 6, r.mono_ms);
+        bind_text(s, 7, r.pass_id);
+        bind_text(s, 8, r.format);
+        bind_text(s, 9, r.kind);
+        bind_text(s, 10, r.verdict);
+        bind_text(s, 11, r.reason);
+        if (r.temperature_c) sqlite3_bind_double(s, 12, *r.temperature_c);
+        bind_text(s, 13, r.lane);
+        bind_text(s, 14, r.device_id);
+        bind_text(s, 15, r.plate);
+        bind_text(s, 16, r.direction);
+        rc = sqlite3_step(s);
+    }
+    if (rc == SQLITE_DONE) {
+        rc = sqlite3_step(st_->commit.get());
+        sqlite3_reset(st_->commit.get());
+    }
+    if (rc != SQLITE_DONE) {
+        auto err = db_error(db_, rc, "journal-write", "append");
+        if (!sqlite3_get_autocommit(db_)) {
+            sqlite3_step(st_->rollback.get());
+            sqlite3_reset(st_->rollback.get());
+        }
+        log::error(kCat, "append failed", {{"reason", err.error.reason}, {"detail", err.error.message}});
+        return err;
+    }
+    last_seq_ = r.seq;
+    ++rows_;
+
+    // Pruning is housekeeping: the row above is already committed, so a failure
+    // here is logged and retried on the next append, never reported as a lost scan.
+    if (auto p = prune_locked(); !p.ok()) {
+        log::warn(kCat, "prune failed", {{"detail", p.error().message}});
+    }
+    return r;
+}
+
+Status ScanJournal::prune_locked() {
+    auto pages = [&](const char* pragma) -> std::int64_t {
+        Stmt q(db_, pragma);
+        return q && sqlite3_step(q.get()) == SQLITE_ROW ? sqlite3_column_int64(q.get(), 0) : 0;
+    };
+    auto used_bytes = [&] {
+        return (pages("PRAGMA page_count") - pages("PRAGMA freelist_count")) * pages("PRAGMA page_size");
+    };
+    // Row count is tracked in memory; byte size is only looked at every 64
+    // appends (three pragmas are cheap but not free).
+    bool over_rows = rows_ > opts_.max_rows;
+    bool over_bytes = (last_seq_ % 64 == 0) && used_bytes() > opts_.max_bytes;
+    if (!over_rows && !over_bytes) return {};
+
+    // Down to 90 % of the limit, so pruning runs once per many appends, not each.
+    std::int64_t want = over_rows ? rows_ - opts_.max_rows * 9 / 10 : std::max<std::int64_t>(rows_ / 10, 1);
+    sqlite3_stmt* s = st_->prune.get();
+    int rc;
+    {
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, want);
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-write", "prune");
+    auto removed = static_cast<std::int64_t>(sqlite3_changes(db_));
+    rows_ -= removed;
+    if (removed > 0) log::info(kCat, "pruned uploaded rows", {{"rows", std::to_string(removed)}});
+    return {};
+}
+
+Result<std::vector<ScanRecord>> ScanJournal::next_batch(std::size_t n) {
+    std::lock_guard lock(mu_);
+    std::vector<ScanRecord> out;
+    sqlite3_stmt* s = st_->batch.get();
+    Reset reset{s};
+    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(std::min<std::size_t>(n, 100000)));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(read_row(s));
+    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "next_batch");
+    return out;
+}
+
+Result<std::int64_t> ScanJournal::mark_uploaded_through(std::int64_t up_to) {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = st_->mark_through.get();
+    Reset reset{s};
+    sqlite3_bind_int64(s, 1, up_to);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-write", "mark_uploaded");
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+Result<std::int64_t> ScanJournal::mark_uploaded(const std::vector<std::int64_t>& seqs) {
+    std::lock_guard lock(mu_);
+    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), "journal-write", "begin");
+    std::int64_t changed = 0;
+    sqlite3_stmt* s = st_->mark_one.get();
+    for (auto seq : seqs) {
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, seq);
+        int rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) {
+            exec(db_, "ROLLBACK");
+            return db_error(db_, rc, "journal-write", "mark_uploaded");
+        }
+        changed += sqlite3_changes(db_);
+    }
+    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) {
+        exec(db_, "ROLLBACK");
+        return db_error(db_, rc, "journal-write", "commit");
+    }
+    return changed;
+}
+
+Result<std::vector<ScanRecord>> ScanJournal::tail(std::size_t n) {
+    std::lock_guard lock(mu_);
+    std::vector<ScanRecord> out;
+    sqlite3_stmt* s = st_->tail.get();
+    Reset reset{s};
+    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(std::min<std::size_t>(n, 100000)));
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(read_row(s));
+    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "tail");
+    return out;
+}
+
+Result<ScanJournal::Stats> ScanJournal::stats() {
+    std::lock_guard lock(mu_);
+    Stats st;
+    st.rows = rows_;
+    st.last_seq = last_seq_;
+    sqlite3_stmt* s = st_->count_pending.get();
+    {
+        Reset reset{s};
+        if (sqlite3_step(s) != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), "journal-read", "stats");
+        st.pending = sqlite3_column_int64(s, 0);
+    }
+    Stmt pc(db_, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),"
+                 " (SELECT page_size FROM pragma_page_size())");
+    if (pc && sqlite3_step(pc.get()) == SQLITE_ROW) {
+        st.bytes_used = sqlite3_column_int64(pc.get(), 0) * sqlite3_column_int64(pc.get(), 1);
+    }
+    return st;
+}
+
+std::string to_json(const ScanRecord& r) {
+    nlohmann::ordered_json j;
+    j["seq"] = r.seq;
+    j["scan_id"] = r.scan_id;
+    j["type"] = to_string(r.type);
+    if (r.ref_seq) j["ref_seq"] = *r.ref_seq;
+    j["time"] = format_iso8601(r.wall_ms / 1000);
+    j["wall_ms"] = r.wall_ms;
+    j["mono_ms"] = r.mono_ms;
+    j["pass_id"] = r.pass_id;
+    j["format"] = r.format;
+    j["kind"] = r.kind;
+    j["verdict"] = r.verdict;
+    j["reason"] = r.reason;
+    if (r.temperature_c) j["temperature_c"] = *r.temperature_c;
+    else j["temperature_c"] = nullptr;
+    j["lane"] = r.lane;
+    j["device_id"] = r.device_id;
+    if (!r.plate.empty()) j["plate"] = r.plate;
+    if (!r.direction.empty()) j["direction"] = r.direction;
+    j["uploaded"] = r.uploaded;
+    // Invalid UTF-8 in a text field must not throw out of a technician's command.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace cp::journal

@@ -1,0 +1,129 @@
+// ScanJournal: every decision, durably, before the gate opens (architecture:
+// "data that must never be lost"). SQLite in WAL mode with synchronous=FULL, so
+// append() returns only after the row is on stable storage.
+//
+// Personal data: a row holds the pass id (hex), never a name or an ID number;
+// append() refuses a pass id that is not 32 hex digits, so free text cannot slip
+// in through that field.
+//
+// Size: when the journal holds more than max_rows rows or max_bytes bytes,
+// uploaded rows are pruned oldest first. Rows not yet uploaded are never pruned:
+// the journal then grows until the free disk space reaches disk_floor_bytes, and
+// append() fails with "disk-full" (the daemon shows it and answers YELLOW).
+//
+// Thread-safety: all member functions are thread-safe (one internal mutex around
+// one SQLite connection): the decide thread appends while the sync thread reads
+// batches and marks them uploaded. Only one ScanJournal per file per process;
+// another process may read (checkpoint journal tail) thanks to WAL.
+#pragma once
+
+#include "src/common/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace cp::journal {
+
+enum class RowType { scan, manual };
+
+struct ScanRecord {
+    // Assigned by append() (ignored on input).
+    std::int64_t seq = 0;            // per-device sequence, strictly increasing, never reused
+    std::string scan_id;             // "<device_id>-<seq>", unique across the fleet
+
+    RowType type = RowType::scan;
+    std::optional<std::int64_t> ref_seq;  // manual rows: the scan the guard resolved
+    std::int64_t wall_ms = 0;        // wall clock, ms since epoch (0: append() fills it in)
+    std::int64_t mono_ms = 0;        // CLOCK_MONOTONIC, ms (0: append() fills it in)
+    std::string pass_id;             // 32 lower-case hex digits, or empty when unreadable
+    std::string format;              // "cp1", "hc1" or empty
+    std::string kind;                // "R", "D", "V", "E", "DCC" or empty
+    std::string verdict;             // "GREEN", "YELLOW", "RED"
+    std::string reason;              // decision reason code ("ok", "fever", ...); manual: guard's reason
+    std::optional<double> temperature_c;  // °C, when measured
+    std::string lane;                // lane name/mode ("gate", "truck", or a site lane id)
+    std::string device_id;
+    std::string plate;               // truck lane only
+    std::string direction;           // "in", "out" or empty
+    bool uploaded = false;           // set by mark_uploaded()
+};
+
+enum class IntegrityCheck { none, quick, full };
+
+struct JournalOptions {
+    std::string device_id = "cp-0000";          // prefix of scan ids
+    std::int64_t max_rows = 1'000'000;          // rows; beyond, uploaded rows are pruned
+    std::int64_t max_bytes = 512LL << 20;       // bytes of database pages in use; same
+    std::int64_t disk_floor_bytes = 64LL << 20; // bytes free on the file system below which append fails
+    IntegrityCheck integrity = IntegrityCheck::quick;  // on open, after a power loss
+};
+
+class ScanJournal {
+public:
+    // Opens or creates the journal. Errors: [io] "journal-open" (cannot open or
+    // set WAL), [io] "corrupt" (integrity check failed: the daemon moves the file
+    // aside and starts a new one, keeping the old for a technician).
+    static Result<std::unique_ptr<ScanJournal>> open(const std::string& path, JournalOptions opts = {});
+    ~ScanJournal();
+    ScanJournal(const ScanJournal&) = delete;
+    ScanJournal& operator=(const ScanJournal&) = delete;
+
+    // Appends one row and commits it durably before returning; returns the row
+    // as stored (seq, scan_id, times filled in). Errors: [invalid_input] "record"
+    // (a field fails validation: pass id not hex, verdict unknown, text too long,
+    // manual row without ref_seq), [not_found] "ref" (manual row referencing no
+    // scan), [io] "disk-full" (free space below the floor, or SQLITE_FULL),
+    // [io] "journal-write" (any other SQLite failure). Nothing is written on error.
+    Result<ScanRecord> append(ScanRecord record);
+
+    // A guard's resolution of a YELLOW: a manual row referencing scan `ref_seq`,
+    // carrying that scan's pass id. Errors as append().
+    Result<ScanRecord> append_manual(std::int64_t ref_seq, const std::string& verdict,
+                                     const std::string& reason);
+
+    // Up to `n` rows not yet uploaded, in sequence order (for the sync client).
+    Result<std::vector<ScanRecord>> next_batch(std::size_t n);
+    // Marks every row with seq <= up_to as uploaded; returns how many changed.
+    Result<std::int64_t> mark_uploaded_through(std::int64_t up_to);
+    // Marks the given rows as uploaded; returns how many changed.
+    Result<std::int64_t> mark_uploaded(const std::vector<std::int64_t>& seqs);
+
+    // The last `n` rows, oldest first (for technicians).
+    Result<std::vector<ScanRecord>> tail(std::size_t n);
+
+    struct Stats {
+        std::int64_t rows = 0;
+        std::int64_t pending = 0;       // not yet uploaded
+        std::int64_t last_seq = 0;
+        std::int64_t bytes_used = 0;    // database pages in use
+    };
+    Result<Stats> stats();
+
+private:
+    ScanJournal(sqlite3* db, JournalOptions opts);
+    Result<ScanRecord> append_locked(ScanRecord r);
+    Status prune_locked();
+    Status check_disk_locked() const;
+
+    std::mutex mu_;
+    sqlite3* db_;
+    JournalOptions opts_;
+    std::string path_;
+    std::int64_t last_seq_ = 0;
+    std::int64_t rows_ = 0;
+    struct Statements;
+    std::unique_ptr<Statements> st_;
+};
+
+// One row as a JSON object (one line, no newline): the format of
+// `checkpoint journal tail` and the upload body's elements.
+std::string to_json(const ScanRecord& r);
+const char* to_string(RowType t) noexcept;
+
+}  // namespace cp::journal

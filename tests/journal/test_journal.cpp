@@ -1,0 +1,296 @@
+#include "src/journal/journal.hpp"
+#include "tests/testing.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace cp::journal;
+using cp::testing::TempDir;
+
+namespace {
+
+ScanRecord scan(const std::string& verdict = "GREEN", const std::string& reason = "ok") {
+    ScanRecord r;
+    r.pass_id = "00112233445566778899aabbccddeeff";
+    r.format = "cp1";
+    r.kind = "R";
+    r.verdict = verdict;
+    r.reason = reason;
+    r.temperature_c = 36.6;
+    r.lane = "gate";
+    r.device_id = "dev-1";
+    return r;
+}
+
+std::unique_ptr<ScanJournal> open_ok(const std::filesystem::path& p, JournalOptions o = {}) {
+    o.disk_floor_bytes = 0;
+    auto j = ScanJournal::open(p.string(), o);
+    REQUIRE_MESSAGE(j.ok(), (j.ok() ? "" : j.error().describe()));
+    return std::move(j.value());
+}
+
+}  // namespace
+
+TEST_CASE("append assigns increasing sequence numbers that survive reopening") {
+    TempDir dir;
+    auto path = dir / "journal.db";
+    {
+        JournalOptions o;
+        o.device_id = "gate-7";
+        auto j = open_ok(path, o);
+        auto a = j->append(scan());
+        auto b = j->append(scan("RED", "fever"));
+        REQUIRE(a.ok());
+        REQUIRE(b.ok());
+        CHECK(a->seq == 1);
+        CHECK(b->seq == 2);
+        CHECK(a->scan_id == "gate-7-1");
+        CHECK(a->wall_ms > 0);
+        CHECK(a->mono_ms > 0);
+    }
+    JournalOptions o;
+    o.device_id = "gate-7";
+    auto j = open_ok(path, o);
+    auto rows = j->tail(10);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 2);
+    CHECK((*rows)[1].verdict == "RED");
+    CHECK((*rows)[1].reason == "fever");
+    CHECK((*rows)[0].temperature_c == doctest::Approx(36.6));
+    auto c = j->append(scan());
+    REQUIRE(c.ok());
+    CHECK(c->seq == 3);
+}
+
+TEST_CASE("records that could leak personal data or are malformed are refused, nothing written") {
+    TempDir dir;
+    auto j = open_ok(dir / "j.db");
+    std::vector<ScanRecord> bad;
+    auto r = scan(); r.pass_id = "张三 110101199001011234"; bad.push_back(r);
+    r = scan(); r.pass_id = "00112233445566778899AABBCCDDEEFF"; bad.push_back(r);  // upper case: not canonical
+    r = scan(); r.verdict = "BLUE"; bad.push_back(r);
+    r = scan(); r.reason = ""; bad.push_back(r);
+    r = scan(); r.lane = std::string(65, 'x'); bad.push_back(r);
+    r = scan(); r.plate = "A\nB"; bad.push_back(r);
+    r = scan(); r.temperature_c = std::numeric_limits<double>::quiet_NaN(); bad.push_back(r);
+    r = scan(); r.type = RowType::manual; bad.push_back(r);  // manual without ref
+    for (const auto& b : bad) {
+        auto res = j->append(b);
+        REQUIRE_FALSE(res.ok());
+        CHECK(res.error().reason == "record");
+    }
+    CHECK(j->stats()->rows == 0);
+    auto unreadable = scan("YELLOW", "unreadable");
+    unreadable.pass_id.clear();
+    CHECK(j->append(unreadable).ok());
+}
+
+TEST_CASE("a guard's manual decision references the scan and carries its pass id") {
+    TempDir dir;
+    auto j = open_ok(dir / "j.db");
+    auto s = j->append(scan("YELLOW", "not-in-list"));
+    REQUIRE(s.ok());
+    auto m = j->append_manual(s->seq, "GREEN", "guard-checked");
+    REQUIRE(m.ok());
+    CHECK(m->type == RowType::manual);
+    CHECK(m->ref_seq == s->seq);
+    CHECK(m->pass_id == s->pass_id);
+    CHECK(m->seq == s->seq + 1);
+    auto missing = j->append_manual(999, "GREEN", "x");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().reason == "ref");
+    CHECK_FALSE(j->append_manual(m->seq, "GREEN", "x").ok());  // a manual row is not a scan
+}
+
+TEST_CASE("next_batch and mark_uploaded") {
+    TempDir dir;
+    auto j = open_ok(dir / "j.db");
+    for (int i = 0; i < 10; ++i) REQUIRE(j->append(scan()).ok());
+    auto b = j->next_batch(4);
+    REQUIRE(b.ok());
+    REQUIRE(b->size() == 4);
+    CHECK((*b)[0].seq == 1);
+    CHECK((*b)[3].seq == 4);
+    CHECK(*j->mark_uploaded_through(4) == 4);
+    CHECK(*j->mark_uploaded_through(4) == 0);
+    b = j->next_batch(100);
+    REQUIRE(b->size() == 6);
+    CHECK((*b)[0].seq == 5);
+    CHECK(*j->mark_uploaded({6, 8, 8, 42}) == 2);
+    b = j->next_batch(100);
+    std::vector<std::int64_t> seqs;
+    for (auto& r : *b) seqs.push_back(r.seq);
+    CHECK(seqs == std::vector<std::int64_t>{5, 7, 9, 10});
+    CHECK(j->stats()->pending == 4);
+}
+
+TEST_CASE("pruning removes uploaded rows oldest first and never a pending row") {
+    TempDir dir;
+    JournalOptions o;
+    o.max_rows = 20;
+    auto j = open_ok(dir / "j.db", o);
+    for (int i = 0; i < 15; ++i) REQUIRE(j->append(scan()).ok());
+    REQUIRE(*j->mark_uploaded_through(10) == 10);
+    for (int i = 0; i < 15; ++i) REQUIRE(j->append(scan()).ok());
+    auto st = j->stats();
+    CHECK(st->rows <= 20);
+    CHECK(st->pending == 20);  // 5 + 15 pending rows all kept
+    auto rows = j->tail(1000);
+    REQUIRE(rows.ok());
+    std::set<std::int64_t> present;
+    for (auto& r : *rows) present.insert(r.seq);
+    for (std::int64_t s = 11; s <= 30; ++s) CHECK(present.count(s) == 1);
+    CHECK(present.count(1) == 0);  // oldest uploaded went first
+
+    // Nothing uploaded: the journal grows past max_rows rather than lose a scan.
+    for (int i = 0; i < 30; ++i) REQUIRE(j->append(scan()).ok());
+    CHECK(j->stats()->pending == 50);
+}
+
+TEST_CASE("sequence numbers are never reused, even after every row was pruned") {
+    TempDir dir;
+    JournalOptions o;
+    o.max_rows = 2;
+    {
+        auto j = open_ok(dir / "j.db", o);
+        for (int i = 0; i < 5; ++i) {
+            REQUIRE(j->append(scan()).ok());
+            REQUIRE(j->mark_uploaded_through(1000).ok());
+        }
+        for (int i = 0; i < 3; ++i) {
+            REQUIRE(j->append(scan()).ok());
+            REQUIRE(j->mark_uploaded_through(1000).ok());
+        }
+    }
+    auto j = open_ok(dir / "j.db", o);
+    auto r = j->append(scan());
+    REQUIRE(r.ok());
+    CHECK(r->seq == 9);
+}
+
+TEST_CASE("below the disk floor append fails with disk-full and writes nothing") {
+    TempDir dir;
+    JournalOptions o;
+    o.disk_floor_bytes = std::int64_t{1} << 60;  // more than any disk has free
+    auto j = ScanJournal::open((dir / "j.db").string(), o);
+    REQUIRE(j.ok());
+    auto r = (*j)->append(scan());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "disk-full");
+    CHECK(r.error().kind == cp::ErrorKind::io);
+    CHECK((*j)->stats()->rows == 0);
+}
+
+TEST_CASE("a journal that is not a database, or is damaged, is refused on open") {
+    TempDir dir;
+    cp::testing::write_file(dir / "garbage.db", std::string(8192, 'x'));
+    auto g = ScanJournal::open((dir / "garbage.db").string());
+    REQUIRE_FALSE(g.ok());
+    CHECK(g.error().reason == "corrupt");
+
+    auto path = dir / "j.db";
+    {
+        auto j = open_ok(path);
+        for (int i = 0; i < 500; ++i) REQUIRE(j->append(scan()).ok());
+    }
+    // Checkpoint the WAL into the main file, then damage a table page.
+    {
+        auto j = open_ok(path);
+    }
+    auto size = std::filesystem::file_size(path);
+    REQUIRE(size > 4 * 4096);
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(3 * 4096);
+        std::string junk(2 * 4096, '\xa5');  // two whole b-tree pages
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    std::filesystem::remove(path.string() + "-wal");
+    JournalOptions o;
+    o.integrity = IntegrityCheck::full;
+    auto r = ScanJournal::open(path.string(), o);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "corrupt");
+}
+
+TEST_CASE("a row append() returned survives the process being killed") {
+    TempDir dir;
+    auto path = dir / "j.db";
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        JournalOptions o;
+        o.disk_floor_bytes = 0;
+        auto j = ScanJournal::open(path.string(), o);
+        if (!j.ok()) ::_exit(3);
+        for (;;) {
+            auto r = (*j)->append(scan());
+            if (!r.ok()) ::_exit(4);
+            std::int64_t seq = r->seq;
+            if (::write(fds[1], &seq, sizeof seq) != sizeof seq) ::_exit(5);
+        }
+    }
+    ::close(fds[1]);
+    std::int64_t last = 0, seq = 0;
+    while (last < 50 && ::read(fds[0], &seq, sizeof seq) == sizeof seq) last = seq;
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    while (::read(fds[0], &seq, sizeof seq) == sizeof seq) last = seq;  // reports sent before the kill
+    ::close(fds[0]);
+    REQUIRE(last >= 50);
+
+    auto j = open_ok(path);
+    auto rows = j->tail(100000);
+    REQUIRE(rows.ok());
+    REQUIRE(!rows->empty());
+    CHECK(rows->back().seq >= last);
+    for (std::size_t i = 0; i < rows->size(); ++i) CHECK((*rows)[i].seq == static_cast<std::int64_t>(i + 1));
+}
+
+TEST_CASE("concurrent appends and uploads keep the sequence gapless") {
+    TempDir dir;
+    auto j = open_ok(dir / "j.db");
+    auto writer = [&] {
+        for (int i = 0; i < 100; ++i) REQUIRE(j->append(scan()).ok());
+    };
+    std::thread a(writer), b(writer);
+    std::thread sync([&] {
+        for (int i = 0; i < 50; ++i) {
+            auto batch = j->next_batch(10);
+            REQUIRE(batch.ok());
+            if (!batch->empty()) REQUIRE(j->mark_uploaded_through(batch->back().seq).ok());
+        }
+    });
+    a.join();
+    b.join();
+    sync.join();
+    auto rows = j->tail(1000);
+    REQUIRE(rows->size() == 200);
+    for (std::size_t i = 0; i < rows->size(); ++i) CHECK((*rows)[i].seq == static_cast<std::int64_t>(i + 1));
+}
+
+TEST_CASE("JSON lines carry ids and codes only") {
+    auto r = scan("RED", "fever");
+    r.seq = 7;
+    r.scan_id = "dev-1-7";
+    r.wall_ms = 1'800'000'000'000;
+    auto j = nlohmann::json::parse(to_json(r));
+    CHECK(j["seq"] == 7);
+    CHECK(j["pass_id"] == "00112233445566778899aabbccddeeff");
+    CHECK(j["verdict"] == "RED");
+    CHECK(j["temperature_c"].get<double>() == doctest::Approx(36.6));
+    CHECK(j["time"] == "2027-01-15T08:00:00Z");
+    CHECK_FALSE(j.contains("name"));
+}
