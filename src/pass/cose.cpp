@@ -117,20 +117,20 @@ const char* to_string(SignatureState s) noexcept {
 }
 
 Result<CoseSign1> parse_cose_sign1(ByteView data) {
+    // The leading tags are read here, not by libcbor: libcbor 0.8 refuses tag numbers
+    // 6..20 (its decoder treats them as unassigned), and COSE_Sign1 is tag 18.
+    // Accepted: none, 18 (0xd2), or CWT 61 (0xd8 0x3d) around 18, as HCERT allows.
+    if (data.size() >= 2 && data[0] == 0xd8 && data[1] == kTagCwt) {
+        data = data.subspan(2);
+        if (data.empty() || data[0] != 0xc0 + kTagCoseSign1)
+            return fail(ErrorKind::invalid_input, "cose", "CWT tag 61 must wrap tag 18");
+    }
+    if (!data.empty() && data[0] == 0xc0 + kTagCoseSign1) data = data.subspan(1);
     auto item = cbor::decode(data);
     if (!item) return fail(item.error());
     const cbor_item_t* top = item->get();
-    // Tags: none, 18, or 61(18(...)) as HCERT allows.
-    if (cbor_isa_tag(top) && cbor_tag_value(top) == kTagCwt) {
-        top = top->metadata.tag_metadata.tagged_item;
-        if (!cbor_isa_tag(top) || cbor_tag_value(top) != kTagCoseSign1)
-            return fail(ErrorKind::invalid_input, "cose", "CWT tag 61 must wrap tag 18");
-    }
-    if (cbor_isa_tag(top)) {
-        if (cbor_tag_value(top) != kTagCoseSign1)
-            return fail(ErrorKind::invalid_input, "cose", "tag " + std::to_string(cbor_tag_value(top)) + " is not COSE_Sign1");
-        top = top->metadata.tag_metadata.tagged_item;
-    }
+    if (cbor_isa_tag(top))
+        return fail(ErrorKind::invalid_input, "cose", "tag " + std::to_string(cbor_tag_value(top)) + " is not COSE_Sign1");
     if (!cbor_isa_array(top) || cbor_array_size(top) != 4)
         return fail(ErrorKind::invalid_input, "cose", "COSE_Sign1 must be an array of 4");
     cbor_item_t** parts = cbor_array_handle(top);
