@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,13 +32,86 @@ struct Point {
 struct Code {
     std::string text;             // the QR text as read (CP1:/HC1: ...)
     std::array<Point, 4> corners; // image pixels, clockwise from top-left of the code
+    std::string stage;            // the try that read it first ("plain", "clahe", ...)
 };
 
-// Decodes every QR code in a frame. Not thread-safe: one instance per thread.
-class QrDecoder;
+// Stages of the pipeline, in the order they are tried (cheap first). Each can be
+// switched off, which is how the ablation table in docs/decoding.md is measured.
+struct DecoderOptions {
+    // Per-frame time budget (ms, monotonic). A try starts only while the frame
+    // is within budget; the first try always runs. 0 = no limit.
+    int budget_ms = 1000;
+    // Video: try the region of the last code first (decode_video_frame only).
+    bool roi_reuse = true;
+    // Rescale to a working size (long side, px) before the first try; big
+    // photographs waste time at full size and hide big codes from the finder.
+    bool rescale = true;
+    int work_long_side = 1400;  // px
+    // Contrast-limited histogram equalisation, for glare, shadows, dim screens.
+    bool contrast = true;
+    // Smoothing: JPEG noise, moiré from screens, print halftone.
+    bool smooth = true;
+    // Unsharp masking, for out-of-focus codes.
+    bool sharpen = true;
+    // Other scales: down for codes that fill the frame, up for small codes.
+    bool multiscale = true;
+    // Light-on-dark codes (phones in dark mode).
+    bool inverted = true;
+    // Finder-pattern region proposals: crops around candidates not yet read,
+    // for frames with many or small codes.
+    bool regions = true;
+    int max_regions = 64;          // regions decoded per frame at most
+    int proposal_long_side = 1600; // px; finder search size when nothing was read yet
+    double region_side = 400;      // px; a region crop is scaled to about this size
+    // Stop after the first try that reads a code (the lane needs one pass per
+    // scan); false keeps looking for further codes within the budget.
+    bool stop_at_first = false;
+    // Frames larger than this (either side, px) are rejected as invalid input.
+    int max_side = 8192;
+};
+
+// What one call did (for benchmarks and logs).
+struct DecodeReport {
+    int tries = 0;           // ZXing runs
+    int regions = 0;         // region proposals decoded
+    bool budget_hit = false; // some tries were skipped for time
+    int conflicts = 0;       // positions dropped for reading different texts
+};
+
+// Decodes every QR code in a frame. Not thread-safe: one instance per thread
+// (decode_video_frame keeps the last code position between calls).
+class QrDecoder {
+public:
+    explicit QrDecoder(DecoderOptions options = {});
+    ~QrDecoder();
+    QrDecoder(QrDecoder&&) noexcept;
+    QrDecoder& operator=(QrDecoder&&) noexcept;
+
+    // One still image: every valid QR code found within the budget.
+    // Errors: invalid_input/"image" for a null, empty, oversized or
+    // inconsistent view (stride smaller than a row).
+    Result<std::vector<Code>> decode(const ImageView& frame);
+
+    // One frame of a video stream: tries the region where a code was read in a
+    // recent frame first, then the still-image pipeline. Same errors as decode().
+    Result<std::vector<Code>> decode_video_frame(const ImageView& frame);
+
+    // Forget the tracked position (e.g. when the lane is idle).
+    void reset_tracking();
+
+    const DecoderOptions& options() const;
+    // Report of the last decode()/decode_video_frame() call.
+    const DecodeReport& last_report() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 // Reads an image file (PNG, JPEG) through the same path the device uses for
-// camera frames. Errors: io/"image" when the file cannot be read or decoded.
-Result<std::vector<Code>> decode_file(const std::string& path);
+// camera frames. Pixels are taken as stored (EXIF orientation is not applied),
+// so corners refer to the stored raster. Errors: io/"image" when the file cannot
+// be read or decoded; invalid_input/"image" when it is larger than max_side.
+Result<std::vector<Code>> decode_file(const std::string& path, const DecoderOptions& options = {});
 
 }  // namespace cp::decode

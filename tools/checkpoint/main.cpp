@@ -8,12 +8,14 @@ namespace cp::cli {
 
 // Each subcommand's entry point, defined in its cmd_*.cpp (added to the table as it lands).
 int run_version(const Args& args);
+int run_decode(const Args& args);
 int run_verify(const Args& args);
 int run_pass(const Args& args);
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"version", "print the version", run_version},
+        {"decode", "decode QR codes in image files (one JSON line each)", run_decode},
         {"verify", "verify a pass QR text or image against a trust store (JSON)", run_verify},
         {"pass", "issuer tools: keygen, issue (CP1 QR text / PNG)", run_pass},
     };

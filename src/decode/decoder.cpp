@@ -1,0 +1,404 @@
+// QrDecoder: ZXing-cpp for the symbol itself, OpenCV for what ZXing lacks
+// (contrast normalisation, scales, sharpening, inversion, region proposals).
+// docs/decoding.md explains each stage and the measurements behind it.
+#define ZX_USE_UTF8 1
+#include "src/decode/decoder.hpp"
+
+#include "src/common/log.hpp"
+#include "src/common/time.hpp"
+#include "src/decode/regions.hpp"
+
+#include <ZXing/ReadBarcode.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+namespace cp::decode {
+
+namespace {
+
+using Quad = std::array<Point, 4>;
+
+// Maps working-image pixels back to the original frame: orig = work * scale + offset.
+struct Xform {
+    double scale = 1.0;
+    double ox = 0.0;
+    double oy = 0.0;
+    Point apply(double x, double y) const {
+        return {static_cast<float>(x * scale + ox), static_cast<float>(y * scale + oy)};
+    }
+};
+
+Point centre(const Quad& q) {
+    float x = 0, y = 0;
+    for (const auto& p : q) {
+        x += p.x;
+        y += p.y;
+    }
+    return {x / 4.0f, y / 4.0f};
+}
+
+// Point in convex-or-not quadrilateral by the even-odd rule.
+bool inside(const Quad& q, Point p) {
+    bool in = false;
+    for (std::size_t i = 0, j = 3; i < 4; j = i++) {
+        const Point a = q[i], b = q[j];
+        if ((a.y > p.y) != (b.y > p.y)) {
+            const float x = (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x;
+            if (p.x < x) in = !in;
+        }
+    }
+    return in;
+}
+
+bool overlaps(const Quad& a, const Quad& b) { return inside(a, centre(b)) || inside(b, centre(a)); }
+
+struct Found {
+    Code code;
+    int votes = 1;
+    bool conflict = false;
+};
+
+class Deadline {
+public:
+    explicit Deadline(int budget_ms) : budget_ms_(budget_ms), start_(std::chrono::steady_clock::now()) {}
+    bool spent() const {
+        if (budget_ms_ <= 0) return false;
+        auto el = std::chrono::steady_clock::now() - start_;
+        return std::chrono::duration_cast<std::chrono::milliseconds>(el).count() >= budget_ms_;
+    }
+
+private:
+    int budget_ms_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+ZXing::DecodeHints qr_hints(bool pyramid) {
+    ZXing::DecodeHints h;
+    h.setFormats(ZXing::BarcodeFormat::QRCode);
+    h.setTryHarder(true);
+    h.setTryRotate(false);  // rotation only matters to 1D readers
+    h.setTryDownscale(pyramid);
+    return h;
+}
+
+int long_side(const cv::Mat& m) { return std::max(m.cols, m.rows); }
+
+cv::Mat resized(const cv::Mat& src, double f) {
+    cv::Mat out;
+    cv::resize(src, out, cv::Size(), f, f, f < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return out;
+}
+
+}  // namespace
+
+struct QrDecoder::Impl {
+    DecoderOptions opt;
+    DecodeReport report;
+    std::vector<Found> found;
+    std::optional<Quad> last_quad;
+    int frames_since_seen = 0;
+
+    // One ZXing run over an 8-bit gray image; valid QR results are merged.
+    // Returns the number of new (not yet seen) codes.
+    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true) {
+        ++report.tries;
+        ZXing::ImageView iv(gray.data, gray.cols, gray.rows, ZXing::ImageFormat::Lum,
+                            static_cast<int>(gray.step[0]));
+        ZXing::Results rs;
+        try {
+            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid));
+        } catch (const std::exception& e) {
+            log::warn("decode", "zxing failed", {{"stage", stage}, {"what", e.what()}});
+            return 0;
+        }
+        int added = 0;
+        for (const auto& r : rs) {
+            // Reed-Solomon has corrected or rejected the codewords; anything ZXing
+            // flags (checksum, format) is dropped rather than shown to the verifier.
+            if (!r.isValid() || r.format() != ZXing::BarcodeFormat::QRCode) continue;
+            const auto& p = r.position();
+            Quad q;
+            for (std::size_t i = 0; i < 4; ++i) q[i] = xf.apply(p[i].x, p[i].y);
+            if (merge(Code{r.text(), q, stage})) ++added;
+        }
+        return added;
+    }
+
+    // Dedups by position: the same text at an overlapping position is one code;
+    // different texts at one position are a conflict and neither is reported.
+    bool merge(Code c) {
+        for (auto& f : found) {
+            if (!overlaps(f.code.corners, c.corners)) continue;
+            if (f.code.text == c.text) {
+                ++f.votes;
+                return false;
+            }
+            f.conflict = true;
+            ++report.conflicts;
+            log::warn("decode", "different texts at one position", {{"stage", c.stage}});
+            return false;
+        }
+        found.push_back(Found{std::move(c), 1, false});
+        return true;
+    }
+
+    bool any_found() const {
+        return std::any_of(found.begin(), found.end(), [](const Found& f) { return !f.conflict; });
+    }
+
+    bool covered(Point p) const {
+        return std::any_of(found.begin(), found.end(), [&](const Found& f) { return inside(f.code.corners, p); });
+    }
+
+    std::vector<Code> take() {
+        std::vector<Code> out;
+        for (auto& f : found)
+            if (!f.conflict) out.push_back(std::move(f.code));
+        found.clear();
+        return out;
+    }
+
+    // Decodes a square crop of the full-resolution frame around a proposal,
+    // scaled so the code spans a few hundred pixels. Returns codes added.
+    int run_region(const cv::Mat& gray, Point c, double half_side) {
+        cv::Rect box(static_cast<int>(c.x - half_side), static_cast<int>(c.y - half_side),
+                     static_cast<int>(2 * half_side), static_cast<int>(2 * half_side));
+        box &= cv::Rect(0, 0, gray.cols, gray.rows);
+        if (box.width < 16 || box.height < 16) return 0;
+        ++report.regions;
+        const double f = std::clamp(opt.region_side / std::max(box.width, box.height), 0.25, 4.0);
+        cv::Mat scaled = resized(gray(box), f);
+        const Xform rx{1.0 / f, static_cast<double>(box.x), static_cast<double>(box.y)};
+        int n = run(scaled, rx, "region", false);
+        if (n > 0 || !opt.contrast) return n;
+        cv::Mat eq;
+        cv::createCLAHE(2.5, cv::Size(4, 4))->apply(scaled, eq);
+        return run(eq, rx, "region", false);
+    }
+
+    // The still-image pipeline. `gray` is the full-resolution frame.
+    void pipeline(const cv::Mat& gray, const Deadline& dl) {
+        auto may = [&] {
+            if (opt.stop_at_first && any_found()) return false;
+            if (dl.spent()) {
+                report.budget_hit = true;
+                return false;
+            }
+            return true;
+        };
+
+        // Working image: big photographs are reduced once; ZXing's own pyramid
+        // (factor 3) then covers the coarse scales.
+        cv::Mat work = gray;
+        Xform wx;
+        if (opt.rescale && long_side(gray) > opt.work_long_side) {
+            const double f = static_cast<double>(opt.work_long_side) / long_side(gray);
+            work = resized(gray, f);
+            wx.scale = 1.0 / f;
+        }
+        run(work, wx, "plain");
+        if (!may()) return;
+
+        // Finder patterns tell whether codes remain unread after a first read,
+        // and where small ones are that the whole-frame tries miss. After a
+        // read, the search runs at the scale where that code spans ~64 px
+        // (others are likely alike), which is cheap on big frames.
+        std::vector<Region> proposals;
+        Xform px;
+        if (opt.regions) {
+            double f = std::min(1.0, static_cast<double>(opt.proposal_long_side) / long_side(gray));
+            float side = 0;
+            for (const auto& fd : found) {
+                const auto& q = fd.code.corners;
+                side = std::max(side, std::hypot(q[0].x - q[1].x, q[0].y - q[1].y));
+            }
+            if (side > 0) f = std::min(f, 64.0 / side);
+            cv::Mat pimg = f < 1.0 ? resized(gray, f) : gray;
+            px.scale = 1.0 / f;
+            proposals = propose_regions(pimg, opt.max_regions * 2);
+        }
+        auto unread_triples = [&] {
+            return std::any_of(proposals.begin(), proposals.end(),
+                               [&](const Region& r) { return r.triple && !covered(px.apply(r.cx, r.cy)); });
+        };
+        auto more = [&] { return (!any_found() || unread_triples()) && may(); };
+        if (!more()) return;
+
+        // Likely codes (three finders): a crop is cheap and keeps detail.
+        int decoded = 0;
+        for (const auto& r : proposals) {
+            if (!r.triple || decoded >= opt.max_regions || !may()) continue;
+            const Point c = px.apply(r.cx, r.cy);
+            if (covered(c)) continue;
+            ++decoded;
+            run_region(gray, c, r.half * px.scale);
+        }
+
+        if (opt.contrast && more()) {
+            cv::Mat eq;
+            cv::createCLAHE(2.5, cv::Size(8, 8))->apply(work, eq);
+            run(eq, wx, "clahe");
+        }
+        if (opt.smooth && more()) {
+            cv::Mat sm;
+            cv::GaussianBlur(work, sm, cv::Size(5, 5), 0);
+            run(sm, wx, "smooth");
+        }
+        if (opt.sharpen && more()) {
+            cv::Mat bl, sh;
+            cv::GaussianBlur(work, bl, cv::Size(0, 0), 2.0);
+            cv::addWeighted(work, 2.0, bl, -1.0, 0, sh);
+            run(sh, wx, "sharpen");
+        }
+        if (opt.multiscale && more()) {
+            // Codes that fill the frame: ZXing's factor-3 pyramid skips 1/2.
+            run(resized(work, 0.5), Xform{wx.scale * 2.0, 0, 0}, "half", false);
+        }
+        if (opt.multiscale && more() && long_side(work) < 1000) {
+            // Small frames: module size below ~2 px defeats the binariser.
+            run(resized(work, 2.0), Xform{wx.scale * 0.5, 0, 0}, "double", false);
+        }
+        if (opt.inverted && more()) {
+            cv::Mat inv;
+            cv::bitwise_not(work, inv);
+            run(inv, wx, "inverted");
+        }
+        // Lone finder patterns: the code lies somewhere around it.
+        for (const auto& r : proposals) {
+            if (r.triple || decoded >= opt.max_regions || !more()) continue;
+            const Point c = px.apply(r.cx, r.cy);
+            if (covered(c)) continue;
+            ++decoded;
+            run_region(gray, c, r.half * px.scale);
+        }
+    }
+};
+
+namespace {
+
+// Wraps the view as an 8-bit gray Mat (a copy only for colour input).
+Result<cv::Mat> to_gray(const ImageView& v, int max_side) {
+    if (!v.data || v.width <= 0 || v.height <= 0)
+        return fail(ErrorKind::invalid_input, "image", "empty frame");
+    if (v.width > max_side || v.height > max_side)
+        return fail(ErrorKind::invalid_input, "image",
+                    "frame " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds " +
+                        std::to_string(max_side));
+    const int channels = v.format == PixelFormat::gray8 ? 1 : 3;
+    if (v.stride < v.width * channels) return fail(ErrorKind::invalid_input, "image", "stride smaller than a row");
+    // OpenCV wants a mutable pointer; the Mat is only read.
+    cv::Mat m(v.height, v.width, channels == 1 ? CV_8UC1 : CV_8UC3, const_cast<std::uint8_t*>(v.data),
+              static_cast<std::size_t>(v.stride));
+    if (channels == 1) return m;
+    cv::Mat g;
+    cv::cvtColor(m, g, v.format == PixelFormat::bgr8 ? cv::COLOR_BGR2GRAY : cv::COLOR_RGB2GRAY);
+    return g;
+}
+
+}  // namespace
+
+QrDecoder::QrDecoder(DecoderOptions options) : impl_(std::make_unique<Impl>()) { impl_->opt = options; }
+QrDecoder::~QrDecoder() = default;
+QrDecoder::QrDecoder(QrDecoder&&) noexcept = default;
+QrDecoder& QrDecoder::operator=(QrDecoder&&) noexcept = default;
+
+const DecoderOptions& QrDecoder::options() const { return impl_->opt; }
+const DecodeReport& QrDecoder::last_report() const { return impl_->report; }
+void QrDecoder::reset_tracking() {
+    impl_->last_quad.reset();
+    impl_->frames_since_seen = 0;
+}
+
+Result<std::vector<Code>> QrDecoder::decode(const ImageView& frame) {
+    Deadline dl(impl_->opt.budget_ms);
+    impl_->report = {};
+    impl_->found.clear();
+    auto g = to_gray(frame, impl_->opt.max_side);
+    if (!g) return fail(g.error());
+    try {
+        impl_->pipeline(*g, dl);
+    } catch (const cv::Exception& e) {
+        impl_->found.clear();
+        return fail(ErrorKind::internal, "opencv", e.what());
+    }
+    return impl_->take();
+}
+
+Result<std::vector<Code>> QrDecoder::decode_video_frame(const ImageView& frame) {
+    auto& d = *impl_;
+    Deadline dl(d.opt.budget_ms);
+    d.report = {};
+    d.found.clear();
+    auto g = to_gray(frame, d.opt.max_side);
+    if (!g) return fail(g.error());
+    try {
+        if (d.opt.roi_reuse && d.last_quad) {
+            // The code moves little between frames at 30 fps: a crop around the
+            // last position, scaled to a comfortable size, is read in a few ms.
+            const Quad& q = *d.last_quad;
+            float x0 = q[0].x, x1 = q[0].x, y0 = q[0].y, y1 = q[0].y;
+            for (const auto& p : q) {
+                x0 = std::min(x0, p.x);
+                x1 = std::max(x1, p.x);
+                y0 = std::min(y0, p.y);
+                y1 = std::max(y1, p.y);
+            }
+            const float w = x1 - x0, h = y1 - y0, m = std::max(w, h) * 0.6f;
+            cv::Rect box(static_cast<int>(x0 - m), static_cast<int>(y0 - m), static_cast<int>(w + 2 * m),
+                         static_cast<int>(h + 2 * m));
+            box &= cv::Rect(0, 0, g->cols, g->rows);
+            if (box.width >= 16 && box.height >= 16) {
+                double f = std::clamp(480.0 / std::max(box.width, box.height), 0.25, 2.0);
+                cv::Mat crop = resized((*g)(box), f);
+                const Xform rx{1.0 / f, static_cast<double>(box.x), static_cast<double>(box.y)};
+                if (d.run(crop, rx, "roi", false) == 0) {
+                    cv::Mat eq;
+                    cv::createCLAHE(2.5, cv::Size(4, 4))->apply(crop, eq);
+                    d.run(eq, rx, "roi", false);
+                }
+            }
+        }
+        if (!d.any_found()) d.pipeline(*g, dl);
+    } catch (const cv::Exception& e) {
+        d.found.clear();
+        return fail(ErrorKind::internal, "opencv", e.what());
+    }
+    auto codes = d.take();
+    if (!codes.empty()) {
+        d.last_quad = codes.front().corners;
+        d.frames_since_seen = 0;
+    } else if (d.last_quad && ++d.frames_since_seen > 15) {
+        // Half a second without a read: the code has left; stop paying for the ROI.
+        d.last_quad.reset();
+    }
+    return codes;
+}
+
+Result<std::vector<Code>> decode_file(const std::string& path, const DecoderOptions& options) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        return fail(ErrorKind::io, "image", path + ": not a readable file");
+    cv::Mat img;
+    try {
+        img = cv::imread(path, cv::IMREAD_GRAYSCALE | cv::IMREAD_IGNORE_ORIENTATION);
+    } catch (const cv::Exception& e) {
+        return fail(ErrorKind::io, "image", path + ": " + e.what());
+    }
+    if (img.empty()) return fail(ErrorKind::io, "image", path + ": cannot read or decode");
+    QrDecoder dec(options);
+    ImageView v{img.data, img.cols, img.rows, static_cast<int>(img.step[0]), PixelFormat::gray8};
+    auto r = dec.decode(v);
+    if (!r) return fail(r.error().with_context(path));
+    return r;
+}
+
+}  // namespace cp::decode

@@ -1,0 +1,285 @@
+// Read rate on the BoofCV QR photographs (shared/data/boofcv-qr), per category,
+// scored with the README's rule: our QrDecoder beside bare ZXing-cpp (the
+// README's reference setting) and ZBar, in the same run on the same gray frames.
+//
+//   bench_decode [--data DIR] [--only cat1,cat2] [--ablate] [--budget MS] [--no-zbar]
+//                [--stages] [--verbose]
+#define ZX_USE_UTF8 1
+#if CHECKPOINT_WITH_ZBAR
+#include <zbar.h>  // before ZXing: ZXing's Error.h defines macros that clash with ZBar's C++ names
+#endif
+#include "src/decode/decoder.hpp"
+#include "tests/bench/bench.hpp"
+#include "tests/decode/scoring.hpp"
+
+#include <ZXing/ReadBarcode.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace cp::decode;
+using scoring::Quad;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Reader {
+    std::string name;
+    std::function<std::vector<Quad>(const cv::Mat& gray)> read;
+};
+
+struct Tally {
+    int labels = 0, read = 0, false_reads = 0, images = 0;
+    std::vector<double> ms;
+    std::vector<double> cpu_ms;  // process CPU time: steadier than wall time on a loaded machine
+};
+
+Quad to_quad(const Code& c) {
+    Quad q;
+    for (std::size_t i = 0; i < 4; ++i) q[i] = {c.corners[i].x, c.corners[i].y};
+    return q;
+}
+
+Reader ours(DecoderOptions opt, std::map<std::string, int>* stages = nullptr) {
+    auto dec = std::make_shared<QrDecoder>(opt);
+    return {"ours", [dec, stages](const cv::Mat& g) {
+                ImageView v{g.data, g.cols, g.rows, static_cast<int>(g.step[0]), PixelFormat::gray8};
+                std::vector<Quad> out;
+                auto r = dec->decode(v);
+                if (!r) return out;
+                for (const auto& c : *r) {
+                    out.push_back(to_quad(c));
+                    if (stages) ++(*stages)[c.stage];
+                }
+                return out;
+            }};
+}
+
+Reader bare_zxing() {
+    return {"zxing", [](const cv::Mat& g) {
+                ZXing::DecodeHints h;
+                h.setFormats(ZXing::BarcodeFormat::QRCode);
+                h.setTryHarder(true);
+                h.setTryRotate(true);
+                h.setTryDownscale(true);
+                ZXing::ImageView iv(g.data, g.cols, g.rows, ZXing::ImageFormat::Lum, static_cast<int>(g.step[0]));
+                std::vector<Quad> out;
+                for (const auto& r : ZXing::ReadBarcodes(iv, h)) {
+                    if (!r.isValid()) continue;
+                    Quad q;
+                    for (std::size_t i = 0; i < 4; ++i)
+                        q[i] = {static_cast<double>(r.position()[i].x), static_cast<double>(r.position()[i].y)};
+                    out.push_back(q);
+                }
+                return out;
+            }};
+}
+
+#if CHECKPOINT_WITH_ZBAR
+Reader zbar_reader() {
+    using namespace zbar;
+    return {"zbar", [](const cv::Mat& g0) {
+                cv::Mat g = g0.isContinuous() ? g0 : g0.clone();
+                zbar_image_scanner_t* sc = zbar_image_scanner_create();
+                zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
+                zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
+                zbar_image_t* img = zbar_image_create();
+                const unsigned long y800 = 'Y' | ('8' << 8) | ('0' << 16) | (static_cast<unsigned long>('0') << 24);
+                zbar_image_set_format(img, y800);
+                zbar_image_set_size(img, static_cast<unsigned>(g.cols), static_cast<unsigned>(g.rows));
+                zbar_image_set_data(img, g.data, g.total(), nullptr);
+                zbar_scan_image(sc, img);
+                std::vector<Quad> out;
+                for (const zbar_symbol_t* s = zbar_image_first_symbol(img); s; s = zbar_symbol_next(s)) {
+                    const unsigned n = zbar_symbol_get_loc_size(s);
+                    if (n == 0) continue;
+                    // ZBar gives the outline; its corners (or their bounding box) form the quad.
+                    double x0 = 1e9, y0 = 1e9, x1 = -1e9, y1 = -1e9;
+                    for (unsigned i = 0; i < n; ++i) {
+                        x0 = std::min<double>(x0, zbar_symbol_get_loc_x(s, i));
+                        x1 = std::max<double>(x1, zbar_symbol_get_loc_x(s, i));
+                        y0 = std::min<double>(y0, zbar_symbol_get_loc_y(s, i));
+                        y1 = std::max<double>(y1, zbar_symbol_get_loc_y(s, i));
+                    }
+                    if (n == 4) {
+                        Quad q;
+                        for (unsigned i = 0; i < 4; ++i)
+                            q[i] = {static_cast<double>(zbar_symbol_get_loc_x(s, i)),
+                                    static_cast<double>(zbar_symbol_get_loc_y(s, i))};
+                        out.push_back(q);
+                    } else {
+                        out.push_back(Quad{{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}});
+                    }
+                }
+                zbar_image_destroy(img);
+                zbar_image_scanner_destroy(sc);
+                return out;
+            }};
+}
+#endif
+
+double cpu_now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string x;
+    while (std::getline(ss, x, ','))
+        if (!x.empty()) out.push_back(x);
+    return out;
+}
+
+struct Run {
+    std::map<std::string, Tally> per_cat;
+    Tally all;
+};
+
+Run evaluate(const std::vector<scoring::Sample>& samples, const std::vector<cv::Mat>& frames, const Reader& r,
+             bool verbose) {
+    Run run;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+        const double c0 = cpu_now_ms();
+        const auto t0 = Clock::now();
+        auto quads = r.read(frames[i]);
+        const double ms = ms_since(t0);
+        const double cpu = cpu_now_ms() - c0;
+        auto s = scoring::score(samples[i].labels, quads);
+        for (Tally* t : {&run.per_cat[samples[i].category], &run.all}) {
+            t->labels += s.labels;
+            t->read += s.read;
+            t->false_reads += s.false_reads;
+            t->images += 1;
+            t->ms.push_back(ms);
+            t->cpu_ms.push_back(cpu);
+        }
+        if (verbose)
+            std::fprintf(stderr, "%-6s %-14s %-14s %d/%d false=%d %.1f ms\n", r.name.c_str(),
+                         samples[i].category.c_str(), samples[i].image.filename().c_str(), s.read, s.labels,
+                         s.false_reads, ms);
+    }
+    return run;
+}
+
+double median_ms(std::vector<double> v) { return cp::bench::summarize(std::move(v)).median_us; }
+double p95_ms(std::vector<double> v) { return cp::bench::summarize(std::move(v)).p95_us; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    fs::path data = fs::path(CHECKPOINT_SOURCE_DIR) / ".." / "shared" / "data" / "boofcv-qr";
+    if (const char* env = std::getenv("CHECKPOINT_SHARED_DATA"); env && *env) data = fs::path(env) / "boofcv-qr";
+    std::set<std::string> only;
+    bool ablate = false, with_zbar = true, with_zxing = true, verbose = false, stages = false;
+    DecoderOptions opt;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (a == "--data") data = next();
+        else if (a == "--only") for (auto& c : split(next())) only.insert(c);
+        else if (a == "--ablate") ablate = true;
+        else if (a == "--no-zbar") with_zbar = false;
+        else if (a == "--no-zxing") with_zxing = false;
+        else if (a == "--budget") opt.budget_ms = std::stoi(next());
+        else if (a == "--verbose") verbose = true;
+        else if (a == "--stages") stages = true;
+        else {
+            std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+            return 2;
+        }
+    }
+    if (!fs::is_directory(data)) {
+        std::fprintf(stderr, "no data at %s (set CHECKPOINT_SHARED_DATA or --data)\n", data.c_str());
+        return 0;
+    }
+    auto samples = scoring::load_dataset(data);
+    if (!only.empty())
+        std::erase_if(samples, [&](const scoring::Sample& s) { return !only.count(s.category); });
+    // Frames are decoded once, outside the timing: gray, pixels as stored.
+    std::vector<cv::Mat> frames;
+    for (const auto& s : samples) frames.push_back(cv::imread(s.image.string(), cv::IMREAD_GRAYSCALE | cv::IMREAD_IGNORE_ORIENTATION));
+    std::printf("boofcv-qr: %zu images from %s, budget %d ms\n\n", samples.size(), data.c_str(), opt.budget_ms);
+
+    std::map<std::string, int> stage_counts;
+    std::vector<Reader> readers{ours(opt, stages ? &stage_counts : nullptr)};
+    if (with_zxing) readers.push_back(bare_zxing());
+#if CHECKPOINT_WITH_ZBAR
+    if (with_zbar) readers.push_back(zbar_reader());
+#else
+    (void)with_zbar;
+#endif
+    std::vector<Run> runs;
+    for (const auto& r : readers) runs.push_back(evaluate(samples, frames, r, verbose));
+
+    std::printf("| category | codes |");
+    for (const auto& r : readers) std::printf(" %s |", r.name.c_str());
+    std::printf("\n|---|---:|");
+    for (std::size_t i = 0; i < readers.size(); ++i) std::printf("---:|");
+    std::printf("\n");
+    for (const auto& [cat, t] : runs[0].per_cat) {
+        std::printf("| %s | %d |", cat.c_str(), t.labels);
+        for (const auto& run : runs) std::printf(" %d |", run.per_cat.at(cat).read);
+        std::printf("\n");
+    }
+    const auto& tot = runs[0].all;
+    std::printf("| **all** | %d |", tot.labels);
+    for (const auto& run : runs)
+        std::printf(" %d (%.1f%%) |", run.all.read, 100.0 * run.all.read / std::max(1, run.all.labels));
+    std::printf("\n| false reads | |");
+    for (const auto& run : runs) std::printf(" %d |", run.all.false_reads);
+    std::printf("\n| median ms/image | |");
+    for (const auto& run : runs) std::printf(" %.1f |", median_ms(run.all.ms));
+    std::printf("\n| p95 ms/image | |");
+    for (const auto& run : runs) std::printf(" %.1f |", p95_ms(run.all.ms));
+    std::printf("\n| median CPU ms/image | |");
+    for (const auto& run : runs) std::printf(" %.1f |", median_ms(run.all.cpu_ms));
+    std::printf("\n");
+    if (stages) {
+        std::printf("\ncodes by the stage that read them first:");
+        for (const auto& [s, n] : stage_counts) std::printf(" %s=%d", s.c_str(), n);
+        std::printf("\n");
+    }
+
+    if (ablate) {
+        // Each stage switched off in turn: what it earns (codes) and costs (time).
+        struct Knob {
+            const char* name;
+            bool DecoderOptions::*flag;
+        };
+        const Knob knobs[] = {{"rescale", &DecoderOptions::rescale},   {"contrast", &DecoderOptions::contrast},
+                              {"smooth", &DecoderOptions::smooth},     {"sharpen", &DecoderOptions::sharpen},
+                              {"multiscale", &DecoderOptions::multiscale}, {"inverted", &DecoderOptions::inverted},
+                              {"regions", &DecoderOptions::regions}};
+        std::printf("\n| variant | codes read | false reads | median ms | p95 ms | median CPU ms |\n|---|---:|---:|---:|---:|---:|\n");
+        auto row = [&](const char* name, const Run& r) {
+            std::printf("| %s | %d (%.1f%%) | %d | %.1f | %.1f | %.1f |\n", name, r.all.read,
+                        100.0 * r.all.read / std::max(1, r.all.labels), r.all.false_reads,
+                        median_ms(r.all.ms), p95_ms(r.all.ms), median_ms(r.all.cpu_ms));
+        };
+        row("all stages", runs[0]);
+        for (const auto& k : knobs) {
+            DecoderOptions o = opt;
+            o.*(k.flag) = false;
+            row((std::string("without ") + k.name).c_str(), evaluate(samples, frames, ours(o), false));
+        }
+    }
+    return 0;
+}
