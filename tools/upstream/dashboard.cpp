@@ -103,7 +103,7 @@ std::string_view app_js() {
       tr.appendChild(el('td', ago(data.server_time, d.last_seen)));
       tr.appendChild(el('td', d.list_version !== undefined ? d.list_version : '—'));
       tr.appendChild(el('td', d.backlog !== undefined ? d.backlog : '—', d.backlog > 100 ? 'warn' : ''));
-      const skew = d.skew_ms !== undefined ? (d.skew_ms / 1000).toFixed(1) + ' s' : '—';
+      const skew = d.skew_ms !== undefined ? (Math.abs(d.skew_ms) < 50 ? '0.0' : (d.skew_ms / 1000).toFixed(1)) + ' s' : '—';
       tr.appendChild(el('td', skew, d.skew_ms !== undefined && Math.abs(d.skew_ms) > 300000 ? 'warn' : ''));
       let state = '在线 online', cls = 'ok';
       if (d.revoked) { state = '已吊销 revoked'; cls = 'bad'; }

@@ -1,0 +1,94 @@
+// The operator commands of build/bin/upstream, run as a command-centre operator would.
+#include "tests/upstream/upstream_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+using namespace cp;
+using namespace cp::upstream;
+
+namespace {
+
+struct Run {
+    int status = -1;
+    std::string out;
+};
+
+// Runs `upstream ARGS` with stdout captured; stderr goes to the test log.
+Run run_upstream(const std::string& args) {
+    std::string cmd = "'" + (cp::testing::bin_dir() / "upstream").string() + "' " + args;
+    Run r;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("operator commands: enroll, revoke, set-status, import, publish, trust, scans") {
+    cp::testing::TempDir tmp;
+    auto pki = tmp / "pki";
+    cp::upstream::testing::make_pki(pki);
+    const std::string db = "--db '" + (tmp / "cc.db").string() + "' ";
+    auto p = [&](const std::string& f) { return "'" + (pki / f).string() + "'"; };
+
+    CHECK(run_upstream("").status == 2);
+    CHECK(run_upstream("frobnicate " + db).status == 2);
+    CHECK(run_upstream("enroll " + db + "--bogus 1").status == 2);
+
+    auto e = run_upstream("enroll " + db + "--cert " + p("device-gate-01.crt"));
+    CHECK(e.status == 0);
+    CHECK(e.out.find("enrolled gate-01 sha256:") == 0);
+    CHECK(run_upstream("enroll " + db + "--cert " + p("device-gate-02.crt")).status == 0);
+    CHECK(run_upstream("enroll " + db + "--cert " + p("fleet-ca.key")).status == 1);  // not a certificate
+    CHECK(run_upstream("revoke " + db + "--device gate-02").status == 0);
+    CHECK(run_upstream("revoke " + db + "--device gate-99").status == 1);
+    auto devs = run_upstream("devices " + db);
+    CHECK(devs.status == 0);
+    CHECK(devs.out.find("gate-02              revoked") != std::string::npos);
+
+    CHECK(run_upstream("set-status " + db + "--pass 00112233445566778899aabbccddeeff --status red "
+                   "--reason quarantine").status == 0);
+    CHECK(run_upstream("set-status " + db + "--pass XYZ --status red").status == 2);
+    CHECK(run_upstream("set-status " + db + "--pass 00112233445566778899aabbccddeeff --status blue").status == 2);
+
+    cp::testing::write_file(tmp / "bad.csv", "pass_id,status,reason\n"
+                                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,green,\n"
+                                             "bbbb,red,x\n");
+    auto bad = run_upstream("import " + db + "--csv '" + (tmp / "bad.csv").string() + "' 2>&1");
+    CHECK(bad.status == 1);
+    CHECK(bad.out.find("line 3") != std::string::npos);
+    cp::testing::write_file(tmp / "good.csv", "pass_id,status,reason\r\n"
+                                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,green,\r\n"
+                                              "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB,yellow,contact\r\n");
+    auto good = run_upstream("import " + db + "--csv '" + (tmp / "good.csv").string() + "'");
+    CHECK(good.status == 0);
+    CHECK(good.out.find("imported 2") == 0);
+
+    const std::string sign = "--signing-key " + p("list-signer.key") + " --signing-cert " + p("list-signer.crt");
+    auto pub = run_upstream("publish " + db + sign);
+    CHECK(pub.status == 0);
+    CHECK(pub.out.find("list version 1: 3 entries, 3 changes") == 0);
+    CHECK(run_upstream("publish " + db + sign + " 2>/dev/null").status == 1);  // unchanged
+    CHECK(run_upstream("publish " + db + sign + " --force").out.find("list version 2") == 0);
+    CHECK(run_upstream("publish " + db + "--signing-key " + p("issuer.key") + " --signing-cert " +
+                   p("list-signer.crt") + " 2>/dev/null").status == 1);
+
+    CHECK(run_upstream("trust-add " + db + "--cert " + p("issuer.crt")).status == 0);
+    CHECK(run_upstream("trust-publish " + db + sign).out.find("trust list version 1") == 0);
+
+    auto store = open_sqlite_store((tmp / "cc.db").string());
+    REQUIRE(store.ok());
+    REQUIRE((*store)->ingest_scans("gate-01", {Scan{"gate-01", 1, "s1", "00112233445566778899aabbccddeeff",
+                                                    "red", "status-red", 36.4, 1764338000, "in", 1}}).ok());
+    auto scans = run_upstream("scans " + db + "--alerts");
+    CHECK(scans.status == 0);
+    CHECK(scans.out.find("\"verdict\":\"red\"") != std::string::npos);
+    CHECK(run_upstream("scans " + db + "--device gate-02").out.empty());
+}
