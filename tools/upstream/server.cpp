@@ -519,6 +519,8 @@ struct UpstreamServer::Impl {
     }
 
     void install_common(httplib::Server& srv) {
+        const std::size_t n = std::max<std::size_t>(cfg.worker_threads, 2);
+        srv.new_task_queue = [n] { return new httplib::ThreadPool(n); };
         srv.set_read_timeout(cfg.read_timeout_s, 0);
         srv.set_write_timeout(cfg.write_timeout_s, 0);
         srv.set_payload_max_length(cfg.max_body_bytes);

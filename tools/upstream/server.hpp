@@ -32,6 +32,7 @@ struct ServerConfig {
     std::size_t max_body_bytes = 4u << 20;      // compressed request body limit
     std::size_t max_inflated_bytes = 16u << 20; // after gunzip
     std::size_t max_batch = 1000;      // scans per upload
+    std::size_t worker_threads = 32;   // a keep-alive connection holds a worker while open
     int read_timeout_s = 10;
     int write_timeout_s = 10;
     // Server wall clock in ms (tests inject a skewed one).
