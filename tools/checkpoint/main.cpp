@@ -11,6 +11,8 @@ int run_version(const Args& args);
 int run_decode(const Args& args);
 int run_verify(const Args& args);
 int run_pass(const Args& args);
+int run_list(const Args& args);
+int run_journal(const Args& args);
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
@@ -18,6 +20,8 @@ const std::vector<Command>& commands() {
         {"decode", "decode QR codes in image files (one JSON line each)", run_decode},
         {"verify", "verify a pass QR text or image against a trust store (JSON)", run_verify},
         {"pass", "issuer tools: keygen, issue (CP1 QR text / PNG)", run_pass},
+        {"list", "status lists: build (sign), import, lookup, info", run_list},
+        {"journal", "scan journal: tail (JSON lines)", run_journal},
     };
     return table;
 }

@@ -1,0 +1,286 @@
+// `checkpoint list build --csv FILE --key KEY --cert CERT --version N --out FILE
+//                       [--created TIME] [--issuer CODE] [--delta-base N]`
+//     signs a status list (or, with --delta-base, a delta) with the command
+//     centre's key. CSV lines: pass_id,status,reason[,since]; status is
+//     green|yellow|red (remove in deltas); a first line starting "pass_id" is a
+//     header. TIME is epoch seconds or ISO 8601 (default: now).
+// `checkpoint list import FILE --db PATH --trust CERT_OR_DIR`
+//     verifies and installs a full list, or applies a delta.
+// `checkpoint list lookup PASSID --db PATH`   JSON; exit 1 when not in the list
+// `checkpoint list info --db PATH`            JSON; exit 1 when no list installed
+// Exit 0 success, 1 negative answer or refused list, 2 usage or file error.
+#include "src/common/time.hpp"
+#include "src/crypto/crypto.hpp"
+#include "src/crypto/trust_store.hpp"
+#include "src/status/list_format.hpp"
+#include "src/status/store.hpp"
+#include "tools/checkpoint/commands.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace cp::cli {
+namespace {
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: checkpoint list build --csv FILE --key KEY --cert CERT --version N --out FILE\n"
+                 "                             [--created TIME] [--issuer CODE] [--delta-base N]\n"
+                 "       checkpoint list import FILE --db PATH --trust CERT_OR_DIR\n"
+                 "       checkpoint list lookup PASSID --db PATH\n"
+                 "       checkpoint list info --db PATH\n");
+    return 2;
+}
+
+int error(const std::string& msg, int code = 2) {
+    std::fprintf(stderr, "checkpoint list: %s\n", msg.c_str());
+    return code;
+}
+
+// --name value options and positional words.
+struct Parsed {
+    std::map<std::string, std::string> opt;
+    std::vector<std::string> pos;
+};
+std::optional<Parsed> parse(const Args& args, std::size_t from) {
+    Parsed p;
+    for (std::size_t i = from; i < args.size(); ++i) {
+        if (args[i].rfind("--", 0) == 0) {
+            if (i + 1 >= args.size()) return std::nullopt;
+            p.opt[args[i].substr(2)] = args[i + 1];
+            ++i;
+        } else {
+            p.pos.push_back(args[i]);
+        }
+    }
+    return p;
+}
+
+std::optional<std::int64_t> to_int(const std::string& s) {
+    std::int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+std::optional<std::string> slurp(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return std::nullopt;
+    std::string data;
+    char buf[65536];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+    bool ok = !std::ferror(f);
+    std::fclose(f);
+    if (!ok) return std::nullopt;
+    return data;
+}
+
+std::string trim(std::string s) {
+    auto b = s.find_first_not_of(" \t\r");
+    auto e = s.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+int build(const Parsed& p) {
+    for (const char* k : {"csv", "key", "cert", "version", "out"}) {
+        if (!p.opt.count(k)) return usage();
+    }
+    auto version = to_int(p.opt.at("version"));
+    if (!version || *version < 1) return error("--version must be a positive integer");
+    status::ListHeader h;
+    h.version = *version;
+    h.created_at = wall_now_ms() / 1000;
+    if (auto it = p.opt.find("created"); it != p.opt.end()) {
+        auto t = to_int(it->second);
+        if (!t) t = parse_iso8601(it->second);
+        if (!t || *t < 0) return error("--created must be epoch seconds or ISO 8601");
+        h.created_at = *t;
+    }
+    if (auto it = p.opt.find("issuer"); it != p.opt.end()) h.issuer = it->second;
+    if (auto it = p.opt.find("delta-base"); it != p.opt.end()) {
+        auto b = to_int(it->second);
+        if (!b || *b < 1 || *b >= h.version) return error("--delta-base must be >= 1 and below --version");
+        h.kind = status::ListKind::delta;
+        h.base_version = *b;
+    }
+
+    auto key_pem = slurp(p.opt.at("key"));
+    auto cert_pem = slurp(p.opt.at("cert"));
+    if (!key_pem || !cert_pem) return error("cannot read --key or --cert");
+    auto key = crypto::PrivateKey::parse(as_bytes(*key_pem));
+    if (!key) return error("key: " + key.error().describe());
+    auto cert = crypto::Certificate::parse(as_bytes(*cert_pem));
+    if (!cert) return error("cert: " + cert.error().describe());
+    // A list signed with a key that does not match the certificate would be
+    // refused by every device: catch it here.
+    auto probe = key->sign_es256(as_bytes("probe"));
+    if (!probe || !cert->verify_es256(as_bytes("probe"), *probe).ok()) return error("--key does not match --cert");
+
+    std::ifstream csv(p.opt.at("csv"));
+    if (!csv) return error("cannot read " + p.opt.at("csv"));
+    std::vector<status::ListEntry> entries;
+    std::map<std::string, std::uint8_t> reason_idx;
+    h.reasons.push_back("");
+    reason_idx[""] = 0;
+    std::string line;
+    std::size_t line_no = 0;
+    while (std::getline(csv, line)) {
+        ++line_no;
+        line = trim(line);
+        if (line.empty() || line[0] == '#') continue;
+        if (line_no == 1 && line.rfind("pass_id", 0) == 0) continue;
+        std::vector<std::string> f;
+        std::size_t start = 0;
+        for (;;) {
+            auto comma = line.find(',', start);
+            f.push_back(trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        auto where = p.opt.at("csv") + ":" + std::to_string(line_no) + ": ";
+        if (f.size() < 2 || f.size() > 4) return error(where + "expected pass_id,status,reason[,since]");
+        auto id = from_hex(f[0]);
+        if (!id || id->size() != 16) return error(where + "pass id must be 32 hex digits");
+        status::ListEntry e;
+        std::copy(id->begin(), id->end(), e.id.begin());
+        if (f[1] == "green") e.op = status::Op::green;
+        else if (f[1] == "yellow") e.op = status::Op::yellow;
+        else if (f[1] == "red") e.op = status::Op::red;
+        else if (f[1] == "remove" && h.kind == status::ListKind::delta) e.op = status::Op::remove;
+        else return error(where + "status must be green, yellow or red (remove in deltas)");
+        std::string reason = f.size() > 2 ? f[2] : "";
+        auto it = reason_idx.find(reason);
+        if (it == reason_idx.end()) {
+            if (h.reasons.size() >= status::kMaxReasons) return error(where + "more than 255 distinct reasons");
+            it = reason_idx.emplace(reason, static_cast<std::uint8_t>(h.reasons.size())).first;
+            h.reasons.push_back(reason);
+        }
+        e.reason = it->second;
+        if (f.size() > 3 && !f[3].empty()) {
+            auto since = to_int(f[3]);
+            if (!since) since = parse_iso8601(f[3]);
+            if (!since || *since < 0 || *since > 0xffffffffLL) return error(where + "since must be epoch seconds or ISO 8601");
+            e.since = static_cast<std::uint32_t>(*since);
+        }
+        entries.push_back(e);
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+        if (entries[i - 1].id == entries[i].id) return error("duplicate pass id " + to_hex(entries[i].id));
+    }
+    auto st = status::write_list_file(p.opt.at("out"), h, entries, *key, cert->kid());
+    if (!st) return error(st.error().describe());
+    nlohmann::ordered_json j;
+    j["out"] = p.opt.at("out");
+    j["kind"] = h.kind == status::ListKind::delta ? "delta" : "full";
+    j["version"] = h.version;
+    if (h.kind == status::ListKind::delta) j["base_version"] = h.base_version;
+    j["created_at"] = h.created_at;
+    j["entries"] = entries.size();
+    j["kid"] = to_hex(cert->kid());
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+}
+
+nlohmann::ordered_json info_json(const status::ListInfo& i) {
+    nlohmann::ordered_json j;
+    j["version"] = i.version;
+    j["created_at"] = i.created_at;
+    j["created"] = format_iso8601(i.created_at);
+    j["imported_at"] = i.imported_at;
+    j["signer_kid"] = i.signer_kid;
+    j["entries"] = i.entries;
+    j["issuer"] = i.issuer;
+    return j;
+}
+
+int import(const Parsed& p) {
+    if (p.pos.size() != 1 || !p.opt.count("db") || !p.opt.count("trust")) return usage();
+    auto trust = crypto::TrustStore::load(p.opt.at("trust"));
+    if (!trust) return error("trust: " + trust.error().describe());
+    auto store = status::open_sqlite_status_list(p.opt.at("db"));
+    if (!store) return error(store.error().describe());
+    auto r = (*store)->import_file(p.pos[0], *trust);
+    if (!r && r.error().reason == "list-kind") {
+        auto bytes = slurp(p.pos[0]);
+        if (!bytes) return error("cannot read " + p.pos[0]);
+        r = (*store)->apply_delta(as_bytes(*bytes), *trust);
+    }
+    if (!r) {
+        nlohmann::ordered_json j;
+        j["installed"] = false;
+        j["reason"] = r.error().reason;
+        j["detail"] = r.error().message;
+        std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        return r.error().kind == ErrorKind::io ? 2 : 1;
+    }
+    auto j = info_json(*r);
+    j["installed"] = true;
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+}
+
+int lookup(const Parsed& p) {
+    if (p.pos.size() != 1 || !p.opt.count("db")) return usage();
+    auto id = from_hex(p.pos[0]);
+    if (!id || id->size() != 16) return error("pass id must be 32 hex digits");
+    pass::PassId pid{};
+    std::copy(id->begin(), id->end(), pid.begin());
+    status::StoreOptions so;
+    so.create = false;
+    auto store = status::open_sqlite_status_list(p.opt.at("db"), so);
+    if (!store) return error(store.error().describe());
+    auto info = (*store)->info();
+    auto e = (*store)->lookup(pid);
+    if (!e) return error(e.error().describe());
+    nlohmann::ordered_json j;
+    j["pass_id"] = to_hex(pid);
+    j["found"] = e->has_value();
+    if (e->has_value()) {
+        j["status"] = status::to_string((*e)->status);
+        j["reason"] = (*e)->reason;
+        j["since"] = (*e)->since;
+    }
+    if (info) j["list_version"] = info->version;
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return e->has_value() ? 0 : 1;
+}
+
+int info(const Parsed& p) {
+    if (!p.pos.empty() || !p.opt.count("db")) return usage();
+    status::StoreOptions so;
+    so.create = false;
+    auto store = status::open_sqlite_status_list(p.opt.at("db"), so);
+    if (!store) return error(store.error().describe());
+    auto i = (*store)->info();
+    if (!i) {
+        std::printf("{\"installed\":false}\n");
+        return 1;
+    }
+    std::printf("%s\n", info_json(*i).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+}
+
+}  // namespace
+
+int run_list(const Args& args) {
+    if (args.empty()) return usage();
+    auto p = parse(args, 1);
+    if (!p) return usage();
+    const std::string& sub = args[0];
+    if (sub == "build") return build(*p);
+    if (sub == "import") return import(*p);
+    if (sub == "lookup") return lookup(*p);
+    if (sub == "info") return info(*p);
+    return usage();
+}
+
+}  // namespace cp::cli
