@@ -47,6 +47,7 @@ struct ScreenConfig {
     int width = 1280;   // pixels, 320..7680
     int height = 720;   // pixels, 240..4320
     std::string font_path = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc";
+    int font_index = 2;  // face in a .ttc; 2 = Noto Sans CJK SC (simplified Chinese shapes)
 };
 
 class GuardScreen {
