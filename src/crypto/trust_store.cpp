@@ -31,8 +31,13 @@ bool is_certificate_file(const fs::path& p) {
 }  // namespace
 
 void TrustStore::add(Certificate cert) {
+    Bytes kid = cert.kid();
+    add(std::move(cert), std::move(kid));
+}
+
+void TrustStore::add(Certificate cert, Bytes kid) {
     auto owned = std::make_unique<Certificate>(std::move(cert));
-    by_kid_.emplace(owned->kid(), owned.get());
+    by_kid_.emplace(std::move(kid), owned.get());
     certs_.push_back(std::move(owned));
 }
 

@@ -31,6 +31,9 @@ public:
     // Adds one certificate (PEM with possibly several certificates, or DER).
     Status add_pem_or_der(ByteView data);
     void add(Certificate cert);
+    // Registers a certificate under a kid given by a trust list rather than computed
+    // from its DER (how two issuer certificates can come to share one kid).
+    void add(Certificate cert, Bytes kid);
 
     // Every certificate whose kid equals `kid` (empty when none).
     std::vector<const Certificate*> find(ByteView kid) const;

@@ -206,6 +206,16 @@ Result<Item> decode(ByteView data) {
     return item;
 }
 
+cbor_item_t* build_int(std::int64_t v) {
+    const bool neg = v < 0;
+    // For negatives CBOR stores -1 - v, which is non-negative and fits in uint64.
+    const std::uint64_t u = neg ? static_cast<std::uint64_t>(-(v + 1)) : static_cast<std::uint64_t>(v);
+    if (u <= 0xff) return neg ? cbor_build_negint8(static_cast<std::uint8_t>(u)) : cbor_build_uint8(static_cast<std::uint8_t>(u));
+    if (u <= 0xffff) return neg ? cbor_build_negint16(static_cast<std::uint16_t>(u)) : cbor_build_uint16(static_cast<std::uint16_t>(u));
+    if (u <= 0xffffffffu) return neg ? cbor_build_negint32(static_cast<std::uint32_t>(u)) : cbor_build_uint32(static_cast<std::uint32_t>(u));
+    return neg ? cbor_build_negint64(u) : cbor_build_uint64(u);
+}
+
 Result<Bytes> encode(const cbor_item_t* item) {
     unsigned char* buf = nullptr;
     std::size_t cap = 0;

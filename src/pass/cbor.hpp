@@ -31,6 +31,9 @@ using Item = std::unique_ptr<cbor_item_t, Decref>;
 // trails the item. Errors: invalid_input/"cbor".
 Result<Item> decode(ByteView data);
 
+// An integer item in its shortest encoding (libcbor keeps the width it was built with).
+cbor_item_t* build_int(std::int64_t v);
+
 // Serialises an item. Errors: internal/"cbor".
 Result<Bytes> encode(const cbor_item_t* item);
 

@@ -201,10 +201,7 @@ Result<Pass> parse_hc1_claims(ByteView payload) {
 Result<Bytes> encode_cp1_claims(const Pass& p) {
     CP_TRY(check_pass(p));
     auto text = [](const std::string& s) { return cbor_move(cbor_build_stringn(s.data(), s.size())); };
-    auto integer = [](std::int64_t v) {
-        return cbor_move(v < 0 ? cbor_build_negint64(static_cast<std::uint64_t>(-1 - v))
-                               : cbor_build_uint64(static_cast<std::uint64_t>(v)));
-    };
+    auto integer = [](std::int64_t v) { return cbor_move(cbor::build_int(v)); };
     auto add = [](cbor_item_t* map, cbor_item_t* k, cbor_item_t* v) { return cbor_map_add(map, cbor_pair{k, v}); };
 
     std::size_t n = std::size_t{4} + (p.grid.empty() ? 0u : 1u) + (p.plate.empty() ? 0u : 1u) + (p.entry ? 1u : 0u) + (p.id_hash ? 1u : 0u);

@@ -195,8 +195,7 @@ Bytes sig_structure(ByteView protected_bstr, ByteView payload) {
 Result<Bytes> encode_protected_header(std::int64_t alg, ByteView kid) {
     cbor::Item map(cbor_new_definite_map(2));
     if (!map) return fail(ErrorKind::internal, "cbor", "out of memory");
-    cbor_item_t* alg_item = alg < 0 ? cbor_build_negint64(static_cast<std::uint64_t>(-1 - alg))
-                                    : cbor_build_uint64(static_cast<std::uint64_t>(alg));
+    cbor_item_t* alg_item = cbor::build_int(alg);
     bool ok = cbor_map_add(map.get(), cbor_pair{cbor_move(cbor_build_uint8(1)), cbor_move(alg_item)});
     ok = ok && cbor_map_add(map.get(), cbor_pair{cbor_move(cbor_build_uint8(4)),
                                                  cbor_move(cbor_build_bytestring(kid.data(), kid.size()))});

@@ -67,7 +67,10 @@ Verification PassVerifier::verify_cose(Format format, ByteView cose, std::int64_
     const std::int64_t skew = options_.skew_seconds;
     // Arithmetic only on now and skew (sane values), never on claim values an attacker
     // chose, so INT64 extremes in iat/exp cannot overflow.
-    bool expired = now - skew >= pass->expires_at;   // now >= exp + skew
+    // CP1 (spec): valid while now < exp + skew. HC1 follows HCERT verifiers, for which a
+    // DCC is still valid at the second of exp (expired only when now > exp + skew).
+    bool expired = format == Format::cp1 ? now - skew >= pass->expires_at   // now >= exp + skew
+                                         : now - skew > pass->expires_at;   // now >  exp + skew
     bool not_yet_valid = pass->issued_at > now + skew;
     v.expired = expired;
     v.pass = std::move(pass).value();

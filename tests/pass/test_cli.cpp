@@ -1,0 +1,112 @@
+// `checkpoint verify` and `checkpoint pass` as processes: exit codes and JSON.
+#include "tests/testing.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+namespace {
+
+struct Run {
+    int code = -1;
+    std::string out;
+};
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+Run run(const cp::testing::TempDir& dir, const std::string& args) {
+    std::string cmd = quote((cp::testing::bin_dir() / "checkpoint").string()) + " " + args + " > " +
+                      quote((dir / "out.txt").string()) + " 2> " + quote((dir / "err.txt").string());
+    int status = std::system(cmd.c_str());
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = cp::testing::read_file(dir / "out.txt");
+    return r;
+}
+
+nlohmann::json one_json(const std::string& out) {
+    // Exactly one JSON object, one line.
+    REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    REQUIRE(j.is_object());
+    return j;
+}
+
+}  // namespace
+
+TEST_CASE("keygen, issue, verify: exit codes and JSON") {
+    cp::testing::TempDir dir;
+    std::string keys = (dir / "keys").string();
+    REQUIRE(run(dir, "pass keygen --out " + quote(keys) + " --cn 'CLI test issuer'").code == 0);
+    struct stat st {};
+    REQUIRE(::stat((dir / "keys" / "issuer.key").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    cp::testing::write_file(dir / "claims.json",
+        R"({"iss": "CN-HL-DQ", "iat": 1767225600, "exp": 1798761600,
+            "pass": {"v": 1, "id": "00112233445566778899aabbccddeeff", "k": "R",
+                     "n": "张*明", "g": "ranghulu.xinghua.07"}})");
+    std::string issue = "pass issue --key " + quote(keys + "/issuer.key") + " --cert " + quote(keys + "/issuer.crt") +
+                        " --claims " + quote((dir / "claims.json").string());
+    Run issued = run(dir, issue + " --png " + quote((dir / "qr.png").string()));
+    REQUIRE(issued.code == 0);
+    std::string text = issued.out.substr(0, issued.out.find('\n'));
+    CHECK(text.starts_with("CP1:"));
+    CHECK(cp::testing::read_file(dir / "qr.png").starts_with("\x89PNG"));
+
+    std::string trust = " --trust " + quote(keys + "/issuer.crt");
+    Run ok = run(dir, "verify --text " + quote(text) + trust + " --at 2026-06-01T00:00:00Z");
+    CHECK(ok.code == 0);
+    auto j = one_json(ok.out);
+    CHECK(j["verified"] == true);
+    CHECK(j["format"] == "CP1");
+    CHECK(j["signature"] == "valid");
+    CHECK(j["expired"] == false);
+    CHECK(j["reason"].is_null());
+    CHECK(j["kid"].get<std::string>().size() == 16);
+    CHECK(j["text"] == text);
+    CHECK(j["pass"]["pass"]["id"] == "00112233445566778899aabbccddeeff");
+    CHECK(j["pass"]["pass"]["n"] == "张*明");
+
+    Run expired = run(dir, "verify --text " + quote(text) + trust + " --at 2027-06-01");
+    CHECK(expired.code == 1);
+    auto je = one_json(expired.out);
+    CHECK(je["verified"] == false);
+    CHECK(je["reason"] == "expired");
+    CHECK(je["expired"] == true);
+
+    std::string tampered = text;
+    tampered[40] = tampered[40] == 'A' ? 'B' : 'A';
+    Run bad = run(dir, "verify --text " + quote(tampered) + trust + " --at 2026-06-01");
+    CHECK(bad.code == 1);
+    auto jb = one_json(bad.out);
+    CHECK(jb["verified"] == false);
+    CHECK_FALSE(jb["reason"].is_null());
+
+    Run junk = run(dir, "verify --text 'hello'" + trust);
+    CHECK(junk.code == 1);
+    auto jj = one_json(junk.out);
+    CHECK(jj["reason"] == "prefix");
+    CHECK(jj["format"].is_null());
+    CHECK(jj["kid"].is_null());
+    CHECK(jj["pass"].is_null());
+
+    // Usage and file errors: exit 2.
+    CHECK(run(dir, "verify --text " + quote(text)).code == 2);                                     // no --trust
+    CHECK(run(dir, "verify --text x --image y" + trust).code == 2);                                // both inputs
+    CHECK(run(dir, "verify --text x --trust " + quote((dir / "missing.pem").string())).code == 2);  // no file
+    CHECK(run(dir, "verify --text x" + trust + " --at yesterday").code == 2);
+    CHECK(run(dir, "pass issue --key " + quote(keys + "/issuer.key")).code == 2);
+    cp::testing::write_file(dir / "bad.json", R"({"iss": "X", "iat": 1, "exp": 2, "pass": {"k": "R"}})");
+    CHECK(run(dir, "pass issue --key " + quote(keys + "/issuer.key") + " --cert " + quote(keys + "/issuer.crt") +
+                       " --claims " + quote((dir / "bad.json").string())).code == 2);
+}
