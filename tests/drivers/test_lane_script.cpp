@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 using namespace cp;
 using namespace cp::lane;
 
@@ -105,4 +107,15 @@ TEST_CASE("the lane cursor is shared state") {
     CHECK(c.frame() == -1);
     c.set_frame(42);
     CHECK(c.frame() == 42);
+}
+
+TEST_CASE("the documented example lane script parses") {
+    const char* src = std::getenv("CHECKPOINT_SOURCE");
+    std::string root = src ? src : ".";
+    auto r = load_lane_script(root + "/drivers/sim_lane/examples/demo-lane.json");
+    REQUIRE_MESSAGE(r.ok(), r.error().describe());
+    REQUIRE(r->people.size() == 4);
+    CHECK(r->people[1].temperature_c.value() > 38.0);
+    CHECK(r->people[2].thermo_fault == ThermoFault::no_device);
+    CHECK_FALSE(r->people[3].qr.has_value());
 }
