@@ -231,7 +231,7 @@ Result<Bytes> signed_header(ListHeader& h, std::span<const ListEntry> entries, c
     return cose;
 }
 
-void put_prefix(Bytes& out, const Bytes& cose) {
+void put_prefix(Bytes& out, const Bytes& cose) {  // magic, length, COSE
     out.insert(out.end(), kMagic, kMagic + sizeof kMagic);
     std::uint8_t len[4];
     put_u32(len, static_cast<std::uint32_t>(cose.size()));
@@ -282,6 +282,22 @@ Status write_list_file(const std::string& path, ListHeader header, std::span<con
         return fail(ErrorKind::io, "io", "cannot write " + path);
     }
     return {};
+}
+
+struct EntriesDigest::Impl : Sha {};
+EntriesDigest::EntriesDigest() : impl_(std::make_unique<Impl>()) {}
+EntriesDigest::~EntriesDigest() = default;
+void EntriesDigest::update(ByteView records) { impl_->update(records.data(), records.size()); }
+crypto::Sha256 EntriesDigest::finish() { return impl_->finish(); }
+
+Result<Bytes> signed_prefix(const ListHeader& h, const crypto::PrivateKey& key, ByteView kid) {
+    CP_TRY(check_reasons(h.reasons));
+    auto cose = pass::cose_sign1_sign(encode_header(h), key, kid);
+    if (!cose) return fail(cose.error());
+    if (cose->size() > kMaxHeaderBytes) return bad("signed header too large");
+    Bytes out;
+    put_prefix(out, *cose);
+    return out;
 }
 
 // ---- sources

@@ -79,6 +79,26 @@ Result<Bytes> build_list(ListHeader header, std::vector<ListEntry> entries, cons
 Status write_list_file(const std::string& path, ListHeader header, std::span<const ListEntry> sorted,
                        const crypto::PrivateKey& key, ByteView kid);
 
+// Streaming SHA-256 of the entries section (for writers that generate entries
+// on the fly and cannot hold them all).
+class EntriesDigest {
+public:
+    EntriesDigest();
+    ~EntriesDigest();
+    EntriesDigest(const EntriesDigest&) = delete;
+    EntriesDigest& operator=(const EntriesDigest&) = delete;
+    void update(ByteView records);
+    crypto::Sha256 finish();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The bytes before the entries: magic, length, signed header (COSE_Sign1 over
+// encode_header(h)). `h` must already carry entry_count and entries_sha256.
+Result<Bytes> signed_prefix(const ListHeader& h, const crypto::PrivateKey& key, ByteView kid);
+
 // Where list bytes come from: a file or memory.
 class ByteSource {
 public:
