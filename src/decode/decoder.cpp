@@ -59,6 +59,12 @@ bool inside(const Quad& q, Point p) {
     return in;
 }
 
+double quad_area(const Quad& q) {
+    double a = 0;
+    for (std::size_t i = 0, j = 3; i < 4; j = i++) a += static_cast<double>(q[j].x) * q[i].y - static_cast<double>(q[i].x) * q[j].y;
+    return std::fabs(a) / 2;
+}
+
 bool overlaps(const Quad& a, const Quad& b) { return inside(a, centre(b)) || inside(b, centre(a)); }
 
 struct Found {
@@ -205,7 +211,19 @@ struct QrDecoder::Impl {
             work = resized(gray, f);
             wx.scale = 1.0 / f;
         }
+        auto lap = [t = std::chrono::steady_clock::now()]() mutable {
+            const auto now = std::chrono::steady_clock::now();
+            const double ms = std::chrono::duration<double, std::milli>(now - t).count();
+            t = now;
+            return ms;
+        };
+        struct RestTimer {
+            decltype(lap)& l;
+            double& into;
+            ~RestTimer() { into += l(); }
+        } rest{lap, report.ms_rest};
         run(work, wx, "plain");
+        report.ms_plain = lap();
         if (!may()) return;
 
         // Finder patterns tell whether codes remain unread after a first read,
@@ -214,18 +232,26 @@ struct QrDecoder::Impl {
         // (others are likely alike), which is cheap on big frames.
         std::vector<Region> proposals;
         Xform px;
-        if (opt.regions) {
+        // Codes already read that cover much of the frame leave no room for
+        // others worth the search.
+        double covered_area = 0;
+        for (const auto& fd : found) covered_area += quad_area(fd.code.corners);
+        const double frame_area = static_cast<double>(gray.cols) * gray.rows;
+        const bool room = covered_area < opt.room_for_more * frame_area;
+        if (opt.regions && room) {
             double f = std::min(1.0, static_cast<double>(opt.proposal_long_side) / long_side(gray));
             float side = 0;
             for (const auto& fd : found) {
                 const auto& q = fd.code.corners;
                 side = std::max(side, std::hypot(q[0].x - q[1].x, q[0].y - q[1].y));
             }
-            if (side > 0) f = std::min(f, 64.0 / side);
+            // Not below recheck_long_side: codes of other sizes may sit beside the one read.
+            if (side > 0) f = std::min(f, std::max(64.0 / side, opt.recheck_long_side / long_side(gray)));
             cv::Mat pimg = f < 1.0 ? resized(gray, f) : gray;
             px.scale = 1.0 / f;
             proposals = propose_regions(pimg, opt.max_regions * 2);
         }
+        report.ms_proposals = lap();
         auto unread_triples = [&] {
             return std::any_of(proposals.begin(), proposals.end(),
                                [&](const Region& r) { return r.triple && !covered(px.apply(r.cx, r.cy)); });
@@ -242,6 +268,7 @@ struct QrDecoder::Impl {
             ++decoded;
             run_region(gray, c, r.half * px.scale);
         }
+        report.ms_regions = lap();
 
         if (opt.contrast && more()) {
             cv::Mat eq;
@@ -271,6 +298,11 @@ struct QrDecoder::Impl {
             cv::Mat inv;
             cv::bitwise_not(work, inv);
             run(inv, wx, "inverted");
+        }
+        // Full resolution: small codes in big frames lose their modules in the
+        // working image. Dear, so last, and only where it adds much detail.
+        if (opt.full_resolution && wx.scale > 1.4 && (more() || (room && may()))) {
+            run(gray, Xform{}, "full");
         }
         // Lone finder patterns: the code lies somewhere around it.
         for (const auto& r : proposals) {

@@ -53,12 +53,27 @@ Quad to_quad(const Code& c) {
     return q;
 }
 
-Reader ours(DecoderOptions opt, std::map<std::string, int>* stages = nullptr) {
+// Time spent per phase of our pipeline, summed over the run.
+struct Phases {
+    double plain = 0, proposals = 0, regions = 0, rest = 0;
+};
+
+Reader ours(DecoderOptions opt, std::map<std::string, int>* stages = nullptr, Phases* phases = nullptr) {
     auto dec = std::make_shared<QrDecoder>(opt);
-    return {"ours", [dec, stages](const cv::Mat& g) {
+    return {"ours", [dec, stages, phases](const cv::Mat& g) {
                 ImageView v{g.data, g.cols, g.rows, static_cast<int>(g.step[0]), PixelFormat::gray8};
                 std::vector<Quad> out;
                 auto r = dec->decode(v);
+                if (phases) {
+                    const auto& rep = dec->last_report();
+                    if (std::getenv("BENCH_PHASES"))
+                        std::fprintf(stderr, "phases plain %.1f proposals %.1f regions %.1f rest %.1f tries %d\n",
+                                     rep.ms_plain, rep.ms_proposals, rep.ms_regions, rep.ms_rest, rep.tries);
+                    phases->plain += rep.ms_plain;
+                    phases->proposals += rep.ms_proposals;
+                    phases->regions += rep.ms_regions;
+                    phases->rest += rep.ms_rest;
+                }
                 if (!r) return out;
                 for (const auto& c : *r) {
                     out.push_back(to_quad(c));
@@ -172,9 +187,9 @@ Run evaluate(const std::vector<scoring::Sample>& samples, const std::vector<cv::
             t->cpu_ms.push_back(cpu);
         }
         if (verbose)
-            std::fprintf(stderr, "%-6s %-14s %-14s %d/%d false=%d %.1f ms\n", r.name.c_str(),
+            std::fprintf(stderr, "%-6s %-14s %-14s %d/%d false=%d %.1f ms %.1f cpu\n", r.name.c_str(),
                          samples[i].category.c_str(), samples[i].image.filename().c_str(), s.read, s.labels,
-                         s.false_reads, ms);
+                         s.false_reads, ms, cpu);
     }
     return run;
 }
@@ -199,6 +214,10 @@ int main(int argc, char** argv) {
         else if (a == "--no-zbar") with_zbar = false;
         else if (a == "--no-zxing") with_zxing = false;
         else if (a == "--budget") opt.budget_ms = std::stoi(next());
+        else if (a == "--work") opt.work_long_side = std::stoi(next());
+        else if (a == "--proposal") opt.proposal_long_side = std::stoi(next());
+        else if (a == "--recheck") opt.recheck_long_side = std::stod(next());
+        else if (a == "--room") opt.room_for_more = std::stod(next());
         else if (a == "--verbose") verbose = true;
         else if (a == "--stages") stages = true;
         else {
@@ -219,7 +238,8 @@ int main(int argc, char** argv) {
     std::printf("boofcv-qr: %zu images from %s, budget %d ms\n\n", samples.size(), data.c_str(), opt.budget_ms);
 
     std::map<std::string, int> stage_counts;
-    std::vector<Reader> readers{ours(opt, stages ? &stage_counts : nullptr)};
+    Phases phases;
+    std::vector<Reader> readers{ours(opt, stages ? &stage_counts : nullptr, &phases)};
     if (with_zxing) readers.push_back(bare_zxing());
 #if CHECKPOINT_WITH_ZBAR
     if (with_zbar) readers.push_back(zbar_reader());
@@ -253,7 +273,9 @@ int main(int argc, char** argv) {
     for (const auto& run : runs) std::printf(" %.1f |", median_ms(run.all.cpu_ms));
     std::printf("\n");
     if (stages) {
-        std::printf("\ncodes by the stage that read them first:");
+        std::printf("\ntime by phase (ms, all images): plain %.0f, proposals %.0f, regions %.0f, rest %.0f\n",
+                    phases.plain, phases.proposals, phases.regions, phases.rest);
+        std::printf("codes by the stage that read them first:");
         for (const auto& [s, n] : stage_counts) std::printf(" %s=%d", s.c_str(), n);
         std::printf("\n");
     }
@@ -267,6 +289,7 @@ int main(int argc, char** argv) {
         const Knob knobs[] = {{"rescale", &DecoderOptions::rescale},   {"contrast", &DecoderOptions::contrast},
                               {"smooth", &DecoderOptions::smooth},     {"sharpen", &DecoderOptions::sharpen},
                               {"multiscale", &DecoderOptions::multiscale}, {"inverted", &DecoderOptions::inverted},
+                              {"full_resolution", &DecoderOptions::full_resolution},
                               {"regions", &DecoderOptions::regions}};
         std::printf("\n| variant | codes read | false reads | median ms | p95 ms | median CPU ms |\n|---|---:|---:|---:|---:|---:|\n");
         auto row = [&](const char* name, const Run& r) {
