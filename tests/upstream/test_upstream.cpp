@@ -3,6 +3,8 @@
 
 #include "src/common/time.hpp"
 #include "src/crypto/crypto.hpp"
+#include "src/crypto/trust_store.hpp"
+#include "src/status/store.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -296,55 +298,55 @@ TEST_CASE("published list versions: deltas since a version, signatures verify, t
     REQUIRE(delta);
     REQUIRE(delta->status == 200);
 
-    // Verified with the upstream's verifier and, independently, with the device's
-    // crypto module (mbedTLS) over the same bytes.
-    auto cert_pem = cp::testing::read_file(up.pki / "list-signer.crt");
-    auto verifier = DocumentVerifier::from_certificate(as_bytes(cert_pem));
-    REQUIRE(verifier.ok());
-    auto payload = verify_document(as_bytes(delta->body), *verifier);
-    REQUIRE(payload.ok());
-    json p = parse(*payload);
-    CHECK(p["kind"] == "delta");
-    CHECK(p["version"] == 2);
-    CHECK(p["base_version"] == 1);
-    REQUIRE(p["set"].size() == 1);
-    CHECK(p["set"][0] == json::array({b, "yellow", "contact"}));
+    // The device's own status module verifies and applies what the server sends:
+    // snapshot 1 (as a new device would take it), then the delta to 2.
+    auto snap1 = c->Get("/v1/list/snapshot/1");
+    REQUIRE(snap1);
+    REQUIRE(snap1->status == 200);
+    crypto::TrustStore list_trust;
+    REQUIRE(list_trust.add_pem_or_der(as_bytes(cp::testing::read_file(up.pki / "list-signer.crt"))).ok());
+    auto device_list = status::open_sqlite_status_list((up.tmp / "device-status.db").string());
+    REQUIRE(device_list.ok());
+    auto i1 = (*device_list)->import_bytes(as_bytes(snap1->body), list_trust);
+    REQUIRE_MESSAGE(i1.ok(), i1.error().describe());
+    CHECK(i1->version == 1);
+    CHECK(i1->entries == 2);
 
-    json env = parse(delta->body);
-    auto device_cert = crypto::Certificate::parse(as_bytes(cert_pem));
-    REQUIRE(device_cert.ok());
-    CHECK(to_hex(device_cert->kid()) == env["kid"].get<std::string>());
-    auto sig = from_hex(env["sig"].get<std::string>());
-    REQUIRE(sig);
-    CHECK(device_cert->verify_es256(as_bytes(env["payload"].get<std::string>()), *sig).ok());
+    // One flipped byte anywhere in the delta is refused and leaves version 1 active.
+    std::string tampered = delta->body;
+    tampered[tampered.size() - 3] = static_cast<char>(tampered[tampered.size() - 3] ^ 0x01);
+    CHECK_FALSE((*device_list)->apply_delta(as_bytes(tampered), list_trust).ok());
+    // Signed by a key the device does not trust.
+    crypto::TrustStore wrong_trust;
+    REQUIRE(wrong_trust.add_pem_or_der(as_bytes(cp::testing::read_file(up.pki / "issuer.crt"))).ok());
+    CHECK_FALSE((*device_list)->apply_delta(as_bytes(delta->body), wrong_trust).ok());
+    CHECK((*device_list)->info()->version == 1);
 
-    // One changed byte in the payload breaks the signature.
-    std::string tampered_payload = env["payload"].get<std::string>();
-    tampered_payload.replace(tampered_payload.find("yellow"), 6, "green ");
-    env["payload"] = tampered_payload;
-    auto tampered = env.dump();
-    CHECK(verify_document(as_bytes(tampered), *verifier).error().reason == "signature");
-    CHECK_FALSE(device_cert->verify_es256(as_bytes(tampered_payload), *sig).ok());
-    // Signed by another key (the issuer's certificate as verifier): refused by kid.
-    auto other = DocumentVerifier::from_certificate(
-        as_bytes(cp::testing::read_file(up.pki / "issuer.crt")));
-    REQUIRE(other.ok());
-    CHECK(verify_document(as_bytes(delta->body), *other).error().reason == "kid");
-    CHECK(verify_document(as_bytes(std::string("{}")), *verifier).error().reason == "envelope");
+    auto i2 = (*device_list)->apply_delta(as_bytes(delta->body), list_trust);
+    REQUIRE_MESSAGE(i2.ok(), i2.error().describe());
+    CHECK(i2->version == 2);
+    pass::PassId bid{};
+    auto braw = from_hex(b);
+    std::copy(braw->begin(), braw->end(), bid.begin());
+    auto eb = (*device_list)->lookup(bid);
+    REQUIRE(eb.ok());
+    REQUIRE(*eb);
+    CHECK((*eb)->status == status::PassStatus::yellow);
+    CHECK((*eb)->reason == "contact");
+    // The same delta again is refused (its base is no longer the active version).
+    CHECK_FALSE((*device_list)->apply_delta(as_bytes(delta->body), list_trust).ok());
 
-    // since=0 (a new device) is told to take the snapshot, which holds both entries.
+    // since=0 (a new device) is told to take the snapshot of the latest version.
     auto fresh = parse(c->Get("/v1/list/deltas?since=0")->body);
     CHECK(fresh["snapshot_required"] == true);
-    auto snap = c->Get(fresh["snapshot"].get<std::string>().c_str());
-    REQUIRE(snap);
-    auto snap_payload = verify_document(as_bytes(snap->body), *verifier);
-    REQUIRE(snap_payload.ok());
-    json sp = parse(*snap_payload);
-    CHECK(sp["kind"] == "snapshot");
-    CHECK(sp["entries"].size() == 2);
+    CHECK(fresh["snapshot"] == "/v1/list/snapshot/2");
 
+    auto verifier = DocumentVerifier::from_certificate(
+        as_bytes(cp::testing::read_file(up.pki / "list-signer.crt")));
+    REQUIRE(verifier.ok());
     CHECK(c->Get("/v1/list/deltas?since=x")->status == 400);
     CHECK(c->Get("/v1/list/delta/9")->status == 404);
+    CHECK(parse(c->Get("/v1/list/delta/1")->body)["reason"] == "no-delta");
     CHECK(c->Get("/v1/trust")->status == 404);
 
     // Trust list: issuer certificates, signed the same way.
@@ -360,6 +362,26 @@ TEST_CASE("published list versions: deltas since a version, signatures verify, t
     auto tp = verify_document(as_bytes(trust->body), *verifier);
     REQUIRE(tp.ok());
     CHECK(parse(*tp)["issuers"][0] == to_hex(*issuer_der));
+
+    // The envelope: tampering, another signer and garbage are typed refusals.
+    json env = parse(trust->body);
+    std::string payload = env["payload"].get<std::string>();
+    payload[payload.size() - 2] = payload[payload.size() - 2] == '0' ? '1' : '0';
+    env["payload"] = payload;
+    CHECK(verify_document(as_bytes(env.dump()), *verifier).error().reason == "signature");
+    auto other = DocumentVerifier::from_certificate(
+        as_bytes(cp::testing::read_file(up.pki / "issuer.crt")));
+    REQUIRE(other.ok());
+    CHECK(verify_document(as_bytes(trust->body), *other).error().reason == "kid");
+    CHECK(verify_document(as_bytes(std::string("{}")), *verifier).error().reason == "envelope");
+    // The device's crypto module verifies the same signature independently.
+    json env2 = parse(trust->body);
+    auto device_cert = crypto::Certificate::parse(
+        as_bytes(cp::testing::read_file(up.pki / "list-signer.crt")));
+    REQUIRE(device_cert.ok());
+    CHECK(to_hex(device_cert->kid()) == env2["kid"].get<std::string>());
+    CHECK(device_cert->verify_es256(as_bytes(env2["payload"].get<std::string>()),
+                                    *from_hex(env2["sig"].get<std::string>())).ok());
 }
 
 TEST_CASE("snapshot download resumes with Range and with offset+length") {
@@ -368,7 +390,7 @@ TEST_CASE("snapshot download resumes with Range and with offset+length") {
     auto signer = ListSigner::load(up.path("list-signer.key"), up.path("list-signer.crt"));
     REQUIRE(signer.ok());
     std::vector<StatusEntry> many;
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < 3000; ++i) {
         char id[33];
         std::snprintf(id, sizeof id, "%032x", i);
         many.push_back({id, i % 7 == 0 ? PassStatus::red : PassStatus::green, ""});

@@ -74,7 +74,8 @@ TEST_CASE("operator commands: enroll, revoke, set-status, import, publish, trust
     const std::string sign = "--signing-key " + p("list-signer.key") + " --signing-cert " + p("list-signer.crt");
     auto pub = run_upstream("publish " + db + sign);
     CHECK(pub.status == 0);
-    CHECK(pub.out.find("list version 1: 3 entries, 3 changes") == 0);
+    CHECK(pub.out.find("list version 1: 3 entries, 3 changes, snapshot") == 0);
+    CHECK(pub.out.find("delta 0 bytes") != std::string::npos);
     CHECK(run_upstream("publish " + db + sign + " 2>/dev/null").status == 1);  // unchanged
     CHECK(run_upstream("publish " + db + sign + " --force").out.find("list version 2") == 0);
     CHECK(run_upstream("publish " + db + "--signing-key " + p("issuer.key") + " --signing-cert " +

@@ -1,5 +1,7 @@
 #include "tools/upstream/lists.hpp"
 
+#include "src/status/list_format.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <openssl/core_names.h>
@@ -9,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -87,12 +90,13 @@ Result<Bytes> certificate_der(ByteView pem_or_der) {
 }
 
 ListSigner::ListSigner(ListSigner&& o) noexcept
-    : pkey_(std::exchange(o.pkey_, nullptr)), cert_der_(std::move(o.cert_der_)),
-      kid_(std::move(o.kid_)) {}
+    : pkey_(std::exchange(o.pkey_, nullptr)), list_key_(std::move(o.list_key_)),
+      cert_der_(std::move(o.cert_der_)), kid_(std::move(o.kid_)) {}
 ListSigner& ListSigner::operator=(ListSigner&& o) noexcept {
     if (this != &o) {
         EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
         pkey_ = std::exchange(o.pkey_, nullptr);
+        list_key_ = std::move(o.list_key_);
         cert_der_ = std::move(o.cert_der_);
         kid_ = std::move(o.kid_);
     }
@@ -123,6 +127,9 @@ Result<ListSigner> ListSigner::load(const std::string& key_pem_path, const std::
     }
     s.cert_der_ = der_of(x.get());
     s.kid_ = kid_of(s.cert_der_);
+    auto mk = crypto::PrivateKey::parse(as_bytes(*key_text));
+    if (!mk) return fail(mk.error().with_context("list-signing key"));
+    s.list_key_ = std::make_unique<crypto::PrivateKey>(std::move(*mk));
     return s;
 }
 
@@ -238,11 +245,55 @@ Result<std::string> verify_document(ByteView envelope, const DocumentVerifier& v
 
 namespace {
 
-json entry_json(const StatusEntry& e) {
-    return json::array({e.pass_id, to_string(e.status), e.reason});
+status::Op op_of(PassStatus s) {
+    switch (s) {
+        case PassStatus::green: return status::Op::green;
+        case PassStatus::yellow: return status::Op::yellow;
+        case PassStatus::red: return status::Op::red;
+    }
+    return status::Op::yellow;
+}
+
+// Collects reason texts into the header's table; the records index into it.
+class ReasonTable {
+public:
+    Result<std::uint8_t> index(const std::string& reason) {
+        auto it = idx_.find(reason);
+        if (it != idx_.end()) return it->second;
+        if (texts_.size() >= status::kMaxReasons)
+            return fail(ErrorKind::invalid_input, "list-format", "more than 255 distinct reasons");
+        auto i = static_cast<std::uint8_t>(texts_.size());
+        texts_.push_back(reason);
+        idx_[reason] = i;
+        return i;
+    }
+    std::vector<std::string> texts() const { return texts_; }
+
+private:
+    std::vector<std::string> texts_;
+    std::map<std::string, std::uint8_t> idx_;
+};
+
+Result<status::ListEntry> list_entry(const std::string& pass_id, status::Op op,
+                                     const std::string& reason, std::int64_t since,
+                                     ReasonTable& reasons) {
+    auto id = from_hex(pass_id);
+    if (!id || id->size() != 16)
+        return fail(ErrorKind::invalid_input, "pass-id", "not 32 hex digits");
+    status::ListEntry e;
+    std::copy(id->begin(), id->end(), e.id.begin());
+    e.op = op;
+    auto r = reasons.index(reason);
+    if (!r) return fail(r.error());
+    e.reason = *r;
+    e.since = static_cast<std::uint32_t>(std::clamp<std::int64_t>(since, 0, 0xffffffffLL));
+    return e;
 }
 
 }  // namespace
+
+// The issuer text in list headers (informative only).
+constexpr const char* kListIssuer = "command-centre";
 
 Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
                                  bool force) {
@@ -255,18 +306,29 @@ Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer,
 
     std::map<std::string, const StatusEntry*> before;
     for (const auto& e : *published) before[e.pass_id] = &e;
-    json set = json::array();
-    json remove = json::array();
-    std::map<std::string, bool> seen;
+    std::map<std::string, bool> in_working;
+    ReasonTable snap_reasons, delta_reasons;
+    std::vector<status::ListEntry> snap_entries, delta_entries;
+    snap_entries.reserve(working->size());
     for (const auto& e : *working) {
-        seen[e.pass_id] = true;
+        in_working[e.pass_id] = true;
+        auto se = list_entry(e.pass_id, op_of(e.status), e.reason, e.since, snap_reasons);
+        if (!se) return fail(se.error());
+        snap_entries.push_back(*se);
         auto it = before.find(e.pass_id);
-        if (it == before.end() || it->second->status != e.status || it->second->reason != e.reason)
-            set.push_back(entry_json(e));
+        if (it == before.end() || it->second->status != e.status || it->second->reason != e.reason) {
+            auto de = list_entry(e.pass_id, op_of(e.status), e.reason, e.since, delta_reasons);
+            if (!de) return fail(de.error());
+            delta_entries.push_back(*de);
+        }
     }
-    for (const auto& e : *published)
-        if (!seen.count(e.pass_id)) remove.push_back(e.pass_id);
-    const auto changes = static_cast<std::int64_t>(set.size() + remove.size());
+    for (const auto& e : *published) {
+        if (in_working.count(e.pass_id)) continue;
+        auto de = list_entry(e.pass_id, status::Op::remove, "", now, delta_reasons);
+        if (!de) return fail(de.error());
+        delta_entries.push_back(*de);
+    }
+    const auto changes = static_cast<std::int64_t>(delta_entries.size());
     if (changes == 0 && *latest > 0 && !force)
         return fail(ErrorKind::rejected, "unchanged", "no status changed since the last version");
 
@@ -275,19 +337,27 @@ Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer,
     v.published_at = now;
     v.entries = static_cast<std::int64_t>(working->size());
     v.changes = changes;
-    json entries = json::array();
-    for (const auto& e : *working) entries.push_back(entry_json(e));
-    json snap = {{"type", "cp-status-list"}, {"kind", "snapshot"}, {"version", v.version},
-                 {"issued_at", now}, {"entries", std::move(entries)}};
-    json delta = {{"type", "cp-status-list"}, {"kind", "delta"}, {"version", v.version},
-                  {"base_version", *latest}, {"issued_at", now}, {"set", std::move(set)},
-                  {"remove", std::move(remove)}};
-    auto s = sign_document(signer, snap.dump());
-    if (!s) return fail(s.error());
-    auto d = sign_document(signer, delta.dump());
-    if (!d) return fail(d.error());
+
+    status::ListHeader snap;
+    snap.kind = status::ListKind::full;
+    snap.version = v.version;
+    snap.created_at = now;
+    snap.reasons = snap_reasons.texts();
+    snap.issuer = kListIssuer;
+    auto s = status::build_list(snap, std::move(snap_entries), signer.list_key(), signer.kid());
+    if (!s) return fail(s.error().with_context("snapshot"));
+
     v.snapshot = std::move(*s);
-    v.delta = std::move(*d);
+    // Version 1 has no delta: a device without a list takes the snapshot.
+    if (*latest > 0) {
+        status::ListHeader delta = snap;
+        delta.kind = status::ListKind::delta;
+        delta.base_version = *latest;
+        delta.reasons = delta_reasons.texts();
+        auto d = status::build_list(delta, std::move(delta_entries), signer.list_key(), signer.kid());
+        if (!d) return fail(d.error().with_context("delta"));
+        v.delta = std::move(*d);
+    }
     CP_TRY(store.publish_list(v, *working));
     return v;
 }

@@ -1,19 +1,22 @@
 // Signed documents the command centre publishes: status-list snapshots and deltas,
 // and the trust list of pass issuer certificates.
 //
-// Wire form (docs/sync-protocol.md, "Signed documents"): a JSON envelope
+// Status-list snapshots and deltas are files in the status module's signed format
+// (CPSLIST1, docs/status-list-format.md), built with cp::status::build_list, so a
+// device verifies and applies them with its own StatusList.
+// The trust list is a JSON envelope (docs/sync-protocol.md, "Signed documents"):
 //   {"alg":"ES256","kid":"<16 hex>","payload":"<JSON text>","sig":"<128 hex, r||s>"}
 // where `sig` is ES256 over the exact UTF-8 bytes of `payload`, and `kid` is the
 // first 8 bytes of SHA-256 over the signer certificate's DER.
-// This is the upstream's own format until src/status publishes its list format;
-// the HTTP layer serves the bytes opaquely, so swapping the encoder changes no route.
 #pragma once
 
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
+#include "src/crypto/crypto.hpp"
 #include "tools/upstream/store.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,10 +37,13 @@ public:
     Result<Bytes> sign(ByteView message) const;
     const Bytes& certificate_der() const { return cert_der_; }
     const Bytes& kid() const { return kid_; }
+    // The same key for the status module's list builder (mbedTLS).
+    const crypto::PrivateKey& list_key() const { return *list_key_; }
 
 private:
     ListSigner() = default;
     void* pkey_ = nullptr;  // EVP_PKEY*
+    std::unique_ptr<crypto::PrivateKey> list_key_;
     Bytes cert_der_;
     Bytes kid_;
 };
@@ -68,8 +74,9 @@ Result<Bytes> sign_document(const ListSigner& signer, const std::string& payload
 Result<std::string> verify_document(ByteView envelope, const DocumentVerifier& verifier);
 
 // Builds version latest+1 from the working set against the published set, signs the
-// snapshot and the delta, and stores both atomically. Errors: the store's, and
-// rejected "unchanged" when nothing changed since the last version (unless `force`).
+// snapshot and the delta (CPSLIST1), and stores both atomically. Errors: the store's,
+// rejected "unchanged" when nothing changed since the last version (unless `force`),
+// invalid_input "list-format" (e.g. more than 255 distinct reasons).
 Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
                                  bool force = false);
 

@@ -439,6 +439,8 @@ struct UpstreamServer::Impl {
         if (!v) return send_error(res, 500, v.error());
         if (!*v) return send_json(res, 404, {{"error", "not_found"}, {"reason", "version"}});
         const Bytes& data = snapshot ? (*v)->snapshot : (*v)->delta;
+        if (data.empty())  // version 1 has no delta
+            return send_json(res, 404, {{"error", "not_found"}, {"reason", "no-delta"}});
         res.set_header("X-List-Version", std::to_string(*version));
         send_blob(req, res, data,
                   (snapshot ? "snapshot-" : "delta-") + std::to_string(*version));

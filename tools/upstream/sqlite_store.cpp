@@ -79,8 +79,11 @@ public:
         return *this;
     }
     Stmt& bind(int i, const Bytes& v) {
+        // An empty vector has no data pointer, which SQLite would store as NULL.
         if (rc_ == SQLITE_OK)
-            rc_ = sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+            rc_ = v.empty() ? sqlite3_bind_zeroblob(s_, i, 0)
+                            : sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()),
+                                                SQLITE_TRANSIENT);
         return *this;
     }
     Stmt& bind(int i, std::optional<double> v) {
@@ -393,14 +396,15 @@ public:
             if (!*row) break;
             auto st = parse_pass_status(s.text(1));
             if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
-            out.push_back({s.text(0), *st, s.text(2)});
+            out.push_back({s.text(0), *st, s.text(2), s.i64(3)});
         }
         return out;
     }
 
     Result<std::vector<StatusEntry>> statuses() override {
         std::lock_guard lock(mu_);
-        return read_entries("SELECT pass_id, status, reason FROM statuses ORDER BY pass_id");
+        return read_entries(
+            "SELECT pass_id, status, reason, updated_at FROM statuses ORDER BY pass_id");
     }
 
     Result<std::int64_t> latest_list_version() override {
@@ -442,7 +446,7 @@ public:
     Result<std::vector<StatusEntry>> published_entries() override {
         std::lock_guard lock(mu_);
         return read_entries(
-            "SELECT pass_id, status, reason FROM published_entries ORDER BY pass_id");
+            "SELECT pass_id, status, reason, 0 FROM published_entries ORDER BY pass_id");
     }
 
     Result<std::optional<ListVersion>> list_version(std::int64_t version) override {

@@ -71,6 +71,7 @@ struct StatusEntry {
     std::string pass_id;     // 32 lower-case hex digits
     PassStatus status = PassStatus::green;
     std::string reason;      // short code or text, no personal data
+    std::int64_t since = 0;  // s since epoch: when the status was set (working set only)
 };
 
 // A published status-list version: the snapshot of every entry and the delta
@@ -81,7 +82,7 @@ struct ListVersion {
     std::int64_t entries = 0;        // entries in the snapshot
     std::int64_t changes = 0;        // entries in the delta
     Bytes snapshot;
-    Bytes delta;                     // from version - 1 (for version 1: from the empty list)
+    Bytes delta;                     // from version - 1; empty for version 1
 };
 
 struct TrustVersion {
