@@ -217,7 +217,14 @@ public:
             return {};
         }
         auto s = open_snapshot(path_, opts_.cache_kib);
-        if (!s) return fail(s.error());
+        if (!s) {
+            // A damaged list must not stop the daemon or block the next import:
+            // answer "no list" (YELLOW) and let a good list replace the file.
+            if (s.error().reason != "corrupt") return fail(s.error());
+            log::error(kCat, "status database unreadable; no list until a new one is imported",
+                       {{"path", path_}, {"detail", s.error().message}});
+            return {};
+        }
         snap_ = std::move(s).value();
         return {};
     }

@@ -89,9 +89,10 @@ struct StoreOptions {
     bool create = true;             // a missing file is an empty store (no list installed)
 };
 
-// Opens the SQLite-backed store at `path` (created on first import). Errors: [io]
-// "status-open" when the file exists but cannot be opened, "corrupt" when it is
-// not a status database.
+// Opens the SQLite-backed store at `path` (created on first import). A file that
+// is not a readable status database is logged and treated as "no list" (so a
+// new import can replace it). Errors: [io] "status-open" when the file exists but
+// cannot be opened at all, or is missing and opts.create is false.
 Result<std::unique_ptr<StatusList>> open_sqlite_status_list(const std::string& path, StoreOptions opts = {});
 
 }  // namespace cp::status

@@ -243,3 +243,16 @@ TEST_CASE("lookups during an import see the old list or the new one, never a mix
     CHECK(bad.load() == 0);
     CHECK((*store->lookup(id_of(0)))->status == PassStatus::red);
 }
+
+TEST_CASE("a damaged status database means no list, and a good import replaces it") {
+    TempDir dir;
+    auto s = Signer::make();
+    auto db = dir / "status.db";
+    cp::testing::write_file(db, std::string(4096, 'z'));
+    auto store = open_store(db);
+    CHECK_FALSE(store->info().has_value());
+    CHECK_FALSE(store->lookup(id_of(1))->has_value());
+    auto r = store->import_bytes(s.list(1, three()), s.trust);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().describe()));
+    CHECK((*store->lookup(id_of(3)))->status == PassStatus::red);
+}
