@@ -104,6 +104,26 @@ cv::Mat resized(const cv::Mat& src, double f) {
     return out;
 }
 
+// Maps the 1st..99th percentile of grey levels onto 0..255. Empty when the
+// frame already spans most of the range (nothing to gain).
+cv::Mat stretched(const cv::Mat& gray) {
+    int hist[256] = {};
+    for (int y = 0; y < gray.rows; y += 2) {
+        const std::uint8_t* row = gray.ptr<std::uint8_t>(y);
+        for (int x = 0; x < gray.cols; x += 2) ++hist[row[x]];
+    }
+    int total = 0;
+    for (int v : hist) total += v;
+    int lo = 0, hi = 255, acc = 0;
+    while (lo < 255 && (acc += hist[lo]) < total / 100) ++lo;
+    acc = 0;
+    while (hi > 0 && (acc += hist[hi]) < total / 100) --hi;
+    if (hi - lo > 160 || hi <= lo) return {};
+    cv::Mat out;
+    gray.convertTo(out, CV_8UC1, 255.0 / (hi - lo), -255.0 * lo / (hi - lo));
+    return out;
+}
+
 }  // namespace
 
 struct QrDecoder::Impl {
@@ -270,6 +290,12 @@ struct QrDecoder::Impl {
         }
         report.ms_regions = lap();
 
+        if (opt.contrast && more()) {
+            // Dim screens and faded prints: a global stretch first (the binariser
+            // treats blocks of low range as flat), then local equalisation.
+            cv::Mat st = stretched(work);
+            if (!st.empty()) run(st, wx, "stretch");
+        }
         if (opt.contrast && more()) {
             cv::Mat eq;
             cv::createCLAHE(2.5, cv::Size(8, 8))->apply(work, eq);

@@ -1,4 +1,7 @@
+#define ZX_USE_UTF8 1
 #include "tests/decode/scoring.hpp"
+
+#include <ZXing/ReadBarcode.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -90,6 +93,24 @@ Score score(const std::vector<Quad>& labels, const std::vector<Quad>& results) {
         else if (!counted) ++s.duplicates;
     }
     return s;
+}
+
+std::vector<Quad> read_bare_zxing(const std::uint8_t* gray, int width, int height, int stride) {
+    ZXing::DecodeHints h;
+    h.setFormats(ZXing::BarcodeFormat::QRCode);
+    h.setTryHarder(true);
+    h.setTryRotate(true);
+    h.setTryDownscale(true);
+    ZXing::ImageView iv(gray, width, height, ZXing::ImageFormat::Lum, stride);
+    std::vector<Quad> out;
+    for (const auto& r : ZXing::ReadBarcodes(iv, h)) {
+        if (!r.isValid()) continue;
+        Quad q;
+        for (std::size_t i = 0; i < 4; ++i)
+            q[i] = {static_cast<double>(r.position()[i].x), static_cast<double>(r.position()[i].y)};
+        out.push_back(q);
+    }
+    return out;
 }
 
 std::vector<Sample> load_dataset(const fs::path& root) {

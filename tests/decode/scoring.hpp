@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -41,6 +42,11 @@ struct Sample {
     std::filesystem::path image;
     std::vector<Quad> labels;
 };
+
+// Bare ZXing-cpp, the README's reference setting: ReadBarcodes on the gray
+// frame, QR only, tryHarder + tryRotate + tryDownscale; corners of the valid
+// results.
+std::vector<Quad> read_bare_zxing(const std::uint8_t* gray, int width, int height, int stride);
 
 // Every labelled image under `root` (one folder per category), sorted.
 // Images whose label file cannot be parsed are skipped with a message on stderr.

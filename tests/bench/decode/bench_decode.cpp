@@ -85,21 +85,7 @@ Reader ours(DecoderOptions opt, std::map<std::string, int>* stages = nullptr, Ph
 
 Reader bare_zxing() {
     return {"zxing", [](const cv::Mat& g) {
-                ZXing::DecodeHints h;
-                h.setFormats(ZXing::BarcodeFormat::QRCode);
-                h.setTryHarder(true);
-                h.setTryRotate(true);
-                h.setTryDownscale(true);
-                ZXing::ImageView iv(g.data, g.cols, g.rows, ZXing::ImageFormat::Lum, static_cast<int>(g.step[0]));
-                std::vector<Quad> out;
-                for (const auto& r : ZXing::ReadBarcodes(iv, h)) {
-                    if (!r.isValid()) continue;
-                    Quad q;
-                    for (std::size_t i = 0; i < 4; ++i)
-                        q[i] = {static_cast<double>(r.position()[i].x), static_cast<double>(r.position()[i].y)};
-                    out.push_back(q);
-                }
-                return out;
+                return scoring::read_bare_zxing(g.data, g.cols, g.rows, static_cast<int>(g.step[0]));
             }};
 }
 

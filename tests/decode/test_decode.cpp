@@ -1,0 +1,264 @@
+// QrDecoder on generated frames: text and corner positions under scale,
+// rotation, low contrast, inversion, many codes; decode_file and ImageView
+// errors; the scoring rule the benchmark and regression test rely on.
+#define ZX_USE_UTF8 1
+#include "src/decode/decoder.hpp"
+#include "tests/decode/scoring.hpp"
+#include "tests/testing.hpp"
+
+#include <ZXing/BitMatrix.h>
+#include <ZXing/MultiFormatWriter.h>
+#include <doctest/doctest.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <string>
+
+using namespace cp::decode;
+namespace sc = cp::decode::scoring;
+
+namespace {
+
+// A QR symbol, 1 px per module, no quiet zone: dark = 0, light = 255.
+cv::Mat symbol(const std::string& text) {
+    auto bm = ZXing::MultiFormatWriter(ZXing::BarcodeFormat::QRCode).setMargin(0).encode(text, 0, 0);
+    cv::Mat m(bm.height(), bm.width(), CV_8UC1);
+    for (int y = 0; y < bm.height(); ++y)
+        for (int x = 0; x < bm.width(); ++x) m.at<std::uint8_t>(y, x) = bm.get(x, y) ? 0 : 255;
+    return m;
+}
+
+// Pastes the symbol scaled to `side` px with its top-left corner at (x, y).
+// Returns the four corners in frame pixels (clockwise from top-left).
+std::array<cv::Point2f, 4> paste(cv::Mat& frame, const std::string& text, int x, int y, int side) {
+    cv::Mat s;
+    cv::resize(symbol(text), s, cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
+    s.copyTo(frame(cv::Rect(x, y, side, side)));
+    const auto fx = static_cast<float>(x), fy = static_cast<float>(y), fs = static_cast<float>(side);
+    return {cv::Point2f{fx, fy}, {fx + fs, fy}, {fx + fs, fy + fs}, {fx, fy + fs}};
+}
+
+ImageView view(const cv::Mat& m) {
+    return {m.data, m.cols, m.rows, static_cast<int>(m.step[0]),
+            m.channels() == 1 ? PixelFormat::gray8 : PixelFormat::bgr8};
+}
+
+std::vector<Code> decode(const cv::Mat& m, DecoderOptions opt = {}) {
+    opt.budget_ms = 0;  // results must not depend on machine load
+    QrDecoder d(opt);
+    auto r = d.decode(view(m));
+    REQUIRE(r.ok());
+    return *r;
+}
+
+float corner_error(const Code& c, const std::array<cv::Point2f, 4>& truth) {
+    float worst = 0;
+    for (std::size_t i = 0; i < 4; ++i)
+        worst = std::max(worst, std::hypot(c.corners[i].x - truth[i].x, c.corners[i].y - truth[i].y));
+    return worst;
+}
+
+const std::string kText = "CP1:7QKD2M4ZRA8C1N5X0B9T3W6Y";
+
+}  // namespace
+
+TEST_CASE("scoring: label layouts") {
+    auto one = sc::parse_labels("# comment\n1 2\n3 4\n5 6\n7 8\n");
+    REQUIRE(one);
+    REQUIRE(one->size() == 1);
+    CHECK((*one)[0][2].x == 5);
+    auto sets = sc::parse_labels("# c\nSETS\n0 0 10 0 10 10 0 10\n20 20 30 20 30 30 20 30\n");
+    REQUIRE(sets);
+    CHECK(sets->size() == 2);
+    CHECK_FALSE(sc::parse_labels("1 2\n3 4\n"));
+    CHECK_FALSE(sc::parse_labels("SETS\n1 2 3\n"));
+    CHECK_FALSE(sc::parse_labels("1 2\n3 x\n5 6\n7 8\n"));
+}
+
+TEST_CASE("scoring: centre inside a label, one label per result, false reads") {
+    const sc::Quad a{{{0, 0}, {10, 0}, {10, 10}, {0, 10}}};
+    const sc::Quad b{{{20, 0}, {30, 0}, {30, 10}, {20, 10}}};
+    const sc::Quad in_a{{{2, 2}, {8, 2}, {8, 8}, {2, 8}}};
+    const sc::Quad off{{{100, 100}, {110, 100}, {110, 110}, {100, 110}}};
+    auto s = sc::score({a, b}, {in_a, in_a, off});
+    CHECK(s.labels == 2);
+    CHECK(s.read == 1);        // two results in one label count once
+    CHECK(s.duplicates == 1);
+    CHECK(s.false_reads == 1); // centre in no label
+    // A rotated (diamond) label: the centre test follows the quad, not its box.
+    const sc::Quad diamond{{{50, 0}, {100, 50}, {50, 100}, {0, 50}}};
+    CHECK(sc::inside(diamond, {50, 50}));
+    CHECK_FALSE(sc::inside(diamond, {5, 5}));
+}
+
+TEST_CASE("generated code: text and corners mapped back to frame pixels") {
+    // Big frame: the decoder works on a reduced copy, corners must come back
+    // in original pixels.
+    cv::Mat frame(1500, 2400, CV_8UC1, cv::Scalar(255));
+    const auto truth = paste(frame, kText, 1300, 700, 330);
+    auto codes = decode(frame);
+    REQUIRE(codes.size() == 1);
+    CHECK(codes[0].text == kText);
+    CHECK(corner_error(codes[0], truth) < 12.0f);
+}
+
+TEST_CASE("generated code: small, large, rotated, low contrast, colour") {
+    SUBCASE("small: 2 px per module in a 1280x720 frame") {
+        cv::Mat frame(720, 1280, CV_8UC1, cv::Scalar(255));
+        paste(frame, kText, 900, 500, 2 * symbol(kText).cols);
+        auto codes = decode(frame);
+        REQUIRE(codes.size() == 1);
+        CHECK(codes[0].text == kText);
+    }
+    SUBCASE("large: the code fills the frame") {
+        cv::Mat frame(1100, 1100, CV_8UC1, cv::Scalar(255));
+        paste(frame, kText, 20, 20, 1060);
+        auto codes = decode(frame);
+        REQUIRE(codes.size() == 1);
+        CHECK(codes[0].text == kText);
+    }
+    SUBCASE("rotated by 30 degrees") {
+        cv::Mat frame(900, 900, CV_8UC1, cv::Scalar(255));
+        paste(frame, kText, 300, 300, 300);
+        cv::Mat rot;
+        cv::warpAffine(frame, rot, cv::getRotationMatrix2D({450, 450}, 30, 1.0), frame.size(), cv::INTER_LINEAR,
+                       cv::BORDER_CONSTANT, cv::Scalar(255));
+        auto codes = decode(rot);
+        REQUIRE(codes.size() == 1);
+        CHECK(codes[0].text == kText);
+        // The centre of the code stays at the rotation centre.
+        float cx = 0, cy = 0;
+        for (const auto& p : codes[0].corners) {
+            cx += p.x / 4;
+            cy += p.y / 4;
+        }
+        CHECK(std::fabs(cx - 450) < 8);
+        CHECK(std::fabs(cy - 450) < 8);
+    }
+    SUBCASE("low contrast: 30 grey levels between dark and light") {
+        cv::Mat frame(600, 800, CV_8UC1, cv::Scalar(255));
+        paste(frame, kText, 200, 150, 250);
+        frame.convertTo(frame, CV_8UC1, 30.0 / 255.0, 100);
+        auto codes = decode(frame);
+        REQUIRE(codes.size() == 1);
+        CHECK(codes[0].text == kText);
+    }
+    SUBCASE("colour frame (BGR)") {
+        cv::Mat gray(600, 800, CV_8UC1, cv::Scalar(255));
+        paste(gray, kText, 100, 100, 300);
+        cv::Mat bgr;
+        cv::cvtColor(gray, bgr, cv::COLOR_GRAY2BGR);
+        auto codes = decode(bgr);
+        REQUIRE(codes.size() == 1);
+        CHECK(codes[0].text == kText);
+    }
+}
+
+TEST_CASE("inverted code: light modules on dark, read only with the inversion stage") {
+    cv::Mat frame(600, 800, CV_8UC1, cv::Scalar(255));
+    paste(frame, kText, 250, 150, 250);
+    cv::bitwise_not(frame, frame);
+    auto codes = decode(frame);
+    REQUIRE(codes.size() == 1);
+    CHECK(codes[0].text == kText);
+    DecoderOptions no_inv;
+    no_inv.inverted = false;
+    CHECK(decode(frame, no_inv).empty());
+}
+
+TEST_CASE("many small codes in a big frame: each read once, at its own position") {
+    cv::Mat frame(2400, 3200, CV_8UC1, cv::Scalar(235));
+    std::vector<sc::Quad> labels;
+    std::vector<std::string> texts;
+    for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 5; ++c) {
+            const std::string t = "CP1:LANE" + std::to_string(r) + std::to_string(c);
+            texts.push_back(t);
+            const auto q = paste(frame, t, 200 + c * 580, 200 + r * 520, 150);
+            labels.push_back({{{q[0].x, q[0].y}, {q[1].x, q[1].y}, {q[2].x, q[2].y}, {q[3].x, q[3].y}}});
+        }
+    }
+    auto codes = decode(frame);
+    std::vector<sc::Quad> got;
+    for (const auto& code : codes) {
+        got.push_back({{{code.corners[0].x, code.corners[0].y},
+                        {code.corners[1].x, code.corners[1].y},
+                        {code.corners[2].x, code.corners[2].y},
+                        {code.corners[3].x, code.corners[3].y}}});
+        CHECK(std::find(texts.begin(), texts.end(), code.text) != texts.end());
+    }
+    auto s = sc::score(labels, got);
+    CHECK(s.read == 20);
+    CHECK(s.false_reads == 0);
+    CHECK(s.duplicates == 0);
+}
+
+TEST_CASE("video: the last position is tried first and still reads the code") {
+    cv::Mat frame(720, 1280, CV_8UC1, cv::Scalar(200));
+    paste(frame, kText, 700, 300, 180);
+    DecoderOptions opt;
+    opt.budget_ms = 0;
+    QrDecoder d(opt);
+    auto first = d.decode_video_frame(view(frame));
+    REQUIRE(first.ok());
+    REQUIRE(first->size() == 1);
+    // The code moved a little, as between two frames at 30 fps.
+    cv::Mat next(720, 1280, CV_8UC1, cv::Scalar(200));
+    paste(next, kText, 712, 306, 180);
+    auto second = d.decode_video_frame(view(next));
+    REQUIRE(second.ok());
+    REQUIRE(second->size() == 1);
+    CHECK((*second)[0].stage == "roi");
+    CHECK(d.last_report().tries <= 2);
+    d.reset_tracking();
+    auto third = d.decode_video_frame(view(next));
+    REQUIRE(third.ok());
+    REQUIRE(third->size() == 1);
+    CHECK((*third)[0].stage != "roi");
+}
+
+TEST_CASE("frames without a code give no code") {
+    cv::Mat noise(480, 640, CV_8UC1);
+    cv::randu(noise, 0, 256);
+    CHECK(decode(noise).empty());
+    cv::Mat flat(480, 640, CV_8UC1, cv::Scalar(128));
+    CHECK(decode(flat).empty());
+}
+
+TEST_CASE("bad frames are typed errors") {
+    QrDecoder d;
+    std::vector<std::uint8_t> px(100 * 100, 255);
+    CHECK(d.decode(ImageView{nullptr, 100, 100, 100, PixelFormat::gray8}).error().kind == cp::ErrorKind::invalid_input);
+    CHECK(d.decode(ImageView{px.data(), 0, 100, 100, PixelFormat::gray8}).error().reason == "image");
+    CHECK(d.decode(ImageView{px.data(), 100, 100, 50, PixelFormat::gray8}).error().kind == cp::ErrorKind::invalid_input);
+    CHECK(d.decode(ImageView{px.data(), 40, 40, 40, PixelFormat::bgr8}).error().kind == cp::ErrorKind::invalid_input);
+    CHECK(d.decode(ImageView{px.data(), 100000, 1, 100000, PixelFormat::gray8}).error().kind ==
+          cp::ErrorKind::invalid_input);
+    CHECK(d.decode(ImageView{px.data(), 100, 100, 100, PixelFormat::gray8}).ok());
+}
+
+TEST_CASE("decode_file: reads PNG, rejects missing and garbage files") {
+    cp::testing::TempDir dir;
+    cv::Mat frame(400, 400, CV_8UC1, cv::Scalar(255));
+    paste(frame, kText, 80, 80, 240);
+    const auto png = (dir / "code.png").string();
+    REQUIRE(cv::imwrite(png, frame));
+    auto ok = decode_file(png);
+    REQUIRE(ok.ok());
+    REQUIRE(ok->size() == 1);
+    CHECK((*ok)[0].text == kText);
+
+    auto missing = decode_file((dir / "absent.png").string());
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().kind == cp::ErrorKind::io);
+    CHECK(missing.error().reason == "image");
+
+    cp::testing::write_file(dir / "garbage.jpg", "not an image at all");
+    auto garbage = decode_file((dir / "garbage.jpg").string());
+    REQUIRE_FALSE(garbage.ok());
+    CHECK(garbage.error().kind == cp::ErrorKind::io);
+
+    CHECK_FALSE(decode_file(dir.path().string()).ok());  // a directory
+}
