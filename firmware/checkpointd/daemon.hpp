@@ -1,0 +1,120 @@
+// checkpointd: the lane. Threads (all named, all joined; docs/daemon.md):
+//   capture      camera → FrameMailbox (newest frame only; older ones dropped)
+//   decide       decode → verify → status → temperature → decide() → journal
+//                commit → relay/lamps/buzzer → screen → --json line; inspector input
+//   housekeeping status bar, list reload, screen back to idle, systemd
+//                watchdog and STATUS= lines
+//   main         signals (signalfd), start-up and shutdown (main.cpp)
+//
+// Thread-safety: start() and stop() from the main thread only.
+#pragma once
+
+#include "firmware/checkpointd/devices.hpp"
+#include "firmware/checkpointd/scan_pipeline.hpp"
+#include "firmware/checkpointd/sd_notify.hpp"
+#include "src/config/config.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace cp::daemon {
+
+// The newest frame only: capture never waits for decode, and a slow decode
+// never works on a stale frame (latency does not build up). Thread-safe.
+class FrameMailbox {
+public:
+    // Replaces a frame not yet taken (counted as dropped).
+    void put(camera::Frame frame);
+    // Waits up to timeout_ms for a frame.
+    std::optional<camera::Frame> take(int timeout_ms);
+    // No more frames will come (end of a file or sim source).
+    void close();
+    bool drained() const;  // closed and empty
+    std::uint64_t dropped() const;
+
+private:
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::optional<camera::Frame> frame_;
+    bool closed_ = false;
+    std::uint64_t dropped_ = 0;
+};
+
+struct DaemonOptions {
+    config::Config config;
+    bool json = false;            // a JSON line per decision on stdout
+    bool exit_when_done = false;  // finish when the camera source ends (file/sim)
+    SimOptions sim;
+};
+
+class Daemon {
+public:
+    // Opens the journal, status list, trust store and devices. Errors: the
+    // failing part's error (journal-open, status-open, camera, gpio, ...).
+    static Result<std::unique_ptr<Daemon>> create(DaemonOptions options, const Notifier& notifier);
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Starts the threads. Errors: internal/"thread".
+    Status start();
+    // Asks every thread to finish, joins them, closes the gate. Idempotent.
+    void stop();
+    // Readable (an eventfd) when the lane is done (--exit-when-done) or a
+    // thread hit a fatal error; main() polls it next to the signalfd.
+    int done_fd() const { return done_fd_; }
+    // SIGHUP: switch to a status list another process installed.
+    void reload_list();
+
+private:
+    Daemon(DaemonOptions options, const Notifier& notifier);
+    void capture_loop();
+    void decide_loop();
+    void housekeeping_loop();
+
+    struct Lane;  // decide-thread state
+    void handle_scan(Lane& lane, const std::string& text);
+    void handle_input(Lane& lane, bool during_scan);
+    void resolve_manual(Lane& lane, bool allow);
+    void expire_pending(Lane& lane, std::int64_t mono_ms);
+    void show(const display::ScreenModel& model, std::int64_t mono_ms, bool verdict);
+    display::StatusBar status_bar();
+    void emit_json(const std::string& line);
+    void signal_done();
+
+    DaemonOptions options_;
+    const Notifier& notifier_;
+    crypto::TrustStore trust_;
+    std::unique_ptr<pass::PassVerifier> verifier_;
+    std::unique_ptr<status::StatusList> list_;
+    std::unique_ptr<journal::ScanJournal> journal_;
+    Devices devices_;
+    std::unique_ptr<ScanPipeline> pipeline_;
+    FrameMailbox mailbox_;
+
+    std::atomic<bool> stop_{false};
+    std::mutex stop_mu_;
+    std::condition_variable stop_cv_;
+    std::thread capture_, decide_, housekeeping_;
+    int done_fd_ = -1;
+    bool stopped_ = false;
+
+    // Shared with housekeeping.
+    std::atomic<std::int64_t> capture_beat_ms_{0}, decide_beat_ms_{0};
+    std::atomic<bool> capture_ended_{false};
+    std::atomic<int> sensor_health_{static_cast<int>(display::Health::unknown)};
+    std::atomic<std::int64_t> scans_{0};
+
+    std::mutex screen_mu_;  // the screen and its model; the json output
+    display::ScreenModel model_;
+    std::int64_t verdict_shown_ms_ = -1;
+    std::mutex json_mu_;
+};
+
+}  // namespace cp::daemon

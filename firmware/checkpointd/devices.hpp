@@ -1,0 +1,50 @@
+// Opens the lane's devices from the configuration: the board file picks the
+// backends (v4l2/file/sim camera, mlx90614/sim/none thermometer, gpiod/sim
+// GPIO, fbdev/png/sim screen, evdev/stdin/sim input).
+//
+// The sim backends follow one lane script (checkpointd --lane FILE): the camera
+// shows its people, the thermometer reads their temperature, the input types
+// what the inspector types. With the sim GPIO backend every line change is also
+// appended to <data_dir>/gpio-sim.log ("<mono_ms> <line> on|off|released"), so a
+// test in another process can check what the relay did.
+#pragma once
+
+#include "src/common/result.hpp"
+#include "src/config/config.hpp"
+#include "drivers/camera/camera.hpp"
+#include "drivers/display/display.hpp"
+#include "drivers/gpio/gpio.hpp"
+#include "drivers/input/input.hpp"
+#include "drivers/sim_lane/lane_script.hpp"
+#include "drivers/thermometer/thermometer.hpp"
+
+#include <memory>
+#include <string>
+
+namespace cp::daemon {
+
+struct SimOptions {
+    std::string lane_script;   // JSON lane script for the sim camera/thermometer/input
+    int png_keep = 500;        // PNG screen sink: newest files kept
+};
+
+struct Devices {
+    std::shared_ptr<const lane::LaneScript> script;  // sim backends only
+    std::shared_ptr<lane::LaneCursor> cursor;
+    std::unique_ptr<camera::Camera> camera;
+    std::unique_ptr<thermo::Thermometer> thermometer;  // null: backend "none"
+    std::unique_ptr<gpio::Actuators> actuators;
+    std::unique_ptr<display::GuardDisplay> display;    // null: backend "sim" (no output)
+    std::unique_ptr<input::InputSource> input;
+};
+
+// Errors: config/"lane-script" when a sim backend has no --lane script; the
+// backends' own open errors (with the device named in the message).
+Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim);
+
+// Inspector commands as text lines on a file descriptor (the "stdin" input
+// backend, for a bench terminal): "allow" or "+", "deny" or "-", "in", "out",
+// "plate <TEXT>". Unknown lines are logged and ignored; end of input ends polling.
+std::unique_ptr<input::InputSource> open_line_input(int fd, std::string name);
+
+}  // namespace cp::daemon

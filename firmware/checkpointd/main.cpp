@@ -1,0 +1,133 @@
+// checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]
+//
+// Exit codes: 0 clean shutdown (SIGTERM/SIGINT, or the lane ended with
+// --exit-when-done); 1 start-up failure (journal, devices); 2 usage or
+// configuration error (the message names the key).
+#include "firmware/checkpointd/daemon.hpp"
+#include "firmware/checkpointd/sd_notify.hpp"
+#include "src/common/log.hpp"
+#include "src/config/config.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]\n"
+                 "  --config FILE      checkpointd.conf (docs/configuration.md)\n"
+                 "  --board FILE       board file, instead of the one device.board names\n"
+                 "  --json             one JSON line per decision on stdout\n"
+                 "  --exit-when-done   exit 0 when the camera source ends (file or sim lane)\n"
+                 "  --lane FILE        lane script for the sim camera, thermometer and input\n");
+    return 2;
+}
+
+cp::log::Level level_of(const std::string& s) {
+    if (s == "debug") return cp::log::Level::debug;
+    if (s == "warn") return cp::log::Level::warn;
+    if (s == "error") return cp::log::Level::error;
+    return cp::log::Level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace cp;
+    std::string config_path, board_path;
+    daemon::DaemonOptions opts;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&](std::string& out) {
+            if (i + 1 >= argc) return false;
+            out = argv[++i];
+            return true;
+        };
+        if (a == "--config") { if (!value(config_path)) return usage(); }
+        else if (a == "--board") { if (!value(board_path)) return usage(); }
+        else if (a == "--lane") { if (!value(opts.sim.lane_script)) return usage(); }
+        else if (a == "--json") opts.json = true;
+        else if (a == "--exit-when-done") opts.exit_when_done = true;
+        else if (a == "--version") { std::printf("checkpointd %s\n", CHECKPOINT_VERSION); return 0; }
+        else return usage();
+    }
+    if (config_path.empty()) return usage();
+
+    auto cfg = config::load(config_path, board_path);
+    if (!cfg) {
+        std::fprintf(stderr, "checkpointd: configuration rejected: %s\n", cfg.error().message.c_str());
+        return 2;
+    }
+    opts.config = std::move(*cfg);
+    log::set_level(level_of(opts.config.log.level));
+
+    // Signals are read from a signalfd by this thread only: block them before
+    // any thread starts, so every thread inherits the mask.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) return 1;
+    ::signal(SIGPIPE, SIG_IGN);
+    const int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log::error("checkpointd", "signalfd failed", {{"errno", std::strerror(errno)}});
+        return 1;
+    }
+
+    daemon::Notifier notifier;
+    auto d = daemon::Daemon::create(std::move(opts), notifier);
+    if (!d) {
+        log::error("checkpointd", "start-up failed", {{"reason", d.error().reason}, {"detail", d.error().message}});
+        (void)notifier.send("STATUS=start-up failed: " + d.error().reason);
+        return 1;
+    }
+    if (auto s = (*d)->start(); !s) {
+        log::error("checkpointd", "start-up failed", {{"reason", s.error().reason}});
+        return 1;
+    }
+    (void)notifier.send("READY=1\nSTATUS=lane running");
+    log::info("checkpointd", "running", {{"pid", std::to_string(::getpid())},
+                                         {"watchdog_ms", notifier.watchdog_interval_ms()
+                                                             ? std::to_string(*notifier.watchdog_interval_ms())
+                                                             : std::string("off")}});
+
+    const char* why = "signal";
+    for (bool run = true; run;) {
+        pollfd fds[2] = {{sfd, POLLIN, 0}, {(*d)->done_fd(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            why = "lane done";
+            break;
+        }
+        if (fds[0].revents & POLLIN) {
+            signalfd_siginfo si{};
+            if (::read(sfd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
+            if (si.ssi_signo == SIGHUP) {
+                log::info("checkpointd", "SIGHUP: status list reload");
+                (*d)->reload_list();
+            } else {
+                why = si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
+                run = false;
+            }
+        }
+    }
+    (void)notifier.send("STOPPING=1\nSTATUS=stopping");
+    log::info("checkpointd", "stopping", {{"why", why}});
+    (*d)->stop();
+    d->reset();
+    ::close(sfd);
+    return 0;
+}

@@ -1,0 +1,204 @@
+#include "firmware/checkpointd/scan_pipeline.hpp"
+
+#include "src/common/log.hpp"
+#include "src/common/time.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+namespace cp::daemon {
+
+ScanPipeline::ScanPipeline(const pass::PassVerifier& verifier, status::StatusList* list,
+                           thermo::Thermometer* thermometer, journal::ScanJournal& journal,
+                           PipelineOptions options, decode::DecoderOptions decoder_options)
+    : verifier_(verifier),
+      list_(list),
+      thermometer_(thermometer),
+      journal_(journal),
+      options_(std::move(options)),
+      decoder_(decoder_options) {}
+
+Result<std::optional<std::string>> ScanPipeline::read_code(const decode::ImageView& frame, std::int64_t mono_ms) {
+    auto codes = decoder_.decode_video_frame(frame);
+    if (!codes) return fail(codes.error());
+    if (codes->empty()) return std::optional<std::string>{};
+    last_code_ms_ = mono_ms;
+    // Several codes in one frame: a new one goes first, the held one is only refreshed.
+    const decode::Code* pick = &codes->front();
+    for (const auto& c : *codes) {
+        if (c.text != held_text_) { pick = &c; break; }
+    }
+
+    const std::int64_t window_ms =
+        std::max<std::int64_t>(options_.policy.repeat_window_s * 1000, options_.holdoff_gap_ms);
+    if (pick->text == held_text_) {
+        const bool still_held = mono_ms - held_seen_ms_ <= options_.holdoff_gap_ms &&
+                                mono_ms - held_since_ms_ < window_ms;
+        held_seen_ms_ = mono_ms;
+        if (still_held) return std::optional<std::string>{};
+        held_since_ms_ = mono_ms;  // back after leaving the frame, or held past the window
+        return std::optional<std::string>{pick->text};
+    }
+    held_text_ = pick->text;
+    held_since_ms_ = held_seen_ms_ = mono_ms;
+    return std::optional<std::string>{pick->text};
+}
+
+bool ScanPipeline::code_in_view(std::int64_t mono_ms) const {
+    return last_code_ms_ >= 0 && mono_ms - last_code_ms_ <= options_.holdoff_gap_ms;
+}
+
+decision::StatusLookup ScanPipeline::lookup(const pass::Pass& p) {
+    decision::StatusLookup s;
+    if (list_ == nullptr) return s;
+    auto info = list_->info();
+    if (!info) return s;
+    auto e = list_->lookup(p.id);
+    if (!e) {
+        // A list we cannot read is no list: YELLOW, a person checks.
+        log::error("status", "lookup failed", {{"reason", e.error().reason}, {"detail", e.error().message}});
+        return s;
+    }
+    s.list_loaded = true;
+    s.list_created_at = info->created_at;
+    if (!e->has_value()) {
+        s.status = decision::ListStatus::not_in_list;
+    } else {
+        switch ((*e)->status) {
+        case status::PassStatus::green: s.status = decision::ListStatus::green; break;
+        case status::PassStatus::yellow: s.status = decision::ListStatus::yellow; break;
+        case status::PassStatus::red: s.status = decision::ListStatus::red; break;
+        }
+    }
+    return s;
+}
+
+decision::Temperature ScanPipeline::measure(ScanResult& r) {
+    decision::Temperature t;
+    if (thermometer_ == nullptr) return t;  // absent
+    const std::int64_t deadline = monotonic_now_ms() + options_.temperature_wait_ms;
+    for (;;) {
+        r.measurement = thermometer_->measure();
+        if (r.measurement.status != thermo::MeasureStatus::no_reading || monotonic_now_ms() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    switch (r.measurement.status) {
+    case thermo::MeasureStatus::ok:
+        if (r.measurement.body_c) {
+            t.state = decision::Temperature::State::ok;
+            t.body_c = *r.measurement.body_c;
+            r.temperature_c = t.body_c;
+        } else {
+            t.state = decision::Temperature::State::fault;
+        }
+        break;
+    case thermo::MeasureStatus::sensor_fault: t.state = decision::Temperature::State::fault; break;
+    case thermo::MeasureStatus::out_of_range:
+        // Something warm but not a forehead: decide() calls a non-finite reading implausible.
+        t.state = decision::Temperature::State::ok;
+        t.body_c = std::numeric_limits<double>::quiet_NaN();
+        break;
+    case thermo::MeasureStatus::no_reading: t.state = decision::Temperature::State::absent; break;
+    }
+    return t;
+}
+
+ScanResult ScanPipeline::evaluate(const std::string& text, const std::function<LaneInput()>& typed_fn,
+                                  std::int64_t wall_ms) {
+    ScanResult r;
+    r.wall_ms = wall_ms;
+    const std::int64_t now_s = wall_ms / 1000;
+    pass::Verification v = verifier_.verify(text, now_s);
+    if (v.format) r.format = pass::to_string(*v.format);
+    if (v.pass && v.signature == pass::SignatureState::valid) {
+        r.pass = v.pass;
+        r.pass_id = pass::id_hex(v.pass->id);
+        r.kind = pass::to_string(v.pass->kind);
+    }
+    r.rejection = v.reason.value_or("");
+
+    decision::DecisionInput in;
+    if (v.verified()) in.verified.pass = v.pass;
+    else in.verified.rejection = r.rejection;
+    if (v.verified() && v.pass) in.status = lookup(*v.pass);
+    in.temperature = measure(r);
+    const LaneInput typed = typed_fn();
+    in.policy = options_.policy;
+    in.now_s = now_s;
+    in.recent = &recent_;
+    in.typed_plate = typed.typed_plate;
+    in.direction = typed.direction;
+    r.decision = decision::decide(in);
+    r.verdict = r.decision.verdict;
+    r.reason = decision::reason_code(r.decision.reason);
+    held_seen_ms_ = monotonic_now_ms();  // measuring took time; the code is still the one held
+    return r;
+}
+
+void ScanPipeline::commit(ScanResult& r) {
+    r.open_gate = false;
+    if (r.decision.repeat) {
+        // Counted already: shown again, not journaled again (docs/decision.md).
+        r.open_gate = r.decision.open_gate;
+        held_seen_ms_ = monotonic_now_ms();
+        return;
+    }
+    journal::ScanRecord rec;
+    rec.type = journal::RowType::scan;
+    rec.wall_ms = r.wall_ms;
+    rec.pass_id = r.pass_id;
+    rec.format = r.format;
+    rec.kind = r.kind;
+    rec.verdict = decision::to_string(r.decision.verdict);
+    rec.reason = decision::reason_code(r.decision.reason);
+    rec.temperature_c = r.temperature_c;
+    rec.lane = options_.lane;
+    rec.device_id = options_.device_id;
+    if (options_.policy.mode == decision::LaneMode::truck) {
+        rec.plate = r.decision.plate;
+        rec.direction = r.decision.direction == decision::Direction::out ? "out" : "in";
+    }
+    auto stored = journal_.append(std::move(rec));
+    held_seen_ms_ = monotonic_now_ms();
+    if (!stored) {
+        // No record, no opening: the guard checks by hand (architecture: journal before gate).
+        r.journal_error = stored.error();
+        r.verdict = decision::Verdict::yellow;
+        r.reason = "journal-" + stored.error().reason;
+        return;
+    }
+    r.journaled = true;
+    r.seq = stored->seq;
+    r.scan_id = stored->scan_id;
+    r.open_gate = r.decision.open_gate;
+    if (r.pass && r.rejection.empty()) {
+        recent_.record(r.pass->id, decision::PriorScan{r.decision.reason, r.wall_ms / 1000},
+                       options_.policy.repeat_window_s);
+    }
+}
+
+std::string reason_text_en(const ScanResult& r) {
+    if (r.journal_error) {
+        return r.journal_error->reason == "disk-full" ? "Journal full (disk): manual check, gate closed"
+                                                      : "Journal failure: manual check, gate closed";
+    }
+    std::string s = decision::text_en(r.decision.reason);
+    if (r.decision.reason == decision::Reason::fever && r.temperature_c) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, " %.1f C", *r.temperature_c);
+        s += buf;
+    }
+    if (r.decision.repeat) s += " (repeat)";
+    return s;
+}
+
+std::string reason_text_zh(const ScanResult& r) {
+    if (r.journal_error) {
+        return r.journal_error->reason == "disk-full" ? "记录存储已满，请人工核验" : "记录写入失败，请人工核验";
+    }
+    return decision::text_zh(r.decision.reason);
+}
+
+}  // namespace cp::daemon
