@@ -6,7 +6,11 @@
 // directory, the decoder's time budget is out of reach, OpenCV runs one thread.
 //
 //   bench_scan_insns --write-fixture DIR       make the fixture (random key, once)
-//   bench_scan_insns --fixture DIR --scans N   the workload
+//   bench_scan_insns --fixture DIR --scans N [--stage all|decode|verify|lookup]
+//
+// The fixture: pass.txt (the QR text), issuer.pem (its certificate), and, when
+// src/status is built, status.list (a signed list of 10,000 passes, the scanned
+// one among them) that every run imports into a fresh SQLite store before scanning.
 //
 // tools/bench-arm runs it with two values of N under callgrind (x86-64) and
 // qemu-aarch64 with an instruction-counting plugin (aarch64); the difference of
@@ -16,6 +20,10 @@
 #include "src/decode/decoder.hpp"
 #include "src/pass/issuer.hpp"
 #include "src/pass/verifier.hpp"
+#if CHECKPOINT_BENCH_STATUS
+#include "src/status/list_format.hpp"
+#include "src/status/store.hpp"
+#endif
 
 #include <ZXing/BitMatrix.h>
 #include <ZXing/MultiFormatWriter.h>
@@ -25,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -77,6 +86,28 @@ int write_fixture(const fs::path& dir) {
     if (!text) die("issue: " + text.error().describe());
     spit(dir / "pass.txt", *text);
     spit(dir / "issuer.pem", cp::crypto::certificate_pem(*cert));
+#if CHECKPOINT_BENCH_STATUS
+    std::vector<cp::status::ListEntry> entries(10'000);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        for (std::size_t b = 0; b < p.id.size(); ++b)
+            entries[i].id[b] = static_cast<std::uint8_t>((i * 2654435761U) >> (b % 4 * 8));
+        entries[i].id[0] = static_cast<std::uint8_t>(i);
+        entries[i].id[1] = static_cast<std::uint8_t>(i >> 8);
+        entries[i].id[15] = 0xee;  // never equal to the pass id (its byte 15 is 0x00)
+        entries[i].op = i % 7 == 0 ? cp::status::Op::red : cp::status::Op::green;
+        entries[i].since = static_cast<std::uint32_t>(kIssuedAt);
+    }
+    entries[0].id = p.id;
+    entries[0].op = cp::status::Op::green;
+    cp::status::ListHeader h;
+    h.version = 1;
+    h.created_at = kIssuedAt;
+    h.reasons = {"none", "isolation"};
+    h.issuer = "CP-BENCH";
+    auto list = cp::status::build_list(h, std::move(entries), *key, cp::crypto::kid_of(*cert));
+    if (!list) die("status list: " + list.error().describe());
+    spit(dir / "status.list", std::string(list->begin(), list->end()));
+#endif
     std::printf("fixture in %s (%zu characters of QR text)\n", dir.string().c_str(), text->size());
     return 0;
 }
@@ -104,14 +135,18 @@ std::vector<std::uint8_t> render_frame(const std::string& text) {
 int main(int argc, char** argv) {
     fs::path fixture;
     long scans = 1;
+    std::string stage = "all";
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--write-fixture" && i + 1 < argc) return write_fixture(argv[++i]);
         if (a == "--fixture" && i + 1 < argc) fixture = argv[++i];
         else if (a == "--scans" && i + 1 < argc) scans = std::strtol(argv[++i], nullptr, 10);
-        else die("usage: bench_scan_insns (--write-fixture DIR | --fixture DIR --scans N)");
+        else if (a == "--stage" && i + 1 < argc) stage = argv[++i];
+        else die("usage: bench_scan_insns (--write-fixture DIR | --fixture DIR --scans N [--stage S])");
     }
-    if (fixture.empty() || scans < 0) die("usage: bench_scan_insns --fixture DIR --scans N");
+    if (fixture.empty() || scans < 0) die("usage: bench_scan_insns --fixture DIR --scans N [--stage S]");
+    if (stage != "all" && stage != "decode" && stage != "verify" && stage != "lookup")
+        die("--stage: all, decode, verify or lookup");
     cv::setNumThreads(0);  // one thread: counts are repeatable and add up
 
     const std::string text = slurp(fixture / "pass.txt");
@@ -126,8 +161,50 @@ int main(int argc, char** argv) {
     cp::decode::QrDecoder decoder(opt);
     const cp::decode::ImageView view{frame.data(), kWidth, kHeight, kWidth, cp::decode::PixelFormat::gray8};
 
-    long decoded = 0, verified = 0;
+#if CHECKPOINT_BENCH_STATUS
+    const std::string stages = "decode verify lookup";
+    const fs::path db = fs::temp_directory_path() / ("cp-bench-status-" + std::to_string(::getpid()) + ".db");
+    auto list = cp::status::open_sqlite_status_list(db.string());
+    if (!list) die("status store: " + list.error().describe());
+    if (auto info = (*list)->import_bytes(cp::as_bytes(slurp(fixture / "status.list")), store); !info)
+        die("status import: " + info.error().describe());
+    struct Cleanup {
+        fs::path db;
+        ~Cleanup() {
+            std::error_code ec;
+            for (const char* suffix : {"", "-wal", "-shm", ".lock", "-journal"})
+                fs::remove(db.string() + suffix, ec);
+        }
+    } cleanup{db};
+#else
+    const std::string stages = "decode verify";
+#endif
+    long decoded = 0, verified = 0, looked_up = 0;
     unsigned checksum = 0;
+
+    // One stage alone, on what the stage before it would hand over.
+    if (stage != "all") {
+        const auto v0 = verifier.verify(text, kNow);
+        if (!v0.verified()) die("fixture pass does not verify: " + *v0.reason);
+        for (long i = 0; i < scans; ++i) {
+            if (stage == "decode") {
+                auto codes = decoder.decode(view);
+                if (codes && !codes->empty()) checksum += static_cast<unsigned char>(codes->front().text[4]);
+            } else if (stage == "verify") {
+                checksum += verifier.verify(text, kNow).verified() ? 1U : 0U;
+            } else {
+#if CHECKPOINT_BENCH_STATUS
+                auto e = (*list)->lookup(v0.pass->id);
+                checksum += e && *e ? 1U : 0U;
+#else
+                die("no status stage in this build");
+#endif
+            }
+        }
+        std::printf("stage %s: scans %ld (checksum %u)\n", stage.c_str(), scans, checksum);
+        return 0;
+    }
+
     for (long i = 0; i < scans; ++i) {
         auto codes = decoder.decode(view);
         if (!codes || codes->empty()) continue;
@@ -144,10 +221,14 @@ int main(int argc, char** argv) {
             continue;
         }
         ++verified;
-        // Status lookup of v.pass->id joins here when src/status lands.
         checksum += v.pass->id[0];
+#if CHECKPOINT_BENCH_STATUS
+        auto e = (*list)->lookup(v.pass->id);
+        if (!e || !*e || (*e)->status != cp::status::PassStatus::green) continue;
+#endif
+        ++looked_up;
     }
-    std::printf("stages: decode verify\nscans %ld decoded %ld verified %ld (checksum %u)\n", scans,
-                decoded, verified, checksum);
-    return decoded == scans && verified == scans ? 0 : 1;
+    std::printf("stages: %s\nscans %ld decoded %ld verified %ld looked up %ld (checksum %u)\n",
+                stages.c_str(), scans, decoded, verified, looked_up, checksum);
+    return decoded == scans && verified == scans && looked_up == scans ? 0 : 1;
 }
