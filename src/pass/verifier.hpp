@@ -3,7 +3,8 @@
 // COSE ≤ 64 KiB, CBOR nesting ≤ 16).
 //
 // A pass is verified when every layer decodes, the kid names a trusted certificate,
-// the signature verifies, and iat <= now + skew and now < exp + skew. Otherwise the
+// the signature verifies, and iat <= now + skew and now < exp + skew (HC1: now <= exp
+// + skew, as HCERT verifiers do). Otherwise the
 // outcome carries the first failing step's reason word (spec): prefix, base45, inflate,
 // too-large, cbor, cose, alg, unknown-key, signature, claims, not-yet-valid, expired.
 #pragma once
@@ -30,7 +31,7 @@ struct VerifierOptions {
 struct Verification {
     std::optional<Format> format;      // known once the prefix is recognised
     SignatureState signature = SignatureState::unchecked;
-    std::optional<bool> expired;       // known once claims decode: now >= exp + skew
+    std::optional<bool> expired;       // known once claims decode: CP1 now >= exp + skew, HC1 now > exp + skew
     std::optional<std::string> reason; // nullopt only when verified
     std::string detail;                // human-readable, no personal data
     Bytes kid;                         // kid used for the key look-up (may be empty)
