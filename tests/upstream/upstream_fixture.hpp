@@ -44,14 +44,15 @@ struct Upstream {
     std::unique_ptr<UpstreamServer> server;
     std::atomic<std::int64_t> clock_offset_ms{0};
 
-    explicit Upstream(bool web = false) {
+    // `server_cert`: "server", or "server-expired" / "server-wrong-ca" for refusal tests.
+    explicit Upstream(bool web = false, const std::string& server_cert = "server") {
         make_pki(pki);
         auto s = open_sqlite_store((tmp / "upstream.db").string());
         if (!s) throw std::runtime_error(s.error().describe());
         store = std::move(*s);
         ServerConfig cfg;
-        cfg.cert_path = (pki / "server.crt").string();
-        cfg.key_path = (pki / "server.key").string();
+        cfg.cert_path = (pki / (server_cert + ".crt")).string();
+        cfg.key_path = (pki / (server_cert + ".key")).string();
         cfg.client_ca_path = (pki / "fleet-ca.crt").string();
         cfg.web_port = web ? 0 : -1;
         cfg.read_timeout_s = 5;

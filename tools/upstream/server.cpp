@@ -623,6 +623,12 @@ Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
         SSL_CTX_set_client_CA_list(&ctx, names);
         SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
         SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION);
+        // Without a session id context OpenSSL aborts every resumed session of a
+        // verified client ("internal error" alert): libcurl resumes on reconnect.
+        static const unsigned char kSessionContext[] = "checkpoint-upstream";
+        if (SSL_CTX_set_session_id_context(&ctx, kSessionContext,
+                                           sizeof kSessionContext - 1) != 1)
+            return false;
         setup_ok = true;
         return true;
     });

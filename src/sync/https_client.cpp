@@ -1,0 +1,198 @@
+#include "src/sync/https_client.hpp"
+
+#include "src/common/time.hpp"
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+
+namespace cp::sync {
+
+namespace {
+
+void global_init_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* out = static_cast<std::string*>(user);
+    // A server answer over 64 MiB is not one of ours (a snapshot of 2M entries is ~45 MiB).
+    if (out->size() + size * n > (64u << 20)) return 0;
+    out->append(data, size * n);
+    return size * n;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+    auto* res = static_cast<HttpResponse*>(user);
+    std::string line(data, size * n);
+    if (line.rfind("HTTP/", 0) == 0) res->headers.clear();  // a new response (e.g. after 100)
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::string value = line.substr(colon + 1);
+        auto b = value.find_first_not_of(" \t");
+        auto e = value.find_last_not_of(" \t\r\n");
+        value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+        res->headers.emplace_back(std::move(name), std::move(value));
+    }
+    return size * n;
+}
+
+Failure curl_failure(CURLcode rc, const char* errbuf) {
+    std::string msg = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
+    switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return fail(ErrorKind::unavailable, "connect", msg);
+        case CURLE_OPERATION_TIMEDOUT:
+            return fail(ErrorKind::unavailable, "timeout", msg);
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_CLIENTCERT:
+            return fail(ErrorKind::unavailable, "tls", msg);
+        case CURLE_UNSUPPORTED_PROTOCOL:
+            return fail(ErrorKind::config, "url", msg);
+        default:
+            return fail(ErrorKind::unavailable, "network", msg);
+    }
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& lower_name) const {
+    for (const auto& [k, v] : headers)
+        if (k == lower_name) return v;
+    return {};
+}
+
+std::optional<std::int64_t> parse_http_date(const std::string& text) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end != '\0') return std::nullopt;
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::string gzip_compress(const std::string& data) {
+    z_stream zs{};
+    if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+    std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return rc == Z_STREAM_END ? out : std::string();
+}
+
+HttpsClient::HttpsClient(HttpsConfig cfg) : cfg_(std::move(cfg)) {}
+HttpsClient::HttpsClient(HttpsClient&& o) noexcept
+    : cfg_(std::move(o.cfg_)), curl_(std::exchange(o.curl_, nullptr)) {}
+HttpsClient& HttpsClient::operator=(HttpsClient&& o) noexcept {
+    if (this != &o) {
+        if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+        cfg_ = std::move(o.cfg_);
+        curl_ = std::exchange(o.curl_, nullptr);
+    }
+    return *this;
+}
+HttpsClient::~HttpsClient() {
+    if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Result<HttpsClient> HttpsClient::create(HttpsConfig cfg) {
+    if (cfg.base_url.rfind("https://", 0) != 0)
+        return fail(ErrorKind::config, "url", "the upstream URL must start with https://");
+    for (const auto* p : {&cfg.ca_path, &cfg.cert_path, &cfg.key_path}) {
+        std::error_code ec;
+        if (p->empty() || !std::filesystem::is_regular_file(*p, ec))
+            return fail(ErrorKind::config, "tls-files", "missing: " + *p);
+    }
+    global_init_once();
+    HttpsClient c(std::move(cfg));
+    c.curl_ = curl_easy_init();
+    if (!c.curl_) return fail(ErrorKind::internal, "curl", "curl_easy_init failed");
+    return c;
+}
+
+Result<HttpResponse> HttpsClient::get(const std::string& path,
+                                      const std::vector<std::string>& headers) {
+    return perform(path, nullptr, false, headers);
+}
+
+Result<HttpResponse> HttpsClient::post_json(const std::string& path, const std::string& json,
+                                            bool gzip) {
+    if (gzip) {
+        std::string z = gzip_compress(json);
+        if (z.empty()) return fail(ErrorKind::internal, "zlib", "gzip failed");
+        return perform(path, &z, true, {"Content-Type: application/json"});
+    }
+    return perform(path, &json, false, {"Content-Type: application/json"});
+}
+
+Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::string* body,
+                                          bool gzip, const std::vector<std::string>& headers) {
+    CURL* c = static_cast<CURL*>(curl_);
+    curl_easy_reset(c);
+    HttpResponse res;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    const std::string url = cfg_.base_url + path;
+    curl_slist* hdrs = nullptr;
+    for (const auto& h : headers) hdrs = curl_slist_append(hdrs, h.c_str());
+    if (gzip) hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
+    hdrs = curl_slist_append(hdrs, "Expect:");  // no 100-continue round trip
+
+    // The security settings: every one of them is set on every request.
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(c, CURLOPT_CAINFO, cfg_.ca_path.c_str());
+    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);  // the pinned fleet CA only
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cfg_.cert_path.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, cfg_.key_path.c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, cfg_.connect_timeout_s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, cfg_.transfer_timeout_s);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, cfg_.low_speed_bytes_s);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, cfg_.low_speed_time_s);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &res.body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &res);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    }
+    res.sent_ms = wall_now_ms();
+    CURLcode rc = curl_easy_perform(c);
+    res.received_ms = wall_now_ms();
+    curl_slist_free_all(hdrs);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+    if (rc != CURLE_OK) return curl_failure(rc, errbuf);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res.status);
+    res.date_s = parse_http_date(res.header("date"));
+    return res;
+}
+
+}  // namespace cp::sync

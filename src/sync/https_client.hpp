@@ -1,0 +1,70 @@
+// HTTPS to the command centre, on libcurl, with the fleet's rules built in and not
+// configurable away: https only (no plain HTTP, no redirects to it), the server
+// verified against the pinned fleet CA (no system CA store) and its host name,
+// the device's own client certificate, TLS 1.2+, connect and transfer timeouts.
+//
+// Error reasons: [config] "url" (not https://), [config] "tls-files" (a CA, cert or
+// key file is missing); [unavailable] "connect" (refused, unreachable, timeout),
+// "tls" (handshake failed: wrong CA, expired or mismatched server certificate,
+// client certificate refused), "timeout", "network"; [internal] "curl".
+//
+// Thread-safety: one HttpsClient per thread (the sync thread owns it).
+#pragma once
+
+#include "src/common/result.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cp::sync {
+
+struct HttpsConfig {
+    std::string base_url;          // "https://host:port", no trailing slash
+    std::string ca_path;           // fleet CA, PEM: the only trust anchor
+    std::string cert_path;         // this device's certificate, PEM
+    std::string key_path;          // this device's private key, PEM
+    long connect_timeout_s = 10;
+    long transfer_timeout_s = 60;  // whole request, including the body
+    long low_speed_bytes_s = 100;  // abort when slower than this ...
+    long low_speed_time_s = 20;    // ... for this long
+};
+
+struct HttpResponse {
+    long status = 0;
+    std::string body;
+    std::optional<std::int64_t> date_s;  // the server's Date header, s since epoch
+    std::vector<std::pair<std::string, std::string>> headers;  // lower-case names
+    std::int64_t sent_ms = 0;      // device wall clock before the request
+    std::int64_t received_ms = 0;  // device wall clock after the response
+    std::string header(const std::string& lower_name) const;
+};
+
+class HttpsClient {
+public:
+    static Result<HttpsClient> create(HttpsConfig cfg);
+    HttpsClient(HttpsClient&&) noexcept;
+    HttpsClient& operator=(HttpsClient&&) noexcept;
+    ~HttpsClient();
+
+    // `path` starts with "/". Extra headers as "Name: value".
+    Result<HttpResponse> get(const std::string& path, const std::vector<std::string>& headers = {});
+    // POSTs JSON; gzip-compresses the body when `gzip` (Content-Encoding: gzip).
+    Result<HttpResponse> post_json(const std::string& path, const std::string& json, bool gzip);
+
+private:
+    explicit HttpsClient(HttpsConfig cfg);
+    Result<HttpResponse> perform(const std::string& path, const std::string* body, bool gzip,
+                                 const std::vector<std::string>& headers);
+    HttpsConfig cfg_;
+    void* curl_ = nullptr;  // CURL*, reused so connections are kept alive
+};
+
+// gzip (RFC 1952) of `data`.
+std::string gzip_compress(const std::string& data);
+// RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") → s since epoch.
+std::optional<std::int64_t> parse_http_date(const std::string& text);
+
+}  // namespace cp::sync

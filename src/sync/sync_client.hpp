@@ -1,0 +1,97 @@
+// The device side of docs/sync-protocol.md: pull status-list deltas and apply them
+// through the status module, upload journal rows and mark them uploaded only up to
+// the server's acknowledgement, send heartbeats, and measure clock skew from the
+// server's Date header. One step per call; the sync thread loops over them with
+// SyncBackoff between failures.
+//
+// Thread-safety: a SyncClient belongs to the sync thread. The journal and status
+// list it uses are thread-safe themselves.
+#pragma once
+
+#include "src/common/result.hpp"
+#include "src/crypto/trust_store.hpp"
+#include "src/journal/journal.hpp"
+#include "src/status/store.hpp"
+#include "src/sync/https_client.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+
+namespace cp::sync {
+
+// Exponential backoff with full jitter, capped: the k-th consecutive failure waits
+// a uniformly random time in [0, min(cap, initial * 2^k)]; success resets.
+class SyncBackoff {
+public:
+    SyncBackoff(std::int64_t initial_ms = 1000, std::int64_t cap_ms = 300'000,
+                std::uint64_t seed = std::random_device{}());
+    std::int64_t next_delay_ms();   // after a failure
+    void reset();                   // after a success
+    int failures() const { return failures_; }
+    std::int64_t ceiling_ms() const;  // the upper bound the next delay is drawn under
+
+private:
+    std::int64_t initial_ms_, cap_ms_;
+    int failures_ = 0;
+    std::mt19937_64 rng_;
+};
+
+struct SyncConfig {
+    std::string device_id;
+    std::string firmware = "0";
+    std::size_t batch_rows = 200;          // journal rows per upload
+    bool gzip = true;
+    std::int64_t max_skew_ms = 300'000;    // beyond this the clock is reported as skewed
+};
+
+struct UploadReport {
+    std::size_t sent = 0;
+    std::int64_t acked_seq = 0;
+    std::int64_t marked = 0;     // journal rows newly marked uploaded
+};
+
+struct ListReport {
+    std::int64_t from_version = 0;
+    std::int64_t to_version = 0;
+    bool snapshot = false;       // a full list was imported (no usable delta chain)
+    std::size_t deltas = 0;
+};
+
+struct ClockSkew {
+    std::int64_t skew_ms = 0;    // device − server, corrected by half the round trip
+    bool skewed = false;         // |skew| > max_skew_ms
+};
+
+class SyncClient {
+public:
+    SyncClient(SyncConfig cfg, HttpsClient http, journal::ScanJournal& journal,
+               status::StatusList& list, const crypto::TrustStore& list_signers);
+
+    // Uploads one batch of pending journal rows (nothing to do: sent == 0).
+    // Errors: HttpsClient's; [rejected] "http-<status>" for a refusal (403, 400, ...);
+    // [invalid_input] "response" for an answer that is not the protocol's.
+    Result<UploadReport> upload_once();
+    // Brings the status list to the server's latest version: deltas in order when
+    // the server offers a chain from our version, else the snapshot. Each step is
+    // verified and applied atomically by the status module; on error the list
+    // stays at the last good version.
+    Result<ListReport> pull_list_once();
+    // Sends a heartbeat; returns the skew measured from the server's Date header.
+    Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}");
+
+    std::optional<ClockSkew> last_skew() const { return skew_; }
+
+private:
+    Result<HttpResponse> get_ok(const std::string& path);
+    void observe(const HttpResponse& r);
+    SyncConfig cfg_;
+    HttpsClient http_;
+    journal::ScanJournal& journal_;
+    status::StatusList& list_;
+    const crypto::TrustStore& signers_;
+    std::optional<ClockSkew> skew_;
+};
+
+}  // namespace cp::sync
