@@ -63,7 +63,9 @@ public:
     explicit VideoSource(FileSourceConfig c) : config_(std::move(c)), pacer_(config_.fps) {}
     bool open() {
         try {
-            return cap_.open(config_.path, cv::CAP_ANY) && cap_.isOpened();
+            // FFmpeg only: CAP_ANY would also probe camera backends (dc1394,
+            // gphoto2) with a file name, slowly and with leaks in them.
+            return cap_.open(config_.path, cv::CAP_FFMPEG) && cap_.isOpened();
         } catch (const cv::Exception&) {
             return false;
         }

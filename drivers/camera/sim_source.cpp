@@ -164,7 +164,23 @@ Frame render_lane_frame(const lane::LaneScript& script, std::int64_t frame, int 
         cv::warpPerspective(card, warped, h, img.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT);
         cv::warpPerspective(mask, warped_mask, h, img.size(), cv::INTER_LINEAR,
                             cv::BORDER_CONSTANT);
-        warped.copyTo(img, warped_mask);
+        // The camera stands still: only the moving pass smears — a walking person
+        // over about a third of the 1/fps exposure, plus the hand's own shake.
+        // Blurring colour and coverage together blends the smeared edges.
+        double smear = speed_px / 3.0;
+        if (fx.blur == lane::Blur::motion) smear += fx.blur_px;
+        if (smear >= 2) {
+            motion_blur(warped, smear);
+            motion_blur(warped_mask, smear);
+        }
+        cv::Mat alpha, alpha3, fimg, fcard;
+        warped_mask.convertTo(alpha, CV_32F, 1.0 / 255.0);
+        cv::Mat a_planes[3] = {alpha, alpha, alpha};
+        cv::merge(a_planes, 3, alpha3);
+        img.convertTo(fimg, CV_32FC3);
+        warped.convertTo(fcard, CV_32FC3);
+        fimg = fimg.mul(cv::Scalar::all(1.0) - alpha3) + fcard.mul(alpha3);
+        fimg.convertTo(img, CV_8UC3);
         // Glare: a soft specular spot, off-centre over the code.
         if (fx.glare > 0) {
             cv::Mat spot(img.size(), CV_32FC1, cv::Scalar(0));
@@ -180,12 +196,11 @@ Frame render_lane_frame(const lane::LaneScript& script, std::int64_t frame, int 
             f += spot3 * (fx.glare * 255.0);
             f.convertTo(img, CV_8UC3);
         }
-        if (fx.blur == lane::Blur::motion) motion_blur(img, fx.blur_px);
+        // Out of focus: the person stands off the focal plane, so the whole picture
+        // near them softens (the wall behind is close enough to share it).
         if (fx.blur == lane::Blur::defocus && fx.blur_px > 0) {
             cv::GaussianBlur(img, img, cv::Size(0, 0), fx.blur_px / 2.0);
         }
-        // Walking people smear across a 1/fps exposure of about a third of the frame time.
-        if (speed_px > 0) motion_blur(img, speed_px / 3.0);
     }
     if (noise > 0) {
         cv::Mat n(img.size(), CV_16SC3);

