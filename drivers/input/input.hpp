@@ -81,8 +81,10 @@ Result<std::unique_ptr<InputSource>> open_evdev(const std::string& path, bool gr
 std::unique_ptr<InputSource> open_evdev_fd(int fd, std::string name);
 
 // Events pushed by hand, or keystrokes generated from the lane script: when the
-// camera cursor shows a person holding their code, the inspector "types" that
-// person's direction, plate and decision, one key per poll.
+// camera cursor shows a person starting to hold their code, the inspector
+// "types" that person's direction, plate + Enter and decision, once. Keys go
+// through the same LineEditor as a real keyboard; each poll returns at most
+// one event.
 class SimInput final : public InputSource {
 public:
     SimInput() = default;
