@@ -131,6 +131,7 @@ struct QrDecoder::Impl {
     DecodeReport report;
     std::vector<Found> found;
     std::optional<Quad> last_quad;
+    std::optional<Quad> hint;  // a likely but unread code in the last frame
     int frames_since_seen = 0;
 
     // One ZXing run over an 8-bit gray image; valid QR results are merged.
@@ -226,7 +227,9 @@ struct QrDecoder::Impl {
         // (factor 3) then covers the coarse scales.
         cv::Mat work = gray;
         Xform wx;
-        if (opt.rescale && long_side(gray) > opt.work_long_side) {
+        // A frame a little above the working size (720p video) is used as is:
+        // the resize would cost more than it saves.
+        if (opt.rescale && long_side(gray) > opt.work_long_side * 5 / 4) {
             const double f = static_cast<double>(opt.work_long_side) / long_side(gray);
             work = resized(gray, f);
             wx.scale = 1.0 / f;
@@ -289,6 +292,14 @@ struct QrDecoder::Impl {
             run_region(gray, c, r.half * px.scale);
         }
         report.ms_regions = lap();
+        // For the next video frame: where a code probably is, though unread yet.
+        for (const auto& r : proposals) {
+            if (!r.triple || covered(px.apply(r.cx, r.cy))) continue;
+            const Point c = px.apply(r.cx, r.cy);
+            const auto h = static_cast<float>(r.half * px.scale);
+            hint = Quad{Point{c.x - h, c.y - h}, Point{c.x + h, c.y - h}, Point{c.x + h, c.y + h}, Point{c.x - h, c.y + h}};
+            break;
+        }
 
         if (opt.contrast && more()) {
             // Dim screens and faded prints: a global stretch first (the binariser
@@ -373,6 +384,7 @@ const DecoderOptions& QrDecoder::options() const { return impl_->opt; }
 const DecodeReport& QrDecoder::last_report() const { return impl_->report; }
 void QrDecoder::reset_tracking() {
     impl_->last_quad.reset();
+    impl_->hint.reset();
     impl_->frames_since_seen = 0;
 }
 
@@ -384,6 +396,7 @@ Result<std::vector<Code>> QrDecoder::decode(const ImageView& frame) {
     if (!g) return fail(g.error());
     try {
         impl_->pipeline(*g, dl);
+        impl_->hint.reset();  // only video frames carry a position forward
     } catch (const cv::Exception& e) {
         impl_->found.clear();
         return fail(ErrorKind::internal, "opencv", e.what());
@@ -399,10 +412,13 @@ Result<std::vector<Code>> QrDecoder::decode_video_frame(const ImageView& frame) 
     auto g = to_gray(frame, d.opt.max_side);
     if (!g) return fail(g.error());
     try {
-        if (d.opt.roi_reuse && d.last_quad) {
+        std::optional<Quad> roi = d.last_quad ? d.last_quad : d.hint;
+        d.hint.reset();
+        if (d.opt.roi_reuse && roi) {
             // The code moves little between frames at 30 fps: a crop around the
-            // last position, scaled to a comfortable size, is read in a few ms.
-            const Quad& q = *d.last_quad;
+            // last position (a read, or three finder patterns not yet read),
+            // scaled to a comfortable size, is read in a few ms.
+            const Quad& q = *roi;
             float x0 = q[0].x, x1 = q[0].x, y0 = q[0].y, y1 = q[0].y;
             for (const auto& p : q) {
                 x0 = std::min(x0, p.x);
