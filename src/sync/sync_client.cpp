@@ -92,6 +92,10 @@ Result<UploadReport> SyncClient::upload_once() {
                   {"reason", r.reason},
                   {"time", r.wall_ms / 1000},
                   {"lane", r.lane}};
+        if (r.type == journal::RowType::manual) {
+            s["type"] = "manual";
+            s["ref_seq"] = r.ref_seq.value_or(0);
+        }
         if (!r.pass_id.empty()) s["pass_id"] = r.pass_id;
         if (r.temperature_c) s["temperature_c"] = *r.temperature_c;
         scans.push_back(std::move(s));

@@ -140,6 +140,18 @@ TEST_CASE("journal rows are marked uploaded only up to the server's acknowledgem
     auto alerts = up.store->scans(100, 0, true, "gate-01");
     CHECK(alerts->size() == 2);  // seq 1 and 6 were RED
 
+    // A guard's resolution travels as a manual row referencing its scan; not an alert.
+    auto m = dev.journal->append_manual(1, "GREEN", "guard-checked");
+    REQUIRE_MESSAGE(m.ok(), m.error().describe());
+    auto rm = client.upload_once();
+    REQUIRE_MESSAGE(rm.ok(), rm.error().describe());
+    CHECK(rm->acked_seq == 8);
+    auto last = up.store->scans(1, 0, false, "gate-01");
+    REQUIRE(last.ok());
+    CHECK((*last)[0].scan.manual);
+    CHECK((*last)[0].scan.ref_seq == 1);
+    CHECK(up.store->scans(100, 0, true, "gate-01")->size() == 2);
+
     // A revoked device keeps its rows: nothing is marked uploaded.
     dev.scans(2);
     REQUIRE(up.store->revoke_device("gate-01", 5).ok());

@@ -213,7 +213,8 @@ TEST_CASE("scan upload: gzip bodies, bad input as typed errors, limits") {
     };
     for (const Case& k : {Case{"seq", 0}, Case{"seq", "1"}, Case{"pass_id", "XYZ"},
                           Case{"verdict", "purple"}, Case{"temperature_c", 99.0},
-                          Case{"scan_id", ""}, Case{"time", -5}, Case{"reason", "a b"}}) {
+                          Case{"scan_id", ""}, Case{"time", -5}, Case{"reason", "a b"},
+                          Case{"type", "other"}, Case{"type", "manual"}}) {
         json s = scan(1, "x1");
         s[k.field] = k.value;
         auto bad = post(*c, "/v1/scans", {{"scans", json::array({s})}});

@@ -148,6 +148,17 @@ Result<Scan> parse_scan(const json& j, const std::string& device_id, std::int64_
     if (!j.contains("time") || !j["time"].is_number_integer()) return bad("time");
     s.time = j["time"].get<std::int64_t>();
     if (s.time < 0) return bad("time");
+    if (j.contains("type") && !j["type"].is_null()) {
+        if (!j["type"].is_string()) return bad("type");
+        const std::string type = j["type"].get<std::string>();
+        if (type != "scan" && type != "manual") return bad("type");
+        s.manual = type == "manual";
+    }
+    if (s.manual) {
+        if (!j.contains("ref_seq") || !j["ref_seq"].is_number_integer()) return bad("ref_seq");
+        s.ref_seq = j["ref_seq"].get<std::int64_t>();
+        if (s.ref_seq < 1 || s.ref_seq >= s.seq) return bad("ref_seq");
+    }
     if (j.contains("lane") && !j["lane"].is_null()) {
         if (!j["lane"].is_string()) return bad("lane");
         s.lane = j["lane"].get<std::string>();
@@ -201,7 +212,8 @@ json scan_json(const UpstreamStore::ScanRow& r) {
             {"reason", s.reason},
             {"temperature_c", s.temperature_c ? json(*s.temperature_c) : json(nullptr)},
             {"time", s.time},
-            {"lane", s.lane}};
+            {"lane", s.lane},
+            {"type", s.manual ? "manual" : "scan"}};
 }
 
 bool is_loopback(const std::string& host) {

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS scans(
   pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
   temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
   received_at INTEGER NOT NULL, alert INTEGER NOT NULL,
+  manual INTEGER NOT NULL DEFAULT 0, ref_seq INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(device_id, seq));
 CREATE INDEX IF NOT EXISTS scans_received ON scans(received_at);
 CREATE INDEX IF NOT EXISTS scans_alert ON scans(alert) WHERE alert = 1;
@@ -136,8 +137,10 @@ private:
     int rc_ = SQLITE_OK;
 };
 
+// A guard's resolution is not a new event at the gate: never an alert.
 bool is_alert(const Scan& s) {
-    return s.verdict == "red" || s.reason == "fever" || s.reason == "status-red";
+    return !s.manual &&
+           (s.verdict == "red" || s.reason == "fever" || s.reason == "status-red");
 }
 
 class SqliteStore final : public UpstreamStore {
@@ -259,8 +262,8 @@ public:
             IngestResult res;
             Stmt ins(db_,
                      "INSERT INTO scans(device_id, seq, scan_id, pass_id, verdict, reason, "
-                     "temperature_c, time, lane, received_at, alert) "
-                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                     "temperature_c, time, lane, received_at, alert, manual, ref_seq) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
                      "ON CONFLICT(device_id, seq) DO NOTHING");
             Stmt existing(db_, "SELECT scan_id FROM scans WHERE device_id = ?1 AND seq = ?2");
             for (const Scan& sc : scans) {
@@ -269,7 +272,8 @@ public:
                 ins.bind(1, sc.device_id).bind(2, sc.seq).bind(3, sc.scan_id).bind(4, sc.pass_id)
                     .bind(5, sc.verdict).bind(6, sc.reason).bind(7, sc.temperature_c)
                     .bind(8, sc.time).bind(9, sc.lane).bind(10, sc.received_at)
-                    .bind(11, std::int64_t{is_alert(sc) ? 1 : 0});
+                    .bind(11, std::int64_t{is_alert(sc) ? 1 : 0})
+                    .bind(12, std::int64_t{sc.manual ? 1 : 0}).bind(13, sc.ref_seq);
                 CP_TRY(ins.run());
                 ins.reset();
                 if (sqlite3_changes(db_) == 1) {
@@ -322,7 +326,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_,
                "SELECT rowid, device_id, seq, scan_id, pass_id, verdict, reason, temperature_c, "
-               "time, lane, received_at FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
+               "time, lane, received_at, manual, ref_seq FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
                "AND (?3 = '' OR device_id = ?3) ORDER BY rowid DESC LIMIT ?4");
         s.bind(1, after_rowid).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, device)
             .bind(4, static_cast<std::int64_t>(limit));
@@ -343,6 +347,8 @@ public:
             r.scan.time = s.i64(8);
             r.scan.lane = s.text(9);
             r.scan.received_at = s.i64(10);
+            r.scan.manual = s.i64(11) != 0;
+            r.scan.ref_seq = s.i64(12);
             out.push_back(std::move(r));
         }
         return out;
@@ -359,7 +365,7 @@ public:
     Result<std::vector<HourCount>> scans_per_hour(std::int64_t since) override {
         std::lock_guard lock(mu_);
         Stmt s(db_,
-               "SELECT (time / 3600) * 3600 AS h, count(*) FROM scans WHERE time >= ?1 "
+               "SELECT (time / 3600) * 3600 AS h, count(*) FROM scans WHERE time >= ?1 AND manual = 0 "
                "GROUP BY h ORDER BY h");
         s.bind(1, since);
         std::vector<HourCount> out;

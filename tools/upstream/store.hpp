@@ -38,6 +38,8 @@ struct Scan {
     std::int64_t time = 0;         // device wall time of the scan, seconds since epoch
     std::string lane;
     std::int64_t received_at = 0;  // server time, seconds since epoch
+    bool manual = false;           // a guard's resolution of an earlier scan
+    std::int64_t ref_seq = 0;      // manual rows: the seq of the scan resolved
 };
 
 struct IngestResult {
