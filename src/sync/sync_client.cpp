@@ -159,6 +159,50 @@ Result<ListReport> SyncClient::pull_list_once() {
     return rep;
 }
 
+Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t current_version) {
+    auto r = http_.get("/v1/trust");
+    if (!r) return fail(r.error());
+    observe(*r);
+    if (r->status == 404) return std::optional<TrustList>();
+    if (r->status != 200) return http_refusal(*r);
+    auto bad = [](const char* what) { return fail(ErrorKind::invalid_input, "trust-format", what); };
+    json env = json::parse(r->body, nullptr, false);
+    if (env.is_discarded() || !env.is_object() || env.value("alg", "") != "ES256" ||
+        !env.contains("kid") || !env["kid"].is_string() || !env.contains("payload") ||
+        !env["payload"].is_string() || !env.contains("sig") || !env["sig"].is_string())
+        return bad("not a signed envelope");
+    auto kid = from_hex(env["kid"].get<std::string>());
+    auto sig = from_hex(env["sig"].get<std::string>());
+    if (!kid || !sig) return bad("kid or sig is not hex");
+    const std::string payload = env["payload"].get<std::string>();
+    auto candidates = signers_.find(*kid);
+    if (candidates.empty()) return fail(ErrorKind::rejected, "unknown-key", "trust list signer");
+    bool verified = false;
+    for (const auto* cert : candidates)
+        if (cert->verify_es256(as_bytes(payload), *sig).ok()) verified = true;
+    if (!verified) return fail(ErrorKind::rejected, "signature", "trust list");
+    // Only now is the payload trusted enough to parse.
+    json p = json::parse(payload, nullptr, false);
+    if (p.is_discarded() || !p.is_object() || p.value("type", "") != "cp-trust-list" ||
+        !p.contains("version") || !p["version"].is_number_integer() || !p.contains("issuers") ||
+        !p["issuers"].is_array())
+        return bad("payload");
+    TrustList t;
+    t.version = p["version"].get<std::int64_t>();
+    if (p.contains("issued_at") && p["issued_at"].is_number_integer())
+        t.issued_at = p["issued_at"].get<std::int64_t>();
+    if (t.version < current_version)
+        return fail(ErrorKind::rejected, "trust-version", "older than the installed trust list");
+    if (t.version == current_version) return std::optional<TrustList>();
+    for (const auto& h : p["issuers"]) {
+        if (!h.is_string()) return bad("issuer");
+        auto der = from_hex(h.get<std::string>());
+        if (!der || der->empty()) return bad("issuer");
+        t.issuers.push_back(std::move(*der));
+    }
+    return std::optional<TrustList>(std::move(t));
+}
+
 Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json) {
     auto stats = journal_.stats();
     if (!stats) return fail(stats.error());

@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace cp::sync {
 
@@ -59,6 +60,12 @@ struct ListReport {
     std::size_t deltas = 0;
 };
 
+struct TrustList {
+    std::int64_t version = 0;
+    std::int64_t issued_at = 0;
+    std::vector<Bytes> issuers;  // DER certificates of the pass issuers
+};
+
 struct ClockSkew {
     std::int64_t skew_ms = 0;    // device − server, corrected by half the round trip
     bool skewed = false;         // |skew| > max_skew_ms
@@ -78,6 +85,11 @@ public:
     // verified and applied atomically by the status module; on error the list
     // stays at the last good version.
     Result<ListReport> pull_list_once();
+    // Fetches the signed trust list (issuer certificates) and verifies it against
+    // the list signers. Returns nullopt when the server has none or it is not newer
+    // than `current_version`. Errors: [invalid_input] "trust-format", [rejected]
+    // "unknown-key" (no signer with that kid), "signature", "trust-version" (older).
+    Result<std::optional<TrustList>> pull_trust_once(std::int64_t current_version);
     // Sends a heartbeat; returns the skew measured from the server's Date header.
     Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}");
 

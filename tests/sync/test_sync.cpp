@@ -212,6 +212,44 @@ TEST_CASE("list pull: snapshot for a new device, then deltas, verified by the st
     CHECK_FALSE(other.list->info().has_value());
 }
 
+TEST_CASE("trust list pull: verified against the list signer, newer versions only") {
+    Upstream up;
+    up.enroll("gate-01");
+    Device dev(up);
+    auto http = HttpsClient::create(https_for(up));
+    REQUIRE(http.ok());
+    SyncClient client(SyncConfig{"gate-01"}, std::move(*http), *dev.journal, *dev.list, dev.signers);
+    auto none = client.pull_trust_once(0);
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+
+    auto signer = upstream::ListSigner::load(up.path("list-signer.key"), up.path("list-signer.crt"));
+    REQUIRE(signer.ok());
+    auto der = upstream::certificate_der(as_bytes(cp::testing::read_file(up.pki / "issuer.crt")));
+    REQUIRE(der.ok());
+    REQUIRE(up.store->add_issuer(upstream::fingerprint(*der), *der, 1).ok());
+    REQUIRE(upstream::publish_trust(*up.store, *signer, 10).ok());
+    auto t = client.pull_trust_once(0);
+    REQUIRE_MESSAGE(t.ok(), t.error().describe());
+    REQUIRE(t->has_value());
+    CHECK((*t)->version == 1);
+    REQUIRE((*t)->issuers.size() == 1);
+    CHECK((*t)->issuers[0] == *der);
+    // The issuer certificate loads into the pass verifier's trust store.
+    crypto::TrustStore issuers;
+    CHECK(issuers.add_pem_or_der((*t)->issuers[0]).ok());
+    CHECK_FALSE(client.pull_trust_once(1)->has_value());              // up to date
+    CHECK(client.pull_trust_once(2).error().reason == "trust-version");  // older than ours
+
+    // A device that trusts another list signer refuses it.
+    crypto::TrustStore wrong;
+    REQUIRE(wrong.add_pem_or_der(as_bytes(cp::testing::read_file(up.pki / "issuer.crt"))).ok());
+    auto http2 = HttpsClient::create(https_for(up));
+    REQUIRE(http2.ok());
+    SyncClient c2(SyncConfig{"gate-01"}, std::move(*http2), *dev.journal, *dev.list, wrong);
+    CHECK(c2.pull_trust_once(0).error().reason == "unknown-key");
+}
+
 TEST_CASE("heartbeat measures clock skew from the server's Date") {
     Upstream up;
     up.enroll("gate-01");
