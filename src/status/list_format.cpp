@@ -304,6 +304,7 @@ Result<Bytes> signed_prefix(const ListHeader& h, const crypto::PrivateKey& key, 
 
 Result<std::size_t> MemorySource::read(std::uint8_t* out, std::size_t n) {
     std::size_t k = std::min(n, data_.size() - pos_);
+    if (k == 0) return k;  // an empty view may have a null data pointer
     std::memcpy(out, data_.data() + pos_, k);
     pos_ += k;
     return k;
