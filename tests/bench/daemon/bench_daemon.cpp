@@ -1,0 +1,307 @@
+// checkpointd benchmarks. Prints, beside a baseline measured in the same run:
+//   1. frame -> verdict latency of the scan pipeline (decode + verify + status
+//      lookup + decide + journal commit) on rendered 1280x720 lane frames, vs
+//      bare ZXing ReadBarcodes on the same frames (target: <= 1.2x);
+//   2. checkpointd's peak RSS (wait4 ru_maxrss, and VmHWM from /proc) running a
+//      sim lane against an N-entry status list (default 10 million; target < 64 MiB).
+// The list is generated the way tests/bench/status does it (sorted ids that look
+// random, streamed twice), so the sizes compare. Numbers only; nothing asserts.
+#include "firmware/checkpointd/scan_pipeline.hpp"
+#include "drivers/camera/camera.hpp"
+#include "src/common/time.hpp"
+#include "src/pass/issuer.hpp"
+#include "src/status/list_format.hpp"
+#include "src/status/store.hpp"
+#include "tests/bench/bench.hpp"
+
+#include <ZXing/ReadBarcode.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+extern char** environ;
+
+using namespace cp;
+namespace fs = std::filesystem;
+
+namespace {
+
+double secs_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+double us_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+std::uint64_t splitmix(std::uint64_t& s) {
+    std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+// Entry i of n, as tests/bench/status: ids increase with i and look random.
+status::ListEntry gen(std::uint64_t i, std::uint64_t n) {
+    std::uint64_t s = i * 2654435761ULL + 12345;
+    const std::uint64_t step = ~0ULL / n;
+    std::uint64_t hi = i * step + splitmix(s) % step;
+    std::uint64_t lo = splitmix(s);
+    status::ListEntry e;
+    for (int b = 0; b < 8; ++b) {
+        e.id[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(hi >> (56 - 8 * b));
+        e.id[static_cast<std::size_t>(8 + b)] = static_cast<std::uint8_t>(lo >> (56 - 8 * b));
+    }
+    std::uint64_t r = splitmix(s) % 100;
+    e.op = r < 90 ? status::Op::green : r < 97 ? status::Op::yellow : status::Op::red;
+    e.reason = static_cast<std::uint8_t>(e.op == status::Op::green ? 0 : 1 + splitmix(s) % 2);
+    e.since = 1'790'000'000 + static_cast<std::uint32_t>(splitmix(s) % 5'000'000);
+    return e;
+}
+// The people of the lane carry the ids of these entries (all green).
+std::uint64_t person_entry(std::uint64_t k, std::uint64_t n) {
+    for (std::uint64_t i = (k * 7919 + 11) % n;; i = (i + 1) % n) {
+        if (gen(i, n).op == status::Op::green) return i;
+    }
+}
+
+void write_list(const fs::path& path, std::uint64_t n, std::int64_t created_at, const crypto::PrivateKey& key,
+                const Bytes& kid) {
+    status::ListHeader h;
+    h.version = 1;
+    h.created_at = created_at;
+    h.reasons = {"", "isolation", "close-contact"};
+    h.entry_count = n;
+    constexpr std::size_t kBatch = 65536;
+    std::vector<std::uint8_t> buf(kBatch * status::kRecordSize);
+    auto each_batch = [&](auto&& sink) {
+        for (std::uint64_t i = 0; i < n;) {
+            std::size_t k = 0;
+            for (; k < kBatch && i < n; ++k, ++i) status::encode_record(gen(i, n), buf.data() + k * status::kRecordSize);
+            sink(ByteView(buf.data(), k * status::kRecordSize));
+        }
+    };
+    status::EntriesDigest digest;
+    each_batch([&](ByteView b) { digest.update(b); });
+    h.entries_sha256 = digest.finish();
+    auto prefix = status::signed_prefix(h, key, kid);
+    if (!prefix) std::abort();
+    std::FILE* out = std::fopen(path.c_str(), "wb");
+    if (!out) std::abort();
+    std::fwrite(prefix->data(), 1, prefix->size(), out);
+    each_batch([&](ByteView b) { std::fwrite(b.data(), 1, b.size(), out); });
+    if (std::fclose(out) != 0) std::abort();
+}
+
+template <typename T>
+T must(Result<T> r, const char* what) {
+    if (!r) {
+        std::fprintf(stderr, "%s: %s\n", what, r.error().describe().c_str());
+        std::exit(1);
+    }
+    return std::move(r).value();
+}
+
+// A field of /proc/PID/status in KiB ("VmHWM", "RssAnon", "RssFile"), -1 when gone.
+long proc_kib(pid_t pid, const char* field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    const std::string key = std::string(field) + ":";
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(key, 0) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
+    }
+    return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 10'000'000ULL;
+    const int frames_per_person = 3, people = 20;
+    fs::path dir = fs::temp_directory_path() / ("cp-bench-daemon-" + std::to_string(::getpid()));
+    fs::create_directories(dir / "trust");
+    std::printf("checkpointd benchmark, status list of %llu entries, in %s\n", static_cast<unsigned long long>(n),
+                dir.c_str());
+    const std::int64_t now_s = wall_now_ms() / 1000;
+
+    // Keys: a pass issuer (trusted by the lane) and a list signer.
+    auto issuer = must(crypto::PrivateKey::generate_p256(), "keygen");
+    auto issuer_der = must(issuer.self_signed_certificate("bench issuer", now_s - 86400, 3650), "cert");
+    const Bytes issuer_kid = crypto::kid_of(issuer_der);
+    {
+        std::ofstream(dir / "trust" / "issuer.crt") << crypto::certificate_pem(issuer_der);
+    }
+    auto signer = must(crypto::PrivateKey::generate_p256(), "keygen");
+    auto signer_der = must(signer.self_signed_certificate("bench list signer", now_s - 86400, 3650), "cert");
+    crypto::TrustStore list_trust;
+    if (!list_trust.add_pem_or_der(signer_der)) return 1;
+
+    // The list: generate, import (in a child, as the CLI or sync client would).
+    const fs::path list = dir / "list.cpsl", db = dir / "status.db";
+    auto t0 = std::chrono::steady_clock::now();
+    write_list(list, n, now_s - 600, signer, crypto::kid_of(signer_der));
+    std::printf("%-44s %8.2f s  (%.1f MB)\n", "generate signed list file", secs_since(t0),
+                static_cast<double>(fs::file_size(list)) / 1e6);
+    t0 = std::chrono::steady_clock::now();
+    pid_t imp = ::fork();
+    if (imp == 0) {
+        auto store = status::open_sqlite_status_list(db.string());
+        if (!store) ::_exit(2);
+        ::_exit((*store)->import_file(list.string(), list_trust).ok() ? 0 : 3);
+    }
+    int st = 0;
+    ::waitpid(imp, &st, 0);
+    std::printf("%-44s %8.2f s  exit %d  db %.1f MB\n", "import", secs_since(t0), WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                static_cast<double>(fs::file_size(db)) / 1e6);
+    fs::remove(list);
+
+    // Passes for the lane's people, with ids from the list.
+    lane::LaneScript script;
+    script.lead_frames = 0;
+    for (int k = 0; k < people; ++k) {
+        pass::Pass p;
+        p.issuer = "CN-HL-DQ";
+        p.issued_at = now_s - 86400;
+        p.expires_at = now_s + 365 * 86400;
+        p.id = gen(person_entry(static_cast<std::uint64_t>(k), n), n).id;
+        p.kind = pass::Kind::resident;
+        p.name = "张*明";
+        p.grid = "ranghulu.xinghua.07";
+        lane::Person person;
+        person.qr = must(pass::issue_cp1(p, issuer, issuer_kid), "issue");
+        person.temperature_c = 36.6;
+        person.arrive_frames = 0;
+        person.hold_frames = frames_per_person;
+        person.leave_frames = 0;
+        person.gap_frames = 0;
+        script.people.push_back(person);
+    }
+
+    // ---- 1. latency -------------------------------------------------------------
+    std::vector<camera::Frame> frames;
+    for (std::int64_t f = 0; f < script.total_frames(); ++f) frames.push_back(camera::render_lane_frame(script, f, 1280, 720, 1));
+    auto trust = must(crypto::TrustStore::load((dir / "trust").string()), "trust");
+    pass::PassVerifier verifier(trust);
+    auto store = must(status::open_sqlite_status_list(db.string()), "status open");
+    journal::JournalOptions jo;
+    jo.device_id = "bench";
+    jo.disk_floor_bytes = 0;
+    auto journal = must(journal::ScanJournal::open((dir / "journal.db").string(), jo), "journal");
+    daemon::PipelineOptions po;
+    po.policy.temperature_required = false;  // the sensor's time is not CPU; this measures the chain
+    decode::DecoderOptions dopt;
+    dopt.budget_ms = 250;
+    dopt.stop_at_first = true;
+
+    std::vector<double> zx, total, dec, eval, commit;
+    int zx_read = 0, green = 0;
+    ZXing::DecodeHints hints;
+    hints.setFormats(ZXing::BarcodeFormat::QRCode);
+    for (int round = 0; round < 2; ++round) {  // round 0 warms caches and is not counted
+        for (const auto& f : frames) {
+            auto a = std::chrono::steady_clock::now();
+            ZXing::ImageView iv(f.pixels.data(), f.width, f.height, ZXing::ImageFormat::BGR, f.stride);
+            auto results = ZXing::ReadBarcodes(iv, hints);
+            auto b = std::chrono::steady_clock::now();
+            // A fresh pipeline per frame: every frame is a first sighting, as the
+            // first frame of each person is on the lane (no hold-off, no repeat).
+            daemon::ScanPipeline pipe(verifier, store.get(), nullptr, *journal, po, dopt);
+            auto c = std::chrono::steady_clock::now();
+            auto code = pipe.read_code(f.view(), monotonic_now_ms());
+            auto d = std::chrono::steady_clock::now();
+            daemon::ScanResult r;
+            if (code && *code) r = pipe.evaluate(**code, daemon::LaneInput{}, wall_now_ms());
+            auto e = std::chrono::steady_clock::now();
+            if (code && *code) pipe.commit(r);
+            auto g = std::chrono::steady_clock::now();
+            if (round == 0) continue;
+            zx.push_back(us_between(a, b));
+            zx_read += results.empty() ? 0 : 1;
+            dec.push_back(us_between(c, d));
+            eval.push_back(us_between(d, e));
+            commit.push_back(us_between(e, g));
+            total.push_back(us_between(c, g));
+            green += (code && *code && r.journaled && r.verdict == decision::Verdict::green) ? 1 : 0;
+        }
+    }
+    auto zs = bench::summarize(zx), ts = bench::summarize(total);
+    std::printf("\nframe -> verdict, %zu frames 1280x720 BGR (%d people x %d frames)\n", frames.size(), people,
+                frames_per_person);
+    bench::print_row("bare ZXing ReadBarcodes (QR)", zs);
+    bench::print_row("pipeline: decode (QrDecoder)", bench::summarize(dec));
+    bench::print_row("pipeline: verify + lookup + decide", bench::summarize(eval));
+    bench::print_row("pipeline: journal commit (fsync)", bench::summarize(commit));
+    bench::print_row("pipeline: total frame -> verdict", ts);
+    std::printf("read by ZXing %d/%zu, GREEN verdicts journaled %d/%zu\n", zx_read, zx.size(), green, total.size());
+    std::printf("ratio pipeline/ZXing: median %.2fx, mean %.2fx (target <= 1.2x)\n", ts.median_us / zs.median_us,
+                ts.mean_us / zs.mean_us);
+    std::vector<double> no_io;
+    for (std::size_t i = 0; i < total.size(); ++i) no_io.push_back(total[i] - commit[i]);
+    auto ns = bench::summarize(no_io);
+    std::printf("ratio without the journal's fsync: median %.2fx\n", ns.median_us / zs.median_us);
+    journal.reset();
+    store.reset();
+    frames.clear();
+    frames.shrink_to_fit();
+
+    // ---- 2. checkpointd peak RSS with the big list ------------------------------------
+    fs::create_directories(dir / "data");
+    nlohmann::json lane_json;
+    lane_json["version"] = 1;
+    lane_json["lead_frames"] = 5;
+    for (std::size_t k = 0; k < 4; ++k) {
+        lane_json["people"].push_back({{"qr", *script.people[k].qr}, {"temperature_c", 36.6}, {"hold_frames", 15},
+                                       {"arrive_frames", 3}, {"leave_frames", 3}, {"gap_frames", 5}});
+    }
+    std::ofstream(dir / "lane.json") << lane_json.dump();
+    std::ofstream(dir / "checkpointd.conf")
+        << "[device]\nid = bench\n[paths]\ndata_dir = " << (dir / "data").string()
+        << "\njournal = " << (dir / "data" / "journal.db").string() << "\nstatus_db = " << db.string()
+        << "\ntrust_dir = " << (dir / "trust").string() << "\nscreen_dir = " << (dir / "screens").string()
+        << "\n[input]\nbackend = sim\n[log]\nlevel = warn\n";
+    const fs::path exe = fs::canonical(fs::path(argv[0])).parent_path().parent_path() / "bin" / "checkpointd";
+    const fs::path board = fs::path(CHECKPOINT_SOURCE_DIR) / "board" / "host-sim" / "board.conf";
+    std::vector<std::string> args{exe.string(), "--config", (dir / "checkpointd.conf").string(), "--board",
+                                  board.string(), "--lane", (dir / "lane.json").string(), "--json", "--exit-when-done"};
+    std::vector<char*> cargs;
+    for (auto& s : args) cargs.push_back(s.data());
+    cargs.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, (dir / "decisions.jsonl").c_str(), O_WRONLY | O_CREAT, 0644);
+    pid_t pid = -1;
+    t0 = std::chrono::steady_clock::now();
+    if (posix_spawn(&pid, exe.c_str(), &fa, nullptr, cargs.data(), environ) != 0) return 1;
+    posix_spawn_file_actions_destroy(&fa);
+    long hwm = -1, anon = -1, file = -1;
+    for (;;) {
+        hwm = std::max(hwm, proc_kib(pid, "VmHWM"));
+        anon = std::max(anon, proc_kib(pid, "RssAnon"));
+        file = std::max(file, proc_kib(pid, "RssFile"));
+        if (::waitpid(pid, &st, WNOHANG) == pid) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::ifstream dec_in(dir / "decisions.jsonl");
+    int lines = 0, greens = 0;
+    for (std::string l; std::getline(dec_in, l); ++lines) greens += l.find("\"verdict\":\"GREEN\"") != std::string::npos;
+    std::printf("\ncheckpointd with a %llu-entry list: %d decisions (%d GREEN) in %.1f s, exit %d\n",
+                static_cast<unsigned long long>(n), lines, greens, secs_since(t0), WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    // VmHWM is the kernel's peak; RssAnon/RssFile peaks are sampled every 20 ms.
+    // (wait4's ru_maxrss is no use here: posix_spawn's child starts in this
+    // process's memory, which holds the rendered frames.)
+    std::printf("%-44s %8.1f MiB  target < 64 MiB\n", "checkpointd peak RSS (VmHWM)", static_cast<double>(hwm) / 1024.0);
+    std::printf("%-44s %8.1f MiB private (RssAnon) + %.1f MiB mapped files, libraries (RssFile)\n",
+                "  of which, sampled peaks", static_cast<double>(anon) / 1024.0, static_cast<double>(file) / 1024.0);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return 0;
+}
