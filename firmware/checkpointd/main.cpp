@@ -8,6 +8,7 @@
 #include "src/common/log.hpp"
 #include "src/config/config.hpp"
 
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
     }
     opts.config = std::move(*cfg);
     log::set_level(level_of(opts.config.log.level));
+
+    // Frames (2.7 MB at 1280x720) are allocated and freed many times a second.
+    // A fixed mmap threshold returns each one to the kernel on free; glibc's
+    // default raises the threshold after the first free and then keeps freed
+    // frames in per-thread arenas, which only ever grows the RSS.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 2);
 
     // Signals are read from a signalfd by this thread only: block them before
     // any thread starts, so every thread inherits the mask.
