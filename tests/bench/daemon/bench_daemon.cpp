@@ -15,6 +15,8 @@
 #include "tests/bench/bench.hpp"
 
 #include <ZXing/ReadBarcode.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -250,6 +252,16 @@ int main(int argc, char** argv) {
     std::printf("ratio without the journal's fsync: median %.2fx\n", ns.median_us / zs.median_us);
     journal.reset();
     store.reset();
+    // The same frames as files, for a run with the file camera (what a device's
+    // camera costs, without the sim renderer's float images).
+    fs::create_directories(dir / "frames");
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        const auto& f = frames[i];
+        cv::Mat m(f.height, f.width, CV_8UC3, const_cast<std::uint8_t*>(f.pixels.data()), static_cast<std::size_t>(f.stride));
+        char name[32];
+        std::snprintf(name, sizeof name, "f%04zu.png", i);
+        cv::imwrite((dir / "frames" / name).string(), m);
+    }
     frames.clear();
     frames.shrink_to_fit();
 
@@ -270,37 +282,55 @@ int main(int argc, char** argv) {
         << "\n[input]\nbackend = sim\n[log]\nlevel = warn\n";
     const fs::path exe = fs::canonical(fs::path(argv[0])).parent_path().parent_path() / "bin" / "checkpointd";
     const fs::path board = fs::path(CHECKPOINT_SOURCE_DIR) / "board" / "host-sim" / "board.conf";
-    std::vector<std::string> args{exe.string(), "--config", (dir / "checkpointd.conf").string(), "--board",
-                                  board.string(), "--lane", (dir / "lane.json").string(), "--json", "--exit-when-done"};
-    std::vector<char*> cargs;
-    for (auto& s : args) cargs.push_back(s.data());
-    cargs.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, (dir / "decisions.jsonl").c_str(), O_WRONLY | O_CREAT, 0644);
-    pid_t pid = -1;
-    t0 = std::chrono::steady_clock::now();
-    if (posix_spawn(&pid, exe.c_str(), &fa, nullptr, cargs.data(), environ) != 0) return 1;
-    posix_spawn_file_actions_destroy(&fa);
-    long hwm = -1, anon = -1, file = -1;
-    for (;;) {
-        hwm = std::max(hwm, proc_kib(pid, "VmHWM"));
-        anon = std::max(anon, proc_kib(pid, "RssAnon"));
-        file = std::max(file, proc_kib(pid, "RssFile"));
-        if (::waitpid(pid, &st, WNOHANG) == pid) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    std::ifstream dec_in(dir / "decisions.jsonl");
-    int lines = 0, greens = 0;
-    for (std::string l; std::getline(dec_in, l); ++lines) greens += l.find("\"verdict\":\"GREEN\"") != std::string::npos;
-    std::printf("\ncheckpointd with a %llu-entry list: %d decisions (%d GREEN) in %.1f s, exit %d\n",
-                static_cast<unsigned long long>(n), lines, greens, secs_since(t0), WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-    // VmHWM is the kernel's peak; RssAnon/RssFile peaks are sampled every 20 ms.
-    // (wait4's ru_maxrss is no use here: posix_spawn's child starts in this
-    // process's memory, which holds the rendered frames.)
-    std::printf("%-44s %8.1f MiB  target < 64 MiB\n", "checkpointd peak RSS (VmHWM)", static_cast<double>(hwm) / 1024.0);
-    std::printf("%-44s %8.1f MiB private (RssAnon) + %.1f MiB mapped files, libraries (RssFile)\n",
-                "  of which, sampled peaks", static_cast<double>(anon) / 1024.0, static_cast<double>(file) / 1024.0);
+    auto run_daemon = [&](const char* title, const std::string& extra_config, bool with_lane) {
+        fs::remove_all(dir / "data");
+        fs::create_directories(dir / "data");
+        std::ofstream(dir / "checkpointd.conf")
+            << "[device]\nid = bench\n[paths]\ndata_dir = " << (dir / "data").string()
+            << "\njournal = " << (dir / "data" / "journal.db").string() << "\nstatus_db = " << db.string()
+            << "\ntrust_dir = " << (dir / "trust").string() << "\nscreen_dir = " << (dir / "screens").string()
+            << "\n[input]\nbackend = sim\n[log]\nlevel = warn\n" << extra_config;
+        std::vector<std::string> args{exe.string(), "--config", (dir / "checkpointd.conf").string(), "--board",
+                                      board.string(), "--json", "--exit-when-done"};
+        if (with_lane) args.insert(args.end(), {"--lane", (dir / "lane.json").string()});
+        std::vector<char*> cargs;
+        for (auto& a : args) cargs.push_back(a.data());
+        cargs.push_back(nullptr);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, (dir / "decisions.jsonl").c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        pid_t pid = -1;
+        auto t1 = std::chrono::steady_clock::now();
+        if (posix_spawn(&pid, exe.c_str(), &fa, nullptr, cargs.data(), environ) != 0) std::exit(1);
+        posix_spawn_file_actions_destroy(&fa);
+        long hwm = -1, anon = -1, file = -1;
+        int status = 0;
+        for (;;) {
+            hwm = std::max(hwm, proc_kib(pid, "VmHWM"));
+            anon = std::max(anon, proc_kib(pid, "RssAnon"));
+            file = std::max(file, proc_kib(pid, "RssFile"));
+            if (::waitpid(pid, &status, WNOHANG) == pid) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        std::ifstream dec_in(dir / "decisions.jsonl");
+        int lines = 0, greens = 0;
+        for (std::string l; std::getline(dec_in, l); ++lines) greens += l.find("\"verdict\":\"GREEN\"") != std::string::npos;
+        std::printf("\ncheckpointd, %s, %llu-entry list: %d decisions (%d GREEN) in %.1f s, exit %d\n", title,
+                    static_cast<unsigned long long>(n), lines, greens, secs_since(t1),
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        // VmHWM is the kernel's peak; RssAnon/RssFile peaks are sampled every 20 ms.
+        // (wait4's ru_maxrss is no use here: posix_spawn's child starts in this
+        // process's memory, which held the rendered frames.)
+        std::printf("%-44s %8.1f MiB  target < 64 MiB\n", "  peak RSS (VmHWM)", static_cast<double>(hwm) / 1024.0);
+        std::printf("%-44s %8.1f MiB private (RssAnon) + %.1f MiB mapped files, libraries (RssFile)\n",
+                    "  of which, sampled peaks", static_cast<double>(anon) / 1024.0, static_cast<double>(file) / 1024.0);
+    };
+    run_daemon("file camera (20 people, 1280x720 PNG frames), no screen, no thermometer",
+               "[camera]\nbackend = file\ndevice = " + (dir / "frames").string() +
+                   "\n[thermometer]\nbackend = none\n[policy]\ntemperature_required = false\n[display]\nbackend = sim\n",
+               false);
+    run_daemon("host-sim board (sim camera rendering 1280x720, sim thermometer, PNG screen)", "", true);
     std::error_code ec;
     fs::remove_all(dir, ec);
     return 0;
