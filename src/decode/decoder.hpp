@@ -53,11 +53,11 @@ struct DecoderOptions {
     // Contrast-limited histogram equalisation, for glare, shadows, dim screens.
     bool contrast = true;
     // Smoothing: JPEG noise, moiré from screens, print halftone.
-    bool smooth = true;
+    bool smooth = false;  // off: read no extra code in the BoofCV ablation
     // Unsharp masking, for out-of-focus codes.
     bool sharpen = true;
     // Other scales: down for codes that fill the frame, up for small codes.
-    bool multiscale = true;
+    bool multiscale = false;  // off: read no extra code in the BoofCV ablation
     // Light-on-dark codes (phones in dark mode).
     bool inverted = true;
     // The whole frame at full resolution when the working image is much
