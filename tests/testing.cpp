@@ -66,6 +66,11 @@ std::vector<std::string> argv_for(const std::string& exe) {
     return argv;
 }
 
+bool emulated() {
+    const char* env = std::getenv("CHECKPOINT_EMULATOR");
+    return env && *env;
+}
+
 std::string command_for(const std::string& exe) {
     std::string cmd;
     for (const auto& word : argv_for(exe)) {

@@ -45,6 +45,10 @@ std::string command_for(const std::string& exe);
 // The same as an argv prefix for execv/posix_spawn: {emulator words..., exe}.
 std::vector<std::string> argv_for(const std::string& exe);
 
+// True when the tests run under an emulator (qemu-aarch64 in the cross build), where
+// code runs several times slower: wall-clock bounds in tests should widen or skip.
+bool emulated();
+
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& data);
 

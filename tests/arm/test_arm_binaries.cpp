@@ -91,8 +91,7 @@ TEST_CASE("test helpers start project executables (under the emulator when cross
 TEST_CASE("command_for quotes the executable and prefixes $CHECKPOINT_EMULATOR") {
     const std::string cmd = command_for("/tmp/a b/it's");
     CHECK(cmd.find("'/tmp/a b/it'\\''s'") != std::string::npos);
-    const char* emu = std::getenv("CHECKPOINT_EMULATOR");
-    if (emu && *emu) {
+    if (cp::testing::emulated()) {
         CHECK(cmd.find("qemu") != std::string::npos);
         CHECK(cp::testing::argv_for("x").size() >= 2U);
     } else {
