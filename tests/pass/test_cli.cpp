@@ -23,7 +23,7 @@ std::string quote(const std::string& s) {
 }
 
 Run run(const cp::testing::TempDir& dir, const std::string& args) {
-    std::string cmd = quote((cp::testing::bin_dir() / "checkpoint").string()) + " " + args + " > " +
+    std::string cmd = cp::testing::command_for((cp::testing::bin_dir() / "checkpoint").string()) + " " + args + " > " +
                       quote((dir / "out.txt").string()) + " 2> " + quote((dir / "err.txt").string());
     int status = std::system(cmd.c_str());
     Run r;

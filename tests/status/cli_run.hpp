@@ -28,7 +28,7 @@ inline std::string shell_quote(const std::string& s) {
 inline Run run_checkpoint(const std::string& args) {
     auto bin = bin_dir() / "checkpoint";
     REQUIRE_MESSAGE(std::filesystem::exists(bin), "checkpoint tool not built at " << bin.string());
-    std::string cmd = shell_quote(bin.string()) + " " + args + " 2>/dev/null";
+    std::string cmd = cp::testing::command_for(bin.string()) + " " + args + " 2>/dev/null";
     Run r;
     std::FILE* p = ::popen(cmd.c_str(), "r");
     REQUIRE(p != nullptr);

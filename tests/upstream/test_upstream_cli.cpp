@@ -17,7 +17,7 @@ struct Run {
 
 // Runs `upstream ARGS` with stdout captured; stderr goes to the test log.
 Run run_upstream(const std::string& args) {
-    std::string cmd = "'" + (cp::testing::bin_dir() / "upstream").string() + "' " + args;
+    std::string cmd = cp::testing::command_for((cp::testing::bin_dir() / "upstream").string()) + " " + args;
     Run r;
     FILE* p = popen(cmd.c_str(), "r");
     REQUIRE(p);
