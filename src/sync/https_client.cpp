@@ -46,6 +46,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
     return size * n;
 }
 
+// libcurl calls this at least once a second while a transfer runs (also while it
+// connects); a non-zero return abandons the transfer.
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* flag = static_cast<const std::atomic<bool>*>(user);
+    return flag && flag->load(std::memory_order_relaxed) ? 1 : 0;
+}
+
 Failure curl_failure(CURLcode rc, const char* errbuf) {
     std::string msg = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
     switch (rc) {
@@ -63,6 +70,8 @@ Failure curl_failure(CURLcode rc, const char* errbuf) {
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
         case CURLE_SSL_CLIENTCERT:
             return fail(ErrorKind::unavailable, "tls", msg);
+        case CURLE_ABORTED_BY_CALLBACK:
+            return fail(ErrorKind::unavailable, "aborted", "stopping");
         case CURLE_UNSUPPORTED_PROTOCOL:
             return fail(ErrorKind::config, "url", msg);
         default:
@@ -101,12 +110,13 @@ std::string gzip_compress(const std::string& data) {
 
 HttpsClient::HttpsClient(HttpsConfig cfg) : cfg_(std::move(cfg)) {}
 HttpsClient::HttpsClient(HttpsClient&& o) noexcept
-    : cfg_(std::move(o.cfg_)), curl_(std::exchange(o.curl_, nullptr)) {}
+    : cfg_(std::move(o.cfg_)), curl_(std::exchange(o.curl_, nullptr)), abort_(o.abort_) {}
 HttpsClient& HttpsClient::operator=(HttpsClient&& o) noexcept {
     if (this != &o) {
         if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
         cfg_ = std::move(o.cfg_);
         curl_ = std::exchange(o.curl_, nullptr);
+        abort_ = o.abort_;
     }
     return *this;
 }
@@ -174,6 +184,11 @@ Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::st
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, cfg_.low_speed_time_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (abort_) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, abort_);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &res.body);

@@ -6,13 +6,15 @@
 // Error reasons: [config] "url" (not https://), [config] "tls-files" (a CA, cert or
 // key file is missing); [unavailable] "connect" (refused, unreachable, timeout),
 // "tls" (handshake failed: wrong CA, expired or mismatched server certificate,
-// client certificate refused), "timeout", "network"; [internal] "curl".
+// client certificate refused), "timeout", "network", "aborted" (the abort flag was
+// raised: the sync thread is stopping); [internal] "curl".
 //
 // Thread-safety: one HttpsClient per thread (the sync thread owns it).
 #pragma once
 
 #include "src/common/result.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,12 +56,18 @@ public:
     // POSTs JSON; gzip-compresses the body when `gzip` (Content-Encoding: gzip).
     Result<HttpResponse> post_json(const std::string& path, const std::string& json, bool gzip);
 
+    // When set, a transfer in progress (connect, TLS handshake, body) is abandoned
+    // within about a second after `*flag` becomes true ([unavailable] "aborted").
+    // The flag must outlive the client. Lets stop() interrupt a 60 s transfer.
+    void set_abort_flag(const std::atomic<bool>* flag) { abort_ = flag; }
+
 private:
     explicit HttpsClient(HttpsConfig cfg);
     Result<HttpResponse> perform(const std::string& path, const std::string* body, bool gzip,
                                  const std::vector<std::string>& headers);
     HttpsConfig cfg_;
     void* curl_ = nullptr;  // CURL*, reused so connections are kept alive
+    const std::atomic<bool>* abort_ = nullptr;
 };
 
 // gzip (RFC 1952) of `data`.

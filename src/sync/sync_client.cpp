@@ -159,14 +159,10 @@ Result<ListReport> SyncClient::pull_list_once() {
     return rep;
 }
 
-Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t current_version) {
-    auto r = http_.get("/v1/trust");
-    if (!r) return fail(r.error());
-    observe(*r);
-    if (r->status == 404) return std::optional<TrustList>();
-    if (r->status != 200) return http_refusal(*r);
+Result<TrustList> verify_trust_list(const std::string& envelope,
+                                    const crypto::TrustStore& list_signers) {
     auto bad = [](const char* what) { return fail(ErrorKind::invalid_input, "trust-format", what); };
-    json env = json::parse(r->body, nullptr, false);
+    json env = json::parse(envelope, nullptr, false);
     if (env.is_discarded() || !env.is_object() || env.value("alg", "") != "ES256" ||
         !env.contains("kid") || !env["kid"].is_string() || !env.contains("payload") ||
         !env["payload"].is_string() || !env.contains("sig") || !env["sig"].is_string())
@@ -175,7 +171,7 @@ Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t curren
     auto sig = from_hex(env["sig"].get<std::string>());
     if (!kid || !sig) return bad("kid or sig is not hex");
     const std::string payload = env["payload"].get<std::string>();
-    auto candidates = signers_.find(*kid);
+    auto candidates = list_signers.find(*kid);
     if (candidates.empty()) return fail(ErrorKind::rejected, "unknown-key", "trust list signer");
     bool verified = false;
     for (const auto* cert : candidates)
@@ -191,16 +187,28 @@ Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t curren
     t.version = p["version"].get<std::int64_t>();
     if (p.contains("issued_at") && p["issued_at"].is_number_integer())
         t.issued_at = p["issued_at"].get<std::int64_t>();
-    if (t.version < current_version)
-        return fail(ErrorKind::rejected, "trust-version", "older than the installed trust list");
-    if (t.version == current_version) return std::optional<TrustList>();
     for (const auto& h : p["issuers"]) {
         if (!h.is_string()) return bad("issuer");
         auto der = from_hex(h.get<std::string>());
         if (!der || der->empty()) return bad("issuer");
         t.issuers.push_back(std::move(*der));
     }
-    return std::optional<TrustList>(std::move(t));
+    t.envelope = envelope;
+    return t;
+}
+
+Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t current_version) {
+    auto r = http_.get("/v1/trust");
+    if (!r) return fail(r.error());
+    observe(*r);
+    if (r->status == 404) return std::optional<TrustList>();
+    if (r->status != 200) return http_refusal(*r);
+    auto t = verify_trust_list(r->body, signers_);
+    if (!t) return fail(t.error());
+    if (t->version < current_version)
+        return fail(ErrorKind::rejected, "trust-version", "older than the installed trust list");
+    if (t->version == current_version) return std::optional<TrustList>();
+    return std::optional<TrustList>(std::move(*t));
 }
 
 Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json) {

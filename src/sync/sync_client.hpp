@@ -64,7 +64,14 @@ struct TrustList {
     std::int64_t version = 0;
     std::int64_t issued_at = 0;
     std::vector<Bytes> issuers;  // DER certificates of the pass issuers
+    std::string envelope;        // the signed document as served (kept beside the installed list)
 };
+
+// Verifies a signed trust-list envelope against `list_signers` before parsing its
+// payload. Errors: [invalid_input] "trust-format", [rejected] "unknown-key",
+// "signature".
+Result<TrustList> verify_trust_list(const std::string& envelope,
+                                    const crypto::TrustStore& list_signers);
 
 struct ClockSkew {
     std::int64_t skew_ms = 0;    // device − server, corrected by half the round trip
@@ -94,6 +101,8 @@ public:
     Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}");
 
     std::optional<ClockSkew> last_skew() const { return skew_; }
+    // Abandons a transfer in progress when *flag becomes true (HttpsClient::set_abort_flag).
+    void set_abort_flag(const std::atomic<bool>* flag) { http_.set_abort_flag(flag); }
 
 private:
     Result<HttpResponse> get_ok(const std::string& path);
