@@ -41,7 +41,7 @@ struct DecoderOptions {
     // Per-frame time budget (ms, monotonic wall clock). A try starts only while
     // the frame is within budget; the first try always runs, and a try in
     // progress is not interrupted. 0 = no limit. The default suits still images;
-    // a lane decoding 30 fps video sets about one frame interval (30 ms) and
+    // a lane decoding 30 fps video sets well under one frame interval (~15 ms) and
     // stop_at_first (docs/decoding.md).
     int budget_ms = 1000;
     // Video: try the region of the last code first (decode_video_frame only).
