@@ -95,9 +95,11 @@ TEST_CASE("kill -9 after the server stored a batch, before the device marked it:
         // The batch is committed on the server; the device dies before it hears so.
         const pid_t pid = child.load();
         if (pid > 0 && ::kill(pid, SIGKILL) == 0) {
-            siginfo_t si{};
-            ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOWAIT);  // dead, not reaped
             killed = true;
+            // Answer only once it is dead (not reaped: the test thread reaps it; if
+            // that thread got there first, waitid fails with ECHILD: dead all the same).
+            siginfo_t si{};
+            (void)::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOWAIT);
         }
     };
 
@@ -115,7 +117,7 @@ TEST_CASE("kill -9 after the server stored a batch, before the device marked it:
     child = pid;
     int wstatus = 0;
     REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
-    REQUIRE(killed);
+    REQUIRE(eventually([&] { return killed.load(); }, std::chrono::seconds(10)));
     REQUIRE(WIFSIGNALED(wstatus));
     CHECK(WTERMSIG(wstatus) == SIGKILL);
 
