@@ -186,7 +186,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     po.lane = cfg.device.lane == decision::LaneMode::truck ? "truck" : "gate";
     po.device_id = cfg.device.id;
     decode::DecoderOptions dopt;
-    dopt.budget_ms = 250;        // a frame later is better than a late verdict
+    // About 15 ms (docs/decoding.md, lane simulation): the costly stages spent
+    // on a blurred frame only delay the next, sharper one.
+    dopt.budget_ms = 15;
     dopt.stop_at_first = true;   // one pass per scan
     d->pipeline_ = std::make_unique<ScanPipeline>(*d->verifier_, d->list_.get(), d->devices_.thermometer.get(),
                                                   *d->journal_, po, dopt);

@@ -139,6 +139,8 @@ ScanResult ScanPipeline::evaluate(const std::string& text, const std::function<L
 
 void ScanPipeline::commit(ScanResult& r) {
     r.open_gate = false;
+    // The next person's pass is searched for from scratch (docs/decoding.md).
+    decoder_.reset_tracking();
     if (r.decision.repeat) {
         // Counted already: shown again, not journaled again (docs/decision.md).
         r.open_gate = r.decision.open_gate;

@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
     daemon::PipelineOptions po;
     po.policy.temperature_required = false;  // the sensor's time is not CPU; this measures the chain
     decode::DecoderOptions dopt;
-    dopt.budget_ms = 250;
+    dopt.budget_ms = 15;  // as checkpointd
     dopt.stop_at_first = true;
 
     std::vector<double> zx, total, dec, eval, commit;
