@@ -146,6 +146,7 @@ TEST_CASE("stop() during a backoff wait returns promptly and leaves no thread") 
     const auto t0 = std::chrono::steady_clock::now();
     (*w)->stop();
     const auto took = std::chrono::steady_clock::now() - t0;
+    MESSAGE("stop() took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     // The wait would have lasted up to 60 s; a condition variable ends it at once.
     CHECK(took < 10s);
     CHECK(threads_named("sync") == 0);
@@ -175,6 +176,7 @@ TEST_CASE("stop() during a transfer abandons it promptly and leaves no thread") 
     const auto t0 = std::chrono::steady_clock::now();
     (*w)->stop();
     const auto took = std::chrono::steady_clock::now() - t0;
+    MESSAGE("stop() took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     CHECK(took < 10s);  // not the 60 s transfer timeout
     CHECK(threads_named("sync") == 0);
     ::close(conn);
