@@ -34,19 +34,19 @@ std::string pem_of(const Bytes& der) {
     std::string b64;
     std::size_t i = 0;
     for (; i + 2 < der.size(); i += 3) {
-        const unsigned v = (der[i] << 16) | (der[i + 1] << 8) | der[i + 2];
+        const unsigned v = (unsigned{der[i]} << 16) | (unsigned{der[i + 1]} << 8) | unsigned{der[i + 2]};
         b64 += tbl[(v >> 18) & 63];
         b64 += tbl[(v >> 12) & 63];
         b64 += tbl[(v >> 6) & 63];
         b64 += tbl[v & 63];
     }
     if (i + 1 == der.size()) {
-        const unsigned v = der[i] << 16;
+        const unsigned v = unsigned{der[i]} << 16;
         b64 += tbl[(v >> 18) & 63];
         b64 += tbl[(v >> 12) & 63];
         b64 += "==";
     } else if (i + 2 == der.size()) {
-        const unsigned v = (der[i] << 16) | (der[i + 1] << 8);
+        const unsigned v = (unsigned{der[i]} << 16) | (unsigned{der[i + 1]} << 8);
         b64 += tbl[(v >> 18) & 63];
         b64 += tbl[(v >> 12) & 63];
         b64 += tbl[(v >> 6) & 63];
@@ -105,7 +105,15 @@ Status SyncWorker::install_trust_list(const std::string& dir, const TrustList& t
     // Certificates first, then the envelope that records the version: after a power
     // loss between the two renames the device holds new issuers under the old
     // version number and simply installs the same list again.
-    if (auto s = write_file_atomically(dir, kIssuersFile, pem); !s) return s;
+    if (pem.empty()) {
+        // No issuers: an empty .pem would make TrustStore::load refuse the whole
+        // folder, so the file goes away instead.
+        const auto f = std::filesystem::path(dir) / kIssuersFile;
+        if (::unlink(f.c_str()) != 0 && errno != ENOENT)
+            return fail(ErrorKind::io, "trust-write", "unlink " + f.string() + ": " + std::strerror(errno));
+    } else if (auto s = write_file_atomically(dir, kIssuersFile, pem); !s) {
+        return s;
+    }
     return write_file_atomically(dir, kEnvelopeFile, t.envelope);
 }
 

@@ -210,3 +210,32 @@ TEST_CASE("create() refuses plain HTTP and missing TLS files") {
     REQUIRE_FALSE(w2.ok());
     CHECK(w2.error().reason == "tls-files");
 }
+
+TEST_CASE("install_trust_list: beside the site's own certificates; an empty issuer list removes the file") {
+    Upstream up;
+    Device dev(up);
+    const auto dir = dev.dir / "trust";
+    std::filesystem::create_directories(dir);
+    const std::string issuer_pem = cp::testing::read_file(up.pki / "issuer.crt");
+    cp::testing::write_file(dir / "site.pem", issuer_pem);  // installed by the image, not by sync
+    auto der = upstream::certificate_der(as_bytes(issuer_pem));
+    REQUIRE(der.ok());
+    TrustList t;
+    t.version = 3;
+    t.issuers = {*der};
+    t.envelope = "{}";
+    REQUIRE(SyncWorker::install_trust_list(dir.string(), t).ok());
+    auto both = crypto::TrustStore::load(dir.string());
+    REQUIRE_MESSAGE(both.ok(), both.error().describe());
+    CHECK(both->size() == 2);
+    CHECK(cp::testing::read_file(dir / "upstream-trust.json") == "{}");
+    t.version = 4;
+    t.issuers.clear();
+    REQUIRE(SyncWorker::install_trust_list(dir.string(), t).ok());
+    CHECK_FALSE(std::filesystem::exists(dir / "upstream-issuers.pem"));
+    auto site_only = crypto::TrustStore::load(dir.string());
+    REQUIRE_MESSAGE(site_only.ok(), site_only.error().describe());
+    CHECK(site_only->size() == 1);
+    // An envelope that does not verify reads as "nothing installed".
+    CHECK(SyncWorker::installed_trust_version(dir.string(), dev.signers) == 0);
+}
