@@ -1,6 +1,7 @@
 #include "src/journal/journal.hpp"
 
 #include "src/common/log.hpp"
+#include "src/common/sqlite_stmt.hpp"
 #include "src/common/time.hpp"
 
 #include <nlohmann/json.hpp>
@@ -17,25 +18,7 @@ namespace {
 constexpr const char* kCat = "journal";
 constexpr std::size_t kMaxText = 64;  // bytes per text field: codes and ids, never prose
 
-class Stmt {
-public:
-    Stmt() = default;
-    Stmt(sqlite3* db, const char* sql) {
-        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
-    }
-    ~Stmt() { sqlite3_finalize(s_); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-    Stmt& operator=(Stmt&& o) noexcept {
-        std::swap(s_, o.s_);
-        return *this;
-    }
-    sqlite3_stmt* get() const { return s_; }
-    explicit operator bool() const { return s_ != nullptr; }
-
-private:
-    sqlite3_stmt* s_ = nullptr;
-};
+using sqlite::Stmt;
 
 // Resets on scope exit so a statement never holds a read transaction open.
 struct Reset {

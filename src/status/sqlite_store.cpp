@@ -13,6 +13,7 @@
 #include "src/status/store.hpp"
 
 #include "src/common/log.hpp"
+#include "src/common/sqlite_stmt.hpp"
 #include "src/common/time.hpp"
 #include "src/status/list_format.hpp"
 
@@ -35,25 +36,7 @@ namespace {
 constexpr const char* kCat = "status";
 constexpr std::size_t kChunk = 4096;  // entries per read: 88 KiB of buffer
 
-class Stmt {
-public:
-    Stmt() = default;
-    Stmt(sqlite3* db, const char* sql) {
-        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
-    }
-    ~Stmt() { sqlite3_finalize(s_); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-    Stmt& operator=(Stmt&& o) noexcept {
-        std::swap(s_, o.s_);
-        return *this;
-    }
-    sqlite3_stmt* get() const { return s_; }
-    explicit operator bool() const { return s_ != nullptr; }
-
-private:
-    sqlite3_stmt* s_ = nullptr;
-};
+using sqlite::Stmt;
 
 struct Db {
     sqlite3* h = nullptr;
