@@ -235,7 +235,12 @@ Result<Bytes> cose_sign1_sign(ByteView payload, const crypto::PrivateKey& key, B
     return build_cose_sign1(*prot, {}, payload, *sig, true);
 }
 
-CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::TrustStore& store, HeaderRules rules) {
+namespace {
+// The header checks both verify_cose_sign1 overloads share; `candidates(kid, have)`
+// names the certificates to try, `kid_known(have)` whether a missing kid is final.
+template <typename Candidates, typename KidKnown>
+CoseVerification verify_headers_then(const CoseSign1& msg, HeaderRules rules,
+                                     Candidates&& candidates, KidKnown&& kid_known) {
     CoseVerification early;
     auto alg = pick_alg(msg, rules, early);
     if (!alg) return early;
@@ -247,26 +252,28 @@ CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::TrustStor
         v.detail = *bad;
         return v;
     }
-    std::vector<const crypto::Certificate*> certs;
-    if (have) certs = store.find(kid);
-    return verify_with(msg, certs, have, *alg, kid);
+    return verify_with(msg, candidates(kid, have), kid_known(have), *alg, kid);
+}
+}  // namespace
+
+CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::TrustStore& store, HeaderRules rules) {
+    return verify_headers_then(
+        msg, rules,
+        [&](const Bytes& kid, bool have) {
+            return have ? store.find(kid) : std::vector<const crypto::Certificate*>{};
+        },
+        [](bool have) { return have; });
 }
 
 CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::Certificate& cert, HeaderRules rules) {
-    CoseVerification early;
-    auto alg = pick_alg(msg, rules, early);
-    if (!alg) return early;
-    Bytes kid;
-    bool have = false;
-    if (auto bad = pick_kid(msg, rules, kid, have)) {
-        CoseVerification v;
-        v.reason = "cose";
-        v.detail = *bad;
-        return v;
-    }
-    std::vector<const crypto::Certificate*> certs;
-    if (!have || kid == cert.kid()) certs.push_back(&cert);
-    return verify_with(msg, certs, true, *alg, kid);
+    return verify_headers_then(
+        msg, rules,
+        [&](const Bytes& kid, bool have) {
+            std::vector<const crypto::Certificate*> certs;
+            if (!have || kid == cert.kid()) certs.push_back(&cert);
+            return certs;
+        },
+        [](bool) { return true; });
 }
 
 namespace {

@@ -7,6 +7,7 @@
 // The list is generated the way tests/bench/status does it (sorted ids that look
 // random, streamed twice), so the sizes compare. Numbers only; nothing asserts.
 #include "firmware/checkpointd/scan_pipeline.hpp"
+#include "tests/bench/list_gen.hpp"
 #include "drivers/camera/camera.hpp"
 #include "src/common/time.hpp"
 #include "src/pass/issuer.hpp"
@@ -46,30 +47,9 @@ double us_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
     return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
-std::uint64_t splitmix(std::uint64_t& s) {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-// Entry i of n, as tests/bench/status: ids increase with i and look random.
-status::ListEntry gen(std::uint64_t i, std::uint64_t n) {
-    std::uint64_t s = i * 2654435761ULL + 12345;
-    const std::uint64_t step = ~0ULL / n;
-    std::uint64_t hi = i * step + splitmix(s) % step;
-    std::uint64_t lo = splitmix(s);
-    status::ListEntry e;
-    for (int b = 0; b < 8; ++b) {
-        e.id[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(hi >> (56 - 8 * b));
-        e.id[static_cast<std::size_t>(8 + b)] = static_cast<std::uint8_t>(lo >> (56 - 8 * b));
-    }
-    std::uint64_t r = splitmix(s) % 100;
-    e.op = r < 90 ? status::Op::green : r < 97 ? status::Op::yellow : status::Op::red;
-    e.reason = static_cast<std::uint8_t>(e.op == status::Op::green ? 0 : 1 + splitmix(s) % 2);
-    e.since = 1'790'000'000 + static_cast<std::uint32_t>(splitmix(s) % 5'000'000);
-    return e;
-}
+using bench::splitmix;
+// Entry i of n, the same synthetic list as tests/bench/status.
+status::ListEntry gen(std::uint64_t i, std::uint64_t n) { return bench::gen_entry(i, n); }
 // The people of the lane carry the ids of these entries (all green).
 std::uint64_t person_entry(std::uint64_t k, std::uint64_t n) {
     for (std::uint64_t i = (k * 7919 + 11) % n;; i = (i + 1) % n) {
