@@ -18,6 +18,7 @@
 #include "tests/testing.hpp"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -43,6 +44,21 @@
 extern char** environ;
 
 namespace cp::lanetest {
+
+// The text of `PRAGMA integrity_check` on a SQLite file, read-only ("ok" when sound).
+inline std::string integrity_check(const std::filesystem::path& db) {
+    sqlite3* h = nullptr;
+    std::string out;
+    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(h);
+    return out;
+}
 
 namespace fs = std::filesystem;
 

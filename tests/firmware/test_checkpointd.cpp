@@ -34,19 +34,6 @@ Exit run_config(const testing::TempDir& tmp, const std::string& conf, const std:
     return Exit{*rc, testing::read_file(tmp / "err.log")};
 }
 
-std::string integrity(const fs::path& db) {
-    sqlite3* h = nullptr;
-    std::string out;
-    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK) {
-            while (sqlite3_step(st) == SQLITE_ROW) out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(h);
-    return out;
-}
 
 // A one-lane run to the end of the script; returns the decision lines.
 std::vector<nlohmann::json> run_lane(const testing::TempDir& tmp, const std::vector<Person>& people,
@@ -184,7 +171,7 @@ TEST_CASE("SIGTERM: clean exit 0, every thread joined, READY/WATCHDOG/STOPPING s
     CHECK(testing::read_file(tmp / "checkpointd.log").find("why=SIGTERM") != std::string::npos);
 
     // The journal is consistent and holds every decision shown.
-    CHECK(integrity(tmp / "data" / "journal.db") == "ok");
+    CHECK(integrity_check(tmp / "data" / "journal.db") == "ok");
     auto rows = journal_rows(tmp / "data" / "journal.db");
     int journaled = 0;
     for (const auto& l : parse_lines(d.lines())) journaled += l["journaled"].get<bool>() ? 1 : 0;

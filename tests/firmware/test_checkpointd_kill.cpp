@@ -12,22 +12,6 @@
 using namespace cp;
 using namespace cp::lanetest;
 
-namespace {
-std::string integrity(const fs::path& db) {
-    sqlite3* h = nullptr;
-    std::string out;
-    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK) {
-            while (sqlite3_step(st) == SQLITE_ROW) out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(h);
-    return out;
-}
-}  // namespace
-
 TEST_CASE("kill -9 at random moments: every verdict shown is journaled, the journal stays intact") {
     testing::TempDir tmp;
     World w(tmp.path());
@@ -81,7 +65,7 @@ TEST_CASE("kill -9 at random moments: every verdict shown is journaled, the jour
             CHECK(shown.empty());
             continue;
         }
-        REQUIRE(integrity(db) == "ok");
+        REQUIRE(integrity_check(db) == "ok");
         auto rows = journal_rows(db);
         std::map<std::int64_t, journal::ScanRecord> by_seq;
         for (auto& r : rows) by_seq[r.seq] = r;
