@@ -2,8 +2,8 @@
 #include "drivers/camera/camera_internal.hpp"
 
 #include "src/common/time.hpp"
+#include "src/image/image_file.hpp"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
@@ -37,14 +37,13 @@ public:
             return fail(ErrorKind::unavailable, "timeout");
         const fs::path& file = files_[index_++];
         const std::uint64_t seq = sequence_++;
-        cv::Mat img;
-        try {
-            img = cv::imread(file.string(), cv::IMREAD_COLOR);
-        } catch (const cv::Exception& e) {
-            return fail(ErrorKind::io, "frame", file.string() + ": " + e.what());
-        }
-        if (img.empty()) return fail(ErrorKind::io, "frame", file.string() + ": cannot decode");
-        return detail::frame_from_mat(img, seq, monotonic_now_ms());
+        // Format and size are checked before decoding (src/image): a stray file
+        // in the folder is a typed error for this frame, not a huge allocation.
+        auto img = image::load(file.string(), decode::PixelFormat::bgr8);
+        if (!img) return fail(ErrorKind::io, "frame", img.error().describe());
+        const cv::Mat mat(img->height, img->width, CV_8UC3, img->pixels.data(),
+                          static_cast<std::size_t>(img->stride));
+        return detail::frame_from_mat(mat, seq, monotonic_now_ms());
     }
     std::string describe() const override {
         return "folder:" + config_.path + " (" + std::to_string(files_.size()) + " images)";

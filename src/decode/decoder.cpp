@@ -10,7 +10,6 @@
 
 #include <ZXing/ReadBarcode.h>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -455,24 +454,6 @@ Result<std::vector<Code>> QrDecoder::decode_video_frame(const ImageView& frame) 
         d.last_quad.reset();
     }
     return codes;
-}
-
-Result<std::vector<Code>> decode_file(const std::string& path, const DecoderOptions& options) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
-        return fail(ErrorKind::io, "image", path + ": not a readable file");
-    cv::Mat img;
-    try {
-        img = cv::imread(path, cv::IMREAD_GRAYSCALE | cv::IMREAD_IGNORE_ORIENTATION);
-    } catch (const cv::Exception& e) {
-        return fail(ErrorKind::io, "image", path + ": " + e.what());
-    }
-    if (img.empty()) return fail(ErrorKind::io, "image", path + ": cannot read or decode");
-    QrDecoder dec(options);
-    ImageView v{img.data, img.cols, img.rows, static_cast<int>(img.step[0]), PixelFormat::gray8};
-    auto r = dec.decode(v);
-    if (!r) return fail(r.error().with_context(path));
-    return r;
 }
 
 }  // namespace cp::decode

@@ -121,10 +121,6 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Reads an image file (PNG, JPEG) through the same path the device uses for
-// camera frames. Pixels are taken as stored (EXIF orientation is not applied),
-// so corners refer to the stored raster. Errors: io/"image" when the file cannot
-// be read or decoded; invalid_input/"image" when it is larger than max_side.
-Result<std::vector<Code>> decode_file(const std::string& path, const DecoderOptions& options = {});
+// Image files: src/image/image_file.hpp (cp::image::decode_file).
 
 }  // namespace cp::decode

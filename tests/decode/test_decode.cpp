@@ -1,5 +1,5 @@
 // QrDecoder on generated frames: text and corner positions under scale,
-// rotation, low contrast, inversion, many codes; decode_file and ImageView
+// rotation, low contrast, inversion, many codes; ImageView
 // errors; the scoring rule the benchmark and regression test rely on.
 #define ZX_USE_UTF8 1
 #include "src/decode/decoder.hpp"
@@ -239,26 +239,3 @@ TEST_CASE("bad frames are typed errors") {
     CHECK(d.decode(ImageView{px.data(), 100, 100, 100, PixelFormat::gray8}).ok());
 }
 
-TEST_CASE("decode_file: reads PNG, rejects missing and garbage files") {
-    cp::testing::TempDir dir;
-    cv::Mat frame(400, 400, CV_8UC1, cv::Scalar(255));
-    paste(frame, kText, 80, 80, 240);
-    const auto png = (dir / "code.png").string();
-    REQUIRE(cv::imwrite(png, frame));
-    auto ok = decode_file(png);
-    REQUIRE(ok.ok());
-    REQUIRE(ok->size() == 1);
-    CHECK((*ok)[0].text == kText);
-
-    auto missing = decode_file((dir / "absent.png").string());
-    REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error().kind == cp::ErrorKind::io);
-    CHECK(missing.error().reason == "image");
-
-    cp::testing::write_file(dir / "garbage.jpg", "not an image at all");
-    auto garbage = decode_file((dir / "garbage.jpg").string());
-    REQUIRE_FALSE(garbage.ok());
-    CHECK(garbage.error().kind == cp::ErrorKind::io);
-
-    CHECK_FALSE(decode_file(dir.path().string()).ok());  // a directory
-}
