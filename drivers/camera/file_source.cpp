@@ -2,7 +2,7 @@
 #include "drivers/camera/camera_internal.hpp"
 
 #include "src/common/time.hpp"
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 
 #include <opencv2/videoio.hpp>
 
@@ -39,7 +39,7 @@ public:
         const std::uint64_t seq = sequence_++;
         // Format and size are checked before decoding (src/image): a stray file
         // in the folder is a typed error for this frame, not a huge allocation.
-        auto img = image::load(file.string(), decode::PixelFormat::bgr8);
+        auto img = imagefile::load(file.string(), decode::PixelFormat::bgr8);
         if (!img) return fail(ErrorKind::io, "frame", img.error().describe());
         const cv::Mat mat(img->height, img->width, CV_8UC3, img->pixels.data(),
                           static_cast<std::size_t>(img->stride));

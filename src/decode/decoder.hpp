@@ -121,6 +121,6 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Image files: src/image/image_file.hpp (cp::image::decode_file).
+// Image files: src/imagefile/image_file.hpp (cp::imagefile::decode_file).
 
 }  // namespace cp::decode

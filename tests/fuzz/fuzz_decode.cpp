@@ -2,7 +2,7 @@
 // above 1 Mpx before decoding and the decoder rejects sides above 1024 px, so
 // one input stays fast and small.
 #include "src/decode/decoder.hpp"
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -22,10 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)r;
         return 0;
     }
-    cp::image::Limits limits;
+    cp::imagefile::Limits limits;
     limits.max_pixels = 1 << 20;
     limits.max_side = 1024;
-    auto img = cp::image::decode({data + 1, size - 1}, cp::decode::PixelFormat::bgr8, limits);
+    auto img = cp::imagefile::decode({data + 1, size - 1}, cp::decode::PixelFormat::bgr8, limits);
     if (!img) return 0;  // a typed refusal of the file; not the decoder's concern
     auto r = dec.decode(img->view());
     (void)r;

@@ -10,7 +10,7 @@
 #include "tests/testing.hpp"
 
 #ifdef CHECKPOINT_HAVE_DECODE
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 #endif
 
 #include <doctest/doctest.h>
@@ -178,7 +178,7 @@ TEST_CASE("EU DCC conformance cases") {
             if (!png || png->empty()) return false;  // never reached for a "true" case: see below
             cp::testing::TempDir dir;
             cp::testing::write_file(dir / "code.png", std::string(png->begin(), png->end()));
-            auto codes = image::decode_file((dir / "code.png").string());
+            auto codes = imagefile::decode_file((dir / "code.png").string());
             if (!codes) {
                 std::printf("  %s: picture: %s\n", rel.c_str(), codes.error().describe().c_str());
                 return false;

@@ -1,6 +1,6 @@
 // `checkpoint decode FILE...`: one JSON line per image with the QR codes found,
 // their corners (image pixels) and the decode time.
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 #include "tools/checkpoint/commands.hpp"
 
 #include <nlohmann/json.hpp>
@@ -20,7 +20,7 @@ int run_decode(const Args& args) {
         nlohmann::ordered_json line;
         line["file"] = path;
         const auto t0 = std::chrono::steady_clock::now();
-        auto codes = image::decode_file(path);
+        auto codes = imagefile::decode_file(path);
         const auto t1 = std::chrono::steady_clock::now();
         // Includes reading the file: what a user of the command waits for.
         line["ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();

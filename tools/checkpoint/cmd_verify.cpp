@@ -7,7 +7,7 @@
 #include "tools/checkpoint/commands.hpp"
 
 #ifdef CHECKPOINT_HAVE_DECODE
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 #endif
 
 #include <nlohmann/json.hpp>
@@ -83,7 +83,7 @@ int run_verify(const Args& args) {
     nlohmann::json out;
     if (image) {
 #ifdef CHECKPOINT_HAVE_DECODE
-        auto codes = image::decode_file(*image);
+        auto codes = imagefile::decode_file(*image);
         if (!codes) {
             std::fprintf(stderr, "checkpoint verify: %s\n", codes.error().describe().c_str());
             return 2;

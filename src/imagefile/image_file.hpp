@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace cp::image {
+namespace cp::imagefile {
 
 enum class Format { png, jpeg, bmp };
 const char* format_name(Format f);
@@ -59,4 +59,4 @@ Result<Image> load(const std::string& path, decode::PixelFormat want, const Limi
 Result<std::vector<decode::Code>> decode_file(const std::string& path,
                                               const decode::DecoderOptions& options = {});
 
-}  // namespace cp::image
+}  // namespace cp::imagefile

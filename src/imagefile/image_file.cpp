@@ -1,4 +1,4 @@
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <system_error>
 
-namespace cp::image {
+namespace cp::imagefile {
 namespace {
 
 using Bytes = std::span<const std::uint8_t>;
@@ -166,4 +166,4 @@ Result<std::vector<decode::Code>> decode_file(const std::string& path, const dec
     return r;
 }
 
-}  // namespace cp::image
+}  // namespace cp::imagefile

@@ -1,6 +1,6 @@
 // Image files: format and size from the header before any pixel is decoded;
 // refusals are typed and nothing is allocated for what a header merely claims.
-#include "src/image/image_file.hpp"
+#include "src/imagefile/image_file.hpp"
 #include "tests/testing.hpp"
 
 #include <ZXing/BitMatrix.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace img = cp::image;
+namespace img = cp::imagefile;
 using cp::decode::PixelFormat;
 
 namespace {
