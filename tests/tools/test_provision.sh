@@ -64,6 +64,11 @@ sed 's/^lane = gate/lane = bus/' "$e/checkpointd.conf" > "$t/broken.conf"
 refused() { ! "${emulator[@]}" "$CHECKPOINTD" --config "$1" --board "$src/board/host-sim/board.conf" \
             --check-config >/dev/null 2>&1; }
 check "checkpointd --check-config refuses a bad lane (the check can fail)" refused "$t/broken.conf"
+# checkpoint diag finds the identity where provisioning put it (beside the config).
+"${emulator[@]}" "$bin/checkpoint" diag --json --timeout 1 --config "$e/checkpointd.conf" \
+  --board "$src/board/host-sim/board.conf" --frame "$t/frame.png" >"$t/diag.json" 2>/dev/null
+check "checkpoint diag: the provisioned identity is ok" grep -q '"name":"identity","status":"ok"' "$t/diag.json"
+check "checkpoint diag: the provisioned upstream is used" grep -q '"url":"https://cc.example.org:8443"' "$t/diag.json"
 mkdir "$t/untar" && tar -C "$t/untar" -xf "$t/gate-07.tar"
 check "tar holds the same tree" diff -r "$t/untar" "$t/gate-07"
 check "tar keeps device.key 0600" bash -c "tar tvf '$t/gate-07.tar' | grep -q -- '-rw------- 0/0 .* etc/checkpoint/device.key'"
