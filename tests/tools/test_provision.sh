@@ -20,7 +20,7 @@ pki=$t/pki
 failures=0
 check() {  # check DESCRIPTION COMMAND...
   local what=$1; shift
-  if "$@"; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
+  if "$@" >/dev/null; then echo "ok   $what"; else echo "FAIL $what"; failures=$((failures + 1)); fi
 }
 
 common=(--site "Ranghulu North" --lane gate --board host-sim --upstream https://cc.example.org:8443
@@ -55,8 +55,9 @@ check "certificate CN is the device id" \
   bash -c "openssl x509 -in '$e/device.crt' -noout -subject -nameopt multiline | grep -q 'commonName *= gate-07$'"
 check "certificate has clientAuth" \
   bash -c "openssl x509 -in '$e/device.crt' -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication'"
-check "checkpointd accepts checkpointd.conf" "${emulator[@]}" "$CHECKPOINTD" --config "$e/checkpointd.conf" \
-  --board "$src/board/host-sim/board.conf" --check-config >"$t/effective" 2>/dev/null
+"${emulator[@]}" "$CHECKPOINTD" --config "$e/checkpointd.conf" --board "$src/board/host-sim/board.conf" \
+  --check-config >"$t/effective" 2>/dev/null
+check "checkpointd accepts checkpointd.conf" test $? -eq 0
 check "effective config holds id, site, lane, upstream" bash -c \
   "grep -qx 'id = \"gate-07\"' '$t/effective' && grep -qx 'site = \"Ranghulu North\"' '$t/effective' &&
    grep -qx 'lane = \"gate\"' '$t/effective' && grep -qx 'url = \"https://cc.example.org:8443\"' '$t/effective'"
@@ -97,6 +98,14 @@ check "no SSH without --ssh-key" test ! -e "$t/truck/etc/ssh"
 check "provision (existing identity) exits 0" test $? -eq 0
 check "existing identity copied" cmp -s "$pki/device-gate-01.crt" "$t/gate-01/etc/checkpoint/device.crt"
 
+# ---- an encrypted CA key: the passphrase from the environment, never an argument ------------
+openssl pkey -in "$pki/fleet-ca.key" -aes256 -passout pass:TEST-ONLY-pass -out "$t/enc-ca.key" && chmod 0600 "$t/enc-ca.key"
+PROVISION_CA_PASS=TEST-ONLY-pass "$provision" --id gate-08 "${common[@]}" --ca-key "$t/enc-ca.key" \
+  --out "$t/gate-08" >"$t/log" 2>&1
+check "provision (encrypted CA key) exits 0" test $? -eq 0
+check "encrypted CA key: certificate verifies" openssl verify -CAfile "$pki/fleet-ca.crt" -purpose sslclient \
+  "$t/gate-08/etc/checkpoint/device.crt"
+
 # ---- bad inputs: a clear error, nothing written -----------------------------------------
 cp "$pki/fleet-ca.key" "$t/loose.key" && chmod 0644 "$t/loose.key"
 openssl req -new -key "$pki/device-gate-02.key" -subj /CN=someone-else -out "$t/other.csr" 2>/dev/null
@@ -132,6 +141,9 @@ bad "unknown board" "unknown board 'pc'" --id gate-09 "${common[@]/host-sim/pc}"
 bad "private SSH key" "private key" --id gate-09 "${common[@]}" --ca-key "$pki/fleet-ca.key" --ssh-key "$t/tech"
 bad "list signer not a certificate" "not a PEM certificate" --id gate-09 "${common[@]/list-signer.crt/issuer.key}" \
   --ca-key "$pki/fleet-ca.key"
+export PROVISION_CA_PASS=wrong
+bad "encrypted CA key, wrong passphrase" "PROVISION_CA_PASS" --id gate-09 "${common[@]}" --ca-key "$t/enc-ca.key"
+unset PROVISION_CA_PASS
 "$provision" --id gate-07 "${common[@]}" --ca-key "$pki/fleet-ca.key" --out "$t/gate-07" >"$t/log" 2>&1
 check "an existing output: fails" test $? -ne 0
 check "an existing output: says so" grep -q 'refusing to overwrite' "$t/log"
