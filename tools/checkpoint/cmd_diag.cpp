@@ -115,7 +115,8 @@ std::string age_text(std::int64_t s) {
 
 struct DaemonInfo {
     std::optional<long> pid;
-    std::string systemd_state;  // "active/running", ... ; empty outside systemd
+    std::string systemd_state;  // "active/running", ...: the unit's, when pid is its main process
+    std::string unit_state;     // the unit's state whatever it runs (for "not running")
 };
 
 std::string canonical_or(const fs::path& p) {
@@ -180,9 +181,13 @@ DaemonInfo find_daemon(const std::string& config_path) {
             else if (k == "SubState") sub = v;
             else if (k == "MainPID") main_pid = std::atol(v.c_str());
         }
-        if (!active.empty()) d.systemd_state = active + "/" + sub;
-        if (main_pid > 0) d.pid = main_pid;
+        if (!active.empty()) d.unit_state = active + "/" + sub;
+        if (main_pid > 0) {
+            d.pid = main_pid;
+            d.systemd_state = d.unit_state;
+        }
     }
+    // Outside the unit (by hand, in tests): readiness is not known.
     if (!d.pid) d.pid = find_daemon_pid(config_path);
     return d;
 }
@@ -205,7 +210,7 @@ Check check_daemon(const DaemonInfo& d) {
     Check c("checkpointd");
     if (!d.pid) {
         c.level = Level::warn;
-        c.value = "not running" + (d.systemd_state.empty() ? std::string() : " (systemd: " + d.systemd_state + ")") +
+        c.value = "not running" + (d.unit_state.empty() ? std::string() : " (systemd: " + d.unit_state + ")") +
                   ": the lane is down";
         return c;
     }
