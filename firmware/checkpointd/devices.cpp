@@ -57,6 +57,78 @@ gpio::LineSpec line_spec(const std::string& text, bool active_low) {
 
 }  // namespace
 
+Result<std::unique_ptr<camera::Camera>> open_camera(const config::Config& cfg,
+                                                    std::shared_ptr<const lane::LaneScript> script,
+                                                    std::shared_ptr<lane::LaneCursor> cursor) {
+    if (cfg.camera.backend == "sim") {
+        if (!script)
+            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE)");
+        camera::SimCameraConfig c;
+        c.script = *script;
+        c.fps = cfg.camera.fps;
+        c.width = cfg.camera.width;
+        c.height = cfg.camera.height;
+        c.cursor = std::move(cursor);
+        return camera::open_sim(c);
+    }
+    if (cfg.camera.backend == "file") {
+        camera::FileSourceConfig c;
+        c.path = cfg.camera.device;
+        c.fps = cfg.camera.fps;
+        auto cam = camera::open_file_source(c);
+        if (!cam) return fail(cam.error().with_context("camera.device"));
+        return cam;
+    }
+    camera::V4l2Config c;
+    c.device = cfg.camera.device;
+    c.width = cfg.camera.width;
+    c.height = cfg.camera.height;
+    c.fourcc = cfg.camera.format;
+    c.fps = cfg.camera.fps;
+    return camera::open_v4l2(c);
+}
+
+Result<std::unique_ptr<thermo::Thermometer>> open_thermometer(const config::Config& cfg,
+                                                              std::shared_ptr<const lane::LaneScript> script,
+                                                              std::shared_ptr<const lane::LaneCursor> cursor) {
+    thermo::MeasureConfig mc;
+    mc.address7 = static_cast<std::uint8_t>(cfg.thermometer.address);
+    mc.offset_c += cfg.thermometer.offset_c;  // installation calibration on top of the compensation
+    if (cfg.thermometer.backend == "sim") {
+        thermo::SimThermometerConfig c;
+        c.measure = mc;
+        c.measure.address7 = thermo::kMlxAddress;
+        if (script) {
+            c.script = std::move(script);
+            c.cursor = std::move(cursor);
+        }
+        return thermo::open_sim_thermometer(c);
+    }
+    if (cfg.thermometer.backend == "mlx90614") {
+        thermo::I2cThermometerConfig c;
+        c.bus = cfg.thermometer.bus;
+        c.measure = mc;
+        return thermo::open_mlx90614(c);
+    }
+    return std::unique_ptr<thermo::Thermometer>();  // "none"
+}
+
+Result<std::unique_ptr<gpio::GpioBackend>> open_gpio(const config::Config& cfg) {
+    if (cfg.gpio.backend == "sim") {
+        std::error_code ec;
+        std::filesystem::create_directories(cfg.paths.data_dir, ec);
+        std::FILE* log_file = std::fopen((std::filesystem::path(cfg.paths.data_dir) / "gpio-sim.log").c_str(), "ae");
+        return std::unique_ptr<gpio::GpioBackend>(std::make_unique<LoggedSimGpio>(gpio::open_sim_gpio(nullptr), log_file));
+    }
+    gpio::GpiodConfig c;
+    c.chip = cfg.gpio.chip;
+    c.lines[static_cast<int>(gpio::Line::gate_relay)] = line_spec(cfg.gpio.relay, cfg.gpio.active_low);
+    c.lines[static_cast<int>(gpio::Line::green_lamp)] = line_spec(cfg.gpio.green, cfg.gpio.active_low);
+    c.lines[static_cast<int>(gpio::Line::red_lamp)] = line_spec(cfg.gpio.red, cfg.gpio.active_low);
+    c.lines[static_cast<int>(gpio::Line::buzzer)] = line_spec(cfg.gpio.buzzer, cfg.gpio.active_low);
+    return gpio::open_gpiod(c);
+}
+
 Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
     Devices d;
     const bool any_sim = cfg.camera.backend == "sim" || cfg.thermometer.backend == "sim" || cfg.input.backend == "sim";
@@ -67,88 +139,26 @@ Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
         d.cursor = std::make_shared<lane::LaneCursor>();
     }
 
-    // Camera.
-    if (cfg.camera.backend == "sim") {
-        if (!d.script)
-            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE)");
-        camera::SimCameraConfig c;
-        c.script = *d.script;
-        c.fps = cfg.camera.fps;
-        c.width = cfg.camera.width;
-        c.height = cfg.camera.height;
-        c.cursor = d.cursor;
-        auto cam = camera::open_sim(c);
-        if (!cam) return fail(cam.error());
-        d.camera = std::move(*cam);
-    } else if (cfg.camera.backend == "file") {
-        camera::FileSourceConfig c;
-        c.path = cfg.camera.device;
-        c.fps = cfg.camera.fps;
-        auto cam = camera::open_file_source(c);
-        if (!cam) return fail(cam.error().with_context("camera.device"));
-        d.camera = std::move(*cam);
-    } else {
-        camera::V4l2Config c;
-        c.device = cfg.camera.device;
-        c.width = cfg.camera.width;
-        c.height = cfg.camera.height;
-        c.fourcc = cfg.camera.format;
-        c.fps = cfg.camera.fps;
-        auto cam = camera::open_v4l2(c);
-        if (!cam) return fail(cam.error());
-        d.camera = std::move(*cam);
-    }
+    auto cam = open_camera(cfg, d.script, d.cursor);
+    if (!cam) return fail(cam.error());
+    d.camera = std::move(*cam);
 
-    // Thermometer.
-    thermo::MeasureConfig mc;
-    mc.address7 = static_cast<std::uint8_t>(cfg.thermometer.address);
-    mc.offset_c += cfg.thermometer.offset_c;  // installation calibration on top of the compensation
-    if (cfg.thermometer.backend == "sim") {
-        thermo::SimThermometerConfig c;
-        c.measure = mc;
-        c.measure.address7 = thermo::kMlxAddress;
-        if (d.script) {
-            c.script = d.script;
-            c.cursor = d.cursor;
-        }
-        auto t = thermo::open_sim_thermometer(c);
-        if (!t) return fail(t.error());
+    auto t = open_thermometer(cfg, d.script, d.cursor);
+    if (t) {
         d.thermometer = std::move(*t);
-    } else if (cfg.thermometer.backend == "mlx90614") {
-        thermo::I2cThermometerConfig c;
-        c.bus = cfg.thermometer.bus;
-        c.measure = mc;
-        auto t = thermo::open_mlx90614(c);
-        if (!t) {
-            // A missing sensor is a lane fault, not a reason to stay down: scans go
-            // YELLOW "measure by hand" until it is fixed.
-            log::error("thermometer", "sensor unavailable", {{"bus", c.bus}, {"reason", t.error().reason}});
-        } else {
-            d.thermometer = std::move(*t);
-        }
+    } else if (cfg.thermometer.backend == "sim") {
+        return fail(t.error());
+    } else {
+        // A missing sensor is a lane fault, not a reason to stay down: scans go
+        // YELLOW "measure by hand" until it is fixed.
+        log::error("thermometer", "sensor unavailable", {{"bus", cfg.thermometer.bus}, {"reason", t.error().reason}});
     }
 
-    // GPIO.
-    std::unique_ptr<gpio::GpioBackend> backend;
-    if (cfg.gpio.backend == "sim") {
-        std::error_code ec;
-        std::filesystem::create_directories(cfg.paths.data_dir, ec);
-        std::FILE* log_file = std::fopen((std::filesystem::path(cfg.paths.data_dir) / "gpio-sim.log").c_str(), "ae");
-        backend = std::make_unique<LoggedSimGpio>(gpio::open_sim_gpio(nullptr), log_file);
-    } else {
-        gpio::GpiodConfig c;
-        c.chip = cfg.gpio.chip;
-        c.lines[static_cast<int>(gpio::Line::gate_relay)] = line_spec(cfg.gpio.relay, cfg.gpio.active_low);
-        c.lines[static_cast<int>(gpio::Line::green_lamp)] = line_spec(cfg.gpio.green, cfg.gpio.active_low);
-        c.lines[static_cast<int>(gpio::Line::red_lamp)] = line_spec(cfg.gpio.red, cfg.gpio.active_low);
-        c.lines[static_cast<int>(gpio::Line::buzzer)] = line_spec(cfg.gpio.buzzer, cfg.gpio.active_low);
-        auto b = gpio::open_gpiod(c);
-        if (!b) return fail(b.error());
-        backend = std::move(*b);
-    }
+    auto backend = open_gpio(cfg);
+    if (!backend) return fail(backend.error());
     gpio::ActuatorConfig ac;
     ac.relay_pulse_ms = cfg.gate.relay_pulse_ms;
-    d.actuators = std::make_unique<gpio::Actuators>(std::move(backend), ac);
+    d.actuators = std::make_unique<gpio::Actuators>(std::move(*backend), ac);
 
     // Screen.
     if (cfg.display.backend == "png" || cfg.display.backend == "fbdev") {

@@ -42,6 +42,19 @@ struct Devices {
 // backends' own open errors (with the device named in the message).
 Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim);
 
+// One device class each, the way open_devices() opens it (also for `checkpoint
+// diag`). The sim camera and thermometer follow `script`/`cursor` when given; the
+// sim camera needs a script. open_thermometer() gives null for backend "none" and
+// the backend's error otherwise (open_devices() logs a missing MLX90614 and goes
+// on without it). open_gpio()'s sim backend appends to <data_dir>/gpio-sim.log.
+Result<std::unique_ptr<camera::Camera>> open_camera(const config::Config& cfg,
+                                                    std::shared_ptr<const lane::LaneScript> script,
+                                                    std::shared_ptr<lane::LaneCursor> cursor);
+Result<std::unique_ptr<thermo::Thermometer>> open_thermometer(const config::Config& cfg,
+                                                              std::shared_ptr<const lane::LaneScript> script,
+                                                              std::shared_ptr<const lane::LaneCursor> cursor);
+Result<std::unique_ptr<gpio::GpioBackend>> open_gpio(const config::Config& cfg);
+
 // Inspector commands as text lines on a file descriptor (the "stdin" input
 // backend, for a bench terminal): "allow" or "+", "deny" or "-", "in", "out",
 // "plate <TEXT>". Unknown lines are logged and ignored; end of input ends polling.

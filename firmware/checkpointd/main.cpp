@@ -1,4 +1,5 @@
 // checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]
+// checkpointd --config FILE [--board FILE] --check-config
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT, or the lane ended with
 // --exit-when-done); 1 start-up failure (journal, devices); 2 usage or
@@ -24,11 +25,14 @@ namespace {
 int usage() {
     std::fprintf(stderr,
                  "usage: checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]\n"
+                 "       checkpointd --config FILE [--board FILE] --check-config\n"
                  "  --config FILE      checkpointd.conf (docs/configuration.md)\n"
                  "  --board FILE       board file, instead of the one device.board names\n"
                  "  --json             one JSON line per decision on stdout\n"
                  "  --exit-when-done   exit 0 when the camera source ends (file or sim lane)\n"
-                 "  --lane FILE        lane script for the sim camera, thermometer and input\n");
+                 "  --lane FILE        lane script for the sim camera, thermometer and input\n"
+                 "  --check-config     read the configuration and board file, print the effective\n"
+                 "                     configuration and exit (0 accepted, 2 refused); opens nothing else\n");
     return 2;
 }
 
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
     using namespace cp;
     std::string config_path, board_path;
     daemon::DaemonOptions opts;
+    bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&](std::string& out) {
@@ -57,6 +62,7 @@ int main(int argc, char** argv) {
         else if (a == "--lane") { if (!value(opts.sim.lane_script)) return usage(); }
         else if (a == "--json") opts.json = true;
         else if (a == "--exit-when-done") opts.exit_when_done = true;
+        else if (a == "--check-config") check_only = true;
         else if (a == "--version") { std::printf("checkpointd %s\n", CHECKPOINT_VERSION); return 0; }
         else return usage();
     }
@@ -66,6 +72,11 @@ int main(int argc, char** argv) {
     if (!cfg) {
         std::fprintf(stderr, "checkpointd: configuration rejected: %s\n", cfg.error().message.c_str());
         return 2;
+    }
+    if (check_only) {
+        std::printf("%s", config::to_text(*cfg).c_str());
+        std::fprintf(stderr, "checkpointd: configuration accepted: %s\n", config_path.c_str());
+        return 0;
     }
     opts.config = std::move(*cfg);
     log::set_level(level_of(opts.config.log.level));

@@ -414,6 +414,33 @@ Result<ScanJournal::Stats> ScanJournal::stats() {
     return st;
 }
 
+Result<Backlog> read_backlog(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return fail(ErrorKind::not_found, "journal-missing", "no journal at " + path);
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    struct Close {
+        sqlite3* db;
+        ~Close() { sqlite3_close(db); }
+    } close{db};
+    if (rc != SQLITE_OK) return db_error(db, rc, "journal-read", "open " + path);
+    sqlite3_busy_timeout(db, 2000);  // the daemon's commit holds the WAL briefly
+    Backlog b;
+    {
+        Stmt q(db, "SELECT (SELECT count(*) FROM scans), (SELECT count(*) FROM scans WHERE uploaded = 0),"
+                   " coalesce((SELECT max(seq) FROM scans), 0),"
+                   " (SELECT min(wall_ms) FROM scans WHERE uploaded = 0)");
+        if (!q) return db_error(db, sqlite3_errcode(db), "journal-read", path + " is not a scan journal");
+        rc = sqlite3_step(q.get());
+        if (rc != SQLITE_ROW) return db_error(db, rc, "journal-read", "read " + path);
+        b.rows = sqlite3_column_int64(q.get(), 0);
+        b.pending = sqlite3_column_int64(q.get(), 1);
+        b.last_seq = sqlite3_column_int64(q.get(), 2);
+        if (sqlite3_column_type(q.get(), 3) != SQLITE_NULL) b.oldest_pending_wall_ms = sqlite3_column_int64(q.get(), 3);
+    }
+    return b;
+}
+
 std::string to_json(const ScanRecord& r) {
     nlohmann::ordered_json j;
     j["seq"] = r.seq;

@@ -121,6 +121,19 @@ private:
     std::unique_ptr<Statements> st_;
 };
 
+// What a technician's tool reads from a journal another process writes (checkpoint
+// diag): the file is opened read-only (SQLITE_OPEN_READONLY: never created, never
+// written, no integrity check, no WAL checkpoint), so it is safe beside a running
+// checkpointd. Errors: [not_found] "journal-missing" when there is no file;
+// [io] "journal-read" when it cannot be read as a journal; [io] "corrupt".
+struct Backlog {
+    std::int64_t rows = 0;
+    std::int64_t pending = 0;                            // rows not yet uploaded
+    std::int64_t last_seq = 0;                           // highest seq in the file (0: none)
+    std::optional<std::int64_t> oldest_pending_wall_ms;  // wall time of the oldest pending row
+};
+Result<Backlog> read_backlog(const std::string& path);
+
 // One row as a JSON object (one line, no newline): the format of
 // `checkpoint journal tail` and the upload body's elements.
 std::string to_json(const ScanRecord& r);

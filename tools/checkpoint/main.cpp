@@ -13,6 +13,7 @@ int run_verify(const Args& args);
 int run_pass(const Args& args);
 int run_list(const Args& args);
 int run_journal(const Args& args);
+int run_diag(const Args& args);
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
@@ -22,6 +23,7 @@ const std::vector<Command>& commands() {
         {"pass", "issuer tools: keygen, issue (CP1 QR text / PNG)", run_pass},
         {"list", "status lists: build (sign), import, lookup, info", run_list},
         {"journal", "scan journal: tail (JSON lines)", run_journal},
+        {"diag", "technician's device check: camera, thermometer, gpio, list, backlog, upstream", run_diag},
     };
     return table;
 }
