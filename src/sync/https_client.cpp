@@ -94,6 +94,17 @@ std::optional<std::int64_t> parse_http_date(const std::string& text) {
     return static_cast<std::int64_t>(timegm(&tm));
 }
 
+std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t reference_s) {
+    if (value.empty()) return std::nullopt;
+    if (value.find_first_not_of("0123456789") == std::string::npos) {
+        if (value.size() > 9) return std::nullopt;  // > 31 years: not a wait anyone means
+        return std::stoll(value) * 1000;
+    }
+    auto at = parse_http_date(value);
+    if (!at) return std::nullopt;
+    return std::max<std::int64_t>(0, *at - reference_s) * 1000;
+}
+
 std::string gzip_compress(const std::string& data) {
     z_stream zs{};
     if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};

@@ -74,5 +74,9 @@ private:
 std::string gzip_compress(const std::string& data);
 // RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") → s since epoch.
 std::optional<std::int64_t> parse_http_date(const std::string& text);
+// Retry-After (RFC 9110 §10.2.3): delay-seconds ("120") or an IMF-fixdate, as a wait
+// in ms; a date counts from `reference_s` (the answer's own Date, so the device's
+// clock does not matter) and one in the past is 0. nullopt when empty or malformed.
+std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t reference_s);
 
 }  // namespace cp::sync

@@ -104,18 +104,23 @@ public:
     Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}");
 
     std::optional<ClockSkew> last_skew() const { return skew_; }
+    // The wait the last refused answer asked for with Retry-After when it was a 429
+    // or 503; nullopt otherwise. The sync thread waits at least this long.
+    std::optional<std::int64_t> retry_after_ms() const { return retry_after_ms_; }
     // Abandons a transfer in progress when *flag becomes true (HttpsClient::set_abort_flag).
     void set_abort_flag(const std::atomic<bool>* flag) { http_.set_abort_flag(flag); }
 
 private:
     Result<HttpResponse> get_ok(const std::string& path);
     void observe(const HttpResponse& r);
+    Failure refused(const HttpResponse& r);  // [rejected] "http-<status>"; notes Retry-After
     SyncConfig cfg_;
     HttpsClient http_;
     journal::ScanJournal& journal_;
     status::StatusList& list_;
     const crypto::TrustStore& signers_;
     std::optional<ClockSkew> skew_;
+    std::optional<std::int64_t> retry_after_ms_;
 };
 
 }  // namespace cp::sync

@@ -248,3 +248,16 @@ TEST_CASE("backoff: exponential ceiling, capped, jittered, reset on success") {
     CHECK(b.ceiling_ms() == 1000);
     CHECK(b.failures() == 0);
 }
+
+TEST_CASE("Retry-After: delay-seconds or a date counted from the answer's own Date") {
+    const std::int64_t date = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+    CHECK(parse_retry_after("120", date) == 120'000);
+    CHECK(parse_retry_after("0", date) == 0);
+    CHECK(parse_retry_after("Sun, 06 Nov 1994 08:51:37 GMT", date) == 120'000);
+    CHECK(parse_retry_after("Sun, 06 Nov 1994 08:48:37 GMT", date) == 0);  // already past
+    CHECK_FALSE(parse_retry_after("", date));
+    CHECK_FALSE(parse_retry_after("-5", date));
+    CHECK_FALSE(parse_retry_after("1.5", date));
+    CHECK_FALSE(parse_retry_after("soon", date));
+    CHECK_FALSE(parse_retry_after("99999999999999999999", date));
+}
