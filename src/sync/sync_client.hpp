@@ -114,6 +114,7 @@ private:
     Result<HttpResponse> get_ok(const std::string& path);
     void observe(const HttpResponse& r);
     Failure refused(const HttpResponse& r);  // [rejected] "http-<status>"; notes Retry-After
+    Result<HttpResponse> get_resumable(const std::string& path);
     SyncConfig cfg_;
     HttpsClient http_;
     journal::ScanJournal& journal_;
@@ -121,6 +122,7 @@ private:
     const crypto::TrustStore& signers_;
     std::optional<ClockSkew> skew_;
     std::optional<std::int64_t> retry_after_ms_;
+    Download snapshot_;  // a snapshot download cut short, resumed by the next pull
 };
 
 }  // namespace cp::sync
