@@ -238,6 +238,13 @@ Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json) {
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
+    json a = json::parse(r->body, nullptr, false);
+    if (!a.is_discarded() && a.is_object()) {
+        if (a.contains("list_version") && a["list_version"].is_number_integer())
+            published_.list_version = a["list_version"].get<std::int64_t>();
+        if (a.contains("trust_version") && a["trust_version"].is_number_integer())
+            published_.trust_version = a["trust_version"].get<std::int64_t>();
+    }
     if (!skew_) return fail(ErrorKind::invalid_input, "response", "no Date header");
     return *skew_;
 }

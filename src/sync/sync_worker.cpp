@@ -264,6 +264,11 @@ Status SyncWorker::round(std::int64_t now) {
         std::lock_guard lk(mu_);
         st_.skew_ms = hb->skew_ms;
         st_.skewed = hb->skewed;
+        // The answer names the published versions: a newer one is pulled in this
+        // round rather than at the end of its interval.
+        const PublishedVersions pub = client_.last_published();
+        if (pub.list_version > st_.list_version) next_list_ = now;
+        if (pub.trust_version > st_.trust_version) next_trust_ = now;
     }
     // Upload until the backlog is empty (rows journaled meanwhile are picked up too).
     for (std::size_t i = 0; i < cfg_.max_batches_per_round && !stop_.load(); ++i) {

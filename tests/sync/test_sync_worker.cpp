@@ -293,3 +293,33 @@ TEST_CASE("429 and 503 with Retry-After: the worker waits at least what the serv
     serving.join();
     CHECK(threads_named("sync") == 0);
 }
+
+TEST_CASE("a heartbeat that announces a newer list or trust list pulls it before its interval") {
+    Upstream up;
+    up.enroll("gate-01");
+    auto signer = upstream::ListSigner::load(up.path("list-signer.key"), up.path("list-signer.crt"));
+    REQUIRE(signer.ok());
+    REQUIRE(up.store->set_statuses({{"00112233445566778899aabbccddeeff", upstream::PassStatus::green, "", 1}}, 10).ok());
+    REQUIRE(upstream::publish_list(*up.store, *signer, 100).ok());
+    Device dev(up);
+    auto cfg = worker_cfg(https_for(up));
+    cfg.trust_dir = (dev.dir / "trust").string();
+    cfg.list_interval_ms = 3'600'000;   // the first round pulls; the next pull by interval is an hour away
+    cfg.trust_interval_ms = 3'600'000;
+    cfg.heartbeat_interval_ms = 200;
+    auto w = SyncWorker::create(cfg, *dev.journal, *dev.list, dev.signers);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->start().ok());
+    REQUIRE(eventually([&] { return (*w)->status().list_version == 1; }, 30s));
+
+    // The command centre publishes list 2 and trust list 1.
+    REQUIRE(up.store->set_statuses({{"00112233445566778899aabbccddeeff", upstream::PassStatus::red, "isolation", 2}}, 20).ok());
+    REQUIRE(upstream::publish_list(*up.store, *signer, 200).ok());
+    auto der = upstream::certificate_der(as_bytes(cp::testing::read_file(up.pki / "issuer.crt")));
+    REQUIRE(der.ok());
+    REQUIRE(up.store->add_issuer(upstream::fingerprint(*der), *der, 5).ok());
+    REQUIRE(upstream::publish_trust(*up.store, *signer, 10).ok());
+    CHECK(eventually([&] { return (*w)->status().list_version == 2 && (*w)->status().trust_version == 1; }, 20s));
+    (*w)->stop();
+    CHECK(threads_named("sync") == 0);
+}
