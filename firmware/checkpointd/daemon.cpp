@@ -211,14 +211,7 @@ Status Daemon::start() {
     }
     const std::int64_t now = monotonic_now_ms();
     capture_beat_ms_ = decide_beat_ms_ = now;
-    try {
-        capture_ = std::thread([this] { capture_loop(); });
-        decide_ = std::thread([this] { decide_loop(); });
-        housekeeping_ = std::thread([this] { housekeeping_loop(); });
-    } catch (const std::system_error& e) {
-        stop();
-        return fail(ErrorKind::internal, "thread", e.what());
-    }
+    // Before the lane threads, which read upstream_ for the status bar.
     if (upstream_) {
         if (auto s = upstream_->start(); !s) {
             // The lane works offline; the status bar shows the link down.
@@ -226,6 +219,14 @@ Status Daemon::start() {
             upstream_.reset();
             upstream_failed_ = true;
         }
+    }
+    try {
+        capture_ = std::thread([this] { capture_loop(); });
+        decide_ = std::thread([this] { decide_loop(); });
+        housekeeping_ = std::thread([this] { housekeeping_loop(); });
+    } catch (const std::system_error& e) {
+        stop();
+        return fail(ErrorKind::internal, "thread", e.what());
     }
     return {};
 }
