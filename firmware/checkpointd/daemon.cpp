@@ -137,7 +137,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
 
     // Trust store: without one every pass is "unknown issuer" (YELLOW), which a
     // guard handles; refusing to start would leave the lane with no screen at all.
-    if (auto trust = crypto::TrustStore::load(cfg.paths.trust_dir)) {
+    // With upstream sync, the issuers it installed earlier count too.
+    if (auto trust = load_issuers(cfg.paths.trust_dir, cfg.upstream.url.empty() ? "" : cfg.upstream.trust_dir)) {
         d->trust_ = std::move(*trust);
         log::info("trust", "issuers loaded", {{"certificates", std::to_string(d->trust_.size())}});
     } else {
@@ -192,6 +193,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     dopt.stop_at_first = true;   // one pass per scan
     d->pipeline_ = std::make_unique<ScanPipeline>(*d->verifier_, d->list_.get(), d->devices_.thermometer.get(),
                                                   *d->journal_, po, dopt);
+    d->open_upstream();
     log::info("checkpointd", "lane ready",
               {{"device", cfg.device.id}, {"lane", po.lane}, {"camera", d->devices_.camera->describe()},
                {"thermometer", d->devices_.thermometer ? d->devices_.thermometer->describe() : "none"},
@@ -209,6 +211,15 @@ Status Daemon::start() {
     }
     const std::int64_t now = monotonic_now_ms();
     capture_beat_ms_ = decide_beat_ms_ = now;
+    // Before the lane threads, which read upstream_ for the status bar.
+    if (upstream_) {
+        if (auto s = upstream_->start(); !s) {
+            // The lane works offline; the status bar shows the link down.
+            log::error("sync", "sync thread not started", {{"reason", s.error().reason}});
+            upstream_.reset();
+            upstream_failed_ = true;
+        }
+    }
     try {
         capture_ = std::thread([this] { capture_loop(); });
         decide_ = std::thread([this] { decide_loop(); });
@@ -229,6 +240,7 @@ void Daemon::stop() {
     }
     stop_cv_.notify_all();
     mailbox_.close();
+    if (upstream_) upstream_->stop();  // joins the sync thread (a transfer is abandoned)
     for (std::thread* t : {&capture_, &decide_, &housekeeping_}) {
         if (t->joinable()) t->join();
     }
@@ -295,6 +307,7 @@ void Daemon::decide_loop() {
     lane.direction = options_.config.device.direction;
     while (!stop_) {
         decide_beat_ms_ = monotonic_now_ms();
+        take_new_issuers();
         if (auto f = mailbox_.take(50)) {
             auto code = pipeline_->read_code(f->view(), f->timestamp_ms > 0 ? f->timestamp_ms : monotonic_now_ms());
             if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
@@ -362,6 +375,7 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
         wall_now_ms());
     // The journal row commits here, before anything on the lane moves.
     pipeline_->commit(r);
+    if (upstream_ && r.journaled && r.verdict == decision::Verdict::red) upstream_->wake();  // alerts go at once
 
     switch (r.measurement.status) {
     case thermo::MeasureStatus::ok:
@@ -501,7 +515,7 @@ display::StatusBar Daemon::status_bar() {
         if (auto st = journal_->stats()) b.journal_backlog = st->pending;
     }
     b.sensor = static_cast<display::Health>(sensor_health_.load());
-    b.network = cfg.upstream.url.empty() ? display::Health::unknown : display::Health::unknown;
+    b.network = network_health_now();
     // Short: the bar also holds list age, backlog, sensor, network and clock at 800 px.
     b.lane = cfg.device.id;
     std::time_t t = static_cast<std::time_t>(now_s);
@@ -582,12 +596,70 @@ void Daemon::housekeeping_loop() {
             std::string st = "STATUS=scans " + std::to_string(scans_.load()) + ", list age " +
                              (bar.list_age_s ? std::to_string(*bar.list_age_s / 60) + " min" : std::string("none")) +
                              ", backlog " + std::to_string(bar.journal_backlog) + ", disk free " + disk;
+            if (!options_.config.upstream.url.empty()) st += ", upstream " + std::string(network_label(bar.network));
             if (st != last_status) {
                 (void)notifier_.send(st);
                 last_status = st;
             }
         }
     }
+}
+
+// ---- upstream sync --------------------------------------------------------------
+
+void Daemon::open_upstream() {
+    const config::Config& cfg = options_.config;
+    if (cfg.upstream.url.empty()) return;
+    if (!list_ || !journal_) {
+        log::error("sync", "no sync: the status list is unusable", {{"path", cfg.paths.status_db}});
+        upstream_failed_ = true;
+        return;
+    }
+    UpstreamHooks hooks;
+    hooks.firmware = options_.version;
+    hooks.sensors_json = [this] { return sensors_json(); };
+    hooks.on_trust_installed = [this] { prepare_new_issuers(); };
+    auto link = UpstreamLink::create(cfg, *journal_, *list_, std::move(hooks));
+    if (!link) {
+        // The lane works offline; the status bar shows the link down.
+        log::error("sync", "no sync: upstream settings unusable",
+                   {{"reason", link.error().reason}, {"detail", link.error().message}});
+        upstream_failed_ = true;
+        return;
+    }
+    upstream_ = std::move(*link);
+    log::info("sync", "upstream configured", {{"url", cfg.upstream.url}, {"trust_dir", cfg.upstream.trust_dir}});
+}
+
+std::string Daemon::sensors_json() const {
+    const auto sensor = static_cast<display::Health>(sensor_health_.load());
+    const char* thermometer = !devices_.thermometer                   ? "none"
+                              : sensor == display::Health::ok         ? "ok"
+                              : sensor == display::Health::fault      ? "fault"
+                                                                      : "unknown";
+    const bool camera_ok = capture_ended_ || monotonic_now_ms() - capture_beat_ms_ <= kStallMs;
+    return std::string("{\"thermometer\":\"") + thermometer + "\",\"camera\":\"" + (camera_ok ? "ok" : "stalled") + "\"}";
+}
+
+void Daemon::prepare_new_issuers() {
+    const config::Config& cfg = options_.config;
+    auto next = load_issuers(cfg.paths.trust_dir, cfg.upstream.trust_dir);
+    if (!next) {
+        log::error("trust", "new trust list not loaded: the lane keeps its issuers", {{"reason", next.error().reason}});
+        return;
+    }
+    const std::size_t n = next->size();
+    issuer_trust_.prepare(std::move(*next));
+    log::info("trust", "issuers reloaded for the next scan", {{"certificates", std::to_string(n)}});
+}
+
+void Daemon::take_new_issuers() {
+    if (issuer_trust_.take_pending(trust_)) log::info("trust", "verifier uses the new issuers");
+}
+
+display::Health Daemon::network_health_now() {
+    if (upstream_) return upstream_->health();
+    return upstream_failed_ ? display::Health::fault : display::Health::unknown;
 }
 
 }  // namespace cp::daemon

@@ -4,6 +4,8 @@
 //                commit → relay/lamps/buzzer → screen → --json line; inspector input
 //   housekeeping status bar, list reload, screen back to idle, systemd
 //                watchdog and STATUS= lines
+//   sync         only with upstream.url: heartbeat, upload, list and trust pulls
+//                (UpstreamLink, upstream_link.hpp)
 //   main         signals (signalfd), start-up and shutdown (main.cpp)
 //
 // Thread-safety: start() and stop() from the main thread only.
@@ -12,6 +14,7 @@
 #include "firmware/checkpointd/devices.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
+#include "firmware/checkpointd/upstream_link.hpp"
 #include "src/config/config.hpp"
 
 #include <atomic>
@@ -51,6 +54,7 @@ struct DaemonOptions {
     bool json = false;            // a JSON line per decision on stdout
     bool exit_when_done = false;  // finish when the camera source ends (file/sim)
     SimOptions sim;
+    std::string version = "0";    // firmware version, sent in the upstream heartbeat
 };
 
 class Daemon {
@@ -88,12 +92,23 @@ private:
     void emit_json(const std::string& line);
     void signal_done();
 
+    // Upstream sync (upstream_link.hpp); all no-ops without upstream.url.
+    void open_upstream();                 // end of create(): journal and list are open
+    std::string sensors_json() const;     // heartbeat sensors (sync thread)
+    void prepare_new_issuers();           // a trust list was installed (sync thread)
+    void take_new_issuers();              // swaps the verifier's store between scans (decide thread)
+    display::Health network_health_now();
+
     DaemonOptions options_;
     const Notifier& notifier_;
     crypto::TrustStore trust_;
     std::unique_ptr<pass::PassVerifier> verifier_;
     std::unique_ptr<status::StatusList> list_;
     std::unique_ptr<journal::ScanJournal> journal_;
+    IssuerTrust issuer_trust_;
+    // After the journal and the list: destroyed (stopped and joined) before them.
+    std::unique_ptr<UpstreamLink> upstream_;
+    bool upstream_failed_ = false;        // configured but not running: health "down"
     Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     opts.config = std::move(*cfg);
+    opts.version = CHECKPOINT_VERSION;
     log::set_level(level_of(opts.config.log.level));
 
     // Frames (2.7 MB at 1280x720) are allocated and freed many times a second.

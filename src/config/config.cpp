@@ -125,6 +125,26 @@ Field str_field(const char* key, bool board, Acc acc, std::initializer_list<cons
             [acc](const Config& c) { return acc(const_cast<Config&>(c)); }};
 }
 
+// "" or why `v` is not a usable command-centre URL. The sync client speaks https
+// only (src/sync/https_client.hpp): a plain http:// URL is refused here, at
+// start-up, rather than by every request later.
+std::string check_upstream_url(const std::string& v) {
+    if (v.empty()) return {};  // no sync
+    if (v.size() > 1024) return "value longer than 1024 bytes";
+    if (v.rfind("http://", 0) == 0)
+        return "plain http:// is refused: the command centre is reached over https:// only: '" + v + "'";
+    if (v.rfind("https://", 0) != 0) return "must start with https://: '" + v + "'";
+    const std::string rest = v.substr(8);
+    if (rest.empty() || rest.front() == '/' || rest.front() == ':') return "no host after https://: '" + v + "'";
+    if (rest.back() == '/') return "no trailing '/' (the API paths start with one): '" + v + "'";
+    for (char x : rest) {
+        const auto u = static_cast<unsigned char>(x);
+        if (u <= 0x20 || u >= 0x7f || x == '?' || x == '#' || x == '@')
+            return "host[:port] only, no spaces, user, query or fragment: '" + v + "'";
+    }
+    return {};
+}
+
 #define ACC(member) [](Config& c) -> auto& { return c.member; }
 
 const std::vector<Field>& fields() {
@@ -166,6 +186,7 @@ const std::vector<Field>& fields() {
         t.push_back(str_field("paths.status_db", false, ACC(paths.status_db), {}, true));
         t.push_back(str_field("paths.trust_dir", false, ACC(paths.trust_dir), {}, true));
         t.push_back(str_field("paths.screen_dir", false, ACC(paths.screen_dir), {}, true));
+        t.push_back(str_field("paths.list_signer", false, ACC(paths.list_signer), {}, true));
         t.push_back(int_field("journal.max_rows", false, ACC(journal.max_rows), 1000, 100'000'000));
         t.push_back(int_field("journal.max_bytes", false, ACC(journal.max_bytes), 1LL << 20, 64LL << 30));
         t.push_back(int_field("journal.disk_floor_bytes", false, ACC(journal.disk_floor_bytes), 0, 64LL << 30));
@@ -194,14 +215,20 @@ const std::vector<Field>& fields() {
         t.push_back(str_field("input.device", true, ACC(input.device)));
         t.push_back({"upstream.url", false,
                      [](Config& c, const std::string& v) -> std::string {
-                         if (!v.empty() && v.rfind("https://", 0) != 0 && v.rfind("http://", 0) != 0)
-                             return "must start with https:// (or http:// for tests): '" + v + "'";
-                         if (v.size() > 1024) return "value longer than 1024 bytes";
+                         if (auto why = check_upstream_url(v); !why.empty()) return why;
                          c.upstream.url = v;
                          return {};
                      },
                      [](const Config& c) { return c.upstream.url; }});
-        t.push_back(int_field("upstream.interval_s", false, ACC(upstream.interval_s), 5, 86400));
+        t.push_back(str_field("upstream.ca_file", false, ACC(upstream.ca_file), {}, true));
+        t.push_back(str_field("upstream.cert_file", false, ACC(upstream.cert_file), {}, true));
+        t.push_back(str_field("upstream.key_file", false, ACC(upstream.key_file), {}, true));
+        t.push_back(str_field("upstream.trust_dir", false, ACC(upstream.trust_dir), {}, true));
+        t.push_back(int_field("upstream.heartbeat_interval_s", false, ACC(upstream.heartbeat_interval_s), 5, 86400));
+        t.push_back(int_field("upstream.list_interval_s", false, ACC(upstream.list_interval_s), 5, 86400));
+        t.push_back(int_field("upstream.trust_interval_s", false, ACC(upstream.trust_interval_s), 5, 7 * 86400));
+        t.push_back(int_field("upstream.upload_batch", false, ACC(upstream.upload_batch), 1, 1000));
+        t.push_back(int_field("upstream.backoff_cap_s", false, ACC(upstream.backoff_cap_s), 1, 3600));
         t.push_back(str_field("log.level", false, ACC(log.level), {"debug", "info", "warn", "error"}));
         return t;
     }();

@@ -42,6 +42,9 @@ struct PathsConfig {
     std::string status_db = "/var/lib/checkpoint/status.db";
     std::string trust_dir = "/etc/checkpoint/trust";
     std::string screen_dir = "/run/checkpoint/screen";  // PNG snapshots of the guard screen
+    // The command centre's list-signing certificate (PEM or DER): status lists and
+    // trust lists pulled from upstream must verify against it.
+    std::string list_signer = "/etc/checkpoint/list-signer.crt";
 };
 
 struct JournalConfig {
@@ -88,9 +91,18 @@ struct InputConfig {
     std::string device = "/dev/input/event0";
 };
 
+// The command centre (docs/sync-protocol.md). Empty url: no sync thread at all.
 struct UpstreamConfig {
-    std::string url;                      // https://...; empty: no sync
-    int interval_s = 60;                  // s, 5..86400
+    std::string url;                      // "https://host[:port]"; https only; empty: no sync
+    std::string ca_file = "/etc/checkpoint/fleet-ca.crt";    // fleet CA (PEM): the only trust anchor
+    std::string cert_file = "/etc/checkpoint/device.crt";    // this device's certificate (PEM)
+    std::string key_file = "/etc/checkpoint/device.key";     // this device's private key (PEM)
+    std::string trust_dir = "/var/lib/checkpoint/trust";     // synced issuer certificates land here
+    std::int64_t heartbeat_interval_s = 60;   // s, 5..86400
+    std::int64_t list_interval_s = 300;       // s, 5..86400: status-list pull
+    std::int64_t trust_interval_s = 3600;     // s, 5..7 days: trust-list pull
+    std::int64_t upload_batch = 1000;         // journal rows per upload, 1..1000 (the server's maximum)
+    std::int64_t backoff_cap_s = 300;         // s, 1..3600: longest wait between failed attempts
 };
 
 struct LogConfig {

@@ -94,6 +94,17 @@ std::optional<std::int64_t> parse_http_date(const std::string& text) {
     return static_cast<std::int64_t>(timegm(&tm));
 }
 
+std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t reference_s) {
+    if (value.empty()) return std::nullopt;
+    if (value.find_first_not_of("0123456789") == std::string::npos) {
+        if (value.size() > 9) return std::nullopt;  // > 31 years: not a wait anyone means
+        return std::stoll(value) * 1000;
+    }
+    auto at = parse_http_date(value);
+    if (!at) return std::nullopt;
+    return std::max<std::int64_t>(0, *at - reference_s) * 1000;
+}
+
 std::string gzip_compress(const std::string& data) {
     z_stream zs{};
     if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
@@ -156,10 +167,51 @@ Result<HttpResponse> HttpsClient::post_json(const std::string& path, const std::
 
 Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::string* body,
                                           bool gzip, const std::vector<std::string>& headers) {
-    CURL* c = static_cast<CURL*>(curl_);
-    curl_easy_reset(c);
     HttpResponse res;
     char errbuf[CURL_ERROR_SIZE] = {};
+    const int rc = run(path, body, gzip, headers, res, res.body, errbuf);
+    if (rc != CURLE_OK) return curl_failure(static_cast<CURLcode>(rc), errbuf);
+    return res;
+}
+
+Result<HttpResponse> HttpsClient::download(const std::string& path, Download& d) {
+    if (d.path != path || d.etag.empty()) d = Download{path, {}, {}};
+    const std::size_t have = d.body.size();
+    std::vector<std::string> headers;
+    if (have > 0) headers.push_back("Range: bytes=" + std::to_string(have) + "-");
+    HttpResponse res;
+    std::string fresh;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    const int rc = run(path, nullptr, false, headers, res, fresh, errbuf);
+    const std::string etag = res.header("etag");
+    if (have > 0 && res.status == 206 && !etag.empty() && etag == d.etag &&
+        res.header("content-range").rfind("bytes " + std::to_string(have) + "-", 0) == 0) {
+        d.body += fresh;  // the rest of the same entity
+    } else if (res.status == 200) {
+        d = Download{path, etag, std::move(fresh)};  // the entity from its start
+    } else {
+        d = Download{path, {}, {}};  // an error answer, or parts that do not fit together
+    }
+    if (rc != CURLE_OK) return curl_failure(static_cast<CURLcode>(rc), errbuf);  // d keeps what arrived
+    if (res.status != 200 && res.status != 206) {
+        res.body = std::move(fresh);
+        return res;
+    }
+    const std::string total = res.header("x-total-length");
+    if (!total.empty() && total != std::to_string(d.body.size())) {
+        d = Download{path, {}, {}};
+        return fail(ErrorKind::invalid_input, "download-size", path + ": parts do not add up to X-Total-Length " + total);
+    }
+    res.status = 200;
+    res.body = std::move(d.body);
+    d = Download{};
+    return res;
+}
+
+int HttpsClient::run(const std::string& path, const std::string* body, bool gzip,
+                     const std::vector<std::string>& headers, HttpResponse& res, std::string& sink, char* errbuf) {
+    CURL* c = static_cast<CURL*>(curl_);
+    curl_easy_reset(c);
     const std::string url = cfg_.base_url + path;
     curl_slist* hdrs = nullptr;
     for (const auto& h : headers) hdrs = curl_slist_append(hdrs, h.c_str());
@@ -191,7 +243,7 @@ Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::st
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &res.body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &res);
     if (body) {
@@ -204,10 +256,9 @@ Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::st
     res.received_ms = wall_now_ms();
     curl_slist_free_all(hdrs);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-    if (rc != CURLE_OK) return curl_failure(rc, errbuf);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res.status);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res.status);  // also of a cut answer
     res.date_s = parse_http_date(res.header("date"));
-    return res;
+    return static_cast<int>(rc);
 }
 
 }  // namespace cp::sync

@@ -44,6 +44,15 @@ struct HttpResponse {
     std::string header(const std::string& lower_name) const;
 };
 
+// A download that survives cut connections (HttpsClient::download): the bytes of
+// one entity received so far, with the path and ETag they belong to. Bounded by
+// the 64 MiB answer limit; kept in memory (a restart downloads again).
+struct Download {
+    std::string path;
+    std::string etag;   // as the server sent it, quotes included
+    std::string body;   // the first body.size() bytes of the entity
+};
+
 class HttpsClient {
 public:
     static Result<HttpsClient> create(HttpsConfig cfg);
@@ -53,6 +62,14 @@ public:
 
     // `path` starts with "/". Extra headers as "Name: value".
     Result<HttpResponse> get(const std::string& path, const std::vector<std::string>& headers = {});
+    // GETs `path` into `d`. When `d` holds the first bytes of the same path with an
+    // ETag, asks only for the rest (`Range: bytes=N-`) and appends a 206 answer with
+    // the same ETag starting at N; any other 200 replaces what was there. After a
+    // failed transfer `d` keeps what arrived, for the next call. On success the
+    // whole entity is returned as the body (status 200 also when it was assembled
+    // from 206 parts) and `d` is emptied. Errors: get()'s; [invalid_input]
+    // "download-size" when the whole does not match X-Total-Length (`d` is emptied).
+    Result<HttpResponse> download(const std::string& path, Download& d);
     // POSTs JSON; gzip-compresses the body when `gzip` (Content-Encoding: gzip).
     Result<HttpResponse> post_json(const std::string& path, const std::string& json, bool gzip);
 
@@ -65,6 +82,10 @@ private:
     explicit HttpsClient(HttpsConfig cfg);
     Result<HttpResponse> perform(const std::string& path, const std::string* body, bool gzip,
                                  const std::vector<std::string>& headers);
+    // One request; the body goes to `sink`; `res` holds status and headers even when
+    // the transfer failed. Returns libcurl's code (as int) with `errbuf` filled.
+    int run(const std::string& path, const std::string* body, bool gzip, const std::vector<std::string>& headers,
+            HttpResponse& res, std::string& sink, char* errbuf);
     HttpsConfig cfg_;
     void* curl_ = nullptr;  // CURL*, reused so connections are kept alive
     const std::atomic<bool>* abort_ = nullptr;
@@ -74,5 +95,9 @@ private:
 std::string gzip_compress(const std::string& data);
 // RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") → s since epoch.
 std::optional<std::int64_t> parse_http_date(const std::string& text);
+// Retry-After (RFC 9110 §10.2.3): delay-seconds ("120") or an IMF-fixdate, as a wait
+// in ms; a date counts from `reference_s` (the answer's own Date, so the device's
+// clock does not matter) and one in the past is 0. nullopt when empty or malformed.
+std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int64_t reference_s);
 
 }  // namespace cp::sync

@@ -20,15 +20,6 @@ std::string lower(std::string s) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
-
-Failure http_refusal(const HttpResponse& r) {
-    json j = json::parse(r.body, nullptr, false);
-    std::string reason = (!j.is_discarded() && j.is_object() && j.contains("reason") &&
-                          j["reason"].is_string())
-                             ? j["reason"].get<std::string>()
-                             : std::string();
-    return fail(ErrorKind::rejected, "http-" + std::to_string(r.status), reason);
-}
 }  // namespace
 
 SyncBackoff::SyncBackoff(std::int64_t initial_ms, std::int64_t cap_ms, std::uint64_t seed)
@@ -56,6 +47,18 @@ SyncClient::SyncClient(SyncConfig cfg, HttpsClient http, journal::ScanJournal& j
     : cfg_(std::move(cfg)), http_(std::move(http)), journal_(journal), list_(list),
       signers_(list_signers) {}
 
+Failure SyncClient::refused(const HttpResponse& r) {
+    retry_after_ms_.reset();
+    if (r.status == 429 || r.status == 503)
+        retry_after_ms_ = parse_retry_after(r.header("retry-after"), r.date_s.value_or(wall_now_ms() / 1000));
+    json j = json::parse(r.body, nullptr, false);
+    std::string reason = (!j.is_discarded() && j.is_object() && j.contains("reason") &&
+                          j["reason"].is_string())
+                             ? j["reason"].get<std::string>()
+                             : std::string();
+    return fail(ErrorKind::rejected, "http-" + std::to_string(r.status), reason);
+}
+
 void SyncClient::observe(const HttpResponse& r) {
     if (!r.date_s) return;
     // Date has one-second resolution: compare the middle of our request with the
@@ -75,7 +78,15 @@ Result<HttpResponse> SyncClient::get_ok(const std::string& path) {
     auto r = http_.get(path);
     if (!r) return fail(r.error());
     observe(*r);
-    if (r->status != 200) return http_refusal(*r);
+    if (r->status != 200) return refused(*r);
+    return r;
+}
+
+Result<HttpResponse> SyncClient::get_resumable(const std::string& path) {
+    auto r = http_.download(path, snapshot_);
+    if (!r) return fail(r.error());
+    observe(*r);
+    if (r->status != 200) return refused(*r);
     return r;
 }
 
@@ -104,7 +115,7 @@ Result<UploadReport> SyncClient::upload_once() {
     auto r = http_.post_json("/v1/scans", body.dump(), cfg_.gzip);
     if (!r) return fail(r.error());
     observe(*r);
-    if (r->status != 200) return http_refusal(*r);
+    if (r->status != 200) return refused(*r);
     json j = json::parse(r->body, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("acked_seq") ||
         !j["acked_seq"].is_number_integer())
@@ -136,7 +147,8 @@ Result<ListReport> SyncClient::pull_list_once() {
     if (p.value("snapshot_required", false)) {
         if (!p.contains("snapshot") || !p["snapshot"].is_string())
             return fail(ErrorKind::invalid_input, "response", "no snapshot url");
-        auto snap = get_ok(p["snapshot"].get<std::string>());
+        // Snapshots are large (~45 MiB for 2M entries): a cut transfer resumes where it stopped.
+        auto snap = get_resumable(p["snapshot"].get<std::string>());
         if (!snap) return fail(snap.error());
         auto st = list_.import_bytes(as_bytes(snap->body), signers_);
         if (!st) return fail(st.error());
@@ -202,7 +214,7 @@ Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t curren
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status == 404) return std::optional<TrustList>();
-    if (r->status != 200) return http_refusal(*r);
+    if (r->status != 200) return refused(*r);
     auto t = verify_trust_list(r->body, signers_);
     if (!t) return fail(t.error());
     if (t->version < current_version)
@@ -225,7 +237,14 @@ Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json) {
     auto r = http_.post_json("/v1/heartbeat", body.dump(), false);
     if (!r) return fail(r.error());
     observe(*r);
-    if (r->status != 200) return http_refusal(*r);
+    if (r->status != 200) return refused(*r);
+    json a = json::parse(r->body, nullptr, false);
+    if (!a.is_discarded() && a.is_object()) {
+        if (a.contains("list_version") && a["list_version"].is_number_integer())
+            published_.list_version = a["list_version"].get<std::int64_t>();
+        if (a.contains("trust_version") && a["trust_version"].is_number_integer())
+            published_.trust_version = a["trust_version"].get<std::int64_t>();
+    }
     if (!skew_) return fail(ErrorKind::invalid_input, "response", "no Date header");
     return *skew_;
 }

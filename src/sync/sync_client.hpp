@@ -76,6 +76,12 @@ struct TrustList {
 Result<TrustList> verify_trust_list(const std::string& envelope,
                                     const crypto::TrustStore& list_signers);
 
+// What a heartbeat answer says the command centre has published (0: not said).
+struct PublishedVersions {
+    std::int64_t list_version = 0;
+    std::int64_t trust_version = 0;
+};
+
 struct ClockSkew {
     std::int64_t skew_ms = 0;    // device − server, corrected by half the round trip
     bool skewed = false;         // |skew| > max_skew_ms
@@ -104,18 +110,29 @@ public:
     Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}");
 
     std::optional<ClockSkew> last_skew() const { return skew_; }
+    // The versions the last good heartbeat answer announced: the sync thread pulls
+    // early when they are newer than what the device holds.
+    PublishedVersions last_published() const { return published_; }
+    // The wait the last refused answer asked for with Retry-After when it was a 429
+    // or 503; nullopt otherwise. The sync thread waits at least this long.
+    std::optional<std::int64_t> retry_after_ms() const { return retry_after_ms_; }
     // Abandons a transfer in progress when *flag becomes true (HttpsClient::set_abort_flag).
     void set_abort_flag(const std::atomic<bool>* flag) { http_.set_abort_flag(flag); }
 
 private:
     Result<HttpResponse> get_ok(const std::string& path);
     void observe(const HttpResponse& r);
+    Failure refused(const HttpResponse& r);  // [rejected] "http-<status>"; notes Retry-After
+    Result<HttpResponse> get_resumable(const std::string& path);
     SyncConfig cfg_;
     HttpsClient http_;
     journal::ScanJournal& journal_;
     status::StatusList& list_;
     const crypto::TrustStore& signers_;
     std::optional<ClockSkew> skew_;
+    std::optional<std::int64_t> retry_after_ms_;
+    PublishedVersions published_;
+    Download snapshot_;  // a snapshot download cut short, resumed by the next pull
 };
 
 }  // namespace cp::sync

@@ -29,6 +29,10 @@ bool is_refusal(const Error& e) {
     return e.reason != "http-408" && e.reason != "http-429";
 }
 
+// Longest Retry-After honoured: a larger value is taken as this (a misconfigured
+// server must not silence a device for days).
+constexpr std::int64_t kMaxRetryAfterMs = 3'600'000;
+
 std::string pem_of(const Bytes& der) {
     static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string b64;
@@ -221,6 +225,10 @@ void SyncWorker::refresh_backlog() {
 void SyncWorker::fail_round(const Error& e) {
     const bool refused = is_refusal(e);
     std::int64_t delay = refused ? cfg_.refused_backoff_ms : backoff_.next_delay_ms();
+    // 429/503 with Retry-After: the server said when to come back; not sooner.
+    if (e.reason == "http-429" || e.reason == "http-503") {
+        if (auto ra = client_.retry_after_ms()) delay = std::max(delay, std::min(*ra, kMaxRetryAfterMs));
+    }
     if (refused) {
         // Counted as a failure too, so the next ordinary error backs off further.
         (void)backoff_.next_delay_ms();
@@ -256,6 +264,11 @@ Status SyncWorker::round(std::int64_t now) {
         std::lock_guard lk(mu_);
         st_.skew_ms = hb->skew_ms;
         st_.skewed = hb->skewed;
+        // The answer names the published versions: a newer one is pulled in this
+        // round rather than at the end of its interval.
+        const PublishedVersions pub = client_.last_published();
+        if (pub.list_version > st_.list_version) next_list_ = now;
+        if (pub.trust_version > st_.trust_version) next_trust_ = now;
     }
     // Upload until the backlog is empty (rows journaled meanwhile are picked up too).
     for (std::size_t i = 0; i < cfg_.max_batches_per_round && !stop_.load(); ++i) {

@@ -73,6 +73,18 @@ TEST_CASE("bad keys and values are rejected by name") {
         {"[thermometer]\naddress = 0x80\n", "thermometer.address"},
         {"[paths]\njournal = relative/journal.db\n", "paths.journal"},
         {"[upstream]\nurl = ftp://x\n", "upstream.url"},
+        {"[upstream]\nurl = https://\n", "upstream.url"},
+        {"[upstream]\nurl = https://cc.example/\n", "upstream.url"},
+        {"[upstream]\nurl = \"https://cc example\"\n", "upstream.url"},
+        {"[upstream]\nca_file = fleet-ca.crt\n", "upstream.ca_file"},
+        {"[upstream]\ntrust_dir = trust\n", "upstream.trust_dir"},
+        {"[upstream]\nlist_interval_s = 1\n", "upstream.list_interval_s"},
+        {"[upstream]\ntrust_interval_s = 0\n", "upstream.trust_interval_s"},
+        {"[upstream]\nheartbeat_interval_s = 100000\n", "upstream.heartbeat_interval_s"},
+        {"[upstream]\nupload_batch = 1001\n", "upstream.upload_batch"},
+        {"[upstream]\nbackoff_cap_s = 0\n", "upstream.backoff_cap_s"},
+        {"[upstream]\ninterval_s = 60\n", "upstream.interval_s"},
+        {"[paths]\nlist_signer = list-signer.crt\n", "paths.list_signer"},
         {"[log]\nlevel = loud\n", "log.level"},
         {"[device]\nid =\n", "device.id"},
         {"[board]\nname = x\n", "board.name"},
@@ -158,4 +170,54 @@ TEST_CASE("to_text round-trips") {
     REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.error().describe()));
     CHECK(to_text(*again) == to_text(*c));
     CHECK(again->device.lane == cp::decision::LaneMode::truck);
+}
+
+TEST_CASE("upstream: https only, with its files, intervals and batch size") {
+    // Plain HTTP is refused at start-up with a message that says why, not later by
+    // every request of the sync client.
+    auto http = parse("[upstream]\nurl = http://cc.example:8443\n");
+    REQUIRE_FALSE(http.ok());
+    CHECK(names_key(http.error(), "upstream.url"));
+    CHECK(http.error().message.find("plain http:// is refused") != std::string::npos);
+
+    auto none = parse("");
+    REQUIRE(none.ok());
+    CHECK(none->upstream.url.empty());  // no sync by default
+    CHECK(none->upstream.upload_batch == 1000);
+
+    auto c = parse(R"(
+[paths]
+list_signer = /etc/cp/list-signer.crt
+[upstream]
+url = https://127.0.0.1:8443
+ca_file = /etc/cp/fleet-ca.crt
+cert_file = /etc/cp/gate-01.crt
+key_file = /etc/cp/gate-01.key
+trust_dir = /var/lib/cp/trust
+heartbeat_interval_s = 30
+list_interval_s = 120
+trust_interval_s = 600
+upload_batch = 500
+backoff_cap_s = 60
+)");
+    REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().describe()));
+    CHECK(c->upstream.url == "https://127.0.0.1:8443");
+    CHECK(c->upstream.ca_file == "/etc/cp/fleet-ca.crt");
+    CHECK(c->upstream.cert_file == "/etc/cp/gate-01.crt");
+    CHECK(c->upstream.key_file == "/etc/cp/gate-01.key");
+    CHECK(c->upstream.trust_dir == "/var/lib/cp/trust");
+    CHECK(c->upstream.heartbeat_interval_s == 30);
+    CHECK(c->upstream.list_interval_s == 120);
+    CHECK(c->upstream.trust_interval_s == 600);
+    CHECK(c->upstream.upload_batch == 500);
+    CHECK(c->upstream.backoff_cap_s == 60);
+    CHECK(c->paths.list_signer == "/etc/cp/list-signer.crt");
+    // And back through to_text (what the fuzz target checks for any input).
+    auto again = parse(to_text(*c));
+    REQUIRE(again.ok());
+    CHECK(to_text(*again) == to_text(*c));
+    // Upstream settings are the device's, not the hardware's.
+    auto board = parse("", "[upstream]\nurl = https://x\n");
+    REQUIRE_FALSE(board.ok());
+    CHECK(names_key(board.error(), "upstream.url"));
 }

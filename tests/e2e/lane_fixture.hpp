@@ -208,10 +208,13 @@ inline nlohmann::json lane_script(const std::vector<Person>& people, int hold_fr
 }
 
 // A config for the host-sim board with everything under `dir`; `more` is appended
-// (later sections may repeat a section header: keys must stay unique).
-inline std::string config_text(const fs::path& dir, const std::string& lane = "gate", const std::string& more = "") {
+// (later sections may repeat a section header: keys must stay unique). The device
+// id is "test-<lane>" unless `device_id` is given (e.g. one the test PKI enrolled).
+inline std::string config_text(const fs::path& dir, const std::string& lane = "gate", const std::string& more = "",
+                               const std::string& device_id = "") {
     std::ostringstream c;
-    c << "[device]\nid = test-" << lane << "\nsite = test\nlane = " << lane << "\n"
+    c << "[device]\nid = " << (device_id.empty() ? "test-" + lane : device_id) << "\nsite = test\nlane = " << lane
+      << "\n"
       << "[paths]\ndata_dir = " << (dir / "data").string() << "\njournal = " << (dir / "data" / "journal.db").string()
       << "\nstatus_db = " << (dir / "data" / "status.db").string() << "\ntrust_dir = " << (dir / "trust").string()
       << "\nscreen_dir = " << (dir / "screens").string() << "\n"

@@ -1,7 +1,7 @@
 // The device sync client against the real upstream server on 127.0.0.1 with a
 // TEST-ONLY PKI: refusal of plain HTTP and of bad server certificates, upload with
 // acknowledgement, list pull through the status module, heartbeat skew, backoff.
-#include "tests/upstream/upstream_fixture.hpp"
+#include "tests/sync/sync_fixture.hpp"
 
 #include "src/common/time.hpp"
 #include "src/sync/sync_client.hpp"
@@ -11,57 +11,8 @@
 using namespace cp;
 using namespace cp::sync;
 using cp::upstream::testing::Upstream;
-
-namespace {
-
-HttpsConfig https_for(const Upstream& up, const std::string& device = "gate-01") {
-    HttpsConfig h;
-    h.base_url = "https://localhost:" + std::to_string(up.server->port());
-    h.ca_path = up.path("fleet-ca.crt");
-    h.cert_path = up.path("device-" + device + ".crt");
-    h.key_path = up.path("device-" + device + ".key");
-    h.connect_timeout_s = 5;
-    h.transfer_timeout_s = 20;
-    return h;
-}
-
-struct Device {
-    cp::testing::TempDir dir;
-    std::unique_ptr<journal::ScanJournal> journal;
-    std::unique_ptr<status::StatusList> list;
-    crypto::TrustStore signers;
-
-    explicit Device(const Upstream& up) {
-        journal::JournalOptions jo;
-        jo.device_id = "gate-01";
-        jo.disk_floor_bytes = 0;
-        auto j = journal::ScanJournal::open((dir / "journal.db").string(), jo);
-        REQUIRE_MESSAGE(j.ok(), j.error().describe());
-        journal = std::move(*j);
-        auto l = status::open_sqlite_status_list((dir / "status.db").string());
-        REQUIRE(l.ok());
-        list = std::move(*l);
-        REQUIRE(signers.add_pem_or_der(as_bytes(cp::testing::read_file(up.pki / "list-signer.crt"))).ok());
-    }
-
-    void scans(int n) {
-        for (int i = 0; i < n; ++i) {
-            journal::ScanRecord r;
-            r.pass_id = "00112233445566778899aabbccddeeff";
-            r.format = "cp1";
-            r.kind = "R";
-            r.verdict = i % 5 == 0 ? "RED" : "GREEN";
-            r.reason = i % 5 == 0 ? "status-red" : "ok";
-            r.temperature_c = 36.5;
-            r.lane = "gate";
-            r.device_id = "gate-01";
-            auto a = journal->append(r);
-            REQUIRE_MESSAGE(a.ok(), a.error().describe());
-        }
-    }
-};
-
-}  // namespace
+using cp::sync::testing::Device;
+using cp::sync::testing::https_for;
 
 TEST_CASE("plain HTTP and missing TLS files are refused before any connection") {
     HttpsConfig h;
@@ -296,4 +247,17 @@ TEST_CASE("backoff: exponential ceiling, capped, jittered, reset on success") {
     b.reset();
     CHECK(b.ceiling_ms() == 1000);
     CHECK(b.failures() == 0);
+}
+
+TEST_CASE("Retry-After: delay-seconds or a date counted from the answer's own Date") {
+    const std::int64_t date = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+    CHECK(parse_retry_after("120", date) == 120'000);
+    CHECK(parse_retry_after("0", date) == 0);
+    CHECK(parse_retry_after("Sun, 06 Nov 1994 08:51:37 GMT", date) == 120'000);
+    CHECK(parse_retry_after("Sun, 06 Nov 1994 08:48:37 GMT", date) == 0);  // already past
+    CHECK_FALSE(parse_retry_after("", date));
+    CHECK_FALSE(parse_retry_after("-5", date));
+    CHECK_FALSE(parse_retry_after("1.5", date));
+    CHECK_FALSE(parse_retry_after("soon", date));
+    CHECK_FALSE(parse_retry_after("99999999999999999999", date));
 }

@@ -202,3 +202,40 @@ TEST_CASE("bad signature, tampered entry, truncated body, older version: refused
     fake.stop();
     serving.join();
 }
+
+TEST_CASE("a snapshot download cut again and again resumes with Range and arrives whole") {
+    Upstream up;
+    up.enroll("gate-01");
+    auto signer = upstream::ListSigner::load(up.path("list-signer.key"), up.path("list-signer.crt"));
+    REQUIRE(signer.ok());
+    publish(up, *signer, 1, 20'000);
+    auto v1 = up.store->list_version(1);
+    REQUIRE(v1.ok());
+    const std::size_t size = (*v1)->snapshot.size();
+    Device dev(up);  // no list yet: it needs the snapshot
+
+    CuttingProxy proxy(up.server->port());
+    const long per_connection = 64 * 1024;
+    proxy.cut_after = per_connection;
+    REQUIRE(size > 4 * static_cast<std::size_t>(per_connection));  // no connection can carry it whole
+    auto http = HttpsClient::create(https_for(up, proxy.port()));
+    REQUIRE(http.ok());
+    SyncConfig sc;
+    sc.device_id = "gate-01";
+    SyncClient client(sc, std::move(*http), *dev.journal, *dev.list, dev.signers);
+    int attempts = 1;
+    auto r = client.pull_list_once();
+    for (; !r.ok() && attempts < 100; ++attempts) {
+        CHECK(r.error().kind == ErrorKind::unavailable);  // a cut, not a bad list
+        r = client.pull_list_once();
+    }
+    REQUIRE_MESSAGE(r.ok(), r.error().describe());
+    MESSAGE("snapshot of " << size << " bytes over " << attempts << " connections cut at " << per_connection << " bytes");
+    CHECK(r->snapshot);
+    CHECK(attempts > 1);
+    CHECK(static_cast<std::size_t>(attempts) * static_cast<std::size_t>(per_connection) >= size);
+    auto info = dev.list->info();
+    REQUIRE(info.has_value());
+    CHECK(info->version == 1);
+    CHECK(info->entries == 20'000);
+}

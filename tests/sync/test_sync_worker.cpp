@@ -239,3 +239,87 @@ TEST_CASE("install_trust_list: beside the site's own certificates; an empty issu
     // An envelope that does not verify reads as "nothing installed".
     CHECK(SyncWorker::installed_trust_version(dir.string(), dev.signers) == 0);
 }
+
+TEST_CASE("429 and 503 with Retry-After: the worker waits at least what the server asked") {
+    Upstream up;  // the TEST-ONLY PKI; the answers come from the server below
+    Device dev(up);
+    httplib::SSLServer busy(up.path("server.crt").c_str(), up.path("server.key").c_str(),
+                            up.path("fleet-ca.crt").c_str());
+    REQUIRE(busy.is_valid());
+    std::atomic<int> hits{0}, status{429};
+    std::atomic<bool> retry_after{true};
+    busy.Post("/v1/heartbeat", [&](const httplib::Request&, httplib::Response& res) {
+        ++hits;
+        res.status = status.load();
+        if (retry_after) res.set_header("Retry-After", "3");
+        res.set_content(R"({"error":"unavailable","reason":"busy","message":"later"})", "application/json");
+    });
+    const int port = busy.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread serving([&] { busy.listen_after_bind(); });
+
+    auto run_until_failure = [&] {
+        auto w = SyncWorker::create(worker_cfg(https_for(up, port)), *dev.journal, *dev.list, dev.signers);
+        REQUIRE(w.ok());
+        REQUIRE((*w)->start().ok());
+        REQUIRE(eventually([&] { return (*w)->status().consecutive_failures >= 1; }, 30s));
+        return std::move(*w);
+    };
+    {
+        auto w = run_until_failure();
+        auto s = w->status();
+        CHECK(s.last_error.find("http-429") != std::string::npos);
+        CHECK_FALSE(s.refused);                // not a refusal: it will come back
+        CHECK(s.next_attempt_in_ms == 3000);   // not the 200 ms backoff cap
+        std::this_thread::sleep_for(1s);
+        CHECK(hits.load() == 1);               // no retry before the server's time
+        CHECK(eventually([&] { return hits.load() >= 2; }, 10s));  // and one after it
+        w->stop();
+    }
+    {
+        status = 503;
+        auto w = run_until_failure();
+        CHECK(w->status().last_error.find("http-503") != std::string::npos);
+        CHECK(w->status().next_attempt_in_ms == 3000);
+        w->stop();
+    }
+    {
+        retry_after = false;  // 503 without Retry-After: the ordinary capped backoff
+        auto w = run_until_failure();
+        CHECK(w->status().next_attempt_in_ms <= 200);
+        w->stop();
+    }
+    busy.stop();
+    serving.join();
+    CHECK(threads_named("sync") == 0);
+}
+
+TEST_CASE("a heartbeat that announces a newer list or trust list pulls it before its interval") {
+    Upstream up;
+    up.enroll("gate-01");
+    auto signer = upstream::ListSigner::load(up.path("list-signer.key"), up.path("list-signer.crt"));
+    REQUIRE(signer.ok());
+    REQUIRE(up.store->set_statuses({{"00112233445566778899aabbccddeeff", upstream::PassStatus::green, "", 1}}, 10).ok());
+    REQUIRE(upstream::publish_list(*up.store, *signer, 100).ok());
+    Device dev(up);
+    auto cfg = worker_cfg(https_for(up));
+    cfg.trust_dir = (dev.dir / "trust").string();
+    cfg.list_interval_ms = 3'600'000;   // the first round pulls; the next pull by interval is an hour away
+    cfg.trust_interval_ms = 3'600'000;
+    cfg.heartbeat_interval_ms = 200;
+    auto w = SyncWorker::create(cfg, *dev.journal, *dev.list, dev.signers);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->start().ok());
+    REQUIRE(eventually([&] { return (*w)->status().list_version == 1; }, 30s));
+
+    // The command centre publishes list 2 and trust list 1.
+    REQUIRE(up.store->set_statuses({{"00112233445566778899aabbccddeeff", upstream::PassStatus::red, "isolation", 2}}, 20).ok());
+    REQUIRE(upstream::publish_list(*up.store, *signer, 200).ok());
+    auto der = upstream::certificate_der(as_bytes(cp::testing::read_file(up.pki / "issuer.crt")));
+    REQUIRE(der.ok());
+    REQUIRE(up.store->add_issuer(upstream::fingerprint(*der), *der, 5).ok());
+    REQUIRE(upstream::publish_trust(*up.store, *signer, 10).ok());
+    CHECK(eventually([&] { return (*w)->status().list_version == 2 && (*w)->status().trust_version == 1; }, 20s));
+    (*w)->stop();
+    CHECK(threads_named("sync") == 0);
+}
