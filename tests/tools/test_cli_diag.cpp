@@ -47,7 +47,9 @@ struct Site {
           << "[display]\nbackend = sim\n[input]\nbackend = sim\n"
           // Small, slow frames: the daemon beside the test should cost little CPU.
           << "[camera]\nfps = 5\nwidth = 960\nheight = 540\n"
-          << "[upstream]\nurl = " << url << "\n";
+          << "[upstream]\nurl = " << url << "\nca_file = " << (tmp / "fleet-ca.crt").string()
+          << "\ncert_file = " << (tmp / "device.crt").string() << "\nkey_file = " << (tmp / "device.key").string()
+          << "\n";
         cp::testing::write_file(conf, c.str());
     }
 

@@ -65,8 +65,13 @@ sed 's/^lane = gate/lane = bus/' "$e/checkpointd.conf" > "$t/broken.conf"
 refused() { ! "${emulator[@]}" "$CHECKPOINTD" --config "$1" --board "$src/board/host-sim/board.conf" \
             --check-config >/dev/null 2>&1; }
 check "checkpointd --check-config refuses a bad lane (the check can fail)" refused "$t/broken.conf"
-# checkpoint diag finds the identity where provisioning put it (beside the config).
-"${emulator[@]}" "$bin/checkpoint" diag --json --timeout 1 --config "$e/checkpointd.conf" \
+check "config names the identity files at their device paths" bash -c \
+  "grep -qx 'cert_file = /etc/checkpoint/device.crt' '$e/checkpointd.conf' &&
+   grep -qx 'list_signer = /etc/checkpoint/list-signer.crt' '$e/checkpointd.conf'"
+# checkpoint diag finds the identity the config names: here the tree stands in
+# for /etc/checkpoint, as it does on the device through /data.
+sed "s#/etc/checkpoint/#$e/#" "$e/checkpointd.conf" > "$t/here.conf"
+"${emulator[@]}" "$bin/checkpoint" diag --json --timeout 1 --config "$t/here.conf" \
   --board "$src/board/host-sim/board.conf" --frame "$t/frame.png" >"$t/diag.json" 2>/dev/null
 check "checkpoint diag: the provisioned identity is ok" grep -q '"name":"identity","status":"ok"' "$t/diag.json"
 check "checkpoint diag: the provisioned upstream is used" grep -q '"url":"https://cc.example.org:8443"' "$t/diag.json"

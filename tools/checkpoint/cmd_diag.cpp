@@ -453,8 +453,8 @@ Check check_journal(const config::Config& cfg) {
         const std::int64_t age = (wall_now_ms() - *b->oldest_pending_wall_ms) / 1000;
         c.data["oldest_pending_age_s"] = age;
         c.value += ", oldest " + age_text(std::max<std::int64_t>(age, 0));
-        // Sync runs every upstream.interval_s; an hour of backlog means it does not.
-        if (age > 3600 + cfg.upstream.interval_s) {
+        // Sync uploads every heartbeat; an hour of backlog means it does not.
+        if (age > 3600 + cfg.upstream.heartbeat_interval_s) {
             c.level = Level::warn;
             c.value += ": not uploading";
         }
@@ -462,18 +462,18 @@ Check check_journal(const config::Config& cfg) {
     return c;
 }
 
-Check check_identity(const config::Config& cfg, const fs::path& etc) {
+Check check_identity(const config::Config& cfg) {
     Check c("identity");
-    auto store = crypto::TrustStore::load((etc / "device.crt").string());
+    auto store = crypto::TrustStore::load(cfg.upstream.cert_file);
     if (!store || store->size() == 0) {
         c.level = Level::fail;
-        c.value = "no device certificate at " + (etc / "device.crt").string() + " (tools/provision)";
+        c.value = "no device certificate at " + cfg.upstream.cert_file + " (tools/provision)";
         return c;
     }
     std::error_code ec;
-    if (!fs::exists(etc / "device.key", ec)) {
+    if (!fs::exists(cfg.upstream.key_file, ec)) {
         c.level = Level::fail;
-        c.value = "no device key at " + (etc / "device.key").string();
+        c.value = "no device key at " + cfg.upstream.key_file;
         return c;
     }
     const crypto::Certificate* cert = store->certificates().front().get();
@@ -497,7 +497,7 @@ Check check_identity(const config::Config& cfg, const fs::path& etc) {
     return c;
 }
 
-Check check_upstream(const config::Config& cfg, const fs::path& etc, const Options& o,
+Check check_upstream(const config::Config& cfg, const Options& o,
                      std::optional<std::int64_t> local_version) {
     Check c("upstream");
     if (cfg.upstream.url.empty()) {
@@ -508,9 +508,9 @@ Check check_upstream(const config::Config& cfg, const fs::path& etc, const Optio
     c.data["url"] = cfg.upstream.url;
     sync::HttpsConfig h;
     h.base_url = cfg.upstream.url;
-    h.ca_path = (etc / "fleet-ca.crt").string();
-    h.cert_path = (etc / "device.crt").string();
-    h.key_path = (etc / "device.key").string();
+    h.ca_path = cfg.upstream.ca_file;
+    h.cert_path = cfg.upstream.cert_file;
+    h.key_path = cfg.upstream.key_file;
     h.connect_timeout_s = o.timeout_s;
     h.transfer_timeout_s = o.timeout_s;
     h.low_speed_time_s = o.timeout_s;
@@ -679,7 +679,6 @@ int run_diag(const Args& args) {
         script = std::make_shared<const lane::LaneScript>(std::move(*s));
         cursor = std::make_shared<lane::LaneCursor>();
     }
-    const fs::path etc = fs::absolute(o.config_path).parent_path();
     const DaemonInfo daemon = find_daemon(o.config_path);
 
     std::vector<Check> checks;
@@ -688,14 +687,14 @@ int run_diag(const Args& args) {
                  (cfg->device.lane == decision::LaneMode::gate ? "gate" : "truck") + " lane, board " +
                  (cfg->board_name.empty() ? "(unnamed)" : cfg->board_name);
     checks.push_back(conf);
-    checks.push_back(check_identity(*cfg, etc));
+    checks.push_back(check_identity(*cfg));
     checks.push_back(check_camera(*cfg, o, daemon, script, cursor));
     checks.push_back(check_thermometer(*cfg, script, cursor));
     checks.push_back(check_gpio(*cfg, o, daemon));
     std::optional<std::int64_t> local_version;
     checks.push_back(check_list(*cfg, local_version));
     checks.push_back(check_journal(*cfg));
-    checks.push_back(check_upstream(*cfg, etc, o, local_version));
+    checks.push_back(check_upstream(*cfg, o, local_version));
     checks.push_back(check_disk(*cfg));
     checks.push_back(check_memory());
     checks.push_back(check_daemon(daemon));
