@@ -3,8 +3,7 @@
 
 #include "src/common/time.hpp"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/videoio.hpp>
+#include "drivers/png/png_io.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,10 +15,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_image(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
     std::string ext = p.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext;
+}
+bool is_image(const fs::path& p) {
+    const std::string ext = lower_extension(p);
     return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
@@ -37,14 +40,10 @@ public:
             return fail(ErrorKind::unavailable, "timeout");
         const fs::path& file = files_[index_++];
         const std::uint64_t seq = sequence_++;
-        cv::Mat img;
-        try {
-            img = cv::imread(file.string(), cv::IMREAD_COLOR);
-        } catch (const cv::Exception& e) {
-            return fail(ErrorKind::io, "frame", file.string() + ": " + e.what());
-        }
-        if (img.empty()) return fail(ErrorKind::io, "frame", file.string() + ": cannot decode");
-        return detail::frame_from_mat(img, seq, monotonic_now_ms());
+        // PNG through libpng; JPEG and BMP through OpenCV's imgcodecs (plugin).
+        auto img = lower_extension(file) == ".png" ? png::read_bgr(file.string()) : detail::cv_imread(file.string());
+        if (!img) return fail(ErrorKind::io, "frame", img.error().message.empty() ? file.string() : img.error().message);
+        return detail::frame_from_mat(*img, seq, monotonic_now_ms());
     }
     std::string describe() const override {
         return "folder:" + config_.path + " (" + std::to_string(files_.size()) + " images)";
@@ -60,28 +59,22 @@ private:
 
 class VideoSource final : public Camera {
 public:
-    explicit VideoSource(FileSourceConfig c) : config_(std::move(c)), pacer_(config_.fps) {}
+    VideoSource(FileSourceConfig c, std::unique_ptr<detail::CvCapture> cap)
+        : config_(std::move(c)), cap_(std::move(cap)), pacer_(config_.fps) {}
     bool open() {
-        try {
-            // FFmpeg only: CAP_ANY would also probe camera backends (dc1394,
-            // gphoto2) with a file name, slowly and with leaks in them.
-            return cap_.open(config_.path, cv::CAP_FFMPEG) && cap_.isOpened();
-        } catch (const cv::Exception&) {
-            return false;
-        }
+        std::string error;
+        return cap_->open_file(config_.path, error);
     }
 
     Result<Frame> next_frame(int timeout_ms) override {
         if (config_.fps > 0 && !pacer_.wait_for(sequence_, timeout_ms))
             return fail(ErrorKind::unavailable, "timeout");
         cv::Mat img;
-        try {
-            if (!cap_.read(img) || img.empty()) {
-                if (!config_.loop || !reopen() || !cap_.read(img) || img.empty())
-                    return fail(ErrorKind::not_found, "end-of-stream", config_.path);
-            }
-        } catch (const cv::Exception& e) {
-            return fail(ErrorKind::io, "frame", config_.path + ": " + e.what());
+        std::string error;
+        if (!cap_->read(img, error)) {
+            if (!error.empty()) return fail(ErrorKind::io, "frame", config_.path + ": " + error);
+            if (!config_.loop || !reopen() || !cap_->read(img, error))
+                return fail(ErrorKind::not_found, "end-of-stream", config_.path);
         }
         return detail::frame_from_mat(img, sequence_++, monotonic_now_ms());
     }
@@ -89,11 +82,11 @@ public:
 
 private:
     bool reopen() {
-        cap_.release();
+        cap_->release();
         return open();
     }
     FileSourceConfig config_;
-    cv::VideoCapture cap_;
+    std::unique_ptr<detail::CvCapture> cap_;
     detail::Pacer pacer_;
     std::uint64_t sequence_ = 0;
 };
@@ -118,7 +111,9 @@ Result<std::unique_ptr<Camera>> open_file_source(const FileSourceConfig& config)
         std::sort(files.begin(), files.end());
         return std::unique_ptr<Camera>(new FolderSource(config, std::move(files)));
     }
-    auto src = std::make_unique<VideoSource>(config);
+    auto cap = detail::new_cv_capture();
+    if (!cap) return fail(cap.error());
+    auto src = std::make_unique<VideoSource>(config, std::move(*cap));
     if (!src->open())
         return fail(ErrorKind::io, "camera-source", config.path + ": cannot open as video");
     return std::unique_ptr<Camera>(std::move(src));
