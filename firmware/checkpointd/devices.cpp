@@ -60,8 +60,10 @@ gpio::LineSpec line_spec(const std::string& text, bool active_low) {
 Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
     Devices d;
     const bool any_sim = cfg.camera.backend == "sim" || cfg.thermometer.backend == "sim" || cfg.input.backend == "sim";
-    if (any_sim && !sim.lane_script.empty()) {
-        auto script = lane::load_lane_script(sim.lane_script);
+    // --lane FILE, else the sim.lane_script key.
+    const std::string& script_path = sim.lane_script.empty() ? cfg.sim.lane_script : sim.lane_script;
+    if (any_sim && !script_path.empty()) {
+        auto script = lane::load_lane_script(script_path);
         if (!script) return fail(script.error());
         d.script = std::make_shared<const lane::LaneScript>(std::move(*script));
         d.cursor = std::make_shared<lane::LaneCursor>();
@@ -70,7 +72,7 @@ Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
     // Camera.
     if (cfg.camera.backend == "sim") {
         if (!d.script)
-            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE)");
+            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
         camera::SimCameraConfig c;
         c.script = *d.script;
         c.fps = cfg.camera.fps;

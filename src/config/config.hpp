@@ -88,6 +88,12 @@ struct InputConfig {
     std::string device = "/dev/input/event0";
 };
 
+struct SimConfig {
+    // JSON lane script (docs/drivers.md) the sim camera, thermometer and input
+    // play; empty: none. checkpointd's --lane FILE overrides it.
+    std::string lane_script;
+};
+
 struct UpstreamConfig {
     std::string url;                      // https://...; empty: no sync
     int interval_s = 60;                  // s, 5..86400
@@ -108,6 +114,7 @@ struct Config {
     GpioConfig gpio;
     DisplayConfig display;
     InputConfig input;
+    SimConfig sim;
     UpstreamConfig upstream;
     LogConfig log;
     std::string board_name;               // [board] name, informative
