@@ -1,5 +1,6 @@
 #include "drivers/camera/camera_internal.hpp"
 
+#include "drivers/plugin/plugin.hpp"
 #include "src/common/time.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -44,6 +45,21 @@ bool Pacer::wait_for(std::uint64_t index, int timeout_ms) {
     }
     sleep_ms(due - now);
     return true;
+}
+
+Result<std::unique_ptr<CvCapture>> new_cv_capture() {
+    decltype(cp_camera_videoio_new_capture)* fn = nullptr;
+    if (auto s = plugin::plugin_function(kVideoioPlugin, "cp_camera_videoio_new_capture", fn); !s) return fail(s.error());
+    return std::unique_ptr<CvCapture>(fn());
+}
+
+Result<cv::Mat> cv_imdecode(std::span<const std::uint8_t> bytes) {
+    decltype(cp_camera_videoio_imdecode)* fn = nullptr;
+    if (auto s = plugin::plugin_function(kVideoioPlugin, "cp_camera_videoio_imdecode", fn); !s) return fail(s.error());
+    cv::Mat img;
+    std::string error = "cannot decode";
+    if (!fn(bytes.data(), bytes.size(), &img, &error)) return fail(ErrorKind::io, "frame", error);
+    return img;
 }
 
 void sleep_ms(std::int64_t ms) {

@@ -2,9 +2,9 @@
 #include "drivers/camera/camera_internal.hpp"
 
 #include "src/common/time.hpp"
-#include "src/imagefile/image_file.hpp"
+#include "src/imagefile/image_header.hpp"
 
-#include <opencv2/videoio.hpp>
+#include "drivers/png/png_io.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,11 +16,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_image(const fs::path& p) {
+std::string lower_extension(const fs::path& p) {
     std::string ext = p.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext;
+}
+bool is_image(const fs::path& p) {
+    const std::string ext = lower_extension(p);
     return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+Result<cv::Mat> read_checked(const std::string& path) {
+    auto bytes = imagefile::read_file(path);
+    if (!bytes) return fail(bytes.error());
+    auto header = imagefile::probe(*bytes);
+    if (!header) return fail(header.error().with_context(path));
+    auto img = header->format == imagefile::Format::png ? png::decode_bgr(*bytes) : detail::cv_imdecode(*bytes);
+    if (!img) return fail(img.error().with_context(path));
+    if (img->cols != header->width || img->rows != header->height)
+        return fail(ErrorKind::invalid_input, "image-header", path + ": decoded size differs from the header");
+    return img;
 }
 
 class FolderSource final : public Camera {
@@ -37,13 +53,13 @@ public:
             return fail(ErrorKind::unavailable, "timeout");
         const fs::path& file = files_[index_++];
         const std::uint64_t seq = sequence_++;
-        // Format and size are checked before decoding (src/image): a stray file
-        // in the folder is a typed error for this frame, not a huge allocation.
-        auto img = imagefile::load(file.string(), decode::PixelFormat::bgr8);
+        // Format and size come from the header before any decoder sees the bytes
+        // (src/imagefile): a stray or hostile file in the folder is a typed error
+        // for this frame, not a huge allocation. PNG through libpng; JPEG and BMP
+        // through OpenCV's imgcodecs (plugin).
+        auto img = read_checked(file.string());
         if (!img) return fail(ErrorKind::io, "frame", img.error().describe());
-        const cv::Mat mat(img->height, img->width, CV_8UC3, img->pixels.data(),
-                          static_cast<std::size_t>(img->stride));
-        return detail::frame_from_mat(mat, seq, monotonic_now_ms());
+        return detail::frame_from_mat(*img, seq, monotonic_now_ms());
     }
     std::string describe() const override {
         return "folder:" + config_.path + " (" + std::to_string(files_.size()) + " images)";
@@ -59,28 +75,22 @@ private:
 
 class VideoSource final : public Camera {
 public:
-    explicit VideoSource(FileSourceConfig c) : config_(std::move(c)), pacer_(config_.fps) {}
+    VideoSource(FileSourceConfig c, std::unique_ptr<detail::CvCapture> cap)
+        : config_(std::move(c)), cap_(std::move(cap)), pacer_(config_.fps) {}
     bool open() {
-        try {
-            // FFmpeg only: CAP_ANY would also probe camera backends (dc1394,
-            // gphoto2) with a file name, slowly and with leaks in them.
-            return cap_.open(config_.path, cv::CAP_FFMPEG) && cap_.isOpened();
-        } catch (const cv::Exception&) {
-            return false;
-        }
+        std::string error;
+        return cap_->open_file(config_.path, error);
     }
 
     Result<Frame> next_frame(int timeout_ms) override {
         if (config_.fps > 0 && !pacer_.wait_for(sequence_, timeout_ms))
             return fail(ErrorKind::unavailable, "timeout");
         cv::Mat img;
-        try {
-            if (!cap_.read(img) || img.empty()) {
-                if (!config_.loop || !reopen() || !cap_.read(img) || img.empty())
-                    return fail(ErrorKind::not_found, "end-of-stream", config_.path);
-            }
-        } catch (const cv::Exception& e) {
-            return fail(ErrorKind::io, "frame", config_.path + ": " + e.what());
+        std::string error;
+        if (!cap_->read(img, error)) {
+            if (!error.empty()) return fail(ErrorKind::io, "frame", config_.path + ": " + error);
+            if (!config_.loop || !reopen() || !cap_->read(img, error))
+                return fail(ErrorKind::not_found, "end-of-stream", config_.path);
         }
         return detail::frame_from_mat(img, sequence_++, monotonic_now_ms());
     }
@@ -88,11 +98,11 @@ public:
 
 private:
     bool reopen() {
-        cap_.release();
+        cap_->release();
         return open();
     }
     FileSourceConfig config_;
-    cv::VideoCapture cap_;
+    std::unique_ptr<detail::CvCapture> cap_;
     detail::Pacer pacer_;
     std::uint64_t sequence_ = 0;
 };
@@ -117,7 +127,9 @@ Result<std::unique_ptr<Camera>> open_file_source(const FileSourceConfig& config)
         std::sort(files.begin(), files.end());
         return std::unique_ptr<Camera>(new FolderSource(config, std::move(files)));
     }
-    auto src = std::make_unique<VideoSource>(config);
+    auto cap = detail::new_cv_capture();
+    if (!cap) return fail(cap.error());
+    auto src = std::make_unique<VideoSource>(config, std::move(*cap));
     if (!src->open())
         return fail(ErrorKind::io, "camera-source", config.path + ": cannot open as video");
     return std::unique_ptr<Camera>(std::move(src));

@@ -6,7 +6,6 @@
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 
-#include <opencv2/videoio.hpp>
 
 #include <algorithm>
 
@@ -17,10 +16,11 @@ namespace {
 
 class V4l2Source final : public Camera {
 public:
-    explicit V4l2Source(V4l2Config c) : config_(std::move(c)), backoff_ms_(config_.reconnect_min_ms) {}
+    V4l2Source(V4l2Config c, std::unique_ptr<detail::CvCapture> cap)
+        : config_(std::move(c)), cap_(std::move(cap)), backoff_ms_(config_.reconnect_min_ms) {}
 
     Result<Frame> next_frame(int timeout_ms) override {
-        if (!cap_.isOpened()) {
+        if (!cap_->is_open()) {
             const std::int64_t now = monotonic_now_ms();
             if (now < retry_at_ms_) {
                 detail::sleep_ms(std::min<std::int64_t>(timeout_ms, retry_at_ms_ - now));
@@ -37,16 +37,13 @@ public:
             log::info("camera", "opened", {{"device", config_.device}});
         }
         cv::Mat img;
-        bool ok = false;
-        try {
-            // The read blocks for at most the driver's select() timeout; OpenCV's
-            // V4L2 backend gives up after a few seconds without a frame.
-            ok = cap_.read(img) && !img.empty();
-        } catch (const cv::Exception& e) {
-            log::warn("camera", "read failed", {{"device", config_.device}, {"error", e.what()}});
-        }
+        std::string error;
+        // The read blocks for at most the driver's select() timeout; OpenCV's
+        // V4L2 backend gives up after a few seconds without a frame.
+        const bool ok = cap_->read(img, error);
+        if (!error.empty()) log::warn("camera", "read failed", {{"device", config_.device}, {"error", error}});
         if (!ok) {
-            cap_.release();
+            cap_->release();
             retry_at_ms_ = monotonic_now_ms() + backoff_ms_;
             log::warn("camera", "device lost", {{"device", config_.device}});
             return fail(ErrorKind::unavailable, "device-lost", config_.device);
@@ -62,25 +59,14 @@ public:
 
 private:
     bool try_open() {
-        try {
-            if (!cap_.open(config_.device, cv::CAP_V4L2)) return false;
-            const auto& f = config_.fourcc;
-            cap_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc(f[0], f[1], f[2], f[3]));
-            cap_.set(cv::CAP_PROP_FRAME_WIDTH, config_.width);
-            cap_.set(cv::CAP_PROP_FRAME_HEIGHT, config_.height);
-            cap_.set(cv::CAP_PROP_FPS, config_.fps);
-            // Keep latency low: a stale queued frame shows the previous person.
-            cap_.set(cv::CAP_PROP_BUFFERSIZE, 1);
-            return cap_.isOpened();
-        } catch (const cv::Exception& e) {
-            log::warn("camera", "open failed", {{"device", config_.device}, {"error", e.what()}});
-            cap_.release();
-            return false;
-        }
+        std::string error;
+        const bool ok = cap_->open_v4l2(config_, error);
+        if (!error.empty()) log::warn("camera", "open failed", {{"device", config_.device}, {"error", error}});
+        return ok;
     }
 
     V4l2Config config_;
-    cv::VideoCapture cap_;
+    std::unique_ptr<detail::CvCapture> cap_;
     int backoff_ms_;
     std::int64_t retry_at_ms_ = 0;
     std::uint64_t sequence_ = 0;
@@ -99,7 +85,10 @@ Result<std::unique_ptr<Camera>> open_v4l2(const V4l2Config& config) {
     if (config.reconnect_min_ms < 10 || config.reconnect_max_ms < config.reconnect_min_ms)
         return fail(ErrorKind::config, "camera", "reconnect_min_ms >= 10 and <= reconnect_max_ms");
 #ifdef CHECKPOINT_WITH_V4L2
-    return std::unique_ptr<Camera>(new V4l2Source(config));
+    // OpenCV videoio is loaded now, not at start-up (camera_internal.hpp).
+    auto cap = detail::new_cv_capture();
+    if (!cap) return fail(cap.error());
+    return std::unique_ptr<Camera>(new V4l2Source(config, std::move(*cap)));
 #else
     return fail(ErrorKind::unavailable, "v4l2-disabled", "built without CHECKPOINT_WITH_V4L2");
 #endif

@@ -1,13 +1,11 @@
 // Where the rendered screen goes.
 #include "drivers/display/display.hpp"
 
+#include "drivers/plugin/plugin.hpp"
+#include "drivers/png/png_io.hpp"
 #include "src/common/log.hpp"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#ifdef CHECKPOINT_WITH_HIGHGUI
-#include <opencv2/highgui.hpp>
-#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -106,27 +104,22 @@ private:
     std::size_t len_;
 };
 
+// highgui lives in the plugin libcp_display_window.so (window_plugin.cpp).
+using WindowShowFn = bool(const char* title, const cv::Mat* bgr, std::string* error);
+
 class WindowSink final : public ScreenSink {
 public:
-    explicit WindowSink(std::string title) : title_(std::move(title)) {}
+    WindowSink(std::string title, WindowShowFn* show_fn) : title_(std::move(title)), show_(show_fn) {}
     Status show(const cv::Mat& bgr) override {
-#ifdef CHECKPOINT_WITH_HIGHGUI
-        try {
-            cv::imshow(title_, bgr);
-            cv::waitKey(1);  // lets the window system paint
-        } catch (const cv::Exception& e) {
-            return fail(ErrorKind::io, "screen", std::string("window: ") + e.what());
-        }
+        std::string error;
+        if (!show_(title_.c_str(), &bgr, &error)) return fail(ErrorKind::io, "screen", "window: " + error);
         return {};
-#else
-        (void)bgr;
-        return fail(ErrorKind::unavailable, "window", "built without OpenCV highgui");
-#endif
     }
     std::string describe() const override { return "window:" + title_; }
 
 private:
     std::string title_;
+    WindowShowFn* show_;
 };
 
 class PngFolderSink final : public ScreenSink {
@@ -140,14 +133,8 @@ public:
                       static_cast<unsigned long long>(next_));
         const auto final_path = folder_ / name;
         // Write under a temporary name then rename, so a viewer never sees half a file.
-        // (OpenCV picks the encoder by extension, so the temporary name ends in .png.)
         const auto tmp = folder_ / (".partial-" + std::string(name));
-        try {
-            if (!cv::imwrite(tmp.string(), bgr, {cv::IMWRITE_PNG_COMPRESSION, 3}))
-                return fail(ErrorKind::io, "screen", tmp.string() + ": cannot write");
-        } catch (const cv::Exception& e) {
-            return fail(ErrorKind::io, "screen", tmp.string() + ": " + e.what());
-        }
+        if (auto w = png::write(tmp.string(), bgr); !w) return fail(ErrorKind::io, "screen", w.error().message);
         std::error_code ec;
         std::filesystem::rename(tmp, final_path, ec);
         if (ec) return fail(ErrorKind::io, "screen", final_path.string() + ": " + ec.message());
@@ -202,11 +189,10 @@ Result<std::unique_ptr<ScreenSink>> open_window(const std::string& title) {
     const char* wl = std::getenv("WAYLAND_DISPLAY");
     if ((!x11 || !*x11) && (!wl || !*wl))
         return fail(ErrorKind::unavailable, "window", "no DISPLAY or WAYLAND_DISPLAY");
-#ifndef CHECKPOINT_WITH_HIGHGUI
-    return fail(ErrorKind::unavailable, "window", "built without OpenCV highgui");
-#else
-    return std::unique_ptr<ScreenSink>(new WindowSink(title));
-#endif
+    WindowShowFn* show_fn = nullptr;
+    if (auto s = plugin::plugin_function("cp_display_window", "cp_display_window_show", show_fn); !s)
+        return fail(ErrorKind::unavailable, "window", s.error().message);
+    return std::unique_ptr<ScreenSink>(new WindowSink(title, show_fn));
 }
 
 Result<std::unique_ptr<ScreenSink>> open_png_folder(const std::string& folder, int keep) {

@@ -68,6 +68,7 @@ Status validate(const MeasureConfig& c) {
     if (!(c.gain >= 0.5 && c.gain <= 2.0)) return bad("gain", "must be 0.5..2.0");
     if (!(c.offset_c >= -5 && c.offset_c <= 10)) return bad("offset_c", "must be -5..10");
     if (c.stuck_after < 2 || c.stuck_after > 1000) return bad("stuck_after", "must be 2..1000");
+    if (c.stuck_window_ms < 0 || c.stuck_window_ms > 2000) return bad("stuck_window_ms", "must be 0..2000");
     if (c.address7 < 0x03 || c.address7 > 0x77) return bad("address7", "must be 0x03..0x77");
     return {};
 }
@@ -100,6 +101,14 @@ T median(std::vector<T> v) {
     return v[v.size() / 2];
 }
 
+// The sensor resolves 0.02 K; what leaves the driver is rounded to 0.01 °C, so
+// the journal and the screen never see 36.51000000000003.
+double centi(double c) { return std::round(c * 100.0) / 100.0; }
+
+bool all_equal(const std::vector<std::uint16_t>& v) {
+    return std::all_of(v.begin(), v.end(), [&](auto x) { return x == v.front(); });
+}
+
 std::string fault_name(const Error& e) {
     if (e.reason == "nack") return "no-device";
     return e.reason;  // "pec", "error-flag", "i2c"
@@ -119,18 +128,41 @@ Measurement Mlx90614Thermometer::measure() {
     }
     std::vector<std::uint16_t> raw_obj, raw_amb;
     std::optional<Error> last_error;
-    for (int i = 0; i < config_.samples; ++i) {
-        if (i > 0 && config_.sample_interval_ms > 0) sleep_(config_.sample_interval_ms);
+    // One read of both words; false when it failed (last_error says why).
+    auto read_pair = [&]() -> bool {
         auto ta = read_retrying(*bus_, config_.address7, kMlxRamAmbient, config_.retries);
-        if (!ta.ok()) { last_error = ta.error(); continue; }
+        if (!ta.ok()) { last_error = ta.error(); return false; }
         auto to = read_retrying(*bus_, config_.address7, kMlxRamObject1, config_.retries);
-        if (!to.ok()) { last_error = to.error(); continue; }
+        if (!to.ok()) { last_error = to.error(); return false; }
         auto ta_c = mlx_raw_to_celsius(*ta);
         auto to_c = mlx_raw_to_celsius(*to);
-        if (!ta_c.ok()) { last_error = ta_c.error(); continue; }
-        if (!to_c.ok()) { last_error = to_c.error(); continue; }
+        if (!ta_c.ok()) { last_error = ta_c.error(); return false; }
+        if (!to_c.ok()) { last_error = to_c.error(); return false; }
         raw_amb.push_back(*ta);
         raw_obj.push_back(*to);
+        return true;
+    };
+    for (int i = 0; i < config_.samples; ++i) {
+        if (i > 0 && config_.sample_interval_ms > 0) sleep_(config_.sample_interval_ms);
+        read_pair();
+    }
+    // Every read the same words: reads 30 ms apart may fall within one refresh
+    // of the chip, so read on until they span stuck_window_ms. A live sensor
+    // changes its object word within a few refreshes (noise ~1-2 LSB); a frozen
+    // chip or bus does not, and is caught in this measurement.
+    bool frozen = false;
+    // (A single read shows nothing: with samples = 1 only the rule across measurements applies.)
+    if (raw_obj.size() >= 2 && static_cast<int>(raw_obj.size()) >= config_.min_valid && all_equal(raw_obj) &&
+        all_equal(raw_amb)) {
+        const int step = std::max(config_.sample_interval_ms, 10);
+        int span = (config_.samples - 1) * std::max(config_.sample_interval_ms, 0);
+        frozen = true;
+        for (int extra = 0; frozen && span < config_.stuck_window_ms && extra < 50; ++extra) {
+            sleep_(step);
+            span += step;
+            if (!read_pair()) { frozen = false; break; }  // a failing bus is not a frozen one
+            frozen = raw_obj.back() == raw_obj.front() && raw_amb.back() == raw_amb.front();
+        }
     }
     m.samples = static_cast<int>(raw_obj.size());
     if (m.samples < config_.min_valid) {
@@ -144,21 +176,19 @@ Measurement Mlx90614Thermometer::measure() {
         return m;
     }
     const std::uint16_t obj = median(raw_obj), amb = median(raw_amb);
-    m.object_c = obj * 0.02 - 273.15;
-    m.ambient_c = amb * 0.02 - 273.15;
+    m.object_c = centi(obj * 0.02 - 273.15);
+    m.ambient_c = centi(amb * 0.02 - 273.15);
 
     // A live sensor jitters by a few LSB (0.02 K) between reads; identical words
-    // from every read over several measurements mean the chip or bus is frozen.
-    const bool all_same =
-        std::all_of(raw_obj.begin(), raw_obj.end(), [&](auto v) { return v == raw_obj[0]; }) &&
-        std::all_of(raw_amb.begin(), raw_amb.end(), [&](auto v) { return v == raw_amb[0]; });
+    // over the stuck window, or in consecutive measurements, mean the chip or bus is frozen.
+    const bool all_same = all_equal(raw_obj) && all_equal(raw_amb);
     const std::uint32_t pair = (std::uint32_t{raw_obj[0]} << 16) | raw_amb[0];
     if (all_same && last_raw_pair_ && *last_raw_pair_ == pair)
         ++same_raw_count_;
     else
         same_raw_count_ = all_same ? 1 : 0;
     last_raw_pair_ = all_same ? std::optional<std::uint32_t>(pair) : std::nullopt;
-    if (same_raw_count_ >= config_.stuck_after) {
+    if (frozen || same_raw_count_ >= config_.stuck_after) {
         m.status = MeasureStatus::sensor_fault;
         m.fault_reason = "stuck";
         log::warn("thermometer", "sensor fault", {{"sensor", name_}, {"reason", "stuck"}});
@@ -172,7 +202,7 @@ Measurement Mlx90614Thermometer::measure() {
     const double o = *m.object_c;
     if (o >= config_.object_min_c && o <= config_.object_max_c) {
         m.status = MeasureStatus::ok;
-        m.body_c = o * config_.gain + config_.offset_c;
+        m.body_c = centi(o * config_.gain + config_.offset_c);
     } else if (o < config_.object_min_c && o - *m.ambient_c < config_.presence_delta_c) {
         m.status = MeasureStatus::no_reading;
     } else {

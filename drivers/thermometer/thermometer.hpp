@@ -33,7 +33,7 @@ const char* to_string(MeasureStatus s);
 
 struct Measurement {
     MeasureStatus status = MeasureStatus::no_reading;
-    std::optional<double> body_c;     // only with status ok
+    std::optional<double> body_c;     // only with status ok; rounded to 0.01 °C
     std::optional<double> object_c;   // median forehead reading, when one was read
     std::optional<double> ambient_c;  // sensor die / ambient, when read
     std::string fault_reason;         // set with sensor_fault
@@ -96,7 +96,12 @@ struct MeasureConfig {
     // Forehead-to-body compensation: body = object * gain + offset_c.
     double gain = 1.0;
     double offset_c = 2.3;          // per-device, calibrated at installation against a reference
-    int stuck_after = 4;            // identical raw object+ambient in this many measurements: stuck
+    // Stuck sensor (docs/drivers.md): when every read of a measurement returned
+    // the same object and ambient words, reading goes on until the reads span
+    // stuck_window_ms (several of the chip's 20-100 ms refreshes); still the
+    // same words → "stuck" in this very measurement.
+    int stuck_window_ms = 300;
+    int stuck_after = 2;            // or: identical all-same words in this many consecutive measurements
     std::uint8_t address7 = kMlxAddress;
 };
 // Errors: config/"thermometer" naming the field.

@@ -168,6 +168,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     jo.max_rows = cfg.journal.max_rows;
     jo.max_bytes = cfg.journal.max_bytes;
     jo.disk_floor_bytes = cfg.journal.disk_floor_bytes;
+    jo.prune_in_append = false;  // the housekeeping thread prunes: no delete before a gate opens
     auto j = journal::ScanJournal::open(cfg.paths.journal, jo);
     if (!j && j.error().reason == "corrupt") {
         log::error("journal", "integrity check failed: moved aside, starting a new journal",
@@ -544,6 +545,9 @@ void Daemon::housekeeping_loop() {
             if (stop_) break;
         }
         const std::int64_t now = monotonic_now_ms();
+        if (journal_) {
+            if (auto p = journal_->prune(); !p) log::warn("journal", "prune failed", {{"detail", p.error().message}});
+        }
 
         if (wd && now >= next_wd) {
             // Ping only while the lane works: a stuck capture or decide thread

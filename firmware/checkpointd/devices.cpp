@@ -62,7 +62,7 @@ Result<std::unique_ptr<camera::Camera>> open_camera(const config::Config& cfg,
                                                     std::shared_ptr<lane::LaneCursor> cursor) {
     if (cfg.camera.backend == "sim") {
         if (!script)
-            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE)");
+            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
         camera::SimCameraConfig c;
         c.script = *script;
         c.fps = cfg.camera.fps;
@@ -132,8 +132,10 @@ Result<std::unique_ptr<gpio::GpioBackend>> open_gpio(const config::Config& cfg) 
 Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
     Devices d;
     const bool any_sim = cfg.camera.backend == "sim" || cfg.thermometer.backend == "sim" || cfg.input.backend == "sim";
-    if (any_sim && !sim.lane_script.empty()) {
-        auto script = lane::load_lane_script(sim.lane_script);
+    // --lane FILE, else the sim.lane_script key.
+    const std::string& script_path = sim.lane_script.empty() ? cfg.sim.lane_script : sim.lane_script;
+    if (any_sim && !script_path.empty()) {
+        auto script = lane::load_lane_script(script_path);
         if (!script) return fail(script.error());
         d.script = std::make_shared<const lane::LaneScript>(std::move(*script));
         d.cursor = std::make_shared<lane::LaneCursor>();

@@ -3,9 +3,13 @@
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
+#include <system_error>
 #include <thread>
 
 namespace cp::daemon {
@@ -105,12 +109,42 @@ decision::Temperature ScanPipeline::measure(ScanResult& r) {
     return t;
 }
 
+pass::Verification ScanPipeline::verify_while_measuring(const std::string& text, std::int64_t now_s, ScanResult& r,
+                                                        decision::Temperature& temperature) {
+    // The same text verified earlier in this run: signature skipped, expiry rechecked.
+    if (auto hit = cache_.find(verifier_, text, now_s)) {
+        temperature = measure(r);
+        return std::move(*hit);
+    }
+    pass::Verification v;
+    if (thermometer_ != nullptr) {
+        // The ES256 check (a few ms) runs while the sensor reads (~150 ms): neither
+        // needs the other. The future is always waited for, so the thread is joined.
+        std::future<pass::Verification> pending;
+        try {
+            pending = std::async(std::launch::async, [this, &text, now_s] {
+                ::pthread_setname_np(::pthread_self(), "verify");
+                return verifier_.verify(text, now_s);
+            });
+        } catch (const std::system_error&) {
+            // No thread to be had: verify here, one after the other.
+        }
+        temperature = measure(r);
+        v = pending.valid() ? pending.get() : verifier_.verify(text, now_s);
+    } else {
+        v = verifier_.verify(text, now_s);
+    }
+    cache_.store(verifier_, text, v);
+    return v;
+}
+
 ScanResult ScanPipeline::evaluate(const std::string& text, const std::function<LaneInput()>& typed_fn,
                                   std::int64_t wall_ms) {
     ScanResult r;
     r.wall_ms = wall_ms;
     const std::int64_t now_s = wall_ms / 1000;
-    pass::Verification v = verifier_.verify(text, now_s);
+    decision::Temperature temperature;
+    pass::Verification v = verify_while_measuring(text, now_s, r, temperature);
     if (v.format) r.format = pass::to_string(*v.format);
     if (v.pass && v.signature == pass::SignatureState::valid) {
         r.pass = v.pass;
@@ -123,7 +157,7 @@ ScanResult ScanPipeline::evaluate(const std::string& text, const std::function<L
     if (v.verified()) in.verified.pass = v.pass;
     else in.verified.rejection = r.rejection;
     if (v.verified() && v.pass) in.status = lookup(*v.pass);
-    in.temperature = measure(r);
+    in.temperature = temperature;
     const LaneInput typed = typed_fn();
     in.policy = options_.policy;
     in.now_s = now_s;

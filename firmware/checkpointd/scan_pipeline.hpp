@@ -5,7 +5,9 @@
 // gate can open (docs/daemon.md).
 //
 // Thread-safety: NOT thread-safe; the decode/decide thread owns it. The journal
-// and status list it points to are thread-safe themselves.
+// and status list it points to are thread-safe themselves. evaluate() verifies
+// the signature on a short-lived "verify" thread while the thermometer measures
+// on the caller's, and joins it before returning.
 #pragma once
 
 #include "src/common/result.hpp"
@@ -13,6 +15,7 @@
 #include "src/decode/decoder.hpp"
 #include "src/journal/journal.hpp"
 #include "src/pass/verifier.hpp"
+#include "src/pass/verify_cache.hpp"
 #include "src/status/store.hpp"
 #include "drivers/thermometer/thermometer.hpp"
 
@@ -97,8 +100,14 @@ public:
     const PipelineOptions& options() const { return options_; }
     decode::QrDecoder& decoder() { return decoder_; }
 
+    // Verifications of texts seen earlier in this run (bounded, trust-aware).
+    const pass::VerificationCache& verification_cache() const { return cache_; }
+
 private:
     decision::Temperature measure(ScanResult& r);
+    // Verify (or take from the cache) and measure, the two at once.
+    pass::Verification verify_while_measuring(const std::string& text, std::int64_t now_s, ScanResult& r,
+                                              decision::Temperature& temperature);
     decision::StatusLookup lookup(const pass::Pass& p);
 
     const pass::PassVerifier& verifier_;
@@ -108,6 +117,7 @@ private:
     PipelineOptions options_;
     decode::QrDecoder decoder_;
     decision::RecentScans recent_;
+    pass::VerificationCache cache_;
 
     std::string held_text_;
     std::int64_t held_since_ms_ = 0;   // when the held code was scanned

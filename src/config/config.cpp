@@ -213,6 +213,7 @@ const std::vector<Field>& fields() {
         t.push_back(int_field("display.height", true, ACC(display.height), 120, 4096));
         t.push_back(str_field("input.backend", true, ACC(input.backend), {"evdev", "stdin", "sim"}));
         t.push_back(str_field("input.device", true, ACC(input.device)));
+        t.push_back(str_field("sim.lane_script", true, ACC(sim.lane_script), {}, true, true));
         t.push_back({"upstream.url", false,
                      [](Config& c, const std::string& v) -> std::string {
                          if (auto why = check_upstream_url(v); !why.empty()) return why;

@@ -91,6 +91,12 @@ struct InputConfig {
     std::string device = "/dev/input/event0";
 };
 
+struct SimConfig {
+    // JSON lane script (docs/drivers.md) the sim camera, thermometer and input
+    // play; empty: none. checkpointd's --lane FILE overrides it.
+    std::string lane_script;
+};
+
 // The command centre (docs/sync-protocol.md). Empty url: no sync thread at all.
 struct UpstreamConfig {
     std::string url;                      // "https://host[:port]"; https only; empty: no sync
@@ -120,6 +126,7 @@ struct Config {
     GpioConfig gpio;
     DisplayConfig display;
     InputConfig input;
+    SimConfig sim;
     UpstreamConfig upstream;
     LogConfig log;
     std::string board_name;               // [board] name, informative

@@ -1,5 +1,7 @@
 #include "src/crypto/trust_store.hpp"
 
+#include <atomic>
+
 #include <mbedtls/x509_crt.h>
 
 #include <algorithm>
@@ -39,6 +41,12 @@ void TrustStore::add(Certificate cert, Bytes kid) {
     auto owned = std::make_unique<Certificate>(std::move(cert));
     by_kid_.emplace(std::move(kid), owned.get());
     certs_.push_back(std::move(owned));
+    generation_ = next_generation();
+}
+
+std::uint64_t TrustStore::next_generation() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 Status TrustStore::add_pem_or_der(ByteView data) {

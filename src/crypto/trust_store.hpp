@@ -9,6 +9,7 @@
 #include "src/crypto/crypto.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,8 +40,13 @@ public:
     std::vector<const Certificate*> find(ByteView kid) const;
     std::size_t size() const { return certs_.size(); }
     const std::vector<std::unique_ptr<Certificate>>& certificates() const { return certs_; }
+    // Unique in the process for these contents: every new store and every add()
+    // takes a fresh value, so a cache of verifications can tell the trust changed.
+    std::uint64_t generation() const { return generation_; }
 
 private:
+    static std::uint64_t next_generation();
+    std::uint64_t generation_ = next_generation();
     std::vector<std::unique_ptr<Certificate>> certs_;
     std::multimap<Bytes, const Certificate*> by_kid_;
 };

@@ -114,6 +114,41 @@ void RecentScans::record(const pass::PassId& id, PriorScan scan, std::int64_t wi
     }
 }
 
+std::string normalize_plate(std::string_view plate) {
+    std::string out;
+    out.reserve(plate.size());
+    std::size_t i = 0;
+    while (i < plate.size()) {
+        const auto b0 = static_cast<unsigned char>(plate[i]);
+        // Decode one UTF-8 sequence of up to 3 bytes (plates use no more).
+        char32_t cp = b0;
+        std::size_t len = 1;
+        if (b0 >= 0xC2 && b0 <= 0xDF && i + 1 < plate.size() && (static_cast<unsigned char>(plate[i + 1]) & 0xC0) == 0x80) {
+            cp = (char32_t{b0} & 0x1Fu) << 6 | (static_cast<unsigned char>(plate[i + 1]) & 0x3Fu);
+            len = 2;
+        } else if (b0 >= 0xE0 && b0 <= 0xEF && i + 2 < plate.size() &&
+                   (static_cast<unsigned char>(plate[i + 1]) & 0xC0) == 0x80 &&
+                   (static_cast<unsigned char>(plate[i + 2]) & 0xC0) == 0x80) {
+            cp = (char32_t{b0} & 0x0Fu) << 12 | (static_cast<unsigned char>(plate[i + 1]) & 0x3Fu) << 6 |
+                 (static_cast<unsigned char>(plate[i + 2]) & 0x3Fu);
+            len = 3;
+        }
+        if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;  // full-width ASCII forms
+        const bool separator = cp == U' ' || cp == U'\t' || cp == U'-' || cp == U'.' || cp == U'_' || cp == 0x3000 ||
+                               cp == 0x00B7 || cp == 0x30FB || cp == 0x2022 || cp == 0x2027 || cp == 0x2219 ||
+                               (cp >= 0x2010 && cp <= 0x2015);
+        if (!separator) {
+            if (cp < 0x80) {
+                out += static_cast<char>(cp >= U'a' && cp <= U'z' ? cp - 0x20 : cp);
+            } else {
+                out.append(plate.substr(i, len));
+            }
+        }
+        i += len;
+    }
+    return out;
+}
+
 Decision decide(const DecisionInput& in) noexcept {
     const LanePolicy& pol = in.policy;
     Decision d;
@@ -171,12 +206,14 @@ Decision decide(const DecisionInput& in) noexcept {
     // 4. Truck lane: the plate goes into the journal, so it must be known and consistent.
     if (pol.mode == LaneMode::truck) {
         const bool driver = p && p->kind == pass::Kind::driver && !p->plate.empty();
+        // Typed plates are compared normalised: "黑e 12345" is the pass's "黑E·12345".
+        const std::string typed = normalize_plate(in.typed_plate);
         if (driver) {
             d.plate = p->plate;
-            if (!in.typed_plate.empty() && in.typed_plate != p->plate) f.add(Reason::plate_mismatch);
+            if (!typed.empty() && typed != normalize_plate(p->plate)) f.add(Reason::plate_mismatch);
         } else {
-            d.plate = in.typed_plate;
-            if (in.typed_plate.empty()) f.add(Reason::plate_missing);
+            d.plate = typed.empty() ? std::string() : in.typed_plate;
+            if (typed.empty()) f.add(Reason::plate_missing);
         }
     }
 

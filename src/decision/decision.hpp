@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace cp::decision {
@@ -133,6 +134,14 @@ struct Decision {
     std::string plate;               // truck lane: from the driver pass, else typed
     Direction direction = Direction::in;
 };
+
+// A plate as compared in the truck lane (docs/decision.md): full-width forms
+// (Ａ-Ｚ, ０-９, ａ-ｚ) become ASCII, letters upper case, and spaces and
+// separators (space, U+3000, '·' U+00B7, '・' U+30FB, '•' U+2022, '‧' U+2027,
+// '-', U+2010-U+2015, '－' U+FF0D, '.', '_') are dropped; Chinese characters
+// are kept. "黑E·12345", "黑e 12345" and "黑Ｅ－１２３４５" all give "黑E12345".
+// Bytes that are not valid UTF-8 are kept as they are.
+std::string normalize_plate(std::string_view plate);
 
 // The rules of docs/decision.md. Total: every input yields a Decision; GREEN
 // only when every GREEN condition holds. Never throws.

@@ -8,8 +8,10 @@
 #include <sqlite3.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <utility>
 
 namespace cp::journal {
@@ -303,13 +305,22 @@ Result<ScanRecord> ScanJournal::append_locked(ScanRecord r) {
 
     // Pruning is housekeeping: the row above is already committed, so a failure
     // here is logged and retried on the next append, never reported as a lost scan.
-    if (auto p = prune_locked(); !p.ok()) {
-        log::warn(kCat, "prune failed", {{"detail", p.error().message}});
+    // Row count is tracked in memory; byte size is only looked at every 64
+    // appends (three pragmas are cheap but not free).
+    if (opts_.prune_in_append) {
+        if (auto p = prune_locked(last_seq_ % 64 == 0, std::numeric_limits<std::int64_t>::max()); !p.ok()) {
+            log::warn(kCat, "prune failed", {{"detail", p.error().message}});
+        }
     }
     return r;
 }
 
-Status ScanJournal::prune_locked() {
+Status ScanJournal::prune(std::int64_t max_delete) {
+    std::lock_guard lock(mu_);
+    return prune_locked(true, std::max<std::int64_t>(max_delete, 1));
+}
+
+Status ScanJournal::prune_locked(bool check_bytes, std::int64_t max_delete) {
     auto pages = [&](const char* pragma) -> std::int64_t {
         Stmt q(db_, pragma);
         return q && sqlite3_step(q.get()) == SQLITE_ROW ? sqlite3_column_int64(q.get(), 0) : 0;
@@ -317,14 +328,13 @@ Status ScanJournal::prune_locked() {
     auto used_bytes = [&] {
         return (pages("PRAGMA page_count") - pages("PRAGMA freelist_count")) * pages("PRAGMA page_size");
     };
-    // Row count is tracked in memory; byte size is only looked at every 64
-    // appends (three pragmas are cheap but not free).
     bool over_rows = rows_ > opts_.max_rows;
-    bool over_bytes = (last_seq_ % 64 == 0) && used_bytes() > opts_.max_bytes;
+    bool over_bytes = check_bytes && used_bytes() > opts_.max_bytes;
     if (!over_rows && !over_bytes) return {};
 
     // Down to 90 % of the limit, so pruning runs once per many appends, not each.
     std::int64_t want = over_rows ? rows_ - opts_.max_rows * 9 / 10 : std::max<std::int64_t>(rows_ / 10, 1);
+    want = std::min(want, max_delete);
     sqlite3_stmt* s = st_->prune.get();
     int rc;
     {

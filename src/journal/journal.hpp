@@ -62,6 +62,9 @@ struct JournalOptions {
     std::int64_t max_bytes = 512LL << 20;       // bytes of database pages in use; same
     std::int64_t disk_floor_bytes = 64LL << 20; // bytes free on the file system below which append fails
     IntegrityCheck integrity = IntegrityCheck::quick;  // on open, after a power loss
+    // true: append() prunes after its commit. false: the owner calls prune()
+    // from a housekeeping thread, so no delete ever delays a scan's append.
+    bool prune_in_append = true;
 };
 
 class ScanJournal {
@@ -87,6 +90,11 @@ public:
     Result<ScanRecord> append_manual(std::int64_t ref_seq, const std::string& verdict,
                                      const std::string& reason);
 
+    // Deletes uploaded rows, oldest first, when over max_rows/max_bytes: down to
+    // 90 % of the limit, at most `max_delete` rows per call so the lock is held
+    // briefly. Errors: [io] "journal-write".
+    Status prune(std::int64_t max_delete = 1000);
+
     // Up to `n` rows not yet uploaded, in sequence order (for the sync client).
     Result<std::vector<ScanRecord>> next_batch(std::size_t n);
     // Marks every row with seq <= up_to as uploaded; returns how many changed.
@@ -108,7 +116,7 @@ public:
 private:
     ScanJournal(sqlite3* db, JournalOptions opts);
     Result<ScanRecord> append_locked(ScanRecord r);
-    Status prune_locked();
+    Status prune_locked(bool check_bytes, std::int64_t max_delete);
     Status check_disk_locked() const;
 
     std::mutex mu_;

@@ -14,6 +14,15 @@ Verification reject(Verification v, const Error& e) {
     return v;
 }
 
+// Arithmetic only on now and skew (sane values), never on claim values an attacker
+// chose, so INT64 extremes in iat/exp cannot overflow.
+// CP1 (spec): valid while now < exp + skew. HC1 follows HCERT verifiers, for which a
+// DCC is still valid at the second of exp (expired only when now > exp + skew).
+bool is_expired(Format format, const Pass& p, std::int64_t now, std::int64_t skew) {
+    return format == Format::cp1 ? now - skew >= p.expires_at   // now >= exp + skew
+                                 : now - skew > p.expires_at;   // now >  exp + skew
+}
+
 }  // namespace
 
 Result<std::pair<Format, std::string_view>> split_prefix(std::string_view text) {
@@ -64,21 +73,30 @@ Verification PassVerifier::verify_cose(Format format, ByteView cose, std::int64_
         return v;
     }
     pass->kid = v.kid;
-    const std::int64_t skew = options_.skew_seconds;
-    // Arithmetic only on now and skew (sane values), never on claim values an attacker
-    // chose, so INT64 extremes in iat/exp cannot overflow.
-    // CP1 (spec): valid while now < exp + skew. HC1 follows HCERT verifiers, for which a
-    // DCC is still valid at the second of exp (expired only when now > exp + skew).
-    bool expired = format == Format::cp1 ? now - skew >= pass->expires_at   // now >= exp + skew
-                                         : now - skew > pass->expires_at;   // now >  exp + skew
-    bool not_yet_valid = pass->issued_at > now + skew;
-    v.expired = expired;
     v.pass = std::move(pass).value();
-    if (v.reason) return v;
-    if (not_yet_valid)
-        return reject(v, Error(ErrorKind::rejected, "not-yet-valid", "issued after now + skew"));
-    if (expired) return reject(v, Error(ErrorKind::rejected, "expired", "expired before now - skew"));
+    if (v.reason) {
+        v.expired = is_expired(format, *v.pass, now, options_.skew_seconds);
+        return v;
+    }
+    recheck_time(v, now);
     return v;
+}
+
+void PassVerifier::recheck_time(Verification& v, std::int64_t now) const {
+    if (!v.pass || !v.format || v.signature != SignatureState::valid) return;
+    if (v.reason && *v.reason != "expired" && *v.reason != "not-yet-valid") return;
+    const std::int64_t skew = options_.skew_seconds;
+    const bool expired = is_expired(*v.format, *v.pass, now, skew);
+    // Arithmetic only on now and skew, as in is_expired().
+    const bool not_yet_valid = v.pass->issued_at > now + skew;
+    v.expired = expired;
+    v.reason.reset();
+    v.detail.clear();
+    if (not_yet_valid) {
+        v = reject(std::move(v), Error(ErrorKind::rejected, "not-yet-valid", "issued after now + skew"));
+    } else if (expired) {
+        v = reject(std::move(v), Error(ErrorKind::rejected, "expired", "expired before now - skew"));
+    }
 }
 
 }  // namespace cp::pass

@@ -56,6 +56,13 @@ public:
     Verification verify_cose(Format format, ByteView cose, std::int64_t now) const;
 
     const VerifierOptions& options() const { return options_; }
+    const crypto::TrustStore& store() const { return store_; }
+
+    // The time rules alone, at `now`, on an earlier outcome of verify() whose
+    // signature was valid and whose claims decoded (reason none, "expired" or
+    // "not-yet-valid"): sets expired and reason as verify() would at `now`.
+    // Anything else is left as it is. For caches of verified texts.
+    void recheck_time(Verification& v, std::int64_t now) const;
 
 private:
     const crypto::TrustStore& store_;

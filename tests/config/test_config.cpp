@@ -89,6 +89,7 @@ TEST_CASE("bad keys and values are rejected by name") {
         {"[device]\nid =\n", "device.id"},
         {"[board]\nname = x\n", "board.name"},
         {"[nosuch]\nkey = 1\n", "nosuch.key"},
+        {"[sim]\nlane_script = lanes/a.json\n", "sim.lane_script"},
     };
     for (const auto& tc : cases) {
         CAPTURE(tc.text);
@@ -96,6 +97,13 @@ TEST_CASE("bad keys and values are rejected by name") {
         REQUIRE_FALSE(c.ok());
         CHECK_MESSAGE(names_key(c.error(), tc.key), c.error().describe());
     }
+}
+
+TEST_CASE("sim.lane_script: an absolute path, empty by default, allowed in board files") {
+    CHECK(parse("").value().sim.lane_script.empty());
+    CHECK(parse("[sim]\nlane_script = /srv/lanes/a.json\n").value().sim.lane_script == "/srv/lanes/a.json");
+    CHECK(parse("", "[sim]\nlane_script = /srv/lanes/b.json\n").value().sim.lane_script == "/srv/lanes/b.json");
+    CHECK(parse("[sim]\nlane_script =\n").value().sim.lane_script.empty());
 }
 
 TEST_CASE("syntax errors are typed config errors with the line") {

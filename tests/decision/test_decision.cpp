@@ -131,6 +131,37 @@ TEST_CASE("truck lane carries plate and direction") {
     CHECK(decide(in).plate == "黑A00001");
 }
 
+TEST_CASE("truck lane compares plates normalised: width, case, spaces and separators") {
+    CHECK(normalize_plate("黑E·12345") == "黑E12345");
+    CHECK(normalize_plate("黑e12345") == "黑E12345");
+    CHECK(normalize_plate(" 黑 E-123 45 ") == "黑E12345");
+    CHECK(normalize_plate("黑Ｅ－１２３４５") == "黑E12345");      // full-width letters, digits, hyphen
+    CHECK(normalize_plate("黑ｅ\u3000１２３４５") == "黑E12345");  // ideographic space
+    CHECK(normalize_plate("黑E・12345") == "黑E12345");            // katakana middle dot
+    CHECK(normalize_plate("黑E\u201012345") == "黑E12345");        // Unicode hyphen
+    CHECK(normalize_plate("京A·12345") != normalize_plate("黑A·12345"));  // the province counts
+    CHECK(normalize_plate("黑E12354") != normalize_plate("黑E12345"));
+    CHECK(normalize_plate("\xff\xfe-a") == "\xff\xfe" "A");  // not UTF-8: bytes kept, never dropped
+    CHECK(normalize_plate(" - · ").empty());
+
+    DecisionInput in = green_input();
+    in.policy.mode = LaneMode::truck;
+    in.verified.pass = make_pass(pass::Kind::driver);
+    in.verified.pass->plate = "黑E·12345";
+    for (const char* typed : {"黑e12345", "黑E 12345", "黑Ｅ－１２３４５", "黑E-12345"}) {
+        in.typed_plate = typed;
+        Decision d = decide(in);
+        CHECK_MESSAGE(d.reason == Reason::ok, typed);
+        CHECK(d.plate == "黑E·12345");  // journaled as the pass carries it
+    }
+    in.typed_plate = "黑E12346";
+    CHECK(decide(in).reason == Reason::plate_mismatch);
+    // Only separators typed: no plate.
+    in.verified.pass = make_pass();
+    in.typed_plate = " · ";
+    CHECK(decide(in).reason == Reason::plate_missing);
+}
+
 TEST_CASE("entry registration pass confirms arrival, other kinds do not") {
     DecisionInput in = green_input();
     in.verified.pass = make_pass(pass::Kind::entry);

@@ -223,3 +223,25 @@ TEST_CASE("the file source rejects missing paths and empty folders") {
     c.path = (dir / "clip.mp4").string();
     CHECK(open_file_source(c).error().kind == ErrorKind::io);
 }
+
+TEST_CASE("the file source decodes PNG itself and JPEG through the videoio plugin") {
+    testing::TempDir dir;
+    Frame f = render_lane_frame(one_person(lane::Medium::phone, mild()), 6, 320, 240, 7);
+    cv::Mat m(f.height, f.width, CV_8UC3, f.pixels.data(), static_cast<std::size_t>(f.stride));
+    REQUIRE(cv::imwrite((dir / "a.png").string(), m));
+    REQUIRE(cv::imwrite((dir / "b.jpg").string(), m));
+    FileSourceConfig c;
+    c.path = dir.path().string();
+    auto cam = open_file_source(c);
+    REQUIRE(cam.ok());
+    auto png = (*cam)->next_frame(0);
+    REQUIRE(png.ok());
+    CHECK(png->pixels == f.pixels);  // lossless: the same bytes OpenCV wrote
+    auto jpg = (*cam)->next_frame(0);
+    REQUIRE(jpg.ok());
+    CHECK(jpg->width == 320);
+    CHECK(jpg->height == 240);
+    // JPEG is lossy: the same picture, within a few levels per channel on average.
+    cv::Mat back(jpg->height, jpg->width, CV_8UC3, jpg->pixels.data(), static_cast<std::size_t>(jpg->stride));
+    CHECK(cv::norm(back, m, cv::NORM_L1) / static_cast<double>(m.total() * 3) < 6.0);
+}

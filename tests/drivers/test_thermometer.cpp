@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <deque>
 #include <string>
 
@@ -169,20 +170,62 @@ TEST_CASE("sim faults become sensor-fault statuses, never values") {
     }
 }
 
-TEST_CASE("sim: a stuck sensor is detected after stuck_after measurements") {
-    auto c = fast_sim();
-    c.measure.stuck_after = 3;
+TEST_CASE("sim: a stuck sensor is caught in its first measurement, never reported as a value") {
     SimMlx90614* dev = nullptr;
-    auto t = open_sim_thermometer(c, &dev).value();
+    auto t = open_sim_thermometer(fast_sim(), &dev).value();
     dev->set_scene({34.5, 23.0, lane::ThermoFault::stuck});
-    CHECK(t->measure().status == MeasureStatus::ok);  // one frozen reading looks plausible
-    CHECK(t->measure().status == MeasureStatus::ok);
+    const int before = dev->transfers();
     Measurement m = t->measure();
     CHECK(m.status == MeasureStatus::sensor_fault);
     CHECK(m.fault_reason == "stuck");
-    // A live sensor with the same person never trips it.
+    CHECK_FALSE(m.body_c.has_value());
+    // 5 reads span 120 ms; reading on to the 300 ms window takes 6 more (2 words each, + EEPROM).
+    CHECK(dev->transfers() - before == 1 + 2 * 11);
+    CHECK(t->measure().fault_reason == "stuck");
+    // A live sensor with the same person never trips it, in many measurements.
     dev->set_scene({34.5, 23.0, lane::ThermoFault::none});
-    for (int i = 0; i < 5; ++i) CHECK(t->measure().status == MeasureStatus::ok);
+    for (int i = 0; i < 300; ++i) REQUIRE(t->measure().status == MeasureStatus::ok);
+}
+
+TEST_CASE("stuck rule over the byte-level bus: words that change after the first reads are live") {
+    // Five identical reads (one refresh of the chip), then the object word moves: live.
+    auto word = [](std::uint8_t cmd, std::uint16_t w) {
+        const auto lsb = static_cast<std::uint8_t>(w & 0xff), msb = static_cast<std::uint8_t>(w >> 8);
+        return ScriptedBus::Reply{false, {lsb, msb, pec_for(cmd, lsb, msb)}};
+    };
+    const std::uint16_t amb = 14830, obj = 15380, obj2 = 15381;  // 23.45 °C, 34.45 / 34.47 °C
+    auto run = [&](int same_reads, int total_reads) {
+        auto bus = std::make_unique<ScriptedBus>();
+        bus->replies.push_back(word(0x24, 0xffff));  // emissivity 1.0
+        for (int i = 0; i < total_reads; ++i) {
+            bus->replies.push_back(word(kMlxRamAmbient, amb));
+            bus->replies.push_back(word(kMlxRamObject1, i < same_reads ? obj : obj2));
+        }
+        MeasureConfig c;
+        Mlx90614Thermometer t(std::move(bus), c, "scripted", [](int) {});
+        return t.measure();
+    };
+    Measurement live = run(7, 11);
+    CHECK(live.status == MeasureStatus::ok);
+    REQUIRE(live.body_c.has_value());
+    CHECK(*live.body_c == 36.75);  // 34.45 + 2.3, rounded to 0.01 °C
+    Measurement frozen = run(11, 11);
+    CHECK(frozen.status == MeasureStatus::sensor_fault);
+    CHECK(frozen.fault_reason == "stuck");
+}
+
+TEST_CASE("temperatures leave the driver rounded to 0.01 °C") {
+    SimMlx90614* dev = nullptr;
+    auto t = open_sim_thermometer(fast_sim(), &dev).value();
+    for (double body : {36.51, 36.6, 37.29, 38.05}) {
+        dev->set_scene({body - 2.3, 23.0, lane::ThermoFault::none});
+        Measurement m = t->measure();
+        REQUIRE(m.body_c.has_value());
+        CHECK(*m.body_c == std::round(*m.body_c * 100) / 100);
+        CHECK(*m.object_c == std::round(*m.object_c * 100) / 100);
+        CHECK(*m.ambient_c == std::round(*m.ambient_c * 100) / 100);
+        CHECK(std::fabs(*m.body_c - body) < 0.1);
+    }
 }
 
 TEST_CASE("sim: transient PEC errors are absorbed by retries") {

@@ -36,13 +36,17 @@ Exit run_config(const testing::TempDir& tmp, const std::string& conf, const std:
 
 
 // A one-lane run to the end of the script; returns the decision lines.
+// With lane_from_config the script is named by the sim.lane_script key, not --lane.
 std::vector<nlohmann::json> run_lane(const testing::TempDir& tmp, const std::vector<Person>& people,
-                                     const std::string& more_config = {}) {
+                                     const std::string& more_config = {}, bool lane_from_config = false) {
     testing::write_file(tmp / "lane.json", lane_script(people).dump());
-    testing::write_file(tmp / "checkpointd.conf", config_text(tmp.path(), "gate", more_config));
-    Process d({"--config", (tmp / "checkpointd.conf").string(), "--board", board_file().string(), "--lane",
-               (tmp / "lane.json").string(), "--json", "--exit-when-done"},
-              tmp / "checkpointd.log");
+    const std::string sim_key = "\n[sim]\nlane_script = " + (tmp / "lane.json").string() + "\n";
+    testing::write_file(tmp / "checkpointd.conf",
+                        config_text(tmp.path(), "gate", more_config + (lane_from_config ? sim_key : "")));
+    std::vector<std::string> args{"--config", (tmp / "checkpointd.conf").string(), "--board", board_file().string(),
+                                  "--json", "--exit-when-done"};
+    if (!lane_from_config) args.insert(args.end(), {"--lane", (tmp / "lane.json").string()});
+    Process d(args, tmp / "checkpointd.log");
     auto rc = d.wait(under_emulator() ? 600'000 : 180'000);
     INFO("daemon log:\n" << testing::read_file(tmp / "checkpointd.log"));
     REQUIRE(rc.has_value());
@@ -194,6 +198,17 @@ TEST_CASE("a stale list gives YELLOW and the gate stays closed") {
     CHECK(lines[0]["reason"] == "stale-list");
     CHECK(lines[0]["gate"] == false);
     CHECK(count_relay_pulses(tmp / "data" / "gpio-sim.log") == 0);
+}
+
+TEST_CASE("the sim board plays the lane script named by sim.lane_script") {
+    testing::TempDir tmp;
+    World w(tmp.path());
+    pass::Pass p = w.make_pass(pass::Kind::resident, "张*明");
+    w.install_list({{p.id, status::Op::green}}, w.now_s - 60);
+    auto lines = run_lane(tmp, {person("green", p.name, w.issue(p, w.issuer), p.id, "GREEN", "ok")}, {}, true);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0]["verdict"] == "GREEN");
+    CHECK(lines[0]["pass_id"] == pass::id_hex(p.id));
 }
 
 TEST_CASE("no status list installed gives YELLOW") {

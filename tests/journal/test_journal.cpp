@@ -155,6 +155,29 @@ TEST_CASE("pruning removes uploaded rows oldest first and never a pending row") 
     CHECK(j->stats()->pending == 50);
 }
 
+TEST_CASE("with prune_in_append off, append never deletes and prune() works in bounded steps") {
+    TempDir dir;
+    JournalOptions o;
+    o.max_rows = 1000;  // the smallest the configuration allows
+    o.prune_in_append = false;
+    auto j = open_ok(dir / "j.db", o);
+    for (int i = 0; i < 1100; ++i) REQUIRE(j->append(scan()).ok());
+    REQUIRE(*j->mark_uploaded_through(1050) == 1050);
+    for (int i = 0; i < 10; ++i) REQUIRE(j->append(scan()).ok());
+    CHECK(j->stats()->rows == 1110);  // over max_rows, but no append deleted anything
+    // Down to 90 % of max_rows = 900 rows: 210 to delete, 100 per call.
+    REQUIRE(j->prune(100).ok());
+    CHECK(j->stats()->rows == 1010);
+    REQUIRE(j->prune(100).ok());
+    CHECK(j->stats()->rows == 910);
+    REQUIRE(j->prune(100).ok());
+    CHECK(j->stats()->rows == 910);  // within max_rows again: nothing to do
+    auto rows = j->tail(2000);
+    REQUIRE(rows.ok());
+    CHECK(rows->front().seq == 201);  // oldest uploaded went first
+    CHECK(j->stats()->pending == 60);
+}
+
 TEST_CASE("sequence numbers are never reused, even after every row was pruned") {
     TempDir dir;
     JournalOptions o;

@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
     dopt.budget_ms = 15;  // as checkpointd
     dopt.stop_at_first = true;
 
-    std::vector<double> zx, total, dec, eval, commit;
+    std::vector<double> zx, total, dec, eval, commit, eval_hit;
     int zx_read = 0, green = 0;
     ZXing::DecodeHints hints;
     hints.setFormats(ZXing::BarcodeFormat::QRCode);
@@ -205,7 +205,13 @@ int main(int argc, char** argv) {
             auto e = std::chrono::steady_clock::now();
             if (code && *code) pipe.commit(r);
             auto g = std::chrono::steady_clock::now();
+            // Not part of the total: the same text evaluated again by this pipeline
+            // (a repeat sighting), which the verification cache answers.
+            auto h0 = std::chrono::steady_clock::now();
+            if (code && *code) (void)pipe.evaluate(**code, daemon::LaneInput{}, wall_now_ms());
+            auto h1 = std::chrono::steady_clock::now();
             if (round == 0) continue;
+            if (code && *code) eval_hit.push_back(us_between(h0, h1));
             zx.push_back(us_between(a, b));
             zx_read += results.empty() ? 0 : 1;
             dec.push_back(us_between(c, d));
@@ -223,6 +229,7 @@ int main(int argc, char** argv) {
     bench::print_row("pipeline: verify + lookup + decide", bench::summarize(eval));
     bench::print_row("pipeline: journal commit (fsync)", bench::summarize(commit));
     bench::print_row("pipeline: total frame -> verdict", ts);
+    bench::print_row("(repeat sighting: verify from cache + lookup + decide)", bench::summarize(eval_hit));
     std::printf("read by ZXing %d/%zu, GREEN verdicts journaled %d/%zu\n", zx_read, zx.size(), green, total.size());
     std::printf("ratio pipeline/ZXing: median %.2fx, mean %.2fx (target <= 1.2x)\n", ts.median_us / zs.median_us,
                 ts.mean_us / zs.mean_us);
