@@ -378,6 +378,12 @@ struct QrDecoder::Impl {
                                [&](const Region& r) { return r.triple && !covered(px.apply(r.cx, r.cy)); });
         };
         auto more = [&](double try_mpx) { return (!any_found() || unread_triples()) && may(try_mpx); };
+        // Evidence of an unread code: a finder pattern (alone or in a triple)
+        // outside every code read. The dearer whole-frame tries that only help
+        // particular conditions run only then.
+        const bool unread_finder = std::any_of(proposals.begin(), proposals.end(), [&](const Region& r) {
+            return !covered(px.apply(r.cx, r.cy));
+        });
         if (!more(0)) return;
 
         // Likely codes (three finders): a crop is cheap and keeps detail.
@@ -410,7 +416,7 @@ struct QrDecoder::Impl {
             cv::createCLAHE(2.5, cv::Size(8, 8))->apply(work, eq);
             run(eq, wx, "clahe");
         }
-        if (opt.global_threshold && more(work_mpx * 1.1)) run(work, wx, "global", true, true);
+        if (opt.global_threshold && unread_finder && more(work_mpx * 1.1)) run(work, wx, "global", true, true);
         if (opt.smooth && more(work_mpx * 1.1)) {
             cv::Mat sm;
             cv::GaussianBlur(work, sm, cv::Size(5, 5), 0);
@@ -437,7 +443,7 @@ struct QrDecoder::Impl {
         }
         // Steep angles: the foreshortened axis stretched, the other shrunk.
         for (const double a : {std::sqrt(2.0), std::sqrt(0.5)}) {
-            if (!opt.aspect || !more(work_mpx)) break;
+            if (!opt.aspect || !unread_finder || !more(work_mpx)) break;
             cv::Mat as;
             cv::resize(work, as, cv::Size(), a, 1.0 / a, cv::INTER_LINEAR);
             run(as, Xform{wx.scale, wx.ox, wx.oy, 1.0 / a, a}, "aspect");

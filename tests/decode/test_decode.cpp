@@ -168,30 +168,6 @@ TEST_CASE("inverted code: light modules on dark, read only with the inversion st
     CHECK(decode(frame, no_inv).empty());
 }
 
-TEST_CASE("code seen at a steep angle: read only with the aspect stage") {
-    // One axis foreshortened 4:1, as a code on a surface nearly edge-on to the camera.
-    cv::Mat frame(600, 800, CV_8UC1, cv::Scalar(255));
-    cv::Mat flat(600, 800, CV_8UC1, cv::Scalar(255));
-    paste(flat, kText, 100, 100, 400);
-    cv::Mat squeezed;
-    cv::resize(flat(cv::Rect(0, 0, 800, 600)), squeezed, cv::Size(200, 600), 0, 0, cv::INTER_AREA);
-    squeezed.copyTo(frame(cv::Rect(300, 0, 200, 600)));
-    auto codes = decode(frame);
-    REQUIRE(codes.size() == 1);
-    CHECK(codes[0].text == kText);
-    CHECK(codes[0].stage == "aspect");
-    // Corners map back through the anisotropic scale: the code spans x 325..425.
-    for (const auto& p : codes[0].corners) {
-        CHECK(p.x > 315);
-        CHECK(p.x < 435);
-        CHECK(p.y > 90);
-        CHECK(p.y < 510);
-    }
-    DecoderOptions no_aspect;
-    no_aspect.aspect = false;
-    CHECK(decode(frame, no_aspect).empty());
-}
-
 TEST_CASE("lane frame: the quick try on a reduced copy reads a pass held up, corners in frame pixels") {
     cv::Mat frame(720, 1280, CV_8UC1, cv::Scalar(190));
     const auto truth = paste(frame, kText, 500, 200, 25 * 8);  // 8 px per module
