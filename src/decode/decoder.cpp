@@ -26,13 +26,16 @@ namespace {
 
 using Quad = std::array<Point, 4>;
 
-// Maps working-image pixels back to the original frame: orig = work * scale + offset.
+// Maps working-image pixels back to the original frame:
+// orig = (work * (ax, ay)) * scale + offset; ax, ay undo an aspect change.
 struct Xform {
     double scale = 1.0;
     double ox = 0.0;
     double oy = 0.0;
+    double ax = 1.0;
+    double ay = 1.0;
     Point apply(double x, double y) const {
-        return {static_cast<float>(x * scale + ox), static_cast<float>(y * scale + oy)};
+        return {static_cast<float>(x * ax * scale + ox), static_cast<float>(y * ay * scale + oy)};
     }
 };
 
@@ -75,10 +78,12 @@ struct Found {
 class Deadline {
 public:
     explicit Deadline(int budget_ms) : budget_ms_(budget_ms), start_(std::chrono::steady_clock::now()) {}
-    bool spent() const {
-        if (budget_ms_ <= 0) return false;
-        auto el = std::chrono::steady_clock::now() - start_;
-        return std::chrono::duration_cast<std::chrono::milliseconds>(el).count() >= budget_ms_;
+    bool spent() const { return budget_ms_ > 0 && elapsed_ms() >= budget_ms_; }
+    // Whether work estimated at `cost_ms` would end within the budget.
+    bool fits(double cost_ms) const { return budget_ms_ <= 0 || elapsed_ms() + cost_ms <= budget_ms_; }
+    double left_ms() const { return budget_ms_ - elapsed_ms(); }  // meaningful only with a budget
+    double elapsed_ms() const {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
     }
 
 private:
@@ -86,8 +91,9 @@ private:
     std::chrono::steady_clock::time_point start_;
 };
 
-ZXing::DecodeHints qr_hints(bool pyramid) {
+ZXing::DecodeHints qr_hints(bool pyramid, bool global) {
     ZXing::DecodeHints h;
+    h.setBinarizer(global ? ZXing::Binarizer::GlobalHistogram : ZXing::Binarizer::LocalAverage);
     h.setFormats(ZXing::BarcodeFormat::QRCode);
     h.setTryHarder(true);
     h.setTryRotate(false);  // rotation only matters to 1D readers
@@ -96,6 +102,26 @@ ZXing::DecodeHints qr_hints(bool pyramid) {
 }
 
 int long_side(const cv::Mat& m) { return std::max(m.cols, m.rows); }
+double mpx(const cv::Mat& m) { return static_cast<double>(m.cols) * m.rows / 1e6; }
+
+// Cost of a kind of work per megapixel, learned from the work done: the
+// estimate of the next step's time before it starts. Starts pessimistic so the
+// first frames do not overrun while it learns; follows changes of load within
+// a few frames.
+class CostRate {
+public:
+    explicit CostRate(double ms_per_mpx) : rate_(ms_per_mpx) {}
+    double estimate(double mpx) const { return rate_ * mpx; }
+    void observe(double ms, double mpx) {
+        if (mpx < 0.02) return;  // tiny images: fixed overhead, not a rate
+        const double r = ms / mpx;
+        // Up quickly (an overrun costs a frame), down slowly.
+        rate_ += (r > rate_ ? 0.5 : 0.1) * (r - rate_);
+    }
+
+private:
+    double rate_;
+};
 
 cv::Mat resized(const cv::Mat& src, double f) {
     cv::Mat out;
@@ -132,20 +158,44 @@ struct QrDecoder::Impl {
     std::optional<Quad> last_quad;
     std::optional<Quad> hint;  // a likely but unread code in the last frame
     int frames_since_seen = 0;
+    // ZXing time per megapixel (with pyramid: ~1.1x the pixels) and finder
+    // search time per megapixel, learned across frames.
+    CostRate zxing_rate{30.0};
+    CostRate search_rate{20.0};
+    const Deadline* deadline = nullptr;  // of the frame being decoded
+
+    // Whether a try over `mpx` megapixels (and its preparation) fits in what is
+    // left of the budget. The first try of a frame always runs.
+    bool affordable(double try_mpx) {
+        if (report.tries == 0 || !deadline || deadline->fits(zxing_rate.estimate(try_mpx))) return true;
+        ++report.skipped;
+        report.budget_hit = true;
+        return false;
+    }
+
+    // The fraction of a try over `try_mpx` megapixels that fits in the budget
+    // left (>= 1: all of it).
+    double deadline_left_fraction(const Deadline& dl, double try_mpx) const {
+        const double cost = zxing_rate.estimate(try_mpx);
+        return dl.fits(cost) ? 1.0 : std::max(0.0, dl.left_ms()) / cost;
+    }
 
     // One ZXing run over an 8-bit gray image; valid QR results are merged.
     // Returns the number of new (not yet seen) codes.
-    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true) {
+    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true, bool global = false) {
         ++report.tries;
         ZXing::ImageView iv(gray.data, gray.cols, gray.rows, ZXing::ImageFormat::Lum,
                             static_cast<int>(gray.step[0]));
         ZXing::Results rs;
+        const auto t0 = std::chrono::steady_clock::now();
         try {
-            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid));
+            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid, global));
         } catch (const std::exception& e) {
             log::warn("decode", "zxing failed", {{"stage", stage}, {"what", e.what()}});
             return 0;
         }
+        zxing_rate.observe(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                           mpx(gray));
         int added = 0;
         for (const auto& r : rs) {
             // Reed-Solomon has corrected or rejected the codewords; anything ZXing
@@ -181,6 +231,13 @@ struct QrDecoder::Impl {
         return std::any_of(found.begin(), found.end(), [](const Found& f) { return !f.conflict; });
     }
 
+    // Whether the codes read so far leave room for more codes worth a search.
+    bool room_for_more(const cv::Mat& frame) const {
+        double covered_area = 0;
+        for (const auto& fd : found) covered_area += quad_area(fd.code.corners);
+        return covered_area < opt.room_for_more * static_cast<double>(frame.cols) * frame.rows;
+    }
+
     bool covered(Point p) const {
         return std::any_of(found.begin(), found.end(), [&](const Found& f) { return inside(f.code.corners, p); });
     }
@@ -200,12 +257,15 @@ struct QrDecoder::Impl {
                      static_cast<int>(2 * half_side), static_cast<int>(2 * half_side));
         box &= cv::Rect(0, 0, gray.cols, gray.rows);
         if (box.width < 16 || box.height < 16) return 0;
-        ++report.regions;
         const double f = std::clamp(opt.region_side / std::max(box.width, box.height), 0.25, 4.0);
+        const double crop_mpx = box.width * f * box.height * f / 1e6;
+        if (!affordable(crop_mpx)) return 0;
+        ++report.regions;
         cv::Mat scaled = resized(gray(box), f);
         const Xform rx{1.0 / f, static_cast<double>(box.x), static_cast<double>(box.y)};
         int n = run(scaled, rx, "region", false);
-        if (n > 0 || !opt.contrast) return n;
+        if (n == 0 && opt.global_threshold && affordable(crop_mpx)) n = run(scaled, rx, "region-global", false, true);
+        if (n > 0 || !opt.contrast || !affordable(crop_mpx)) return n;
         cv::Mat eq;
         cv::createCLAHE(2.5, cv::Size(4, 4))->apply(scaled, eq);
         return run(eq, rx, "region", false);
@@ -213,13 +273,19 @@ struct QrDecoder::Impl {
 
     // The still-image pipeline. `gray` is the full-resolution frame.
     void pipeline(const cv::Mat& gray, const Deadline& dl) {
-        auto may = [&] {
+        deadline = &dl;
+        struct Forget {
+            const Deadline*& d;
+            ~Forget() { d = nullptr; }
+        } forget{deadline};
+        // Whether a try over `try_mpx` megapixels may start.
+        auto may = [&](double try_mpx) {
             if (opt.stop_at_first && any_found()) return false;
             if (dl.spent()) {
                 report.budget_hit = true;
                 return false;
             }
-            return true;
+            return affordable(try_mpx);
         };
 
         // Working image: big photographs are reduced once; ZXing's own pyramid
@@ -244,9 +310,33 @@ struct QrDecoder::Impl {
             double& into;
             ~RestTimer() { into += l(); }
         } rest{lap, report.ms_rest};
-        run(work, wx, "plain");
+        const double work_mpx = mpx(work);
+        // A quick look at a reduced copy first: a code held up to the camera has
+        // modules large enough to survive it, and costs a quarter of the time.
+        bool quick_read = false;
+        if (opt.quick_long_side > 0 && long_side(work) * 2 >= opt.quick_long_side * 3) {
+            const double f = static_cast<double>(opt.quick_long_side) / long_side(work);
+            quick_read = run(resized(work, f), Xform{wx.scale / f, 0, 0}, "quick", false) > 0;
+        }
+        // A still image wants every code: when the quick read leaves no room for
+        // the finder search (big codes), a neighbour it missed is found only by
+        // the full-size try.
+        if ((!quick_read || !room_for_more(gray)) && !(opt.stop_at_first && quick_read)) {
+            // Under a tight budget the full-size try is shrunk to what fits
+            // (its cost goes with the pixel count), rather than skipped.
+            const double fit = deadline_left_fraction(dl, work_mpx * 1.1);
+            if (fit >= 1.0 && may(work_mpx * 1.1)) {
+                run(work, wx, "plain");
+            } else if (opt.quick_long_side > 0 && std::sqrt(fit) * long_side(work) >= 1.25 * opt.quick_long_side &&
+                       !dl.spent()) {
+                const double f = std::sqrt(fit);
+                run(resized(work, f), Xform{wx.scale / f, 0, 0}, "plain", false);
+            } else {
+                may(work_mpx * 1.1);  // counts the skip
+            }
+        }
         report.ms_plain = lap();
-        if (!may()) return;
+        if (!may(0)) return;
 
         // Finder patterns tell whether codes remain unread after a first read,
         // and where small ones are that the whole-frame tries miss. After a
@@ -256,10 +346,8 @@ struct QrDecoder::Impl {
         Xform px;
         // Codes already read that cover much of the frame leave no room for
         // others worth the search.
-        double covered_area = 0;
-        for (const auto& fd : found) covered_area += quad_area(fd.code.corners);
-        const double frame_area = static_cast<double>(gray.cols) * gray.rows;
-        const bool room = covered_area < opt.room_for_more * frame_area;
+        const bool room = room_for_more(gray);
+        double search_f = 1.0;
         if (opt.regions && room) {
             double f = std::min(1.0, static_cast<double>(opt.proposal_long_side) / long_side(gray));
             float side = 0;
@@ -269,22 +357,38 @@ struct QrDecoder::Impl {
             }
             // Not below recheck_long_side: codes of other sizes may sit beside the one read.
             if (side > 0) f = std::min(f, std::max(64.0 / side, opt.recheck_long_side / long_side(gray)));
-            cv::Mat pimg = f < 1.0 ? resized(gray, f) : gray;
-            px.scale = 1.0 / f;
+            search_f = f;
+        }
+        const double search_mpx = mpx(gray) * search_f * search_f;
+        if (opt.regions && room && dl.fits(search_rate.estimate(search_mpx))) {
+            const auto t0 = std::chrono::steady_clock::now();
+            cv::Mat pimg = search_f < 1.0 ? resized(gray, search_f) : gray;
+            px.scale = 1.0 / search_f;
             proposals = propose_regions(pimg, opt.max_regions * 2);
+            search_rate.observe(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), search_mpx);
+        } else if (opt.regions && room) {
+            ++report.skipped;
+            report.budget_hit = true;
         }
         report.ms_proposals = lap();
         auto unread_triples = [&] {
             return std::any_of(proposals.begin(), proposals.end(),
                                [&](const Region& r) { return r.triple && !covered(px.apply(r.cx, r.cy)); });
         };
-        auto more = [&] { return (!any_found() || unread_triples()) && may(); };
-        if (!more()) return;
+        auto more = [&](double try_mpx) { return (!any_found() || unread_triples()) && may(try_mpx); };
+        // Evidence of an unread code: a finder pattern (alone or in a triple)
+        // outside every code read. The dearer whole-frame tries that only help
+        // particular conditions run only then.
+        const bool unread_finder = std::any_of(proposals.begin(), proposals.end(), [&](const Region& r) {
+            return !covered(px.apply(r.cx, r.cy));
+        });
+        if (!more(0)) return;
 
         // Likely codes (three finders): a crop is cheap and keeps detail.
         int decoded = 0;
         for (const auto& r : proposals) {
-            if (!r.triple || decoded >= opt.max_regions || !may()) continue;
+            if (!r.triple || decoded >= opt.max_regions || !may(0)) continue;
             const Point c = px.apply(r.cx, r.cy);
             if (covered(c)) continue;
             ++decoded;
@@ -300,49 +404,57 @@ struct QrDecoder::Impl {
             break;
         }
 
-        if (opt.contrast && more()) {
+        if (opt.contrast && more(work_mpx)) {
             // Dim screens and faded prints: a global stretch first (the binariser
             // treats blocks of low range as flat), then local equalisation.
             cv::Mat st = stretched(work);
             if (!st.empty()) run(st, wx, "stretch");
         }
-        if (opt.contrast && more()) {
+        if (opt.contrast && more(work_mpx * 1.1)) {
             cv::Mat eq;
             cv::createCLAHE(2.5, cv::Size(8, 8))->apply(work, eq);
             run(eq, wx, "clahe");
         }
-        if (opt.smooth && more()) {
+        if (opt.global_threshold && unread_finder && more(work_mpx * 1.1)) run(work, wx, "global", true, true);
+        if (opt.smooth && more(work_mpx * 1.1)) {
             cv::Mat sm;
             cv::GaussianBlur(work, sm, cv::Size(5, 5), 0);
             run(sm, wx, "smooth");
         }
-        if (opt.sharpen && more()) {
+        if (opt.sharpen && more(work_mpx * 1.2)) {
             cv::Mat bl, sh;
             cv::GaussianBlur(work, bl, cv::Size(0, 0), 2.0);
             cv::addWeighted(work, 2.0, bl, -1.0, 0, sh);
             run(sh, wx, "sharpen");
         }
-        if (opt.multiscale && more()) {
+        if (opt.multiscale && more(work_mpx / 4)) {
             // Codes that fill the frame: ZXing's factor-3 pyramid skips 1/2.
             run(resized(work, 0.5), Xform{wx.scale * 2.0, 0, 0}, "half", false);
         }
-        if (opt.multiscale && more() && long_side(work) < 1000) {
+        if (opt.multiscale && long_side(work) < 1000 && more(work_mpx * 4)) {
             // Small frames: module size below ~2 px defeats the binariser.
             run(resized(work, 2.0), Xform{wx.scale * 0.5, 0, 0}, "double", false);
         }
-        if (opt.inverted && more()) {
+        if (opt.inverted && more(work_mpx * 1.1)) {
             cv::Mat inv;
             cv::bitwise_not(work, inv);
             run(inv, wx, "inverted");
         }
+        // Steep angles: the foreshortened axis stretched, the other shrunk.
+        for (const double a : {std::sqrt(2.0), std::sqrt(0.5)}) {
+            if (!opt.aspect || !unread_finder || !more(work_mpx)) break;
+            cv::Mat as;
+            cv::resize(work, as, cv::Size(), a, 1.0 / a, cv::INTER_LINEAR);
+            run(as, Xform{wx.scale, wx.ox, wx.oy, 1.0 / a, a}, "aspect");
+        }
         // Full resolution: small codes in big frames lose their modules in the
         // working image. Dear, so last, and only where it adds much detail.
-        if (opt.full_resolution && wx.scale > 1.4 && (more() || (room && may()))) {
+        if (opt.full_resolution && wx.scale > 1.4 && (more(mpx(gray) * 1.1) || (room && may(mpx(gray) * 1.1)))) {
             run(gray, Xform{}, "full");
         }
         // Lone finder patterns: the code lies somewhere around it.
         for (const auto& r : proposals) {
-            if (r.triple || decoded >= opt.max_regions || !more()) continue;
+            if (r.triple || decoded >= opt.max_regions || !more(0)) continue;
             const Point c = px.apply(r.cx, r.cy);
             if (covered(c)) continue;
             ++decoded;

@@ -38,12 +38,19 @@ struct Code {
 // Stages of the pipeline, in the order they are tried (cheap first). Each can be
 // switched off, which is how the ablation table in docs/decoding.md is measured.
 struct DecoderOptions {
-    // Per-frame time budget (ms, monotonic wall clock). A try starts only while
-    // the frame is within budget; the first try always runs, and a try in
-    // progress is not interrupted. 0 = no limit. The default suits still images;
-    // a lane decoding 30 fps video sets well under one frame interval (~15 ms) and
-    // stop_at_first (docs/decoding.md).
+    // Per-frame time budget (ms, monotonic wall clock). Before each try its cost
+    // is estimated from the pixels it will process (at a rate the decoder learns
+    // from its own tries) and the try is skipped when it would end past the
+    // budget; the first try always runs, and a try in progress is not
+    // interrupted. 0 = no limit. The default suits still images; a lane decoding
+    // 30 fps video sets about one frame interval and stop_at_first
+    // (docs/decoding.md).
     int budget_ms = 1000;
+    // First try on a reduced copy of the frame (long side, px; 0 = off) when the
+    // working image is at least 1.5 times larger: a pass held up to the camera
+    // is read in a quarter of the time; the full-size try follows only when it
+    // reads nothing.
+    int quick_long_side = 640;
     // Video: try the region of the last code first (decode_video_frame only).
     bool roi_reuse = true;
     // Rescale to a working size (long side, px) before the first try; big
@@ -60,6 +67,15 @@ struct DecoderOptions {
     bool multiscale = false;  // off: read no extra code in the BoofCV ablation
     // Light-on-dark codes (phones in dark mode).
     bool inverted = true;
+    // Codes seen at a steep angle: one axis foreshortened so much that ZXing's
+    // finder scan misses the patterns. Two tries with the aspect ratio changed by
+    // 2 (x stretched and y shrunk by sqrt 2, then the other way round); same
+    // pixel count as the working image.
+    bool aspect = true;
+    // A global-histogram threshold (ZXing's GlobalHistogram binariser) after the
+    // local one: evenly lit codes whose fine modules or large dark areas defeat
+    // the local-average binariser.
+    bool global_threshold = true;
     // The whole frame at full resolution when the working image is much
     // smaller: small codes in big photographs.
     bool full_resolution = true;
@@ -86,6 +102,7 @@ struct DecodeReport {
     int regions = 0;         // region proposals decoded
     bool budget_hit = false; // some tries were skipped for time
     int conflicts = 0;       // positions dropped for reading different texts
+    int skipped = 0;         // tries skipped because their estimated cost exceeded the budget left
     // Where the time went (ms): whole-frame first try, finder search, crops
     // around likely codes, and the remaining whole-frame tries.
     double ms_plain = 0, ms_proposals = 0, ms_regions = 0, ms_rest = 0;

@@ -168,6 +168,35 @@ TEST_CASE("inverted code: light modules on dark, read only with the inversion st
     CHECK(decode(frame, no_inv).empty());
 }
 
+TEST_CASE("lane frame: the quick try on a reduced copy reads a pass held up, corners in frame pixels") {
+    cv::Mat frame(720, 1280, CV_8UC1, cv::Scalar(190));
+    const auto truth = paste(frame, kText, 500, 200, 25 * 8);  // 8 px per module
+    DecoderOptions lane;
+    lane.stop_at_first = true;
+    lane.budget_ms = 0;
+    QrDecoder d(lane);
+    auto r = d.decode(view(frame));
+    REQUIRE(r.ok());
+    REQUIRE(r->size() == 1);
+    CHECK((*r)[0].stage == "quick");
+    CHECK(d.last_report().tries == 1);
+    CHECK(corner_error((*r)[0], truth) < 6.0f);
+}
+
+TEST_CASE("budget: tries whose estimated cost exceeds what is left are skipped, the first always runs") {
+    cv::Mat noise(720, 1280, CV_8UC1);
+    cv::randu(noise, 0, 256);
+    DecoderOptions tight;
+    tight.budget_ms = 1;
+    QrDecoder d(tight);
+    auto r = d.decode(view(noise));
+    REQUIRE(r.ok());
+    CHECK(r->empty());
+    CHECK(d.last_report().tries >= 1);
+    CHECK(d.last_report().tries <= 2);
+    CHECK(d.last_report().budget_hit);
+}
+
 TEST_CASE("many small codes in a big frame: each read once, at its own position") {
     cv::Mat frame(2400, 3200, CV_8UC1, cv::Scalar(235));
     std::vector<sc::Quad> labels;

@@ -3,7 +3,7 @@
 // README's reference setting) and ZBar, in the same run on the same gray frames.
 //
 //   bench_decode [--data DIR] [--only cat1,cat2] [--ablate] [--budget MS] [--no-zbar]
-//                [--stages] [--verbose]
+//                [--quick PX] [--stages] [--verbose]
 #define ZX_USE_UTF8 1
 #if CHECKPOINT_WITH_ZBAR
 #include <zbar.h>  // before ZXing: ZXing's Error.h defines macros that clash with ZBar's C++ names
@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
         else if (a == "--no-zxing") with_zxing = false;
         else if (a == "--budget") opt.budget_ms = std::stoi(next());
         else if (a == "--work") opt.work_long_side = std::stoi(next());
+        else if (a == "--quick") opt.quick_long_side = std::stoi(next());
         else if (a == "--proposal") opt.proposal_long_side = std::stoi(next());
         else if (a == "--recheck") opt.recheck_long_side = std::stod(next());
         else if (a == "--room") opt.room_for_more = std::stod(next());
@@ -276,7 +277,8 @@ int main(int argc, char** argv) {
                               {"smooth", &DecoderOptions::smooth},     {"sharpen", &DecoderOptions::sharpen},
                               {"multiscale", &DecoderOptions::multiscale}, {"inverted", &DecoderOptions::inverted},
                               {"full_resolution", &DecoderOptions::full_resolution},
-                              {"regions", &DecoderOptions::regions}};
+                              {"regions", &DecoderOptions::regions},   {"aspect", &DecoderOptions::aspect},
+                              {"global_threshold", &DecoderOptions::global_threshold}};
         std::printf("\n| variant | codes read | false reads | median ms | p95 ms | median CPU ms |\n|---|---:|---:|---:|---:|---:|\n");
         auto row = [&](const char* name, const Run& r) {
             std::printf("| %s | %d (%.1f%%) | %d | %.1f | %.1f | %.1f |\n", name, r.all.read,
@@ -289,6 +291,9 @@ int main(int argc, char** argv) {
             o.*(k.flag) = false;
             row((std::string("without ") + k.name).c_str(), evaluate(samples, frames, ours(o), false));
         }
+        DecoderOptions no_quick = opt;
+        no_quick.quick_long_side = 0;
+        row("without quick", evaluate(samples, frames, ours(no_quick), false));
     }
     return 0;
 }
