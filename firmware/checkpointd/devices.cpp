@@ -63,12 +63,13 @@ Result<std::unique_ptr<camera::Camera>> open_camera(const config::Config& cfg,
     if (cfg.camera.backend == "sim") {
         if (!script)
             return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
-        camera::SimCameraConfig c;
-        c.script = *script;
-        c.fps = cfg.camera.fps;
-        c.width = cfg.camera.width;
-        c.height = cfg.camera.height;
-        c.cursor = std::move(cursor);
+        // Built in one piece: copy-assigning the script into a default config
+        // trips GCC 12's -Wnull-dereference on aarch64 (a false positive).
+        const camera::SimCameraConfig c{.script = *script,
+                                        .fps = static_cast<double>(cfg.camera.fps),
+                                        .width = cfg.camera.width,
+                                        .height = cfg.camera.height,
+                                        .cursor = std::move(cursor)};
         return camera::open_sim(c);
     }
     if (cfg.camera.backend == "file") {
