@@ -52,6 +52,12 @@ bool log_has(const fs::path& log, const std::string& text) {
 }  // namespace
 
 TEST_CASE("checkpointd and the command centre: outage backlog once, a RED reaches the lane, new issuers, SIGTERM") {
+    if (cp::testing::emulated()) {
+        // Its waits are sized for native speed: under qemu-user the TLS rounds
+        // take several times longer than the lane script leaves (docs/ci.md).
+        MESSAGE("skipped under emulation: timing sized for native speed");
+        std::exit(cp::testing::kSkip);
+    }
     Upstream up;
     up.enroll("gate-01");
     const int port = up.server->port();

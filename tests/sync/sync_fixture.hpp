@@ -132,7 +132,18 @@ inline std::unique_ptr<upstream::UpstreamServer> start_server(Upstream& up, int 
     return nullptr;
 }
 
-// Names of this process's threads (Linux /proc).
+// Polls `pred` every 20 ms until true or `limit` passes; returns pred().
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pred();
+}
+
+// Threads of this process with the given name (Linux /proc).
 inline int threads_named(const std::string& name) {
     int n = 0;
     std::error_code ec;
@@ -145,16 +156,12 @@ inline int threads_named(const std::string& name) {
     return n;
 }
 
-// Polls `pred` every 20 ms until true or `limit` passes; returns pred().
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return pred();
+// After join() the thread is gone; under qemu-user its /proc/self/task entry
+// can outlive the join by a moment, so the check allows 5 s for it to vanish.
+inline bool no_thread_named(const std::string& name) {
+    return eventually([&] { return threads_named(name) == 0; }, std::chrono::seconds(5));
 }
+
 
 inline int listen_loopback(int* port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -97,7 +97,7 @@ TEST_CASE("24-hour outage: every scan arrives once, in order, while scanning goe
     CHECK(s.network_ok);
     CHECK(s.acked_seq == total);
     (*w)->stop();
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
 
     // Server side: seq 1..total each exactly once, stored in sequence order.
     auto rows = up.store->scans(static_cast<std::size_t>(total) + 10, 0, false, "gate-01");

@@ -90,7 +90,7 @@ TEST_CASE("a worker round: heartbeat, upload until empty, list pull, trust list 
     REQUIRE(eventually([&] { return up.store->scan_count().value() == 250; }, 30s));
     (*w)->stop();
     CHECK_FALSE((*w)->status().running);
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
     (*w)->stop();  // idempotent
 
     // Restarted, the worker knows its installed trust version and does not reinstall.
@@ -121,7 +121,7 @@ TEST_CASE("a revoked device is not retried blindly: logged, longer backoff, rows
     CHECK((*w)->status().rounds == s.rounds);  // no blind retry within the cap
     CHECK(dev.journal->stats()->pending == 5);
     (*w)->stop();  // wakes it out of the 60 s wait
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
 }
 
 TEST_CASE("stop() during a backoff wait returns promptly and leaves no thread") {
@@ -149,7 +149,7 @@ TEST_CASE("stop() during a backoff wait returns promptly and leaves no thread") 
     MESSAGE("stop() took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     // The wait would have lasted up to 60 s; a condition variable ends it at once.
     CHECK(took < 10s);
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
 }
 
 TEST_CASE("stop() during a transfer abandons it promptly and leaves no thread") {
@@ -178,7 +178,7 @@ TEST_CASE("stop() during a transfer abandons it promptly and leaves no thread") 
     const auto took = std::chrono::steady_clock::now() - t0;
     MESSAGE("stop() took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     CHECK(took < 10s);  // not the 60 s transfer timeout
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
     ::close(conn);
     ::close(lfd);
 }
@@ -193,7 +193,7 @@ TEST_CASE("the destructor stops a running worker") {
         REQUIRE((*w)->start().ok());
         REQUIRE(eventually([&] { return (*w)->status().network_ok; }, 30s));
     }
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
 }
 
 TEST_CASE("create() refuses plain HTTP and missing TLS files") {
@@ -291,7 +291,7 @@ TEST_CASE("429 and 503 with Retry-After: the worker waits at least what the serv
     }
     busy.stop();
     serving.join();
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
 }
 
 TEST_CASE("a heartbeat that announces a newer list or trust list pulls it before its interval") {
@@ -321,5 +321,5 @@ TEST_CASE("a heartbeat that announces a newer list or trust list pulls it before
     REQUIRE(upstream::publish_trust(*up.store, *signer, 10).ok());
     CHECK(eventually([&] { return (*w)->status().list_version == 2 && (*w)->status().trust_version == 1; }, 20s));
     (*w)->stop();
-    CHECK(threads_named("sync") == 0);
+    CHECK(no_thread_named("sync"));
 }
