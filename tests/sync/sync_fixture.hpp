@@ -112,15 +112,17 @@ struct Device {
 };
 
 // The fixture's server can be stopped (outage) and a new one started on the same
-// port with the same store (the command centre comes back).
-inline std::unique_ptr<upstream::UpstreamServer> start_server(Upstream& up, int port) {
+// port with the same store (the command centre comes back), or with another
+// store in front of it (a test's hooks).
+inline std::unique_ptr<upstream::UpstreamServer> start_server(Upstream& up, int port,
+                                                               upstream::UpstreamStore& store) {
     upstream::ServerConfig cfg;
     cfg.port = port;
     cfg.cert_path = up.path("server.crt");
     cfg.key_path = up.path("server.key");
     cfg.client_ca_path = up.path("fleet-ca.crt");
     cfg.read_timeout_s = 5;
-    auto srv = upstream::UpstreamServer::create(cfg, *up.store);
+    auto srv = upstream::UpstreamServer::create(cfg, store);
     REQUIRE_MESSAGE(srv.ok(), srv.error().describe());
     // The old listener's port may need a moment to be free again; bounded retries.
     for (int i = 0; i < 50; ++i) {
@@ -130,6 +132,9 @@ inline std::unique_ptr<upstream::UpstreamServer> start_server(Upstream& up, int 
     }
     FAIL("cannot bind the upstream again on port " << port);
     return nullptr;
+}
+inline std::unique_ptr<upstream::UpstreamServer> start_server(Upstream& up, int port) {
+    return start_server(up, port, *up.store);
 }
 
 // Polls `pred` every 20 ms until true or `limit` passes; returns pred().

@@ -70,15 +70,7 @@ TEST_CASE("kill -9 after the server stored a batch, before the device marked it:
     const int port = up.server->port();
     up.server->stop();
     HookStore hooked(*up.store);
-    upstream::ServerConfig cfg;
-    cfg.port = port;
-    cfg.cert_path = up.path("server.crt");
-    cfg.key_path = up.path("server.key");
-    cfg.client_ca_path = up.path("fleet-ca.crt");
-    cfg.read_timeout_s = 5;
-    auto srv = upstream::UpstreamServer::create(cfg, hooked);
-    REQUIRE(srv.ok());
-    REQUIRE((*srv)->start().ok());
+    auto srv = start_server(up, port, hooked);
 
     constexpr int kRows = 120, kBatch = 50;
     std::string journal_path;
@@ -154,5 +146,5 @@ TEST_CASE("kill -9 after the server stored a batch, before the device marked it:
         ++seen[static_cast<std::size_t>(r.scan.seq)];
     }
     CHECK(std::count(seen.begin() + 1, seen.end(), 1) == kRows);
-    (*srv)->stop();
+    srv->stop();
 }
