@@ -34,13 +34,13 @@ void sleep_ms(std::int64_t ms);
 
 // OpenCV videoio and imgcodecs, which map GStreamer, FFmpeg, GDAL, GDCM and
 // more into the process, live in the plugin libcp_camera_videoio.so and are
-// loaded only when a video file, a non-PNG image or a V4L2 camera is opened.
+// loaded only when a video file or a non-PNG image is opened. The V4L2 camera
+// does not use it (v4l2_source.cpp talks to the kernel directly).
 // The plugin catches every cv::Exception and reports it in `error`.
 class CvCapture {
 public:
     virtual ~CvCapture() = default;
     virtual bool open_file(const std::string& path, std::string& error) = 0;  // FFmpeg
-    virtual bool open_v4l2(const V4l2Config& config, std::string& error) = 0;
     virtual bool read(cv::Mat& frame, std::string& error) = 0;
     virtual bool is_open() const = 0;
     virtual void release() = 0;

@@ -7,8 +7,6 @@
 
 namespace {
 
-using cp::camera::V4l2Config;
-
 class Capture final : public cp::camera::detail::CvCapture {
 public:
     bool open_file(const std::string& path, std::string& error) override {
@@ -18,23 +16,6 @@ public:
             return cap_.open(path, cv::CAP_FFMPEG) && cap_.isOpened();
         } catch (const cv::Exception& e) {
             error = e.what();
-            return false;
-        }
-    }
-    bool open_v4l2(const V4l2Config& c, std::string& error) override {
-        try {
-            if (!cap_.open(c.device, cv::CAP_V4L2)) return false;
-            const auto& f = c.fourcc;
-            cap_.set(cv::CAP_PROP_FOURCC, cv::VideoWriter::fourcc(f[0], f[1], f[2], f[3]));
-            cap_.set(cv::CAP_PROP_FRAME_WIDTH, c.width);
-            cap_.set(cv::CAP_PROP_FRAME_HEIGHT, c.height);
-            cap_.set(cv::CAP_PROP_FPS, c.fps);
-            // Keep latency low: a stale queued frame shows the previous person.
-            cap_.set(cv::CAP_PROP_BUFFERSIZE, 1);
-            return cap_.isOpened();
-        } catch (const cv::Exception& e) {
-            error = e.what();
-            cap_.release();
             return false;
         }
     }
