@@ -85,18 +85,17 @@ public:
         if (fd_ < 0) {
             const std::int64_t now = monotonic_now_ms();
             if (now < retry_at_ms_) {
+                // Until the next attempt, the error that made us wait.
                 sleep_ms(std::min<std::int64_t>(timeout_ms, retry_at_ms_ - now));
-                return fail(ErrorKind::unavailable, "device-lost", config_.device);
+                return fail(wait_error_);
             }
             if (auto s = start(); !s) {
                 release();
                 retry_at_ms_ = monotonic_now_ms() + backoff_ms_;
-                const int waited = backoff_ms_;
+                wait_error_ = s.error();
+                wait_error_.message += ", retry in " + std::to_string(backoff_ms_) + " ms";
                 backoff_ms_ = std::min(backoff_ms_ * 2, config_.reconnect_max_ms);
-                const Error& e = s.error();
-                if (e.reason != "device-lost") return fail(e);
-                return fail(ErrorKind::unavailable, "device-lost",
-                            e.message + ", retry in " + std::to_string(waited) + " ms");
+                return fail(wait_error_);
             }
             backoff_ms_ = config_.reconnect_min_ms;
             log::info("camera", "opened", {{"source", describe()}});
@@ -256,6 +255,7 @@ private:
         log::warn("camera", "device lost", {{"device", config_.device}, {"error", f.error.message}});
         release();
         retry_at_ms_ = monotonic_now_ms() + backoff_ms_;
+        wait_error_ = f.error;
         // The frames missed while the device was away leave a gap in the sequence.
         next_sequence_ += 1;
         return f;
@@ -374,6 +374,7 @@ private:
     Negotiated fmt_;
     int backoff_ms_;
     std::int64_t retry_at_ms_ = 0;
+    Error wait_error_;
     bool first_in_stream_ = true;
     std::uint64_t next_sequence_ = 0;
     std::uint64_t stream_base_ = 0;

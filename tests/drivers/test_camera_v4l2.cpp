@@ -220,6 +220,11 @@ TEST_CASE("a format the backend cannot convert is a typed config error, nothing 
     CHECK(f.error().reason == "camera-format");
     CHECK(f.error().message.find("H264") != std::string::npos);
     check_nothing_held(*dev);
+    // Until the next attempt the same error, without opening the node again.
+    auto again = cam->next_frame(5);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == "camera-format");
+    CHECK(dev->opens == 1);
 }
 
 TEST_CASE("sizeimage or bytesperline the format cannot hold is refused") {
@@ -373,7 +378,8 @@ TEST_CASE("the device vanishes mid-stream: device-lost, everything released, reo
         messages.push_back(r.error().message);
     }
     CHECK(dev->opens == 1 + 4);
-    CHECK(messages[0] == "/dev/video0");  // the wait after the loss
+    CHECK(messages[0] == "/dev/video0: poll: No such device");  // the wait after the loss
+    CHECK(messages[2] == messages[1]);  // waiting repeats the last attempt's error
     CHECK(messages[1].find("retry in 20 ms") != std::string::npos);
     CHECK(messages[3].find("retry in 40 ms") != std::string::npos);
     CHECK(messages[5].find("retry in 80 ms") != std::string::npos);
