@@ -1,5 +1,6 @@
 // Camera: where frames come from. One interface, three kinds of source:
-//   v4l2  — a USB/CSI camera through OpenCV videoio (CHECKPOINT_WITH_V4L2),
+//   v4l2  — a USB/CSI camera through the kernel's V4L2 API: mmap streaming,
+//           YUYV/GREY luma, MJPEG through libjpeg (CHECKPOINT_WITH_V4L2),
 //   file  — a folder of images or a video file (replays, benchmarks),
 //   sim   — a rendered lane: people holding passes on phones or paper.
 //
@@ -19,7 +20,9 @@
 
 namespace cp::camera {
 
-// One captured frame: owns its pixels (BGR8 or gray8, rows packed).
+// One captured frame: owns its pixels (BGR8 or gray8, rows packed). The v4l2
+// source delivers gray8 (luma: all the decode stage reads); file and sim
+// sources BGR8 (gray8 for a gray image file).
 struct Frame {
     std::vector<std::uint8_t> pixels;
     int width = 0;
@@ -41,10 +44,17 @@ public:
     // Waits up to timeout_ms for the next frame.
     // Errors: unavailable/"timeout" (no frame yet, try again),
     //         unavailable/"device-lost" (v4l2: reconnecting with backoff, try again),
+    //         config/"camera-device" (v4l2: the node is not a streaming capture
+    //           device), config/"camera-format" (v4l2: the driver's format cannot
+    //           be converted or does not add up); both retried with the backoff,
     //         not_found/"end-of-stream" (file or sim source without looping is done),
-    //         io/"frame" (a file that cannot be decoded; the source moves on).
+    //         io/"frame" (a file or camera frame that cannot be decoded: corrupt or
+    //           truncated MJPEG, bytesused beyond the buffer; the source moves on).
+    // v4l2: polls up to timeout_ms and returns the newest filled buffer (older
+    // ones are requeued, leaving a gap in `sequence`).
     virtual Result<Frame> next_frame(int timeout_ms) = 0;
-    // "v4l2:/dev/video0 1280x720 MJPG@15", for logs.
+    // "v4l2:/dev/video0 1280x720 MJPG@15", for logs; a v4l2 source that is
+    // streaming shows what the driver granted: "... MJPG@30 3x1843200 B mmap".
     virtual std::string describe() const = 0;
 };
 
@@ -52,14 +62,14 @@ struct V4l2Config {
     std::string device = "/dev/video0";
     int width = 1280;               // pixels
     int height = 720;               // pixels
-    std::string fourcc = "MJPG";    // 4 characters, e.g. MJPG, YUYV
+    std::string fourcc = "MJPG";    // MJPG, YUYV or GREY (the driver may answer another)
     double fps = 15;                // frames per second requested
     int reconnect_min_ms = 250;     // first backoff after the device vanished
     int reconnect_max_ms = 8000;    // backoff doubles up to this
 };
 // Errors: config/"camera" for bad values; unavailable/"v4l2-disabled" when built
 // without CHECKPOINT_WITH_V4L2. The device need not exist yet: next_frame()
-// reports device-lost and keeps trying to open it.
+// reports device-lost and keeps trying to open it. Loads no plugin.
 Result<std::unique_ptr<Camera>> open_v4l2(const V4l2Config& config);
 
 struct FileSourceConfig {

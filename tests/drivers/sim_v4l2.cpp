@@ -117,7 +117,6 @@ void SimV4l2::fill_one() {
     Buffer& b = bufs_[index];
     std::vector<std::uint8_t> bytes = payload ? payload(seq) : std::vector<std::uint8_t>{};
     const std::size_t n = std::min(bytes.size(), b.mem.size());
-    std::fill(b.mem.begin(), b.mem.end(), std::uint8_t{0});
     std::copy_n(bytes.begin(), n, b.mem.begin());
     b.bytesused = bytesused_override.value_or(static_cast<std::uint32_t>(n));
     bytesused_override.reset();
