@@ -268,7 +268,8 @@ Check check_camera(const config::Config& cfg, const Options& o, const DaemonInfo
         auto f = (*cam)->next_frame(2000);
         if (!f) {
             error = f.error().describe();
-            if (f.error().kind == ErrorKind::unavailable) continue;
+            // Not yet there, or one corrupt camera frame: the next may be fine.
+            if (f.error().kind == ErrorKind::unavailable || f.error().reason == "frame") continue;
             break;
         }
         ++frames;
