@@ -93,10 +93,16 @@ std::unique_ptr<Camera> open_on(const std::shared_ptr<SimV4l2>& dev, const V4l2C
     return std::move(*cam);
 }
 
+// A camera that sends the same frame bytes again and again.
+std::unique_ptr<Camera> open_showing(const std::shared_ptr<SimV4l2>& dev, std::vector<std::uint8_t> bytes, int w, int h,
+                                     const std::string& fourcc) {
+    dev->payload = [bytes = std::move(bytes)](std::uint32_t) { return bytes; };
+    return open_on(dev, config(w, h, fourcc));
+}
+
 // A 320x240 YUYV camera showing the same lane frame again and again.
 std::unique_ptr<Camera> open_yuyv_320(const std::shared_ptr<SimV4l2>& dev) {
-    dev->payload = [yuyv = yuyv_of(pass_scene(320, 240))](std::uint32_t) { return yuyv; };
-    return open_on(dev, config(320, 240, "YUYV"));
+    return open_showing(dev, yuyv_of(pass_scene(320, 240)), 320, 240, "YUYV");
 }
 
 std::string reason_of(const Result<Frame>& r) { return r ? std::string("ok") : r.error().reason; }
@@ -160,8 +166,7 @@ TEST_CASE("MJPEG without Huffman tables, as UVC cameras send it, decodes") {
     auto dev = std::make_shared<SimV4l2>();
     const auto jpeg = without_huffman_tables(jpeg_of(pass_scene(640, 480)));
     REQUIRE(jpeg.size() < jpeg_of(pass_scene(640, 480)).size());
-    dev->payload = [&](std::uint32_t) { return jpeg; };
-    auto cam = open_on(dev, config(640, 480, "MJPG"));
+    auto cam = open_showing(dev, jpeg, 640, 480, "MJPG");
     auto f = cam->next_frame(500);
     REQUIRE(f.ok());
     CHECK(codes_in(*f) == std::vector<std::string>{kPass});
@@ -187,8 +192,7 @@ TEST_CASE("GREY frames are copied as they are") {
     auto dev = std::make_shared<SimV4l2>();
     std::vector<std::uint8_t> grey(320 * 240);
     for (std::size_t i = 0; i < grey.size(); ++i) grey[i] = static_cast<std::uint8_t>(i * 7);
-    dev->payload = [&](std::uint32_t) { return grey; };
-    auto cam = open_on(dev, config(320, 240, "GREY"));
+    auto cam = open_showing(dev, grey, 320, 240, "GREY");
     auto f = cam->next_frame(500);
     REQUIRE(f.ok());
     CHECK(f->pixels == grey);
@@ -282,9 +286,7 @@ TEST_CASE("corrupt, truncated and oversized frames are io/frame and the next fra
 
 TEST_CASE("bytesused beyond the buffer and the driver's error flag are io/frame, then frames continue") {
     auto dev = std::make_shared<SimV4l2>();
-    const auto good = jpeg_of(pass_scene(640, 480));
-    dev->payload = [&](std::uint32_t) { return good; };
-    auto cam = open_on(dev, config(640, 480, "MJPG"));
+    auto cam = open_showing(dev, jpeg_of(pass_scene(640, 480)), 640, 480, "MJPG");
     REQUIRE(cam->next_frame(500).ok());
     dev->bytesused_override = 640 * 480 * 2 + 1;
     auto f = cam->next_frame(500);
@@ -348,16 +350,14 @@ TEST_CASE("a reader that lags gets the newest frame; sequence gaps show the drop
     auto c = cam->next_frame(500);
     REQUIRE(c.ok());
     CHECK(c->sequence == 10);
-    // Every buffer is back with the driver but the one being filled next.
+    // Every buffer is back with the driver.
     CHECK(dev->queued_buffers() == detail::kV4l2Buffers);
     CHECK(dev->violations.empty());
 }
 
 TEST_CASE("the device vanishes mid-stream: device-lost, everything released, reopened after the backoff") {
     auto dev = std::make_shared<SimV4l2>();
-    const auto jpeg = jpeg_of(pass_scene(640, 480));
-    dev->payload = [&](std::uint32_t) { return jpeg; };
-    auto cam = open_on(dev, config(640, 480, "MJPG"));
+    auto cam = open_showing(dev, jpeg_of(pass_scene(640, 480)), 640, 480, "MJPG");
     dev->vanish_after_frames = 2;
     REQUIRE(cam->next_frame(500).ok());
     REQUIRE(cam->next_frame(500).ok());
