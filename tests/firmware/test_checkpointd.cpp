@@ -1,6 +1,7 @@
 // checkpointd as a process: configuration errors name the key, SIGTERM is a
 // clean shutdown with systemd notifications, a stale list and a faulty
-// thermometer give YELLOW with the gate closed.
+// thermometer give YELLOW with the gate closed, the V4L2 camera loads no
+// OpenCV videoio.
 #include "tests/e2e/lane_fixture.hpp"
 
 #include <sqlite3.h>
@@ -186,6 +187,42 @@ TEST_CASE("SIGTERM: clean exit 0, every thread joined, READY/WATCHDOG/STOPPING s
     REQUIRE(last_relay != std::string::npos);
     CHECK(gpio.compare(last_relay, 14, "gate-relay off") == 0);
 }
+
+#ifdef CHECKPOINT_WITH_V4L2
+TEST_CASE("camera.backend = v4l2: an absent node is device-lost, the daemon runs on, no OpenCV videoio mapped") {
+    testing::TempDir tmp;
+    World w(tmp.path());
+    testing::write_file(tmp / "checkpointd.conf",
+                        config_text(tmp.path(), "gate",
+                                    "backend = v4l2\ndevice = " + (tmp / "video-absent").string() +
+                                        "\nformat = MJPG\n[thermometer]\nbackend = none\n"
+                                        "[policy]\ntemperature_required = false\n"));
+    Process d({"--config", (tmp / "checkpointd.conf").string(), "--board", board_file().string()},
+              tmp / "checkpointd.log");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(under_emulator() ? 120 : 20);
+    std::string log;
+    while (std::chrono::steady_clock::now() < deadline && log.find("device-lost") == std::string::npos) {
+        d.read_for(100);
+        log = testing::read_file(tmp / "checkpointd.log");
+    }
+    INFO("daemon log:\n" << log);
+    REQUIRE(log.find("reason=device-lost") != std::string::npos);
+    CHECK(log.find("v4l2:" + (tmp / "video-absent").string() + " 960x540 MJPG") != std::string::npos);
+    REQUIRE(fs::exists("/proc/" + std::to_string(d.pid())));
+    if (!under_emulator()) {
+        // qemu-user maps the guest's libraries its own way; the host run is the check.
+        const std::string maps = testing::read_file("/proc/" + std::to_string(d.pid()) + "/maps");
+        CHECK(maps.find("libcp_camera_videoio") == std::string::npos);
+        CHECK(maps.find("libopencv_videoio") == std::string::npos);
+        CHECK(maps.find("libgstreamer") == std::string::npos);
+        CHECK(maps.find("libjpeg") != std::string::npos);  // what the V4L2 camera needs
+    }
+    d.signal(SIGTERM);
+    auto rc = d.wait(under_emulator() ? 60'000 : 10'000);
+    REQUIRE(rc.has_value());
+    CHECK(*rc == 0);
+}
+#endif
 
 TEST_CASE("a stale list gives YELLOW and the gate stays closed") {
     testing::TempDir tmp;
