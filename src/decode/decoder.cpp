@@ -129,6 +129,27 @@ cv::Mat resized(const cv::Mat& src, double f) {
     return out;
 }
 
+// The frame reduced by f (< 1), area-averaged, sized as cv::resize sizes it.
+// OpenCV's area resize has a fast path for a factor of exactly 2 (about 4 ms on
+// a 12 Mpx frame) while its general path costs some 30 ms there: the frame is
+// halved while the half is still large enough, and only the rest of the way
+// takes the general path.
+cv::Mat area_reduced(const cv::Mat& src, double f) {
+    const cv::Size want(cvRound(src.cols * f), cvRound(src.rows * f));
+    cv::Mat m = src;
+    while (m.cols / 2 >= want.width && m.rows / 2 >= want.height) {
+        // An odd last row or column is dropped so that the factor is exactly 2.
+        cv::Mat half;
+        cv::resize(m(cv::Rect(0, 0, m.cols & ~1, m.rows & ~1)), half, cv::Size(m.cols / 2, m.rows / 2), 0, 0,
+                   cv::INTER_AREA);
+        m = half;
+    }
+    if (m.size() == want) return m;
+    cv::Mat out;
+    cv::resize(m, out, want, 0, 0, cv::INTER_AREA);
+    return out;
+}
+
 // Maps the 1st..99th percentile of grey levels onto 0..255. Empty when the
 // frame already spans most of the range (nothing to gain).
 cv::Mat stretched(const cv::Mat& gray) {
@@ -290,21 +311,21 @@ struct QrDecoder::Impl {
 
         // Working image: big photographs are reduced once; ZXing's own pyramid
         // (factor 3) then covers the coarse scales.
-        cv::Mat work = gray;
-        Xform wx;
-        // A frame a little above the working size (720p video) is used as is:
-        // the resize would cost more than it saves.
-        if (opt.rescale && long_side(gray) > opt.work_long_side * 5 / 4) {
-            const double f = static_cast<double>(opt.work_long_side) / long_side(gray);
-            work = resized(gray, f);
-            wx.scale = 1.0 / f;
-        }
         auto lap = [t = std::chrono::steady_clock::now()]() mutable {
             const auto now = std::chrono::steady_clock::now();
             const double ms = std::chrono::duration<double, std::milli>(now - t).count();
             t = now;
             return ms;
         };
+        cv::Mat work = gray;
+        Xform wx;
+        // A frame a little above the working size (720p video) is used as is:
+        // the resize would cost more than it saves.
+        if (opt.rescale && long_side(gray) > opt.work_long_side * 5 / 4) {
+            const double f = static_cast<double>(opt.work_long_side) / long_side(gray);
+            work = area_reduced(gray, f);
+            wx.scale = 1.0 / f;
+        }
         struct RestTimer {
             decltype(lap)& l;
             double& into;
@@ -362,7 +383,12 @@ struct QrDecoder::Impl {
         const double search_mpx = mpx(gray) * search_f * search_f;
         if (opt.regions && room && dl.fits(search_rate.estimate(search_mpx))) {
             const auto t0 = std::chrono::steady_clock::now();
-            cv::Mat pimg = search_f < 1.0 ? resized(gray, search_f) : gray;
+            // Bilinear, not area-averaged: it keeps the edges of small finder
+            // patterns sharp (area averaging blurs them into the threshold's
+            // noise: 6 codes fewer on sheets of small codes) and costs a
+            // fraction of the time.
+            cv::Mat pimg = gray;
+            if (search_f < 1.0) cv::resize(gray, pimg, cv::Size(), search_f, search_f, cv::INTER_LINEAR);
             px.scale = 1.0 / search_f;
             proposals = propose_regions(pimg, opt.max_regions * 2);
             search_rate.observe(

@@ -103,7 +103,7 @@ struct DecodeReport {
     bool budget_hit = false; // some tries were skipped for time
     int conflicts = 0;       // positions dropped for reading different texts
     int skipped = 0;         // tries skipped because their estimated cost exceeded the budget left
-    // Where the time went (ms): whole-frame first try, finder search, crops
+    // Where the time went (ms): working image and whole-frame first try, finder search, crops
     // around likely codes, and the remaining whole-frame tries.
     double ms_plain = 0, ms_proposals = 0, ms_regions = 0, ms_rest = 0;
 };
