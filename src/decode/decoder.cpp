@@ -6,6 +6,7 @@
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
+#include "src/decode/grid.hpp"
 #include "src/decode/regions.hpp"
 
 #include <ZXing/ReadBarcode.h>
@@ -104,7 +105,8 @@ ZXing::DecodeHints qr_hints(bool pyramid, bool global) {
 int long_side(const cv::Mat& m) { return std::max(m.cols, m.rows); }
 double mpx(const cv::Mat& m) { return static_cast<double>(m.cols) * m.rows / 1e6; }
 
-// Cost of a kind of work per megapixel, learned from the work done: the
+// Cost of a kind of work per unit (a megapixel, for the grid sampler 10^5
+// modules), learned from the work done: the
 // estimate of the next step's time before it starts. Starts pessimistic so the
 // first frames do not overrun while it learns; follows changes of load within
 // a few frames.
@@ -183,6 +185,19 @@ struct QrDecoder::Impl {
     // search time per megapixel, learned across frames.
     CostRate zxing_rate{30.0};
     CostRate search_rate{20.0};
+    // Grid sampler time per 10^5 modules (a version 40 code has 31 329), which
+    // its local fits and pattern searches are proportional to.
+    CostRate grid_rate{150.0};
+    static double grid_units(int version) {
+        const double n = 17.0 + 4.0 * version;
+        return n * n / 1e5;
+    }
+    bool deadline_fits(double cost_ms) {
+        if (!deadline || deadline->fits(cost_ms)) return true;
+        ++report.skipped;
+        report.budget_hit = true;
+        return false;
+    }
     const Deadline* deadline = nullptr;  // of the frame being decoded
 
     // Whether a try over `mpx` megapixels (and its preparation) fits in what is
@@ -202,15 +217,18 @@ struct QrDecoder::Impl {
     }
 
     // One ZXing run over an 8-bit gray image; valid QR results are merged.
-    // Returns the number of new (not yet seen) codes.
-    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true, bool global = false) {
+    // Returns the number of new (not yet seen) codes. With `place`, the image
+    // is a code drawn by the grid sampler (ZXing's pure-image mode) and `place`
+    // its corners in the frame.
+    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true, bool global = false,
+            const Quad* place = nullptr) {
         ++report.tries;
         ZXing::ImageView iv(gray.data, gray.cols, gray.rows, ZXing::ImageFormat::Lum,
                             static_cast<int>(gray.step[0]));
         ZXing::Results rs;
         const auto t0 = std::chrono::steady_clock::now();
         try {
-            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid, global));
+            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid, global).setIsPure(place != nullptr));
         } catch (const std::exception& e) {
             log::warn("decode", "zxing failed", {{"stage", stage}, {"what", e.what()}});
             return 0;
@@ -224,7 +242,7 @@ struct QrDecoder::Impl {
             if (!r.isValid() || r.format() != ZXing::BarcodeFormat::QRCode) continue;
             const auto& p = r.position();
             Quad q;
-            for (std::size_t i = 0; i < 4; ++i) q[i] = xf.apply(p[i].x, p[i].y);
+            for (std::size_t i = 0; i < 4; ++i) q[i] = place ? (*place)[i] : xf.apply(p[i].x, p[i].y);
             if (merge(Code{r.text(), q, stage})) ++added;
         }
         return added;
@@ -485,6 +503,43 @@ struct QrDecoder::Impl {
             if (covered(c)) continue;
             ++decoded;
             run_region(gray, c, r.half * px.scale);
+        }
+        // Large codes on bent paper: ZXing's one-transform sampling drifts
+        // over so many modules, so codes whose finder spacing says a high
+        // version, still unread after every other try, are sampled by our
+        // own grid (src/decode/grid.hpp) for the likely versions.
+        for (const auto& r : proposals) {
+            if (!opt.grid_sampler || !r.triple || !more(0)) continue;
+            if (covered(px.apply(r.cx, r.cy))) continue;
+            auto at = [&](cv::Point2f p) {
+                const Point q = px.apply(p.x, p.y);
+                return cv::Point2f(q.x, q.y);
+            };
+            const FinderTriple t{at(r.corner), at(r.a), at(r.b), static_cast<float>(r.module * px.scale)};
+            auto versions = likely_versions(t, 2);
+            if (versions.empty() || versions.front() < opt.grid_min_version) continue;
+            std::vector<int> tried;
+            for (std::size_t i = 0; i < versions.size(); ++i) {
+                const int v = versions[i];
+                if (std::find(tried.begin(), tried.end(), v) != tried.end()) continue;
+                tried.push_back(v);
+                const double units = grid_units(v);
+                if (!may(0) || !deadline_fits(grid_rate.estimate(units))) break;
+                const auto t0 = std::chrono::steady_clock::now();
+                const SampledCode sc = sample_grid(gray, t, v);
+                if (sc.image.empty()) {
+                    // The code's own version information names another version: that one next.
+                    if (sc.version_read > 0 && std::find(tried.begin(), tried.end(), sc.version_read) == tried.end())
+                        versions.insert(versions.begin() + static_cast<std::ptrdiff_t>(i) + 1, sc.version_read);
+                    continue;
+                }
+                // Only whole samplings teach the rate (a wrong version is refused early).
+                grid_rate.observe(
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), units);
+                Quad q;
+                for (std::size_t k = 0; k < 4; ++k) q[k] = {sc.corners[k].x, sc.corners[k].y};
+                if (run(sc.image, Xform{}, "grid", false, false, &q) > 0) break;
+            }
         }
     }
 };

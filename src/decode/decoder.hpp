@@ -79,6 +79,12 @@ struct DecoderOptions {
     // The whole frame at full resolution when the working image is much
     // smaller: small codes in big photographs.
     bool full_resolution = true;
+    // Our own grid sampler for large codes (version >= grid_min_version by
+    // their finder spacing) still unread after every other try: alignment
+    // patterns located one by one, modules placed by local fits between them,
+    // so a bent sheet does not make the grid drift (docs/decoding.md).
+    bool grid_sampler = true;
+    int grid_min_version = 14;
     // Finder-pattern region proposals: crops around candidates not yet read,
     // for frames with many or small codes.
     bool regions = true;
