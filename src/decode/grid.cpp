@@ -247,7 +247,7 @@ SampledCode sample_grid(const cv::Mat& gray, const FinderTriple& t, int version,
         if (box.width < 16 || box.height < 16) return out;
     }
     cv::Mat g;
-    cv::GaussianBlur(gray(box), g, cv::Size(0, 0), std::clamp(module / 4.0, 0.5, 3.0));
+    cv::GaussianBlur(gray(box), g, cv::Size(0, 0), std::clamp(module / 6.0, 0.5, 3.0));
     const cv::Point2d off(box.x, box.y);
     for (auto& c : cs) c.image -= off;
 

@@ -313,8 +313,9 @@ TEST_CASE("grid sampler: a bent high-version code that one perspective transform
     REQUIRE(version >= 20);
     REQUIRE(version <= 30);
     // 5 px per module, the middle bowed by 2 modules (the sampler reads this
-    // at 4, 5 and 6 px per module; at 2.2 modules its alignment search, which
-    // reaches 2 modules from the prediction, starts to lose the grid).
+    // at 4, 5 and 6 px per module up to a bow of 2.2 modules; beyond, its
+    // alignment search, which reaches 2 modules from the prediction, starts to
+    // lose the grid).
     const auto [frame, truth] = bent_code(text, 5, 2.0);
     DecoderOptions no_grid;
     no_grid.grid_sampler = false;
