@@ -6,6 +6,7 @@
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
+#include "src/decode/grid.hpp"
 #include "src/decode/regions.hpp"
 
 #include <ZXing/ReadBarcode.h>
@@ -104,7 +105,8 @@ ZXing::DecodeHints qr_hints(bool pyramid, bool global) {
 int long_side(const cv::Mat& m) { return std::max(m.cols, m.rows); }
 double mpx(const cv::Mat& m) { return static_cast<double>(m.cols) * m.rows / 1e6; }
 
-// Cost of a kind of work per megapixel, learned from the work done: the
+// Cost of a kind of work per unit (a megapixel, for the grid sampler 10^5
+// modules), learned from the work done: the
 // estimate of the next step's time before it starts. Starts pessimistic so the
 // first frames do not overrun while it learns; follows changes of load within
 // a few frames.
@@ -126,6 +128,27 @@ private:
 cv::Mat resized(const cv::Mat& src, double f) {
     cv::Mat out;
     cv::resize(src, out, cv::Size(), f, f, f < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return out;
+}
+
+// The frame reduced by f (< 1), area-averaged, sized as cv::resize sizes it.
+// OpenCV's area resize has a fast path for a factor of exactly 2 (about 4 ms on
+// a 12 Mpx frame) while its general path costs some 30 ms there: the frame is
+// halved while the half is still large enough, and only the rest of the way
+// takes the general path.
+cv::Mat area_reduced(const cv::Mat& src, double f) {
+    const cv::Size want(cvRound(src.cols * f), cvRound(src.rows * f));
+    cv::Mat m = src;
+    while (m.cols / 2 >= want.width && m.rows / 2 >= want.height) {
+        // An odd last row or column is dropped so that the factor is exactly 2.
+        cv::Mat half;
+        cv::resize(m(cv::Rect(0, 0, m.cols & ~1, m.rows & ~1)), half, cv::Size(m.cols / 2, m.rows / 2), 0, 0,
+                   cv::INTER_AREA);
+        m = half;
+    }
+    if (m.size() == want) return m;
+    cv::Mat out;
+    cv::resize(m, out, want, 0, 0, cv::INTER_AREA);
     return out;
 }
 
@@ -162,6 +185,19 @@ struct QrDecoder::Impl {
     // search time per megapixel, learned across frames.
     CostRate zxing_rate{30.0};
     CostRate search_rate{20.0};
+    // Grid sampler time per 10^5 modules (a version 40 code has 31 329), which
+    // its local fits and pattern searches are proportional to.
+    CostRate grid_rate{150.0};
+    static double grid_units(int version) {
+        const double n = 17.0 + 4.0 * version;
+        return n * n / 1e5;
+    }
+    bool deadline_fits(double cost_ms) {
+        if (!deadline || deadline->fits(cost_ms)) return true;
+        ++report.skipped;
+        report.budget_hit = true;
+        return false;
+    }
     const Deadline* deadline = nullptr;  // of the frame being decoded
 
     // Whether a try over `mpx` megapixels (and its preparation) fits in what is
@@ -181,15 +217,18 @@ struct QrDecoder::Impl {
     }
 
     // One ZXing run over an 8-bit gray image; valid QR results are merged.
-    // Returns the number of new (not yet seen) codes.
-    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true, bool global = false) {
+    // Returns the number of new (not yet seen) codes. With `place`, the image
+    // is a code drawn by the grid sampler (ZXing's pure-image mode) and `place`
+    // its corners in the frame.
+    int run(const cv::Mat& gray, const Xform& xf, const char* stage, bool pyramid = true, bool global = false,
+            const Quad* place = nullptr) {
         ++report.tries;
         ZXing::ImageView iv(gray.data, gray.cols, gray.rows, ZXing::ImageFormat::Lum,
                             static_cast<int>(gray.step[0]));
         ZXing::Results rs;
         const auto t0 = std::chrono::steady_clock::now();
         try {
-            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid, global));
+            rs = ZXing::ReadBarcodes(iv, qr_hints(pyramid, global).setIsPure(place != nullptr));
         } catch (const std::exception& e) {
             log::warn("decode", "zxing failed", {{"stage", stage}, {"what", e.what()}});
             return 0;
@@ -203,7 +242,7 @@ struct QrDecoder::Impl {
             if (!r.isValid() || r.format() != ZXing::BarcodeFormat::QRCode) continue;
             const auto& p = r.position();
             Quad q;
-            for (std::size_t i = 0; i < 4; ++i) q[i] = xf.apply(p[i].x, p[i].y);
+            for (std::size_t i = 0; i < 4; ++i) q[i] = place ? (*place)[i] : xf.apply(p[i].x, p[i].y);
             if (merge(Code{r.text(), q, stage})) ++added;
         }
         return added;
@@ -290,21 +329,21 @@ struct QrDecoder::Impl {
 
         // Working image: big photographs are reduced once; ZXing's own pyramid
         // (factor 3) then covers the coarse scales.
-        cv::Mat work = gray;
-        Xform wx;
-        // A frame a little above the working size (720p video) is used as is:
-        // the resize would cost more than it saves.
-        if (opt.rescale && long_side(gray) > opt.work_long_side * 5 / 4) {
-            const double f = static_cast<double>(opt.work_long_side) / long_side(gray);
-            work = resized(gray, f);
-            wx.scale = 1.0 / f;
-        }
         auto lap = [t = std::chrono::steady_clock::now()]() mutable {
             const auto now = std::chrono::steady_clock::now();
             const double ms = std::chrono::duration<double, std::milli>(now - t).count();
             t = now;
             return ms;
         };
+        cv::Mat work = gray;
+        Xform wx;
+        // A frame a little above the working size (720p video) is used as is:
+        // the resize would cost more than it saves.
+        if (opt.rescale && long_side(gray) > opt.work_long_side * 5 / 4) {
+            const double f = static_cast<double>(opt.work_long_side) / long_side(gray);
+            work = area_reduced(gray, f);
+            wx.scale = 1.0 / f;
+        }
         struct RestTimer {
             decltype(lap)& l;
             double& into;
@@ -362,7 +401,12 @@ struct QrDecoder::Impl {
         const double search_mpx = mpx(gray) * search_f * search_f;
         if (opt.regions && room && dl.fits(search_rate.estimate(search_mpx))) {
             const auto t0 = std::chrono::steady_clock::now();
-            cv::Mat pimg = search_f < 1.0 ? resized(gray, search_f) : gray;
+            // Bilinear, not area-averaged: it keeps the edges of small finder
+            // patterns sharp (area averaging blurs them into the threshold's
+            // noise: 6 codes fewer on sheets of small codes) and costs a
+            // fraction of the time.
+            cv::Mat pimg = gray;
+            if (search_f < 1.0) cv::resize(gray, pimg, cv::Size(), search_f, search_f, cv::INTER_LINEAR);
             px.scale = 1.0 / search_f;
             proposals = propose_regions(pimg, opt.max_regions * 2);
             search_rate.observe(
@@ -459,6 +503,43 @@ struct QrDecoder::Impl {
             if (covered(c)) continue;
             ++decoded;
             run_region(gray, c, r.half * px.scale);
+        }
+        // Large codes on bent paper: ZXing's one-transform sampling drifts
+        // over so many modules, so codes whose finder spacing says a high
+        // version, still unread after every other try, are sampled by our
+        // own grid (src/decode/grid.hpp) for the likely versions.
+        for (const auto& r : proposals) {
+            if (!opt.grid_sampler || !r.triple || !more(0)) continue;
+            if (covered(px.apply(r.cx, r.cy))) continue;
+            auto at = [&](cv::Point2f p) {
+                const Point q = px.apply(p.x, p.y);
+                return cv::Point2f(q.x, q.y);
+            };
+            const FinderTriple t{at(r.corner), at(r.a), at(r.b), static_cast<float>(r.module * px.scale)};
+            auto versions = likely_versions(t, 2);
+            if (versions.empty() || versions.front() < opt.grid_min_version) continue;
+            std::vector<int> tried;
+            for (std::size_t i = 0; i < versions.size(); ++i) {
+                const int v = versions[i];
+                if (std::find(tried.begin(), tried.end(), v) != tried.end()) continue;
+                tried.push_back(v);
+                const double units = grid_units(v);
+                if (!may(0) || !deadline_fits(grid_rate.estimate(units))) break;
+                const auto t0 = std::chrono::steady_clock::now();
+                const SampledCode sc = sample_grid(gray, t, v);
+                if (sc.image.empty()) {
+                    // The code's own version information names another version: that one next.
+                    if (sc.version_read > 0 && std::find(tried.begin(), tried.end(), sc.version_read) == tried.end())
+                        versions.insert(versions.begin() + static_cast<std::ptrdiff_t>(i) + 1, sc.version_read);
+                    continue;
+                }
+                // Only whole samplings teach the rate (a wrong version is refused early).
+                grid_rate.observe(
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), units);
+                Quad q;
+                for (std::size_t k = 0; k < 4; ++k) q[k] = {sc.corners[k].x, sc.corners[k].y};
+                if (run(sc.image, Xform{}, "grid", false, false, &q) > 0) break;
+            }
         }
     }
 };

@@ -79,6 +79,12 @@ struct DecoderOptions {
     // The whole frame at full resolution when the working image is much
     // smaller: small codes in big photographs.
     bool full_resolution = true;
+    // Our own grid sampler for large codes (version >= grid_min_version by
+    // their finder spacing) still unread after every other try: alignment
+    // patterns located one by one, modules placed by local fits between them,
+    // so a bent sheet does not make the grid drift (docs/decoding.md).
+    bool grid_sampler = true;
+    int grid_min_version = 14;
     // Finder-pattern region proposals: crops around candidates not yet read,
     // for frames with many or small codes.
     bool regions = true;
@@ -103,7 +109,7 @@ struct DecodeReport {
     bool budget_hit = false; // some tries were skipped for time
     int conflicts = 0;       // positions dropped for reading different texts
     int skipped = 0;         // tries skipped because their estimated cost exceeded the budget left
-    // Where the time went (ms): whole-frame first try, finder search, crops
+    // Where the time went (ms): working image and whole-frame first try, finder search, crops
     // around likely codes, and the remaining whole-frame tries.
     double ms_plain = 0, ms_proposals = 0, ms_regions = 0, ms_rest = 0;
 };

@@ -133,12 +133,20 @@ std::vector<Region> propose_regions(const cv::Mat& gray, int max_regions) {
             const float ratio = fs[j].size / fs[a].size;
             if (ratio < 0.6f || ratio > 1.66f) continue;
             const float d = dist(fs[a].c, fs[j].c);
-            if (d < 1.6f * fs[a].size || d > 26.0f * fs[a].size) continue;
+            // Up to version 40 (170 modules between centres, 24 finder sides),
+            // with room for a finder measured small under blur.
+            if (d < 1.6f * fs[a].size || d > 30.0f * fs[a].size) continue;
             nb.emplace_back(d, j);
         }
         std::sort(nb.begin(), nb.end());
         if (nb.size() > 8) nb.resize(8);
-        std::erase_if(nb, [&](const auto& e) { return longest_light_run(bin, fs[a], fs[e.second]) > 5.5f; });
+        // Long segments across a large code (well over 100 modules) cross
+        // runs of light data modules that long by chance: the limit grows
+        // with the distance (in modules) beyond 70 modules.
+        std::erase_if(nb, [&](const auto& e) {
+            const float modules = e.first * 7.0f / fs[a].size;
+            return longest_light_run(bin, fs[a], fs[e.second]) > std::max(5.5f, 0.08f * modules);
+        });
         for (std::size_t x = 0; x < nb.size(); ++x) {
             for (std::size_t y = x + 1; y < nb.size(); ++y) {
                 const float d1 = nb[x].first, d2 = nb[y].first;
@@ -159,12 +167,13 @@ std::vector<Region> propose_regions(const cv::Mat& gray, int max_regions) {
         used[t.a] = used[t.b] = used[t.c] = true;
         const cv::Point2f mid = (fs[t.b].c + fs[t.c].c) * 0.5f;
         const float diag = dist(fs[t.b].c, fs[t.c].c);
-        out.push_back({mid.x, mid.y, 0.5f * diag + 1.2f * fs[t.a].size, true});
+        const float module = (fs[t.a].size + fs[t.b].size + fs[t.c].size) / 21.0f;
+        out.push_back({mid.x, mid.y, 0.5f * diag + 1.2f * fs[t.a].size, true, fs[t.a].c, fs[t.b].c, fs[t.c].c, module});
     }
     // Lone patterns: the other two were lost to blur or glare; the code lies
     // somewhere around, so the box is centred on the pattern and large.
     for (std::size_t i = 0; i < n; ++i)
-        if (!used[i]) out.push_back({fs[i].c.x, fs[i].c.y, 4.0f * fs[i].size, false});
+        if (!used[i]) out.push_back({fs[i].c.x, fs[i].c.y, 4.0f * fs[i].size, false, fs[i].c, {}, {}, 0});
     if (out.size() > static_cast<std::size_t>(max_regions)) out.resize(static_cast<std::size_t>(max_regions));
     return out;
 }

@@ -12,6 +12,9 @@ struct Region {
     float cx = 0, cy = 0;  // centre of the likely code (image pixels)
     float half = 0;        // half side of a square that holds it with its quiet zone
     bool triple = false;   // three finder patterns found (else one lone pattern)
+    // A triple's finder centres (the corner pattern first) and module size (px).
+    cv::Point2f corner, a, b;
+    float module = 0;
 };
 
 // Finder-pattern candidates of an 8-bit gray image, grouped by threes into

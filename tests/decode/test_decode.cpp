@@ -3,6 +3,7 @@
 // errors; the scoring rule the benchmark and regression test rely on.
 #define ZX_USE_UTF8 1
 #include "src/decode/decoder.hpp"
+#include "src/decode/grid.hpp"
 #include "tests/decode/scoring.hpp"
 #include "tests/testing.hpp"
 
@@ -246,6 +247,101 @@ TEST_CASE("video: the last position is tried first and still reads the code") {
     REQUIRE(third.ok());
     REQUIRE(third->size() == 1);
     CHECK((*third)[0].stage != "roi");
+}
+
+namespace {
+
+// A long text (upper-case letters and digits, no pattern ZXing could
+// compress) that fills a high-version symbol.
+std::string long_text(std::size_t n) {
+    std::string t;
+    std::uint32_t x = 12345;
+    const char* alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for (std::size_t i = 0; i < n; ++i) {
+        x = x * 1103515245u + 12345u;
+        t += alphabet[(x >> 16) % 36];
+    }
+    return t;
+}
+
+// The symbol of `text` at `px` px per module with a 4-module quiet zone, on
+// paper bent so that no single perspective transform fits it: a perspective
+// tilt, and the middle bowed by `bow` modules along both axes (zero at the
+// edges, so the corners stay where the tilt puts them). Returns the frame and
+// the code's corners in it.
+std::pair<cv::Mat, std::array<cv::Point2f, 4>> bent_code(const std::string& text, int px, double bow) {
+    const cv::Mat sym = symbol(text);
+    const int n = sym.cols, side = n * px, q = 4 * px;
+    cv::Mat flat(side + 2 * q, side + 2 * q, CV_8UC1, cv::Scalar(255));
+    cv::resize(sym, flat(cv::Rect(q, q, side, side)), cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
+    const float w = static_cast<float>(flat.cols);
+    const cv::Point2f src[4] = {{0, 0}, {w, 0}, {w, w}, {0, w}};
+    const float out = w * 1.3f;
+    const cv::Point2f dst[4] = {{0.10f * out, 0.08f * out}, {0.86f * out, 0.14f * out}, {0.92f * out, 0.90f * out},
+                                {0.06f * out, 0.84f * out}};
+    const cv::Mat h = cv::getPerspectiveTransform(src, dst);
+    const cv::Mat inv = h.inv();
+    cv::Mat mx(static_cast<int>(out), static_cast<int>(out), CV_32FC1), my(mx.size(), CV_32FC1);
+    const double b = bow * px;
+    for (int y = 0; y < mx.rows; ++y)
+        for (int x = 0; x < mx.cols; ++x) {
+            const double* m = inv.ptr<double>(0);
+            const double d = m[6] * x + m[7] * y + m[8];
+            const double u = (m[0] * x + m[1] * y + m[2]) / d, v = (m[3] * x + m[4] * y + m[5]) / d;
+            // Bow in symbol space: a module's place moves by up to `bow` modules mid-code.
+            const double su = std::clamp((u - q) / side, 0.0, 1.0), sv = std::clamp((v - q) / side, 0.0, 1.0);
+            mx.at<float>(y, x) = static_cast<float>(u + b * std::sin(CV_PI * sv) * std::sin(CV_PI * su));
+            my.at<float>(y, x) = static_cast<float>(v + b * std::sin(CV_PI * su));
+        }
+    cv::Mat frame;
+    cv::remap(flat, frame, mx, my, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+    cv::GaussianBlur(frame, frame, cv::Size(0, 0), 0.6);
+    std::vector<cv::Point2f> in{{static_cast<float>(q), static_cast<float>(q)},
+                                {static_cast<float>(q + side), static_cast<float>(q)},
+                                {static_cast<float>(q + side), static_cast<float>(q + side)},
+                                {static_cast<float>(q), static_cast<float>(q + side)}},
+        corners;
+    cv::perspectiveTransform(in, corners, h);
+    return {frame, {corners[0], corners[1], corners[2], corners[3]}};
+}
+
+}  // namespace
+
+TEST_CASE("grid sampler: a bent high-version code that one perspective transform cannot read") {
+    const std::string text = long_text(1400);
+    const int version = (symbol(text).cols - 17) / 4;
+    REQUIRE(version >= 20);
+    REQUIRE(version <= 30);
+    // 5 px per module, the middle bowed by 2 modules (the sampler reads this
+    // at 4, 5 and 6 px per module up to a bow of 2.2 modules; beyond, its
+    // alignment search, which reaches 2 modules from the prediction, starts to
+    // lose the grid).
+    const auto [frame, truth] = bent_code(text, 5, 2.0);
+    DecoderOptions no_grid;
+    no_grid.grid_sampler = false;
+    CHECK(decode(frame, no_grid).empty());  // ZXing's own sampling drifts off the bent grid
+    auto codes = decode(frame);
+    REQUIRE(codes.size() == 1);
+    CHECK(codes[0].text == text);
+    CHECK(codes[0].stage == "grid");
+    CHECK(corner_error(codes[0], truth) < 3 * 5.0f);  // within 3 modules: the corners are extrapolated
+}
+
+TEST_CASE("grid sampler: alignment positions and versions from finder spacing") {
+    CHECK(alignment_positions(1).empty());
+    CHECK(alignment_positions(2) == std::vector<int>{6, 18});
+    CHECK(alignment_positions(7) == std::vector<int>{6, 22, 38});
+    CHECK(alignment_positions(32) == std::vector<int>{6, 34, 60, 86, 112, 138});
+    CHECK(alignment_positions(40) == std::vector<int>{6, 30, 58, 86, 114, 142, 170});
+    // Version 25 (117 modules): finder centres 110 modules apart.
+    const FinderTriple t{{100, 100}, {100 + 110 * 4.0f, 100}, {100, 100 + 110 * 4.0f}, 4.0f};
+    const auto v = likely_versions(t, 2);
+    REQUIRE(v.size() == 5);
+    CHECK(v.front() == 25);
+    CHECK(likely_versions(FinderTriple{{0, 0}, {0, 0}, {0, 0}, 0.0f}, 2).empty());
+    // Degenerate geometry (all three finders on one point) samples nothing.
+    cv::Mat blank(400, 400, CV_8UC1, cv::Scalar(255));
+    CHECK(sample_grid(blank, FinderTriple{{50, 50}, {50, 50}, {50, 50}, 4.0f}, 25).image.empty());
 }
 
 TEST_CASE("frames without a code give no code") {

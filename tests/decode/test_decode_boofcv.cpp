@@ -17,9 +17,11 @@ namespace sc = cp::decode::scoring;
 
 namespace {
 
-// Measured 76.7-77% on this folder (356-358 of 464 codes, budget off); the floor leaves room for
+// Measured 82.1% on this folder (381 of 464 codes, budget off); the floor leaves room for
 // small changes in the pipeline but not for losing a stage.
-constexpr double kMinReadRate = 0.70;
+constexpr double kMinReadRate = 0.75;
+// The grid sampler's share: 12 of 13 high-version codes measured (bare ZXing 0).
+constexpr int kMinHighVersion = 9;
 
 sc::Quad to_quad(const Code& c) {
     sc::Quad q;
@@ -66,5 +68,6 @@ TEST_CASE("boofcv-qr: read rate above the floor, at least bare ZXing per categor
     std::printf("all: %d of %d (%.1f%%), bare ZXing %d, false reads %d\n", all.ours, all.labels, 100 * rate,
                 all.zxing, all.false_reads);
     CHECK(rate >= kMinReadRate);
+    if (cats.count("high_version")) CHECK(cats["high_version"].ours >= kMinHighVersion);
     CHECK(all.false_reads == 0);
 }

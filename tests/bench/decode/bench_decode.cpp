@@ -278,7 +278,8 @@ int main(int argc, char** argv) {
                               {"multiscale", &DecoderOptions::multiscale}, {"inverted", &DecoderOptions::inverted},
                               {"full_resolution", &DecoderOptions::full_resolution},
                               {"regions", &DecoderOptions::regions},   {"aspect", &DecoderOptions::aspect},
-                              {"global_threshold", &DecoderOptions::global_threshold}};
+                              {"global_threshold", &DecoderOptions::global_threshold},
+                              {"grid_sampler", &DecoderOptions::grid_sampler}};
         std::printf("\n| variant | codes read | false reads | median ms | p95 ms | median CPU ms |\n|---|---:|---:|---:|---:|---:|\n");
         auto row = [&](const char* name, const Run& r) {
             std::printf("| %s | %d (%.1f%%) | %d | %.1f | %.1f | %.1f |\n", name, r.all.read,

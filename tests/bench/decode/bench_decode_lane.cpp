@@ -5,7 +5,7 @@
 // while it is busy are dropped. Reported: frames until the first correct read,
 // frames dropped, and decode time against the 33 ms frame interval.
 //
-//   bench_decode_lane [--scenarios N] [--budget MS] [--no-photos]
+//   bench_decode_lane [--scenarios N] [--budget MS] [--no-photos] [--slow MS] [--ours-only]
 #define ZX_USE_UTF8 1
 #include "src/decode/decoder.hpp"
 #include "tests/bench/bench.hpp"
@@ -199,7 +199,14 @@ struct Outcome {
     int decoded = 0;
     bool wrong = false;   // a read that is not the presented code
     std::vector<double> ms;
+    std::vector<double> cpu_ms;  // process CPU time per decode: steadier than wall time on a loaded machine
 };
+
+double cpu_now_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 // Newest-frame-first: when the decoder becomes free it takes the latest frame
 // captured; the ones it skipped are dropped. Time advances by measured decode time.
@@ -218,10 +225,12 @@ Outcome simulate(const Scenario& s, LaneDecoder& d) {
         o.dropped += k - last_taken - 1;
         last_taken = k;
         cv::Mat frame = s.frame(k);
+        const double c0 = cpu_now_ms();
         const auto t0 = std::chrono::steady_clock::now();
         auto found = d.decode(frame);
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         o.ms.push_back(ms);
+        o.cpu_ms.push_back(cpu_now_ms() - c0);
         ++o.decoded;
         now += ms;
         for (const auto& f : found) {
@@ -255,6 +264,8 @@ std::vector<Found> to_found(const std::vector<Code>& codes) {
 int main(int argc, char** argv) {
     int n_synth = 24;
     bool photos = true;
+    bool ours_only = false;  // only our decoder with video ROI (quicker A/B runs)
+    double slow_ms = 0;  // > 0: where the time of our decodes slower than this went (stderr)
     DecoderOptions lane;
     lane.budget_ms = 30;       // one frame interval, minus headroom for the capture thread
     lane.stop_at_first = true; // one pass per scan
@@ -263,6 +274,8 @@ int main(int argc, char** argv) {
         if (a == "--scenarios" && i + 1 < argc) n_synth = std::stoi(argv[++i]);
         else if (a == "--budget" && i + 1 < argc) lane.budget_ms = std::stoi(argv[++i]);
         else if (a == "--no-photos") photos = false;
+        else if (a == "--slow" && i + 1 < argc) slow_ms = std::stod(argv[++i]);
+        else if (a == "--ours-only") ours_only = true;
         else {
             std::fprintf(stderr, "unknown argument %s\n", a.c_str());
             return 2;
@@ -289,7 +302,17 @@ int main(int argc, char** argv) {
     auto no_roi = std::make_shared<QrDecoder>(still);
     std::vector<LaneDecoder> decoders = {
         {"ours (video ROI)", [&](const cv::Mat& f) {
+             const auto t0 = std::chrono::steady_clock::now();
              auto r = ours->decode_video_frame({f.data, f.cols, f.rows, static_cast<int>(f.step[0]), PixelFormat::bgr8});
+             const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+             if (slow_ms > 0 && ms > slow_ms) {
+                 const auto& rep = ours->last_report();
+                 std::fprintf(stderr,
+                              "slow %.1f ms: plain %.1f proposals %.1f regions %.1f rest %.1f, tries %d, regions %d, "
+                              "skipped %d, read %zu\n",
+                              ms, rep.ms_plain, rep.ms_proposals, rep.ms_regions, rep.ms_rest, rep.tries, rep.regions,
+                              rep.skipped, r ? r->size() : 0);
+             }
              return r ? to_found(*r) : std::vector<Found>{};
          },
          [&] { ours->reset_tracking(); }},
@@ -319,13 +342,14 @@ int main(int argc, char** argv) {
          [] {}},
     };
 
+    if (ours_only) decoders.resize(1);
     std::printf("lane: %zu presentations of %d frames (1280x720 @ 30 fps), budget %d ms\n\n", scenarios.size(),
                 kFrames, lane.budget_ms);
-    std::printf("| decoder | read | wrong | frames to first read (median / p90) | dropped frames | decode p50 / p99 ms | over 33 ms |\n");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("| decoder | read | wrong | frames to first read (median / p90) | dropped frames | decode p50 / p99 ms | over 33 ms | CPU p50 / p99 ms |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (auto& d : decoders) {
         int read = 0, wrong = 0, dropped = 0, decoded = 0, over = 0;
-        std::vector<double> firsts, all_ms;
+        std::vector<double> firsts, all_ms, all_cpu;
         for (const auto& s : scenarios) {
             auto o = simulate(s, d);
             if (o.first_read >= 0) {
@@ -337,6 +361,7 @@ int main(int argc, char** argv) {
             wrong += o.wrong;
             dropped += o.dropped;
             decoded += o.decoded;
+            all_cpu.insert(all_cpu.end(), o.cpu_ms.begin(), o.cpu_ms.end());
             for (double m : o.ms) {
                 all_ms.push_back(m);
                 over += m > kFrameMs;
@@ -344,13 +369,15 @@ int main(int argc, char** argv) {
         }
         auto fr = cp::bench::summarize(firsts);
         auto ms = cp::bench::summarize(all_ms);
+        auto cpu = cp::bench::summarize(all_cpu);
         const auto p90 = [&] {
             std::sort(firsts.begin(), firsts.end());
             return firsts[static_cast<std::size_t>(0.9 * static_cast<double>(firsts.size() - 1))];
         }();
-        std::printf("| %s | %d/%zu | %d | %.0f / %.0f | %d of %d | %.1f / %.1f | %.1f%% |\n", d.name.c_str(), read,
+        std::printf("| %s | %d/%zu | %d | %.0f / %.0f | %d of %d | %.1f / %.1f | %.1f%% | %.1f / %.1f |\n", d.name.c_str(), read,
                     scenarios.size(), wrong, fr.median_us, p90, dropped, dropped + decoded, ms.median_us, ms.p99_us,
-                    100.0 * over / static_cast<double>(std::max<std::size_t>(1, all_ms.size())));
+                    100.0 * over / static_cast<double>(std::max<std::size_t>(1, all_ms.size())), cpu.median_us,
+                    cpu.p99_us);
     }
     return 0;
 }
