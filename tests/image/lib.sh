@@ -44,12 +44,12 @@ test_data_partition() {
     --version 1 --out "$K/status.list" --issuer CN-HL-DQ >/dev/null
   cp_bin list import "$K/status.list" --db "$P/var/lib/checkpoint/status.db" --trust "$K/lists/issuer.crt" >/dev/null
   {
-    printf '{"version":1,"lead_frames":5,"people":[\n'
+    printf '{"version":1,"lead_frames":20,"people":[\n'
     lane_person "$K" green 36.5; printf ',\n'; lane_person "$K" red 36.6; printf ',\n'
     lane_person "$K" fever 38.5; printf '\n]}\n'
   } > "$P/image-test/lane.json"
   echo 3 > "$P/image-test/expect-rows"
-  echo 900 > "$P/image-test/timeout-s"
+  echo "${IMAGE_TEST_LANE_TIMEOUT_S:-900}" > "$P/image-test/timeout-s"
   cat > "$P/etc/checkpoint/checkpointd.conf" <<CONF
 # QEMU image test: the sim board, slow frames (the whole machine is emulated).
 [device]
@@ -69,7 +69,7 @@ CONF
   echo 'DEADLINE_S=150' > "$P/etc/checkpoint/boot-health.conf"
 }
 lane_person() {
-  printf '{"qr":"%s","temperature_c":%s,"arrive_frames":4,"hold_frames":16,"leave_frames":3,"gap_frames":4}' \
+  printf '{"qr":"%s","temperature_c":%s,"arrive_frames":4,"hold_frames":40,"leave_frames":3,"gap_frames":8}' \
     "$(cat "$1/$2.txt")" "$3"
 }
 
