@@ -1,0 +1,105 @@
+# shellcheck shell=bash disable=SC2034
+# Shared by tests/image/image-test and tests/image/update-test (sourced).
+# Needs ROOT and OUT set by the caller.
+FIRMWARE=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+say() { printf '\033[1m== %s: %s\033[0m\n' "${0##*/}" "$*" >&2; }
+fail() { printf '%s: FAIL: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# Host tools, the aarch64 executables, and cp_bin (the aarch64 `checkpoint`
+# under qemu-aarch64).
+image_test_setup() {
+  local p
+  for p in qemu-system-arm qemu-efi-aarch64 qemu-utils; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p" >&2 ||
+      fail "cannot install $p"
+  done
+  "$ROOT/tools/dev.d/arm" build >&2 || fail "aarch64 build failed"
+  eval "$("$ROOT/tools/dev.d/arm" demo-env)"
+}
+cp_bin() { $CHECKPOINT_EMULATOR "$CHECKPOINT_BIN_DIR/checkpoint" "$@"; }
+
+# test_data_partition DIR KEYS: a data partition tree (the layout tools/provision
+# makes) for the host-sim board, with TEST-ONLY issuer and list keys, three
+# passes, a signed status list in status.db and a lane script for the sim
+# camera: GREEN; RED by the list (isolation); RED by fever. The guest's
+# checkpoint-image-test.service reports the journal when it has 3 rows.
+test_data_partition() {
+  local P=$1 K=$2 now who
+  mkdir -p "$P/etc/checkpoint/trust" "$P/var/lib/checkpoint" "$P/image-test" "$K"
+  cp_bin pass keygen --out "$K/issuer" --cn "image-test pass issuer (TEST-ONLY)" >/dev/null
+  cp_bin pass keygen --out "$K/lists" --cn "image-test list signer (TEST-ONLY)" >/dev/null
+  cp "$K/issuer/issuer.crt" "$P/etc/checkpoint/trust/"
+  now=$(date +%s)
+  declare -A id
+  for who in green red fever; do
+    id[$who]=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    printf '{"iss":"CN-HL-DQ","iat":%d,"exp":%d,"pass":{"v":1,"id":"%s","k":"R","n":"T*st","g":"image.test.01"}}\n' \
+      $((now - 86400)) $((now + 86400 * 365)) "${id[$who]}" > "$K/$who.json"
+    cp_bin pass issue --key "$K/issuer/issuer.key" --cert "$K/issuer/issuer.crt" --claims "$K/$who.json" > "$K/$who.txt"
+  done
+  printf 'pass_id,status,reason\n%s,green,\n%s,red,isolation\n%s,green,\n' \
+    "${id[green]}" "${id[red]}" "${id[fever]}" > "$K/status.csv"
+  cp_bin list build --csv "$K/status.csv" --key "$K/lists/issuer.key" --cert "$K/lists/issuer.crt" \
+    --version 1 --out "$K/status.list" --issuer CN-HL-DQ >/dev/null
+  cp_bin list import "$K/status.list" --db "$P/var/lib/checkpoint/status.db" --trust "$K/lists/issuer.crt" >/dev/null
+  {
+    printf '{"version":1,"lead_frames":20,"people":[\n'
+    lane_person "$K" green 36.5; printf ',\n'; lane_person "$K" red 36.6; printf ',\n'
+    lane_person "$K" fever 38.5; printf '\n]}\n'
+  } > "$P/image-test/lane.json"
+  echo 3 > "$P/image-test/expect-rows"
+  echo "${IMAGE_TEST_LANE_TIMEOUT_S:-900}" > "$P/image-test/timeout-s"
+  cat > "$P/etc/checkpoint/checkpointd.conf" <<CONF
+# QEMU image test: the sim board, slow frames (the whole machine is emulated).
+[device]
+id = image-test-1
+site = qemu
+lane = gate
+board = /usr/share/checkpoint/board/host-sim/board.conf
+[camera]
+fps = 4
+width = 640
+height = 360
+[log]
+level = info
+CONF
+  echo 'CHECKPOINTD_ARGS="--lane /data/image-test/lane.json --json"' > "$P/etc/checkpoint/checkpointd.env"
+  # A slot whose checkpointd is not healthy gives up after 150 s, not 300 s.
+  echo 'DEADLINE_S=150' > "$P/etc/checkpoint/boot-health.conf"
+}
+lane_person() {
+  printf '{"qr":"%s","temperature_c":%s,"arrive_frames":4,"hold_frames":40,"leave_frames":3,"gap_frames":8}' \
+    "$(cat "$1/$2.txt")" "$3"
+}
+
+# qemu_boot DISK LOG TIMEOUT_S [QEMU ARGS...]: boots DISK (qcow2) in the
+# background, serial console to LOG; sets QEMU_PID. The machine does not
+# reboot (-no-reboot): a guest reboot ends QEMU, the caller starts it again.
+qemu_boot() {
+  local disk=$1 log=$2 t=$3; shift 3
+  : > "$log"
+  timeout "$t" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
+    -bios "$FIRMWARE" -drive if=none,id=hd,file="$disk",format=qcow2 -device virtio-blk-pci,drive=hd \
+    -nic none -serial "file:$log" -monitor none "$@" </dev/null >/dev/null 2>>"$log.qemu-err" &
+  QEMU_PID=$!
+  QEMU_T0=$(date +%s)
+}
+
+# qemu_wait LOG: waits for QEMU_PID; sets QEMU_RC, QEMU_S (run time) and READY_S
+# (seconds from the guest's boot to systemd's READY for checkpointd, as the
+# guest's report prints it).
+qemu_wait() {
+  local log=$1
+  while kill -0 "$QEMU_PID" 2>/dev/null; do sleep 2; done
+  set +e; wait "$QEMU_PID"; QEMU_RC=$?; set -e
+  QEMU_S=$(( $(date +%s) - QEMU_T0 ))
+  READY_S=$(sed -n 's/.*IMAGE-TEST: checkpointd ready \([0-9]*\)s after boot.*/\1/p' "$log" | head -n 1)
+  ((QEMU_RC != 124)) || fail "QEMU still running at its time limit (console: $log)"
+}
+
+CHECKS_OK=1
+# check LOG DESCRIPTION ERE: one line "ok"/"FAIL"; a FAIL makes CHECKS_OK=0.
+check() {
+  if grep -aEq "$3" "$1"; then echo "  ok   $2"; else echo "  FAIL $2"; CHECKS_OK=0; fi
+}
