@@ -150,7 +150,9 @@ std::vector<Region> propose_regions(const cv::Mat& gray, int max_regions) {
         for (std::size_t x = 0; x < nb.size(); ++x) {
             for (std::size_t y = x + 1; y < nb.size(); ++y) {
                 const float d1 = nb[x].first, d2 = nb[y].first;
-                if (d2 > 1.4f * d1) continue;
+                // A code tilted away from the camera foreshortens one side:
+                // 1.6 admits tilts up to about 50 degrees (cos 51 = 1 / 1.6).
+                if (d2 > 1.6f * d1) continue;
                 const cv::Point2f u = fs[nb[x].second].c - fs[a].c, v = fs[nb[y].second].c - fs[a].c;
                 const float cosang = (u.x * v.x + u.y * v.y) / (d1 * d2);
                 if (std::fabs(cosang) > 0.4f) continue;  // the corner pattern sits at a right angle

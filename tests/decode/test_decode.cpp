@@ -4,6 +4,7 @@
 #define ZX_USE_UTF8 1
 #include "src/decode/decoder.hpp"
 #include "src/decode/grid.hpp"
+#include "src/decode/regions.hpp"
 #include "tests/decode/scoring.hpp"
 #include "tests/testing.hpp"
 
@@ -342,6 +343,33 @@ TEST_CASE("grid sampler: alignment positions and versions from finder spacing") 
     // Degenerate geometry (all three finders on one point) samples nothing.
     cv::Mat blank(400, 400, CV_8UC1, cv::Scalar(255));
     CHECK(sample_grid(blank, FinderTriple{{50, 50}, {50, 50}, {50, 50}, 4.0f}, 25).image.empty());
+}
+
+TEST_CASE("finder triples: a code seen at a steep angle is proposed as one code") {
+    // A version-2 code at 6 px per module, turned by 30 degrees and foreshortened
+    // along one axis to 0.64 (a tilt of about 50 degrees): one finder-to-finder
+    // side is 1.56 times the other.
+    const cv::Mat sym = symbol("CP1:STEEP-ANGLE-0123456789");
+    const int px = 6, side = sym.cols * px, q = 4 * px;
+    cv::Mat flat(side + 2 * q, side + 2 * q, CV_8UC1, cv::Scalar(255));
+    cv::resize(sym, flat(cv::Rect(q, q, side, side)), cv::Size(side, side), 0, 0, cv::INTER_NEAREST);
+    const double a = 30.0 * CV_PI / 180.0, c = std::cos(a), s = std::sin(a), k = 0.64;
+    // Foreshorten x, then turn, then move into a 640 x 480 frame.
+    const cv::Matx23d m(k * c, -s, 0, k * s, c, 0);
+    cv::Matx23d affine = m;
+    const cv::Point2d mid(flat.cols / 2.0, flat.rows / 2.0);
+    affine(0, 2) = 320 - (m(0, 0) * mid.x + m(0, 1) * mid.y);
+    affine(1, 2) = 240 - (m(1, 0) * mid.x + m(1, 1) * mid.y);
+    cv::Mat frame;
+    cv::warpAffine(flat, frame, affine, cv::Size(640, 480), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(255));
+    const auto regions = propose_regions(frame, 16);
+    const auto triple = std::find_if(regions.begin(), regions.end(), [](const Region& r) { return r.triple; });
+    REQUIRE(triple != regions.end());
+    CHECK(std::hypot(triple->cx - 320.0f, triple->cy - 240.0f) < 4.0f * px);
+    // Its finder spacing: the two sides from the corner pattern differ by the tilt.
+    const float d1 = std::hypot(triple->a.x - triple->corner.x, triple->a.y - triple->corner.y);
+    const float d2 = std::hypot(triple->b.x - triple->corner.x, triple->b.y - triple->corner.y);
+    CHECK(std::max(d1, d2) / std::min(d1, d2) > 1.45f);
 }
 
 TEST_CASE("frames without a code give no code") {

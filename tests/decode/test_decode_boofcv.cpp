@@ -17,7 +17,7 @@ namespace sc = cp::decode::scoring;
 
 namespace {
 
-// Measured 82.1% on this folder (381 of 464 codes, budget off); the floor leaves room for
+// Measured 82.3% on this folder (382 of 464 codes, budget off); the floor leaves room for
 // small changes in the pipeline but not for losing a stage.
 constexpr double kMinReadRate = 0.75;
 // The grid sampler's share: 12 of 13 high-version codes measured (bare ZXing 0).
@@ -31,7 +31,7 @@ sc::Quad to_quad(const Code& c) {
 
 }  // namespace
 
-TEST_CASE("boofcv-qr: read rate above the floor, at least bare ZXing per category, no false reads") {
+TEST_CASE("boofcv-qr: read rate above the floor, more than bare ZXing per category, no false reads") {
     const auto root = cp::testing::require_shared_data("boofcv-qr");
     const auto samples = sc::load_dataset(root);
     REQUIRE(!samples.empty());
@@ -62,7 +62,10 @@ TEST_CASE("boofcv-qr: read rate above the floor, at least bare ZXing per categor
     }
     for (const auto& [cat, t] : cats) {
         std::printf("%-14s %3d codes: ours %3d, bare ZXing %3d\n", cat.c_str(), t.labels, t.ours, t.zxing);
-        CHECK_MESSAGE(t.ours >= t.zxing, cat);
+        // More than bare ZXing wherever it leaves a code unread; where it reads
+        // every code (close, monitor) there is only matching it.
+        if (t.zxing < t.labels) CHECK_MESSAGE(t.ours > t.zxing, cat);
+        else CHECK_MESSAGE(t.ours == t.labels, cat);
     }
     const double rate = static_cast<double>(all.ours) / all.labels;
     std::printf("all: %d of %d (%.1f%%), bare ZXing %d, false reads %d\n", all.ours, all.labels, 100 * rate,
