@@ -86,6 +86,13 @@ qemu_boot() {
   QEMU_T0=$(date +%s)
 }
 
+# qemu_power_cut: kills QEMU itself with SIGKILL, as a power cut would stop
+# the board. QEMU_PID is the `timeout` wrapper, and a SIGKILL to it would leave
+# QEMU running on as an orphan.
+qemu_power_cut() {
+  pkill -KILL -P "$QEMU_PID" -x qemu-system-aarch64 || fail "power cut: no QEMU under $QEMU_PID"
+}
+
 # qemu_wait LOG: waits for QEMU_PID; sets QEMU_RC, QEMU_S (run time) and READY_S
 # (seconds from the guest's boot to systemd's READY for checkpointd, as the
 # guest's report prints it).
