@@ -162,7 +162,10 @@ TEST_CASE("real-time pacing holds the configured fps and reports timeouts") {
     for (int i = 0; i < 6; ++i) REQUIRE(cam->next_frame(1000).ok());
     const std::int64_t took = monotonic_now_ms() - t0;
     CHECK(took >= 240);  // 5 intervals of 50 ms
-    CHECK(took < 3000);  // generous: sanitizer builds on a shared machine render slowly
+    // Not much more either (generous: sanitizer builds on a shared machine
+    // render slowly). Under qemu-aarch64 rendering the frames alone took up to
+    // 7 s on a loaded machine, so there only the lower bound says anything.
+    if (!cp::testing::emulated()) CHECK(took < 3000);
     // At 1 fps the second frame is a second away: a short wait times out.
     c.fps = 1;
     auto slow = open_sim(c).value();
