@@ -90,7 +90,8 @@ qemu_boot() {
 # the board. QEMU_PID is the `timeout` wrapper, and a SIGKILL to it would leave
 # QEMU running on as an orphan.
 qemu_power_cut() {
-  pkill -KILL -P "$QEMU_PID" -x qemu-system-aarch64 || fail "power cut: no QEMU under $QEMU_PID"
+  # -f: the process name is cut to 15 characters ("qemu-system-aar").
+  pkill -KILL -P "$QEMU_PID" -f qemu-system-aarch64 || fail "power cut: no QEMU under $QEMU_PID"
 }
 
 # qemu_wait LOG: waits for QEMU_PID; sets QEMU_RC, QEMU_S (run time) and READY_S
