@@ -89,6 +89,11 @@ export RAUC_MF_VERSION='-1'
 refused "RAUC_MF_VERSION that is not a version" "bundle version '-1' is not a valid version"
 export RAUC_MF_VERSION=1.0.0+20261201.120000.2
 accepted "RAUC_MF_VERSION (newer) is used when RAUC sets it"
+export RAUC_MF_VERSION=
+bundle 1.0.0+20261201.120000.3
+accepted "RAUC_MF_VERSION empty: the manifest's version (newer) is used"
+bundle 0.0.1
+refused "RAUC_MF_VERSION empty: the manifest's version (older) is used" "bundle version 0.0.1 is older"
 unset RAUC_MF_VERSION
 
 # ---- the running system's version missing or broken: refused -------------------------------
