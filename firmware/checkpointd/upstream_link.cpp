@@ -4,7 +4,10 @@
 #include "src/common/time.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace cp::daemon {
 
@@ -65,6 +68,21 @@ bool IssuerTrust::take_pending(crypto::TrustStore& live) {
     return true;
 }
 
+std::string device_key_path(const std::string& key_file, const char* credentials_dir) {
+    if (credentials_dir == nullptr || *credentials_dir == '\0') return key_file;
+    const std::filesystem::path name = std::filesystem::path(key_file).filename();
+    if (name.empty()) return key_file;
+    const std::filesystem::path credential = std::filesystem::path(credentials_dir) / name;
+    std::ifstream in(credential, std::ios::binary);
+    // A PEM key shows a non-blank byte at once; a blank stand-in is a few bytes.
+    constexpr int kLookAhead = 4096;
+    char c = 0;
+    for (int i = 0; i < kLookAhead && in.get(c); ++i) {
+        if (!std::isspace(static_cast<unsigned char>(c))) return credential.string();
+    }
+    return key_file;
+}
+
 // ---- UpstreamLink -------------------------------------------------------------
 
 Result<std::unique_ptr<UpstreamLink>> UpstreamLink::create(const config::Config& cfg, journal::ScanJournal& journal,
@@ -78,7 +96,10 @@ Result<std::unique_ptr<UpstreamLink>> UpstreamLink::create(const config::Config&
     w.https.base_url = u.url;
     w.https.ca_path = u.ca_file;
     w.https.cert_path = u.cert_file;
-    w.https.key_path = u.key_file;
+    w.https.key_path = device_key_path(u.key_file, std::getenv("CREDENTIALS_DIRECTORY"));
+    if (w.https.key_path != u.key_file) {
+        log::info("sync", "device key from the service credential", {{"path", w.https.key_path}});
+    }
     w.sync.device_id = cfg.device.id;
     w.sync.firmware = hooks.firmware;
     w.sync.batch_rows = static_cast<std::size_t>(u.upload_batch);

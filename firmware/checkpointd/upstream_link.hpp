@@ -63,6 +63,15 @@ private:
     std::optional<crypto::TrustStore> next_;
 };
 
+// The device key file the sync client reads. Under systemd the unit hands the key
+// to the daemon as a credential named like the file of upstream.key_file
+// (LoadCredential=device.key:..., firmware/systemd/checkpointd.service), so the
+// key on disk stays readable by root only: when `credentials_dir`
+// ($CREDENTIALS_DIRECTORY; null or empty outside systemd) holds a file of that
+// name with anything but white space in it, that file; otherwise `key_file`. A
+// blank credential is the unit's stand-in when there is no key on disk.
+std::string device_key_path(const std::string& key_file, const char* credentials_dir);
+
 struct UpstreamHooks {
     std::string firmware = "0";                  // heartbeat: the daemon's version
     std::function<std::string()> sensors_json;   // heartbeat: sensor health (sync thread)

@@ -73,3 +73,29 @@ TEST_CASE("issuers: the image's folder and the synced folder, swapped in between
     CHECK(verifier.verify(w.issue(p, w.issuer), w.now_s).verified());  // the image's issuer still counts
     CHECK_FALSE(handoff.take_pending(live));  // taken once
 }
+
+TEST_CASE("device key: the systemd credential named like upstream.key_file, else the file itself") {
+    testing::TempDir tmp;
+    const fs::path creds = tmp / "credentials";
+    fs::create_directories(creds);
+    const std::string key_file = "/etc/checkpoint/device.key";
+
+    // Outside systemd (no $CREDENTIALS_DIRECTORY): the configured file.
+    CHECK(device_key_path(key_file, nullptr) == key_file);
+    CHECK(device_key_path(key_file, "") == key_file);
+    // A credentials folder without that credential: the configured file.
+    CHECK(device_key_path(key_file, creds.c_str()) == key_file);
+
+    // The unit's stand-in when there is no key on disk (SetCredential=device.key:\n).
+    testing::write_file(creds / "device.key", "\n");
+    CHECK(device_key_path(key_file, creds.c_str()) == key_file);
+    testing::write_file(creds / "device.key", "");
+    CHECK(device_key_path(key_file, creds.c_str()) == key_file);
+
+    // The key loaded by LoadCredential=: the credential, not the root-only file.
+    testing::write_file(creds / "device.key", "-----BEGIN PRIVATE KEY-----\nTEST-ONLY\n-----END PRIVATE KEY-----\n");
+    CHECK(device_key_path(key_file, creds.c_str()) == (creds / "device.key").string());
+    // Named by the file name of key_file: another key file has no credential.
+    CHECK(device_key_path("/etc/checkpoint/other.key", creds.c_str()) == "/etc/checkpoint/other.key");
+    CHECK(device_key_path("", creds.c_str()).empty());
+}

@@ -19,17 +19,15 @@ image_test_setup() {
 }
 cp_bin() { $CHECKPOINT_EMULATOR "$CHECKPOINT_BIN_DIR/checkpoint" "$@"; }
 
-# test_data_partition DIR KEYS: a data partition tree (the layout tools/provision
-# makes) for the host-sim board, with TEST-ONLY issuer and list keys, three
-# passes, a signed status list in status.db and a lane script for the sim
-# camera: GREEN; RED by the list (isolation); RED by fever. The guest's
-# checkpoint-image-test.service reports the journal when it has 3 rows.
-test_data_partition() {
-  local P=$1 K=$2 now who
-  mkdir -p "$P/etc/checkpoint/trust" "$P/var/lib/checkpoint" "$P/image-test" "$K"
+# test_passes KEYS: TEST-ONLY keys into KEYS: the fleet PKI of tools/test-pki
+# (KEYS/pki: fleet CA, device image-test-1, list signer), a pass issuer, three
+# passes (green, red, fever: KEYS/NAME.txt) and their statuses (KEYS/status.csv:
+# the red one isolated).
+test_passes() {
+  local K=$1 now who
+  mkdir -p "$K"
+  "$ROOT/tools/test-pki" "$K/pki" image-test-1 >/dev/null 2>&1 || fail "tools/test-pki failed"
   cp_bin pass keygen --out "$K/issuer" --cn "image-test pass issuer (TEST-ONLY)" >/dev/null
-  cp_bin pass keygen --out "$K/lists" --cn "image-test list signer (TEST-ONLY)" >/dev/null
-  cp "$K/issuer/issuer.crt" "$P/etc/checkpoint/trust/"
   now=$(date +%s)
   declare -A id
   for who in green red fever; do
@@ -40,9 +38,27 @@ test_data_partition() {
   done
   printf 'pass_id,status,reason\n%s,green,\n%s,red,isolation\n%s,green,\n' \
     "${id[green]}" "${id[red]}" "${id[fever]}" > "$K/status.csv"
-  cp_bin list build --csv "$K/status.csv" --key "$K/lists/issuer.key" --cert "$K/lists/issuer.crt" \
+}
+
+# test_data_partition DIR KEYS UPSTREAM_URL: the data partition tree of device
+# image-test-1 as tools/provision makes it (identity from KEYS/pki, upstream
+# UPSTREAM_URL, pass issuer and list signer of test_passes), checked by the
+# device's own checkpointd (aarch64, under qemu-aarch64), plus the test's
+# parts: the status list (version 1) in status.db, a lane script for the sim
+# camera (GREEN; RED by the list; RED by fever), slow frames, a short sync
+# backoff. The guest's checkpoint-image-test.service reports the journal when
+# it has 3 rows and every row is uploaded.
+test_data_partition() {
+  local P=$1 K=$2 url=$3
+  CHECKPOINTD=$CHECKPOINT_BIN_DIR/checkpointd "$ROOT/tools/provision" --id image-test-1 --site qemu \
+    --lane gate --board host-sim --upstream "$url" --fleet-ca "$K/pki/fleet-ca.crt" \
+    --device-key "$K/pki/device-image-test-1.key" --device-cert "$K/pki/device-image-test-1.crt" \
+    --trust "$K/issuer/issuer.crt" --list-signer "$K/pki/list-signer.crt" --out "$P" >&2 ||
+    fail "tools/provision failed"
+  mkdir -p "$P/var/lib/checkpoint" "$P/image-test"
+  cp_bin list build --csv "$K/status.csv" --key "$K/pki/list-signer.key" --cert "$K/pki/list-signer.crt" \
     --version 1 --out "$K/status.list" --issuer CN-HL-DQ >/dev/null
-  cp_bin list import "$K/status.list" --db "$P/var/lib/checkpoint/status.db" --trust "$K/lists/issuer.crt" >/dev/null
+  cp_bin list import "$K/status.list" --db "$P/var/lib/checkpoint/status.db" --trust "$K/pki/list-signer.crt" >/dev/null
   {
     printf '{"version":1,"lead_frames":20,"people":[\n'
     lane_person "$K" green 36.5; printf ',\n'; lane_person "$K" red 36.6; printf ',\n'
@@ -50,13 +66,13 @@ test_data_partition() {
   } > "$P/image-test/lane.json"
   echo 3 > "$P/image-test/expect-rows"
   echo "${IMAGE_TEST_LANE_TIMEOUT_S:-900}" > "$P/image-test/timeout-s"
-  cat > "$P/etc/checkpoint/checkpointd.conf" <<CONF
-# QEMU image test: the sim board, slow frames (the whole machine is emulated).
-[device]
-id = image-test-1
-site = qemu
-lane = gate
-board = /usr/share/checkpoint/board/host-sim/board.conf
+  # The provisioned configuration, tuned for a whole machine under emulation:
+  # slow frames, and sync rounds and retries seconds apart, not minutes.
+  local conf=$P/etc/checkpoint/checkpointd.conf
+  sed -i -e '/^\[upstream\]$/a heartbeat_interval_s = 15\nlist_interval_s = 15\nbackoff_cap_s = 20' "$conf"
+  cat >> "$conf" <<CONF
+
+# QEMU image test: the whole machine is emulated.
 [camera]
 fps = 4
 width = 640
@@ -67,6 +83,10 @@ CONF
   echo 'CHECKPOINTD_ARGS="--lane /data/image-test/lane.json --json"' > "$P/etc/checkpoint/checkpointd.env"
   # A slot whose checkpointd is not healthy gives up after 150 s, not 300 s.
   echo 'DEADLINE_S=150' > "$P/etc/checkpoint/boot-health.conf"
+  # The device's own parser accepts the tuned configuration too.
+  $CHECKPOINT_EMULATOR "$CHECKPOINT_BIN_DIR/checkpointd" --config "$conf" \
+    --board "$ROOT/board/host-sim/board.conf" --check-config >/dev/null ||
+    fail "checkpointd --check-config refused the test's configuration"
 }
 lane_person() {
   printf '{"qr":"%s","temperature_c":%s,"arrive_frames":4,"hold_frames":40,"leave_frames":3,"gap_frames":8}' \
@@ -74,14 +94,16 @@ lane_person() {
 }
 
 # qemu_boot DISK LOG TIMEOUT_S [QEMU ARGS...]: boots DISK (qcow2) in the
-# background, serial console to LOG; sets QEMU_PID. The machine does not
+# background, serial console to LOG; sets QEMU_PID. QEMU_NIC: the -nic
+# argument (default none; the boot test uses QEMU's user networking, where the
+# guest reaches the host's loopback at 10.0.2.2). The machine does not
 # reboot (-no-reboot): a guest reboot ends QEMU, the caller starts it again.
 qemu_boot() {
   local disk=$1 log=$2 t=$3; shift 3
   : > "$log"
   timeout "$t" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
     -bios "$FIRMWARE" -drive if=none,id=hd,file="$disk",format=qcow2 -device virtio-blk-pci,drive=hd \
-    -nic none -serial "file:$log" -monitor none "$@" </dev/null >/dev/null 2>>"$log.qemu-err" &
+    -nic "${QEMU_NIC:-none}" -serial "file:$log" -monitor none "$@" </dev/null >/dev/null 2>>"$log.qemu-err" &
   QEMU_PID=$!
   QEMU_T0=$(date +%s)
 }

@@ -41,7 +41,16 @@ for f in checkpointd.conf device.key device.crt fleet-ca.crt list-signer.crt tru
 done
 check "device.key is 0600" test "$(mode_of "$e/device.key")" = 600
 check "certificates are 0644" test "$(mode_of "$e/device.crt")$(mode_of "$e/fleet-ca.crt")" = 644644
-check "etc/checkpoint is 0750" test "$(mode_of "$e")" = 750
+check "etc/checkpoint is 0755 (the daemon's user reads its configuration)" test "$(mode_of "$e")" = 755
+# The key stays root-only on disk; checkpointd.service hands it to the daemon as
+# the systemd credential named like the file the configuration names.
+unit=$src/firmware/systemd/checkpointd.service
+key_file=$(sed -n 's/^key_file = //p' "$e/checkpointd.conf")
+check "config names the key at /etc/checkpoint/device.key" test "$key_file" = /etc/checkpoint/device.key
+check "checkpointd.service loads that key as the credential device.key" \
+  grep -qx "LoadCredential=$(basename "$key_file"):$key_file" "$unit"
+check "checkpointd.service has a blank stand-in when there is no key" \
+  grep -qx 'SetCredential=device.key:\\n' "$unit"
 check "authorized_keys is 0600 and holds the key" \
   cmp -s <(grep -v '^$' "$t/tech.pub") "$t/gate-07/etc/ssh/authorized_keys"
 check "authorized_keys mode" test "$(mode_of "$t/gate-07/etc/ssh/authorized_keys")" = 600
@@ -78,6 +87,22 @@ check "checkpoint diag: the provisioned upstream is used" grep -q '"url":"https:
 mkdir "$t/untar" && tar -C "$t/untar" -xf "$t/gate-07.tar"
 check "tar holds the same tree" diff -r "$t/untar" "$t/gate-07"
 check "tar keeps device.key 0600" bash -c "tar tvf '$t/gate-07.tar' | grep -q -- '-rw------- 0/0 .* etc/checkpoint/device.key'"
+check "tar keeps etc/checkpoint 0755 root" bash -c "tar tvf '$t/gate-07.tar' | grep -q -- '^drwxr-xr-x 0/0 .* etc/checkpoint/$'"
+# Unpacked as root, as the technician does into /data: another user (standing in
+# for the daemon's) reads the configuration and certificates but not the key.
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+  chmod 0711 "$t"
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+  mkdir "$t/unpacked" && tar -C "$t/unpacked" --same-owner -xf "$t/gate-07.tar"
+  check "unpacked: the daemon's user reads checkpointd.conf and device.crt" \
+    as_nobody cat "$t/unpacked/etc/checkpoint/checkpointd.conf" "$t/unpacked/etc/checkpoint/device.crt"
+  check "unpacked: the daemon's user cannot read device.key" \
+    bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cat '$t/unpacked/etc/checkpoint/device.key' 2>/dev/null"
+  check "unpacked: device.key is root:root 0600" test "$(stat -c '%u:%g %a' "$t/unpacked/etc/checkpoint/device.key")" = "0:0 600"
+  chmod 0700 "$t"
+else
+  echo "skip unpacked-tree access checks (need root and setpriv)"
+fi
 check "no password anywhere in the tree" bash -c "! grep -rqi password '$t/gate-07'"
 check "no key material in the tool's output" bash -c "! grep -q 'PRIVATE KEY\|BEGIN' '$t/log'"
 
