@@ -214,7 +214,10 @@ int main(int argc, char** argv) {
         }
     }
     if (!fs::is_directory(data)) {
-        std::fprintf(stderr, "no data at %s (set CHECKPOINT_SHARED_DATA or --data)\n", data.c_str());
+        std::fprintf(stderr,
+                     "no data at %s (set CHECKPOINT_SHARED_DATA, or --data tests/data/boofcv-qr for the subset "
+                     "in the repository)\n",
+                     data.c_str());
         return 0;
     }
     auto samples = scoring::load_dataset(data);
