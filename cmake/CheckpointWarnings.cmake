@@ -6,9 +6,7 @@ target_compile_options(cp_warnings INTERFACE
   -Wnull-dereference -Wimplicit-fallthrough
   $<$<CXX_COMPILER_ID:GNU>:-Wsuggest-override -Wduplicated-cond -Wlogical-op>
   $<$<CXX_COMPILER_ID:Clang>:-Winconsistent-missing-override>)
-if(CHECKPOINT_WERROR)
-  target_compile_options(cp_warnings INTERFACE -Werror)
-endif()
+# -Werror comes from CMAKE_COMPILE_WARNING_AS_ERROR (CHECKPOINT_WERROR, CMakeLists.txt).
 
 if(CHECKPOINT_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer

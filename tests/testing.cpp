@@ -28,6 +28,10 @@ TempDir::~TempDir() {
     fs::remove_all(path_, ec);
 }
 
+fs::path vendored_data(const std::string& sub) {
+    return fs::path(CHECKPOINT_SOURCE_DIR) / "tests" / "data" / sub;
+}
+
 std::optional<fs::path> shared_data(const std::string& sub) {
     fs::path base;
     if (const char* env = std::getenv("CHECKPOINT_SHARED_DATA"); env && *env) {

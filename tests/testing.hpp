@@ -26,7 +26,12 @@ private:
     std::filesystem::path path_;
 };
 
-// ../shared/data (or $CHECKPOINT_SHARED_DATA) when present, with `sub` appended.
+// tests/data/`sub`: test data kept in the repository (the EU DCC conformance cases,
+// a subset of the BoofCV photographs), so the tests that read it never skip.
+std::filesystem::path vendored_data(const std::string& sub);
+
+// The full photo set, optional: ../shared/data (or $CHECKPOINT_SHARED_DATA) when
+// present, with `sub` appended.
 std::optional<std::filesystem::path> shared_data(const std::string& sub = {});
 
 // Prints why and exits with kSkip when the shared data folder `sub` is absent.

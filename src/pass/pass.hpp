@@ -1,4 +1,4 @@
-// The decoded, verified content of a pass QR code (CP1 per ../shared/spec/pass-format.md,
+// The decoded, verified content of a pass QR code (CP1 per docs/pass-format.md,
 // or an EU Digital COVID Certificate, HC1). Pure data: no I/O, no OpenCV, no logging.
 #pragma once
 

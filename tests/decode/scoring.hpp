@@ -1,5 +1,5 @@
 // Scoring of QR reads against the hand-labelled corners of the BoofCV QR study
-// (shared/data/README.md): a code counts as read when a result's centre lies
+// (tests/data/boofcv-qr/README.md): a code counts as read when a result's centre lies
 // inside a labelled quadrilateral; each result matches one label at most, and
 // each label is counted once. A result whose centre lies in no label is a
 // false read.

@@ -1,4 +1,4 @@
-// EU DCC conformance (HCERT test data, ../shared/data/dgc-testdata): every case file,
+// EU DCC conformance (HCERT test data, vendored in tests/data/dgc-testdata): every case file,
 // every expected result the chain covers. Prints the pass count per check and fails
 // on any mismatch that is not in the documented known-exceptions list below
 // (docs/conformance.md explains each one).
@@ -68,7 +68,7 @@ struct Tally {
 }  // namespace
 
 TEST_CASE("EU DCC conformance cases") {
-    fs::path root = cp::testing::require_shared_data("dgc-testdata");
+    const fs::path root = cp::testing::vendored_data("dgc-testdata");
     std::vector<fs::path> files;
     for (const auto& e : fs::recursive_directory_iterator(root))
         if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());

@@ -1,6 +1,7 @@
-// Read rate on the BoofCV QR photographs (shared/data/boofcv-qr), per category,
-// scored with the README's rule: our QrDecoder beside bare ZXing-cpp (the
-// README's reference setting) and ZBar, in the same run on the same gray frames.
+// Read rate on the BoofCV QR photographs (the full set in ../shared/data/boofcv-qr
+// when present, or --data DIR, e.g. the vendored subset tests/data/boofcv-qr), per
+// category, scored with the rule of tests/data/boofcv-qr/README.md: our QrDecoder
+// beside bare ZXing-cpp (the reference setting there) and ZBar, in the same run on the same gray frames.
 //
 //   bench_decode [--data DIR] [--only cat1,cat2] [--ablate] [--budget MS] [--no-zbar]
 //                [--quick PX] [--stages] [--verbose]
@@ -213,7 +214,10 @@ int main(int argc, char** argv) {
         }
     }
     if (!fs::is_directory(data)) {
-        std::fprintf(stderr, "no data at %s (set CHECKPOINT_SHARED_DATA or --data)\n", data.c_str());
+        std::fprintf(stderr,
+                     "no data at %s (set CHECKPOINT_SHARED_DATA, or --data tests/data/boofcv-qr for the subset "
+                     "in the repository)\n",
+                     data.c_str());
         return 0;
     }
     auto samples = scoring::load_dataset(data);

@@ -285,6 +285,9 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n_synth; ++i) scenarios.push_back(synthetic(i));
     fs::path data = fs::path(CHECKPOINT_SOURCE_DIR) / ".." / "shared" / "data" / "boofcv-qr";
     if (const char* env = std::getenv("CHECKPOINT_SHARED_DATA"); env && *env) data = fs::path(env) / "boofcv-qr";
+    if (photos && !fs::is_directory(data))
+        std::fprintf(stderr, "no photographs at %s (the full set; set CHECKPOINT_SHARED_DATA): synthetic "
+                     "presentations only, not comparable with docs/benchmarks.md\n", data.c_str());
     if (photos && fs::is_directory(data)) {
         // Every third photograph of the conditions a lane meets: phones, paper, light.
         const std::vector<std::string> cats = {"nominal", "monitor", "glare", "bright_spots", "blurred", "shadows", "perspective"};
