@@ -61,13 +61,15 @@ std::optional<std::int64_t> parse_iso8601(std::string_view s) {
     }
     if (p == s.size()) return secs;
     if (s[p] == 'Z' && p + 1 == s.size()) return secs;
-    if ((s[p] == '+' || s[p] == '-') && s.size() == p + 6 && s[p + 3] == ':') {
-        auto oh = num(p + 1, 2), om = num(p + 4, 2);
-        if (!oh || !om) return std::nullopt;
-        std::int64_t off = *oh * 3600 + *om * 60;
-        return s[p] == '+' ? secs - off : secs + off;
-    }
-    return std::nullopt;
+    if (s[p] != '+' && s[p] != '-') return std::nullopt;
+    // Offsets ±hh:mm, ±hhmm (the basic form, as in the EU DCC test data) and ±hh.
+    std::optional<int> oh = num(p + 1, 2), om;
+    if (s.size() == p + 6 && s[p + 3] == ':') om = num(p + 4, 2);
+    else if (s.size() == p + 5) om = num(p + 3, 2);
+    else if (s.size() == p + 3) om = 0;
+    if (!oh || !om || *oh > 23 || *om > 59) return std::nullopt;
+    const std::int64_t off = *oh * 3600 + *om * 60;
+    return s[p] == '+' ? secs - off : secs + off;
 }
 
 }  // namespace cp

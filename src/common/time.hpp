@@ -14,8 +14,9 @@ std::int64_t monotonic_now_ms();  // CLOCK_MONOTONIC; never jumps
 
 // "2026-11-28T14:04:19Z"
 std::string format_iso8601(std::int64_t epoch_seconds);
-// Accepts "YYYY-MM-DDTHH:MM:SS" followed by "Z", "+HH:MM", "-HH:MM" or nothing
-// (UTC), with optional fractional seconds; also a plain date "YYYY-MM-DD".
+// Accepts "YYYY-MM-DDTHH:MM:SS" followed by "Z", an offset "±HH:MM", "±HHMM" or
+// "±HH", or nothing (UTC), with optional fractional seconds; also a plain date
+// "YYYY-MM-DD".
 std::optional<std::int64_t> parse_iso8601(std::string_view text);
 
 }  // namespace cp

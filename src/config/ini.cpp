@@ -56,8 +56,24 @@ Result<std::vector<IniEntry>> parse_ini(std::string_view text, std::string_view 
         if (eq == std::string_view::npos) return bad(origin, line_no, "expected key = value");
         std::string_view key = trim(line.substr(0, eq));
         std::string_view value = trim(line.substr(eq + 1));
-        if (!valid_name(key)) return bad(origin, line_no, "bad key name");
-        if (section.empty()) return bad(origin, line_no, std::string(key) + ": key outside a [section]");
+        if (!valid_name(key)) {
+            auto dot = key.find('.');
+            if (dot != std::string_view::npos && dot > 0 && valid_name(key.substr(0, dot)) &&
+                valid_name(key.substr(dot + 1))) {
+                // "device.id = x": the dotted name the docs use, written as a key.
+                return bad(origin, line_no,
+                           "\"" + std::string(key) + "\": keys live in [section]s; write \"[" +
+                               std::string(key.substr(0, dot)) + "]\" on a line of its own, then \"" +
+                               std::string(key.substr(dot + 1)) + " = ...\"");
+            }
+            return bad(origin, line_no,
+                       "bad key name \"" + std::string(key.substr(0, 64)) +
+                           "\": a key is 1-64 of a-z 0-9 _ -, inside a [section] (\"[device]\" then \"id = gate-01\")");
+        }
+        if (section.empty())
+            return bad(origin, line_no,
+                       std::string(key) + ": key outside a [section]; keys live in [section]s, e.g. \"[device]\" then \"" +
+                           std::string(key) + " = ...\"");
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
             value = value.substr(1, value.size() - 2);
         } else {

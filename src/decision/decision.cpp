@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace cp::decision {
 namespace {
@@ -149,6 +150,20 @@ std::string normalize_plate(std::string_view plate) {
     return out;
 }
 
+namespace {
+// a + b and a - b clamped to the int64 range instead of overflowing (undefined).
+std::int64_t sat_add(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r;
+    if (!__builtin_add_overflow(a, b, &r)) return r;
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+}
+std::int64_t sat_sub(std::int64_t a, std::int64_t b) noexcept {
+    std::int64_t r;
+    if (!__builtin_sub_overflow(a, b, &r)) return r;
+    return b < 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+}
+}  // namespace
+
 Decision decide(const DecisionInput& in) noexcept {
     const LanePolicy& pol = in.policy;
     Decision d;
@@ -163,8 +178,10 @@ Decision decide(const DecisionInput& in) noexcept {
     } else {
         // Defence in depth: the verifier checked validity, but a GREEN must not
         // depend on one module alone.
-        if (in.now_s >= p->expires_at + pol.clock_skew_s) f.add(Reason::expired);
-        if (p->issued_at > in.now_s + pol.clock_skew_s) f.add(Reason::not_yet_valid);
+        // Claim values are attacker-chosen (exp = INT64_MAX is a valid CBOR
+        // integer): saturating sums, never a wrap.
+        if (in.now_s >= sat_add(p->expires_at, pol.clock_skew_s)) f.add(Reason::expired);
+        if (p->issued_at > sat_add(in.now_s, pol.clock_skew_s)) f.add(Reason::not_yet_valid);
     }
 
     // 2. The status list (only meaningful for an authentic pass).
@@ -175,8 +192,8 @@ Decision decide(const DecisionInput& in) noexcept {
             // A red entry is acted on even from an old list: showing RED brings a
             // person to check, the safe side.
             if (in.status.status == ListStatus::red) f.add(Reason::status_red);
-            const std::int64_t age = in.now_s - in.status.list_created_at;
-            if (age < -pol.clock_skew_s) f.add(Reason::clock);
+            const std::int64_t age = sat_sub(in.now_s, in.status.list_created_at);
+            if (age < sat_sub(0, pol.clock_skew_s)) f.add(Reason::clock);
             else if (age > pol.max_list_age_s) f.add(Reason::stale_list);
             if (in.status.status == ListStatus::not_in_list) f.add(Reason::not_in_list);
             if (in.status.status == ListStatus::yellow) f.add(Reason::status_yellow);

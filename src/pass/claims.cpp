@@ -39,20 +39,28 @@ Result<cbor::Item> decode_claims_map(ByteView payload) {
     return std::move(item).value();
 }
 
+// Valid UTF-8, at most max_chars code points, no C0 control character or DEL
+// (they would reach the screen, and the journal refuses them).
 Status check_text(const std::string& s, const char* name, std::size_t max_chars) {
     std::size_t n = 0;
     if (!cbor::valid_utf8(s, &n)) return bad(std::string(name) + " is not valid UTF-8");
     if (n > max_chars) return bad(std::string(name) + " is longer than " + std::to_string(max_chars) + " characters");
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return bad(std::string(name) + " contains a control character");
+    }
     return {};
 }
 
 // Rules shared by parse and encode, so an issuer cannot produce a pass verifiers refuse.
 Status check_pass(const Pass& p) {
-    CP_TRY(check_text(p.issuer, "iss", 256));
+    CP_TRY(check_text(p.issuer, "iss", kMaxIssuerChars));
     if (p.issuer.empty()) return bad("iss is empty");
     CP_TRY(check_text(p.name, "n", kMaxNameChars));
     CP_TRY(check_text(p.grid, "g", 64));
-    CP_TRY(check_text(p.plate, "p", 32));
+    CP_TRY(check_text(p.plate, "p", kMaxPlateChars));
+    if (p.plate.size() > kMaxPlateBytes)
+        return bad("p is longer than " + std::to_string(kMaxPlateBytes) + " bytes (the journal's limit)");
     if (p.kind == Kind::resident && p.grid.empty()) return bad("kind R needs g");
     if (p.kind == Kind::driver && p.plate.empty()) return bad("kind D needs p");
     if (p.kind == Kind::entry && !p.entry) return bad("kind E needs e");
@@ -149,6 +157,7 @@ Result<Pass> parse_hc1_claims(ByteView payload) {
         auto t = cbor::as_text(iss);
         if (!t) return bad("iss (1) is not text");
         p.issuer = *t;
+        CP_TRY(check_text(p.issuer, "iss", kMaxIssuerChars));
     }
     auto iat = numeric_date(cbor::map_get(m, kClaimIat), true);
     auto exp = numeric_date(cbor::map_get(m, kClaimExp), true);
@@ -179,6 +188,14 @@ Result<Pass> parse_hc1_claims(ByteView payload) {
         auto fn = cbor::as_text(cbor::map_get(nam, "fn"));
         if (!gn) gn = cbor::as_text(cbor::map_get(nam, "gnt"));
         if (!fn) fn = cbor::as_text(cbor::map_get(nam, "fnt"));
+        // Bounded before they reach the screen. Not-UTF-8 names are dropped below.
+        for (const auto* part : {&gn, &fn}) {
+            std::size_t chars = 0;
+            if (*part && cbor::valid_utf8(**part, &chars) && chars > kMaxDccNamePartChars)
+                return bad("DCC name part longer than " + std::to_string(kMaxDccNamePartChars) + " characters");
+            if (*part && (*part)->size() > 4 * kMaxDccNamePartChars)
+                return bad("DCC name part longer than " + std::to_string(4 * kMaxDccNamePartChars) + " bytes");
+        }
         p.name = (gn ? *gn : std::string()) + (gn && fn ? " " : "") + (fn ? *fn : std::string());
     }
     if (!cbor::valid_utf8(p.name)) p.name.clear();

@@ -1,14 +1,26 @@
 // CWT claims (layer 4) ↔ Pass, for CP1 and HC1. Errors: invalid_input/"cbor" when the
-// payload is not CBOR, invalid_input/"claims" for a missing, mistyped or invalid claim.
+// payload is not CBOR, invalid_input/"claims" for a missing, mistyped or invalid claim
+// (also: a text claim over its limit below, or one holding a control character).
 #pragma once
 
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
 #include "src/pass/pass.hpp"
 
+#include <cstddef>
 #include <string_view>
 
 namespace cp::pass {
+
+// Limits on text claims. The plate is journaled with every driver scan, and the
+// scan journal stores text fields of at most 64 bytes without control
+// characters: a pass whose plate the journal would refuse is refused here, so
+// every verdict shown can be recorded. HC1 names follow the EU DCC schema
+// (each of gn, fn, gnt, fnt at most 80 characters); iss is bounded as in CP1.
+inline constexpr std::size_t kMaxPlateBytes = 64;
+inline constexpr std::size_t kMaxPlateChars = 32;
+inline constexpr std::size_t kMaxIssuerChars = 256;
+inline constexpr std::size_t kMaxDccNamePartChars = 80;
 
 // CP1: {1: iss, 6: iat, 4: exp, -65537: pass map}, per the spec's tables.
 Result<Pass> parse_cp1_claims(ByteView payload);

@@ -1,4 +1,5 @@
 #include "src/status/list_format.hpp"
+#include "src/status/version_floor.hpp"
 
 #include "src/pass/cbor.hpp"
 #include "src/pass/cose.hpp"
@@ -127,6 +128,7 @@ Result<ListHeader> decode_header(ByteView payload) {
     h.kind = static_cast<ListKind>(*kind);
     auto version = get_int(kVersion), created = get_int(kCreated), count = get_int(kCount);
     if (!version || *version < 1) return bad("header version missing or < 1");
+    if (*version > kMaxListVersion) return bad("header version above 2^53 - 1");
     if (!created || *created < 0) return bad("header created_at missing or negative");
     if (!count || *count < 0 || static_cast<std::uint64_t>(*count) > kMaxEntries) return bad("header count missing or too large");
     h.version = *version;
@@ -214,8 +216,9 @@ Result<Bytes> signed_header(ListHeader& h, std::span<const ListEntry> entries, c
                             ByteView kid) {
     CP_TRY(check_reasons(h.reasons));
     CP_TRY(check_sorted(entries, h));
-    if (h.version < 1 || (h.kind == ListKind::delta && (h.base_version < 1 || h.base_version >= h.version)))
-        return bad("version must be >= 1 and a delta's base below it");
+    if (h.version < 1 || h.version > kMaxListVersion ||
+        (h.kind == ListKind::delta && (h.base_version < 1 || h.base_version >= h.version)))
+        return bad("version must be 1..2^53-1 and a delta's base below it");
     if (entries.size() > kMaxEntries) return bad("too many entries");
     Sha sha;
     std::uint8_t rec[kRecordSize];

@@ -44,7 +44,7 @@ const char* to_string(Op op) noexcept;  // "green", "yellow", "red", "remove"
 
 struct ListHeader {
     ListKind kind = ListKind::full;
-    std::int64_t version = 0;        // strictly increasing per command centre
+    std::int64_t version = 0;        // strictly increasing per command centre; 1..2^53-1
     std::int64_t base_version = 0;   // deltas: applies only on top of exactly this version
     std::int64_t created_at = 0;     // s since epoch: the list's age is measured from here
     std::uint64_t entry_count = 0;

@@ -16,6 +16,7 @@
 #include "src/common/sqlite_stmt.hpp"
 #include "src/common/time.hpp"
 #include "src/status/list_format.hpp"
+#include "src/status/version_floor.hpp"
 
 #include <sqlite3.h>
 
@@ -303,15 +304,26 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
     if (!reader) return fail(reader.error());
     const ListHeader& h = (*reader)->header();
     if (h.kind != ListKind::full) return fail(ErrorKind::rejected, "list-kind", "a delta is not a full list");
+    const std::string floor_path = list_floor_path(path_);
     auto current = disk_info();
     if (!current) {
         // An unreadable database must not lock the device out of every future list.
         if (current.error().reason != "corrupt") return fail(current.error());
         log::warn(kCat, "active list unreadable; replacing it", {{"detail", current.error().message}});
-    } else if (*current && h.version <= (*current)->version) {
+    } else if (*current && h.version <= (*current)->version && !o.reset_version_floor) {
         return fail(ErrorKind::rejected, "list-version",
                     "version " + std::to_string(h.version) + " is not newer than the active " +
                         std::to_string((*current)->version));
+    }
+    // The floor outlives the database: a missing or corrupt status.db does not
+    // let an older list in. Checked now (before streaming) and raised below.
+    if (!o.reset_version_floor) {
+        auto floor = read_version_floor(floor_path);
+        if (!floor) return fail(floor.error());
+        if (h.version < *floor)
+            return fail(ErrorKind::rejected, "list-version",
+                        "version " + std::to_string(h.version) + " is older than version " +
+                            std::to_string(*floor) + " installed before");
     }
 
     const std::string tmp = path_ + ".new";
@@ -382,6 +394,14 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
             return cleanup(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "commit"));
     }
     if (auto s = fsync_path(tmp, false); !s.ok()) return cleanup(fail(s.error()));
+    // Floor first: a power loss between the two leaves the floor ahead of the
+    // database, which still admits this same version again.
+    if (o.reset_version_floor) {
+        if (auto s = reset_version_floor(floor_path, info.version, "list import with reset_version_floor"); !s.ok())
+            return cleanup(fail(s.error()));
+    } else if (auto s = admit_version(floor_path, info.version, "list-version", "list-format"); !s.ok()) {
+        return cleanup(fail(s.error()));
+    }
     if (::rename(tmp.c_str(), path_.c_str()) != 0)
         return cleanup(fail(ErrorKind::io, "status-write", std::string("rename: ") + std::strerror(errno)));
     std::string dir = std::filesystem::path(path_).parent_path().string();
@@ -415,6 +435,15 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
         return fail(ErrorKind::rejected, (*current)->version >= h.version ? "list-version" : "list-base",
                     "delta " + std::to_string(h.base_version) + "→" + std::to_string(h.version) +
                         " does not apply to active version " + std::to_string((*current)->version));
+    }
+    const std::string floor_path = list_floor_path(path_);
+    {
+        auto floor = read_version_floor(floor_path);
+        if (!floor) return fail(floor.error());
+        if (h.version < *floor)
+            return fail(ErrorKind::rejected, "list-version",
+                        "delta to version " + std::to_string(h.version) + " is older than version " +
+                            std::to_string(*floor) + " installed before");
     }
 
     Db db;
@@ -492,6 +521,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
 
     // Commit and re-read under the lookup lock: no lookup sees new entries with
     // the old reason table or metadata.
+    if (auto fs = admit_version(floor_path, info.version, "list-version", "list-format"); !fs.ok()) return rollback(fail(fs.error()));
     std::lock_guard lock(mu_);
     if (int crc = exec(db.h, "COMMIT"); crc != SQLITE_OK) return rollback(db_fail(db.h, crc, "status-write", "commit"));
     auto snap = open_snapshot(path_, opts_.cache_kib);

@@ -49,6 +49,10 @@ struct ListInfo {
 struct ImportOptions {
     // The device clock at import (0: now). Only recorded, never used to accept or refuse.
     std::int64_t now_s = 0;
+    // Technician override for a deliberate re-provision (full lists only): install
+    // this list whatever the active version and the version floor, then set the
+    // floor to its version. Logged as a warning. Never set by the sync path.
+    bool reset_version_floor = false;
 };
 
 class StatusList {
@@ -64,9 +68,12 @@ public:
 
     // Verifies and installs a full list file (streamed; 10M entries fine) signed
     // by a certificate in `trust`. Errors: the reasons of list_format.hpp,
-    // [rejected] "list-version" (not newer than the active list), [rejected]
-    // "list-kind" (a delta given to import), [io] "status-write". On any error the
-    // active list is untouched.
+    // [rejected] "list-version" (not newer than the active list, or older than the
+    // version floor of version_floor.hpp: the highest version ever installed, kept
+    // in <path>.floor and not lowered by a missing or corrupt database),
+    // [rejected] "list-kind" (a delta given to import), [io] "status-write",
+    // [io] "version-floor" (floor file unreadable: nothing installs until a
+    // technician resets it). On any error the active list is untouched.
     virtual Result<ListInfo> import_file(const std::string& path, const crypto::TrustStore& trust,
                                          ImportOptions opts = {}) = 0;
     virtual Result<ListInfo> import_bytes(ByteView data, const crypto::TrustStore& trust,
@@ -75,6 +82,7 @@ public:
     // Applies a signed delta (version N → M, same file format, kind delta) in one
     // transaction. Errors as import, plus [rejected] "list-base" (the active
     // version is not N, or no list is installed) and "list-kind" (a full list).
+    // The version floor applies (M below it: "list-version"); there is no override.
     virtual Result<ListInfo> apply_delta(ByteView signed_delta, const crypto::TrustStore& trust,
                                          ImportOptions opts = {}) = 0;
 

@@ -2,6 +2,7 @@
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
+#include "src/status/version_floor.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -104,6 +105,10 @@ Status SyncWorker::install_trust_list(const std::string& dir, const TrustList& t
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return fail(ErrorKind::io, "trust-write", "create " + dir + ": " + ec.message());
+    // The trust version floor outlives the envelope: deleting upstream-trust.json
+    // does not let an older trust list in (src/status/version_floor.hpp).
+    if (auto s = status::admit_version(status::trust_floor_path(dir), t.version, "trust-version", "trust-format"); !s)
+        return s;
     std::string pem;
     for (const auto& der : t.issuers) pem += pem_of(der);
     // Certificates first, then the envelope that records the version: after a power

@@ -108,7 +108,9 @@ public:
     SyncStatus status() const;
 
     // Installs a verified trust list into `dir` (temp file + fsync + rename + fsync
-    // of the folder). Errors: [io] "trust-write".
+    // of the folder), after raising the trust version floor `<dir>/upstream-trust.floor`.
+    // Errors: [io] "trust-write", [rejected] "trust-version" (below the floor),
+    // [invalid_input] "trust-format" (version outside 1..2^53-1), [io] "version-floor".
     static Status install_trust_list(const std::string& dir, const TrustList& t);
     // The version of the trust list installed in `dir`, re-verified against
     // `list_signers`; 0 when none or when it does not verify.

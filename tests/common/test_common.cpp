@@ -27,6 +27,22 @@ TEST_CASE("ISO 8601 parse and format") {
     CHECK(format_iso8601(1767225600) == "2026-01-01T00:00:00Z");
 }
 
+TEST_CASE("ISO 8601 offsets with and without a colon") {
+    // The EU DCC test data writes "+0200"; RFC 3339 writes "+02:00"; both mean the same.
+    const std::int64_t t = 1623244536;  // 2021-06-09T13:15:36Z
+    CHECK(parse_iso8601("2021-06-09T15:15:36+0200").value() == t);
+    CHECK(parse_iso8601("2021-06-09T15:15:36+02:00").value() == t);
+    CHECK(parse_iso8601("2021-06-09T15:15:36+02").value() == t);
+    CHECK(parse_iso8601("2021-06-09T10:45:36-0230").value() == t);
+    CHECK(parse_iso8601("2021-06-09T15:15:36.5+0200").value() == t);
+    CHECK_FALSE(parse_iso8601("2021-06-09T15:15:36+020").has_value());
+    CHECK_FALSE(parse_iso8601("2021-06-09T15:15:36+02:0").has_value());
+    CHECK_FALSE(parse_iso8601("2021-06-09T15:15:36+2400").has_value());
+    CHECK_FALSE(parse_iso8601("2021-06-09T15:15:36+0260").has_value());
+    CHECK_FALSE(parse_iso8601("2021-06-09T15:15:36+02000").has_value());
+    CHECK_FALSE(parse_iso8601("2021-06-09T15:15:36+").has_value());
+}
+
 TEST_CASE("Result carries a value or a typed error") {
     auto half = [](int x) -> Result<int> {
         if (x % 2) return fail(ErrorKind::invalid_input, "odd", "cannot halve");

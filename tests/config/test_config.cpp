@@ -119,6 +119,29 @@ TEST_CASE("syntax errors are typed config errors with the line") {
     CHECK_FALSE(parse("[device]\nid = " + std::string(5000, 'x') + "\n").ok());
 }
 
+TEST_CASE("a dotted key outside a section says keys live in [section]s and shows the form") {
+    auto c = parse("device.id = gate-01\n");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().kind == cp::ErrorKind::config);
+    const std::string& m = c.error().message;
+    INFO(m);
+    CHECK(m.rfind("config:1:", 0) == 0);
+    CHECK(m.find("[section]") != std::string::npos);
+    CHECK(m.find("[device]") != std::string::npos);
+    CHECK(m.find("id = ") != std::string::npos);
+    CHECK(m.find("gate-01") == std::string::npos);  // values are not echoed
+    // Inside a section too: "[device]" then "camera.fps = 5".
+    auto in_section = parse("[device]\ncamera.fps = 5\n");
+    REQUIRE_FALSE(in_section.ok());
+    CHECK(in_section.error().message.find("[camera]") != std::string::npos);
+    CHECK(in_section.error().message.find("fps = ") != std::string::npos);
+    // A plain key outside any section is told the same.
+    auto plain = parse("id = gate-01\n");
+    REQUIRE_FALSE(plain.ok());
+    CHECK(plain.error().message.find("[section]") != std::string::npos);
+    CHECK(plain.error().message.find("[device]") != std::string::npos);
+}
+
 TEST_CASE("board files set hardware only, and the config file overrides them") {
     const char* board = "[board]\nname = test\n[camera]\nbackend = v4l2\nfps = 15\n[gpio]\nrelay = GPIO5\n";
     auto c = parse("[camera]\nfps = 25\n", board);

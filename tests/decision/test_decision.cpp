@@ -233,6 +233,43 @@ TEST_CASE("RecentScans stays bounded") {
     CHECK_FALSE(recent.find(id).has_value());
 }
 
+TEST_CASE("claim and list times at the int64 limits decide without overflow") {
+    constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+    constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+    // exp = INT64_MAX: "never expires", not a wrapped sum that reads as expired.
+    auto in = green_input();
+    in.verified.pass->expires_at = kMax;
+    auto d = decide(in);
+    CHECK(d.verdict == Verdict::green);
+    CHECK(d.reason == Reason::ok);
+    // iat = INT64_MAX with now near the top: not yet valid, no wrap of now + skew.
+    in = green_input();
+    in.now_s = kMax - 10;
+    in.verified.pass->issued_at = kMax;
+    in.verified.pass->expires_at = kMax;
+    in.status.list_created_at = kMax - 3600;
+    d = decide(in);
+    CHECK(d.verdict == Verdict::green);
+    in.verified.pass->issued_at = kMax;
+    in.now_s = kMin + 10;
+    in.verified.pass->expires_at = kMax;
+    in.status.list_created_at = kMin + 10;
+    d = decide(in);
+    CHECK(d.reason == Reason::not_yet_valid);
+    // A list created at INT64_MIN is infinitely old (stale), not "from the future".
+    in = green_input();
+    in.status.list_created_at = kMin;
+    d = decide(in);
+    CHECK(d.verdict == Verdict::yellow);
+    CHECK(d.reason == Reason::stale_list);
+    // Created at INT64_MAX: from the future, a clock problem.
+    in.status.list_created_at = kMax;
+    in.now_s = -10;
+    in.verified.pass->issued_at = -100;
+    d = decide(in);
+    CHECK(d.reason == Reason::clock);
+}
+
 TEST_CASE("every reason has a code, key and texts, and codes are unique") {
     std::set<std::string> codes;
     for (int r = static_cast<int>(Reason::ok); r <= static_cast<int>(Reason::plate_mismatch); ++r) {

@@ -110,3 +110,74 @@ TEST_CASE("keygen, issue, verify: exit codes and JSON") {
     CHECK(run(dir, "pass issue --key " + quote(keys + "/issuer.key") + " --cert " + quote(keys + "/issuer.crt") +
                        " --claims " + quote((dir / "bad.json").string())).code == 2);
 }
+
+TEST_CASE("verify --at takes offsets with and without a colon") {
+    cp::testing::TempDir dir;
+    std::string keys = (dir / "keys").string();
+    REQUIRE(run(dir, "pass keygen --out " + quote(keys)).code == 0);
+    cp::testing::write_file(dir / "claims.json",
+        R"({"iss": "CN-HL-DQ", "iat": 1767225600, "exp": 1798761600,
+            "pass": {"v": 1, "id": "00112233445566778899aabbccddeeff", "k": "V", "n": "x"}})");
+    Run issued = run(dir, "pass issue --key " + quote(keys + "/issuer.key") + " --cert " + quote(keys + "/issuer.crt") +
+                              " --claims " + quote((dir / "claims.json").string()));
+    REQUIRE(issued.code == 0);
+    const std::string verify = "verify --text " + quote(issued.out.substr(0, issued.out.find('\n'))) + " --trust " +
+                               quote(keys + "/issuer.crt") + " --skew 0 --at ";
+    // exp is 2027-01-01T00:00:00Z. 00:30 at +01:00 is 23:30Z the day before: valid;
+    // read as UTC it would be expired. Both offset forms mean the same instant.
+    for (const char* at : {"2027-01-01T00:30:00+0100", "2027-01-01T00:30:00+01:00", "2027-01-01T00:30:00+01"}) {
+        CAPTURE(at);
+        Run r = run(dir, verify + at);
+        CHECK(r.code == 0);
+        CHECK(one_json(r.out)["verified"] == true);
+    }
+    Run utc = run(dir, verify + "2027-01-01T00:30:00Z");
+    CHECK(utc.code == 1);
+    CHECK(one_json(utc.out)["reason"] == "expired");
+    // The EU DCC test data's form.
+    CHECK(run(dir, verify + "2026-06-09T15:15:36+0200").code == 0);
+    CHECK(run(dir, verify + "2026-06-09T15:15:36+020").code == 2);
+}
+
+TEST_CASE("every checkpoint subcommand answers --help: usage on stdout, exit 0, no file named --help") {
+    cp::testing::TempDir dir;
+    struct Case {
+        const char* args;
+        const char* usage;
+    };
+    const Case cases[] = {
+        {"version --help", "usage: checkpoint version"},
+        {"decode --help", "usage: checkpoint decode"},
+        {"decode -h", "usage: checkpoint decode"},
+        {"decode some.png --help", "usage: checkpoint decode"},
+        {"verify --help", "usage: checkpoint verify"},
+        {"verify --text --help", "usage: checkpoint verify"},
+        {"pass --help", "usage: checkpoint pass"},
+        {"pass issue --help", "checkpoint pass issue"},
+        {"pass keygen --help", "checkpoint pass keygen"},
+        {"list --help", "usage: checkpoint list"},
+        {"list import --help", "checkpoint list import"},
+        {"list build --help", "checkpoint list build"},
+        {"list lookup --help", "checkpoint list lookup"},
+        {"list info --help", "checkpoint list info"},
+        {"list floor --help", "checkpoint list floor"},
+        {"journal --help", "usage: checkpoint journal"},
+        {"journal tail --help", "usage: checkpoint journal"},
+        {"diag --help", "usage: checkpoint diag"},
+        {"help decode", "usage: checkpoint decode"},
+        {"help diag", "usage: checkpoint diag"},
+        {"--help", "usage: checkpoint COMMAND"},
+        {"help", "usage: checkpoint COMMAND"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.args);
+        Run r = run(dir, c.args);
+        CHECK(r.code == 0);
+        CHECK(r.out.find(c.usage) != std::string::npos);
+        CHECK(r.out.find("\"file\"") == std::string::npos);  // decode did not try a file
+    }
+    // Without --help, usage errors still exit 2.
+    CHECK(run(dir, "decode").code == 2);
+    CHECK(run(dir, "list").code == 2);
+    CHECK(run(dir, "nosuch --help").code == 2);
+}

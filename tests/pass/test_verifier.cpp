@@ -39,7 +39,96 @@ Bytes claims_with_pass_map(const Bytes& pass_map) {
     return c;
 }
 
+// CBOR text string header + bytes (any length below 64 KiB).
+Bytes cbor_text(const std::string& t) {
+    Bytes b;
+    if (t.size() < 24) b.push_back(static_cast<std::uint8_t>(0x60 + t.size()));
+    else if (t.size() < 256) b.insert(b.end(), {0x78, static_cast<std::uint8_t>(t.size())});
+    else b.insert(b.end(), {0x79, static_cast<std::uint8_t>(t.size() >> 8), static_cast<std::uint8_t>(t.size() & 0xff)});
+    b.insert(b.end(), t.begin(), t.end());
+    return b;
+}
+
+// A driver pass map {"v":1,"id":..,"k":"D","n":"x","p":plate}, bypassing the issuer-side check.
+Bytes driver_map(const std::string& plate) {
+    Bytes m{0xa5, 0x61, 'v', 0x01, 0x62, 'i', 'd', 0x50};
+    Pass p = resident();
+    m.insert(m.end(), p.id.begin(), p.id.end());
+    m.insert(m.end(), {0x61, 'k', 0x61, 'D', 0x61, 'n', 0x61, 'x', 0x61, 'p'});
+    Bytes t = cbor_text(plate);
+    m.insert(m.end(), t.begin(), t.end());
+    return m;
+}
+
+// A minimal DCC with the given issuer and name parts.
+Bytes dcc_claims(const std::string& iss, const std::string& gn, const std::string& fn) {
+    Bytes c{0xa4, 0x01};
+    Bytes it = cbor_text(iss);
+    c.insert(c.end(), it.begin(), it.end());
+    c.insert(c.end(), {0x04, 0x1a, 0x6b, 0x36, 0xec, 0x80, 0x06, 0x1a, 0x69, 0x55, 0xb9, 0x00});
+    // -260: {1: {"v": [{"ci": "URN:UVCI:TEST"}], "nam": {"gn": gn, "fn": fn}}}
+    c.insert(c.end(), {0x39, 0x01, 0x03, 0xa1, 0x01, 0xa2, 0x61, 'v', 0x81, 0xa1, 0x62, 'c', 'i'});
+    Bytes ci = cbor_text("URN:UVCI:TEST");
+    c.insert(c.end(), ci.begin(), ci.end());
+    c.insert(c.end(), {0x63, 'n', 'a', 'm', 0xa2, 0x62, 'g', 'n'});
+    Bytes g = cbor_text(gn);
+    c.insert(c.end(), g.begin(), g.end());
+    c.insert(c.end(), {0x62, 'f', 'n'});
+    Bytes f = cbor_text(fn);
+    c.insert(c.end(), f.begin(), f.end());
+    return c;
+}
+
+std::string repeat(const std::string& s, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += s;
+    return out;
+}
+
 }  // namespace
+
+TEST_CASE("a driver plate the journal would refuse is refused at verification") {
+    World w;
+    auto verify_plate = [&](const std::string& plate) {
+        return w.verify(text_of(signed_cose(w.issuer, es256_header(w.issuer.kid), claims_with_pass_map(driver_map(plate)))));
+    };
+    // 21 three-byte characters + 1 ASCII = 64 bytes: the journal's limit, accepted.
+    Verification ok = verify_plate(repeat("黑", 21) + "E");
+    INFO(ok.detail);
+    CHECK(ok.verified());
+    REQUIRE(ok.pass.has_value());
+    CHECK(ok.pass->plate.size() == kMaxPlateBytes);
+    // 22 characters (within 32) but 66 bytes: over the journal's limit.
+    Verification big = verify_plate(repeat("黑", 22));
+    CHECK(big.reason == "claims");
+    CHECK(big.detail.find("bytes") != std::string::npos);
+    // Control characters: the journal refuses them, so does verification.
+    CHECK(verify_plate("AB\n123").reason == "claims");
+    CHECK(verify_plate(std::string("AB\x1b[2J", 6)).reason == "claims");
+    CHECK(verify_plate("AB\x7f").reason == "claims");
+    // The issuer side refuses what verifiers refuse.
+    Pass d = resident();
+    d.kind = Kind::driver;
+    d.plate = repeat("黑", 22);
+    CHECK(encode_cp1_claims(d).error().reason == "claims");
+}
+
+TEST_CASE("HC1 issuer and name parts are bounded as CP1 bounds its texts") {
+    World w;
+    Bytes alg_kid{0xa2, 0x01, 0x26, 0x04, 0x48};
+    alg_kid.insert(alg_kid.end(), w.issuer.kid.begin(), w.issuer.kid.end());
+    auto verify_dcc = [&](const Bytes& claims) {
+        return w.verify(text_of(signed_cose(w.issuer, alg_kid, claims), "HC1:"));
+    };
+    Verification ok = verify_dcc(dcc_claims("AT", repeat("é", 80), repeat("b", 80)));
+    INFO(ok.detail);
+    CHECK(ok.verified());
+    CHECK(verify_dcc(dcc_claims("AT", repeat("a", 81), "b")).reason == "claims");
+    CHECK(verify_dcc(dcc_claims("AT", "a", repeat("b", 60000))).reason == "claims");
+    CHECK(verify_dcc(dcc_claims(repeat("X", 257), "a", "b")).reason == "claims");
+    CHECK(verify_dcc(dcc_claims(repeat("X", 256), "a", "b")).verified());
+    CHECK(verify_dcc(dcc_claims("A\nT", "a", "b")).reason == "claims");
+}
 
 TEST_CASE("a well-formed CP1 pass verifies and decodes") {
     World w;

@@ -111,3 +111,37 @@ TEST_CASE("list build refuses bad input by line, and a key that does not match t
     CHECK(run_checkpoint("list build --csv x").code == 2);
     CHECK(run_checkpoint("list info --db " + q(dir / "absent.db")).code == 2);
 }
+
+TEST_CASE("list import keeps the version floor when status.db is gone; --reset-version-floor overrides") {
+    TempDir dir;
+    auto cc = make_keys(dir, "cc");
+    write_file(dir / "l.csv", "00112233445566778899aabbccddeeff,red,isolation\n");
+    for (int v : {3, 5}) {
+        REQUIRE(run_checkpoint("list build --csv " + q(dir / "l.csv") + " --key " + q(cc.key) + " --cert " + q(cc.cert) +
+                               " --version " + std::to_string(v) + " --out " + q(dir / ("v" + std::to_string(v) + ".cpsl")))
+                    .code == 0);
+    }
+    auto db = dir / "status.db";
+    const std::string trust = " --db " + q(db) + " --trust " + q(cc.cert);
+    REQUIRE(run_checkpoint("list import " + q(dir / "v5.cpsl") + trust).code == 0);
+    std::filesystem::remove(db);
+    auto older = run_checkpoint("list import " + q(dir / "v3.cpsl") + trust);
+    CHECK(older.code == 1);
+    CHECK(json::parse(older.out)["reason"] == "list-version");
+    auto fl = run_checkpoint("list floor --db " + q(db));
+    REQUIRE(fl.code == 0);
+    CHECK(json::parse(fl.out)["floor"] == 5);
+
+    auto reset = run_checkpoint("list import " + q(dir / "v3.cpsl") + trust + " --reset-version-floor");
+    REQUIRE(reset.code == 0);
+    CHECK(json::parse(reset.out)["version"] == 3);
+    CHECK(json::parse(reset.out)["version_floor_reset"] == true);
+    CHECK(json::parse(run_checkpoint("list floor --db " + q(db)).out)["floor"] == 3);
+
+    auto cleared = run_checkpoint("list floor --reset --trust-dir " + q(dir / "trust"));
+    REQUIRE(cleared.code == 0);
+    CHECK(json::parse(cleared.out)["floor"] == 0);
+    CHECK(run_checkpoint("list floor").code == 2);
+    CHECK(run_checkpoint("list build --csv " + q(dir / "l.csv") + " --key " + q(cc.key) + " --cert " + q(cc.cert) +
+                         " --version 9007199254740992 --out " + q(dir / "big.cpsl")).code == 2);
+}

@@ -10,9 +10,14 @@
 
 namespace cp::cli {
 
+const char kDecodeUsage[] =
+    "usage: checkpoint decode FILE...\n"
+    "  one JSON line per image: the QR codes found (text, corners) and the time taken\n"
+    "  (a file whose name starts with '-': write it as ./-name)\n";
+
 int run_decode(const Args& args) {
     if (args.empty()) {
-        std::fprintf(stderr, "usage: checkpoint decode FILE...\n");
+        std::fputs(kDecodeUsage, stderr);
         return 2;
     }
     int rc = 0;

@@ -12,9 +12,12 @@
 #include <string>
 
 namespace cp::cli {
+
+const char kJournalUsage[] = "usage: checkpoint journal tail [-n N] --db PATH\n";
+
 namespace {
 int usage() {
-    std::fprintf(stderr, "usage: checkpoint journal tail [-n N] --db PATH\n");
+    std::fputs(kJournalUsage, stderr);
     return 2;
 }
 }  // namespace

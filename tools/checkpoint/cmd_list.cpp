@@ -4,8 +4,14 @@
 //     centre's key. CSV lines: pass_id,status,reason[,since]; status is
 //     green|yellow|red (remove in deltas); a first line starting "pass_id" is a
 //     header. TIME is epoch seconds or ISO 8601 (default: now).
-// `checkpoint list import FILE --db PATH --trust CERT_OR_DIR`
-//     verifies and installs a full list, or applies a delta.
+// `checkpoint list import FILE --db PATH --trust CERT_OR_DIR [--reset-version-floor]`
+//     verifies and installs a full list, or applies a delta. A list older than
+//     the highest version ever installed (the version floor, PATH.floor) is
+//     refused even when the database is gone; --reset-version-floor is the
+//     technician's override for a deliberate re-provision (full lists only; logged).
+// `checkpoint list floor (--db PATH | --trust-dir DIR) [--reset]`
+//     prints the version floor of a status database or of a trust-list folder;
+//     --reset removes it (logged), so the next list of any version installs.
 // `checkpoint list lookup PASSID --db PATH`   JSON; exit 1 when not in the list
 // `checkpoint list info --db PATH`            JSON; exit 1 when no list installed
 // Exit 0 success, 1 negative answer or refused list, 2 usage or file error.
@@ -14,6 +20,7 @@
 #include "src/crypto/trust_store.hpp"
 #include "src/status/list_format.hpp"
 #include "src/status/store.hpp"
+#include "src/status/version_floor.hpp"
 #include "tools/checkpoint/commands.hpp"
 
 #include <nlohmann/json.hpp>
@@ -27,15 +34,21 @@
 #include <string>
 
 namespace cp::cli {
+
+const char kListUsage[] =
+    "usage: checkpoint list build --csv FILE --key KEY --cert CERT --version N --out FILE\n"
+    "                             [--created TIME] [--issuer CODE] [--delta-base N]\n"
+    "       checkpoint list import FILE --db PATH --trust CERT_OR_DIR [--reset-version-floor]\n"
+    "       checkpoint list lookup PASSID --db PATH\n"
+    "       checkpoint list info --db PATH\n"
+    "       checkpoint list floor (--db PATH | --trust-dir DIR) [--reset]\n"
+    "  versions are 1..2^53-1; --reset-version-floor and --reset are for a deliberate\n"
+    "  re-provision only (docs/status-list-format.md, \"Version floor\")\n";
+
 namespace {
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: checkpoint list build --csv FILE --key KEY --cert CERT --version N --out FILE\n"
-                 "                             [--created TIME] [--issuer CODE] [--delta-base N]\n"
-                 "       checkpoint list import FILE --db PATH --trust CERT_OR_DIR\n"
-                 "       checkpoint list lookup PASSID --db PATH\n"
-                 "       checkpoint list info --db PATH\n");
+    std::fputs(kListUsage, stderr);
     return 2;
 }
 
@@ -52,7 +65,9 @@ struct Parsed {
 std::optional<Parsed> parse(const Args& args, std::size_t from) {
     Parsed p;
     for (std::size_t i = from; i < args.size(); ++i) {
-        if (args[i].rfind("--", 0) == 0) {
+        if (args[i] == "--reset-version-floor" || args[i] == "--reset") {  // flags without a value
+            p.opt[args[i].substr(2)] = "";
+        } else if (args[i].rfind("--", 0) == 0) {
             if (i + 1 >= args.size()) return std::nullopt;
             p.opt[args[i].substr(2)] = args[i + 1];
             ++i;
@@ -94,7 +109,8 @@ int build(const Parsed& p) {
         if (!p.opt.count(k)) return usage();
     }
     auto version = to_int(p.opt.at("version"));
-    if (!version || *version < 1) return error("--version must be a positive integer");
+    if (!version || *version < 1 || *version > status::kMaxListVersion)
+        return error("--version must be an integer 1..2^53-1");
     status::ListHeader h;
     h.version = *version;
     h.created_at = wall_now_ms() / 1000;
@@ -208,8 +224,13 @@ int import(const Parsed& p) {
     if (!trust) return error("trust: " + trust.error().describe());
     auto store = status::open_sqlite_status_list(p.opt.at("db"));
     if (!store) return error(store.error().describe());
-    auto r = (*store)->import_file(p.pos[0], *trust);
+    status::ImportOptions o;
+    o.reset_version_floor = p.opt.count("reset-version-floor") > 0;
+    if (o.reset_version_floor)
+        std::fprintf(stderr, "checkpoint list: --reset-version-floor: installing whatever the version floor\n");
+    auto r = (*store)->import_file(p.pos[0], *trust, o);
     if (!r && r.error().reason == "list-kind") {
+        if (o.reset_version_floor) return error("--reset-version-floor applies to full lists, not deltas");
         auto bytes = slurp(p.pos[0]);
         if (!bytes) return error("cannot read " + p.pos[0]);
         r = (*store)->apply_delta(as_bytes(*bytes), *trust);
@@ -224,7 +245,30 @@ int import(const Parsed& p) {
     }
     auto j = info_json(*r);
     j["installed"] = true;
-    std::printf("%s\n", j.dump().c_str());
+    if (o.reset_version_floor) j["version_floor_reset"] = true;
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+}
+
+int floor_cmd(const Parsed& p) {
+    if (!p.pos.empty() || p.opt.count("db") == p.opt.count("trust-dir")) return usage();
+    const std::string path = p.opt.count("db") ? status::list_floor_path(p.opt.at("db"))
+                                               : status::trust_floor_path(p.opt.at("trust-dir"));
+    nlohmann::ordered_json j;
+    j["path"] = path;
+    if (p.opt.count("reset")) {
+        auto s = status::reset_version_floor(path, 0, "checkpoint list floor --reset");
+        if (!s) return error(s.error().describe());
+        std::fprintf(stderr, "checkpoint list: version floor %s removed: the next list of any version installs\n",
+                     path.c_str());
+        j["floor"] = 0;
+        j["reset"] = true;
+    } else {
+        auto f = status::read_version_floor(path);
+        if (!f) return error(f.error().describe());
+        j["floor"] = *f;
+    }
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
 }
 
@@ -280,6 +324,7 @@ int run_list(const Args& args) {
     if (sub == "import") return import(*p);
     if (sub == "lookup") return lookup(*p);
     if (sub == "info") return info(*p);
+    if (sub == "floor") return floor_cmd(*p);
     return usage();
 }
 

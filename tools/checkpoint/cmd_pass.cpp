@@ -26,6 +26,10 @@
 
 namespace cp::cli {
 
+const char kPassUsage[] =
+    "usage: checkpoint pass keygen --out DIR [--cn NAME] [--days N]\n"
+    "       checkpoint pass issue --key KEY --cert CERT (--claims FILE | --claims -) [--png FILE]\n";
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -36,9 +40,7 @@ int fail_msg(const std::string& msg) {
 }
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: checkpoint pass keygen --out DIR [--cn NAME] [--days N]\n"
-                 "       checkpoint pass issue --key KEY --cert CERT (--claims FILE | --claims -) [--png FILE]\n");
+    std::fputs(kPassUsage, stderr);
     return 2;
 }
 

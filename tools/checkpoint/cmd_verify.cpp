@@ -18,14 +18,17 @@
 
 namespace cp::cli {
 
+const char kVerifyUsage[] =
+    "usage: checkpoint verify (--text QRTEXT | --image FILE) --trust PATH [--at ISO8601] [--skew SECONDS]\n"
+    "  --at    the time to verify at, e.g. 2021-06-09T15:15:36+02:00, +0200 or Z (default: now)\n"
+    "  --skew  clock tolerance in seconds, 0..86400 (default 300)\n"
+    "  exit 0 verified, 1 rejected, 2 usage or file error\n";
+
 namespace {
 
 int usage_error(const char* msg) {
-    std::fprintf(stderr,
-                 "checkpoint verify: %s\n"
-                 "usage: checkpoint verify (--text QRTEXT | --image FILE) --trust PATH [--at ISO8601] "
-                 "[--skew SECONDS]\n",
-                 msg);
+    std::fprintf(stderr, "checkpoint verify: %s\n", msg);
+    std::fputs(kVerifyUsage, stderr);
     return 2;
 }
 
@@ -71,7 +74,7 @@ int run_verify(const Args& args) {
     std::int64_t now = wall_now_ms() / 1000;
     if (at) {
         auto t = parse_iso8601(*at);
-        if (!t) return usage_error("--at is not an ISO 8601 time");
+        if (!t) return usage_error("--at is not an ISO 8601 time (e.g. 2021-06-09T15:15:36+02:00, +0200 or Z)");
         now = *t;
     }
     auto store = crypto::TrustStore::load(*trust);
