@@ -376,6 +376,7 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
         wall_now_ms());
     // The journal row commits here, before anything on the lane moves.
     pipeline_->commit(r);
+    note_journal(r.journal_error ? r.journal_error->reason : std::string());
     if (upstream_ && r.journaled && r.verdict == decision::Verdict::red) upstream_->wake();  // alerts go at once
 
     switch (r.measurement.status) {
@@ -405,6 +406,8 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
     m.temperature_c = r.temperature_c;
     m.reason = reason_text_zh(r) + "  " + reason_text_en(r);
     if (cfg_truck(options_.config) && !r.decision.plate.empty()) m.reason += "  [" + r.decision.plate + "]";
+    // A journal that cannot record is shown beside the verdict, never instead of it.
+    if (r.journal_error) m.reason += "  |  " + journal_note_zh(r) + "  " + journal_note_en(r);
     show(m, monotonic_now_ms(), true);
 
     const config::Config& cfg = options_.config;
@@ -415,8 +418,10 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
                {"reason", r.reason}, {"seq", std::to_string(r.seq)}, {"repeat", r.decision.repeat ? "1" : "0"},
                {"gate", r.open_gate ? "open" : "closed"}});
     if (r.journal_error) {
-        log::error("journal", "scan not journaled: YELLOW, gate closed",
-                   {{"reason", r.journal_error->reason}, {"detail", r.journal_error->message}});
+        log::error("journal", "scan not journaled: gate closed",
+                   {{"verdict", decision::to_string(r.verdict)}, {"reason", r.journal_error->reason},
+                    {"detail", r.journal_error->message},
+                    {"failures", std::to_string(journal_failures_.load())}});
     }
 
     // The inspector's plate belongs to one vehicle.
@@ -459,6 +464,7 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
     ml.plate = oy.plate;
     ml.direction = oy.direction;
     auto row = journal_->append_manual(oy.seq, allow ? "GREEN" : "RED", allow ? "manual-allow" : "manual-deny");
+    if (row) note_journal({});
     display::ScreenModel m;
     m.masked_name = oy.name;
     m.pass_kind = kind_label(oy.kind);
@@ -476,6 +482,7 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
         m.verdict = allow ? display::Verdict::green : display::Verdict::red;
         m.reason = allow ? "人工放行  Allowed by guard" : "人工拒绝  Denied by guard";
     } else {
+        note_journal(row.error().reason);
         ml.verdict = "YELLOW";
         ml.reason = "journal-" + row.error().reason;
         m.verdict = display::Verdict::yellow;
@@ -599,7 +606,9 @@ void Daemon::housekeeping_loop() {
             display::StatusBar bar = status_bar();
             std::string st = "STATUS=scans " + std::to_string(scans_.load()) + ", list age " +
                              (bar.list_age_s ? std::to_string(*bar.list_age_s / 60) + " min" : std::string("none")) +
-                             ", backlog " + std::to_string(bar.journal_backlog) + ", disk free " + disk;
+                             ", backlog " + std::to_string(bar.journal_backlog) + ", disk free " + disk +
+                             ", journal " + journal_state_word();
+            if (journal_failures_ > 0) st += " (" + std::to_string(journal_failures_.load()) + " scans not recorded)";
             if (!options_.config.upstream.url.empty()) st += ", upstream " + std::string(network_label(bar.network));
             if (st != last_status) {
                 (void)notifier_.send(st);
@@ -635,6 +644,24 @@ void Daemon::open_upstream() {
     log::info("sync", "upstream configured", {{"url", cfg.upstream.url}, {"trust_dir", cfg.upstream.trust_dir}});
 }
 
+void Daemon::note_journal(const std::string& error_reason) {
+    if (error_reason.empty()) {
+        journal_state_ = static_cast<int>(JournalState::ok);
+        return;
+    }
+    ++journal_failures_;
+    journal_state_ = static_cast<int>(error_reason == "disk-full" ? JournalState::disk_full : JournalState::failed);
+}
+
+const char* Daemon::journal_state_word() const {
+    switch (static_cast<JournalState>(journal_state_.load())) {
+    case JournalState::ok: return "ok";
+    case JournalState::disk_full: return "disk-full";
+    case JournalState::failed: return "failed";
+    }
+    return "failed";
+}
+
 std::string Daemon::sensors_json() const {
     const auto sensor = static_cast<display::Health>(sensor_health_.load());
     const char* thermometer = !devices_.thermometer                   ? "none"
@@ -642,7 +669,9 @@ std::string Daemon::sensors_json() const {
                               : sensor == display::Health::fault      ? "fault"
                                                                       : "unknown";
     const bool camera_ok = capture_ended_ || monotonic_now_ms() - capture_beat_ms_ <= kStallMs;
-    return std::string("{\"thermometer\":\"") + thermometer + "\",\"camera\":\"" + (camera_ok ? "ok" : "stalled") + "\"}";
+    return std::string("{\"thermometer\":\"") + thermometer + "\",\"camera\":\"" + (camera_ok ? "ok" : "stalled") +
+           "\",\"journal\":\"" + journal_state_word() + "\",\"journal_failures\":" +
+           std::to_string(journal_failures_.load()) + "}";
 }
 
 void Daemon::prepare_new_issuers() {
