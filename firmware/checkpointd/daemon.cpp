@@ -47,8 +47,9 @@ std::string kind_label(const std::string& kind) {
 }
 
 bool same_bar(const display::StatusBar& a, const display::StatusBar& b) {
-    return a.list_age_s == b.list_age_s && a.journal_backlog == b.journal_backlog && a.sensor == b.sensor &&
-           a.network == b.network && a.lane == b.lane && a.clock == b.clock;
+    return a.list_age_s == b.list_age_s && a.list_max_age_s == b.list_max_age_s &&
+           a.journal_backlog == b.journal_backlog && a.sensor == b.sensor && a.network == b.network &&
+           a.disk_low == b.disk_low && a.lane == b.lane && a.clock == b.clock;
 }
 
 // Moves a journal that failed its integrity check aside (kept for a technician).
@@ -182,6 +183,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     auto dev = open_devices(cfg, d->options_.sim);
     if (!dev) return fail(dev.error());
     d->devices_ = std::move(*dev);
+    // Configured but not there (no I2C bus, no sensor): a fault, not "none".
+    // One that opened answered its bus: OK until a measurement says otherwise.
+    d->thermometer_missing_ = cfg.thermometer.backend != "none" && !d->devices_.thermometer;
+    if (d->devices_.thermometer) d->sensor_health_ = static_cast<int>(display::Health::ok);
 
     PipelineOptions po;
     po.policy = cfg.lane_policy();
@@ -515,22 +520,33 @@ display::StatusBar Daemon::status_bar() {
     const std::int64_t now_s = wall_now_ms() / 1000;
     if (list_) {
         if (auto info = list_->info()) {
-            // Whole minutes, so the screen changes once a minute, not every second.
-            b.list_age_s = std::max<std::int64_t>(0, now_s - info->created_at) / 60 * 60;
+            // Seconds in the first minute, then whole minutes, so the screen
+            // changes once a minute, not every second.
+            const std::int64_t age = std::max<std::int64_t>(0, now_s - info->created_at);
+            b.list_age_s = age < 60 ? age : age / 60 * 60;
         }
     }
+    b.list_max_age_s = cfg.policy.max_list_age_s;
+    struct statvfs vfs {};
+    if (::statvfs(cfg.paths.data_dir.c_str(), &vfs) == 0) {
+        const auto free_b = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+        b.disk_low = free_b < cfg.journal.disk_floor_bytes;
+    }
+    if (static_cast<JournalState>(journal_state_.load()) == JournalState::disk_full) b.disk_low = true;
     if (journal_) {
         if (auto st = journal_->stats()) b.journal_backlog = st->pending;
     }
-    b.sensor = static_cast<display::Health>(sensor_health_.load());
+    b.sensor = thermometer_missing_ ? display::Health::fault : static_cast<display::Health>(sensor_health_.load());
     b.network = network_health_now();
     // Short: the bar also holds list age, backlog, sensor, network and clock at 800 px.
     b.lane = cfg.device.id;
     std::time_t t = static_cast<std::time_t>(now_s);
     std::tm tm{};
     localtime_r(&t, &tm);
-    char clock[8];
-    std::snprintf(clock, sizeof clock, "%02d:%02d", tm.tm_hour, tm.tm_min);
+    // The date too: a device whose clock is wrong shows it at a glance.
+    char clock[64];
+    std::snprintf(clock, sizeof clock, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min);
     b.clock = clock;
     return b;
 }
@@ -664,7 +680,8 @@ const char* Daemon::journal_state_word() const {
 
 std::string Daemon::sensors_json() const {
     const auto sensor = static_cast<display::Health>(sensor_health_.load());
-    const char* thermometer = !devices_.thermometer                   ? "none"
+    const char* thermometer = thermometer_missing_                    ? "fault"
+                              : !devices_.thermometer                 ? "none"
                               : sensor == display::Health::ok         ? "ok"
                               : sensor == display::Health::fault      ? "fault"
                                                                       : "unknown";

@@ -109,6 +109,7 @@ private:
     // After the journal and the list: destroyed (stopped and joined) before them.
     std::unique_ptr<UpstreamLink> upstream_;
     bool upstream_failed_ = false;        // configured but not running: health "down"
+    bool thermometer_missing_ = false;    // a thermometer is configured but did not open
     Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;
