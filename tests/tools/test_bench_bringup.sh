@@ -59,6 +59,8 @@ check "the journal is in the tree" test -s "$t/bench/gate-07/var/lib/checkpoint/
 check "the screen is in the tree" bash -c "ls '$t/bench/gate-07/run/checkpoint/screen/' | grep -q png"
 check "the pulled status list is in the tree" test -s "$t/bench/gate-07/var/lib/checkpoint/status.db"
 check "the daemon reached the command centre" grep -q 'upstream configured' "$t/bench/checkpointd.log"
+check "the network health is ok" grep -q 'network health.*to=ok' "$t/bench/checkpointd.log"
+check "the network health never went down" bash -c "! grep -q 'network health.*to=down' '$t/bench/checkpointd.log'"
 if ((failures)); then
   echo "---- output"; cat "$t/out"; echo "---- stderr"; tail -50 "$t/err"
   echo "---- checkpointd.log"; tail -40 "$t/bench/checkpointd.log" 2>/dev/null

@@ -23,11 +23,7 @@
 #include "src/sync/https_client.hpp"
 #include "tools/checkpoint/commands.hpp"
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/version.h>
+#include <curl/curl.h>
 #include <mbedtls/x509_crt.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -628,92 +624,32 @@ Check check_identity(const config::Config& cfg) {
     return c;
 }
 
-// With TLS 1.3 the server's verdict on our certificate comes after curl's
-// handshake, so curl sees only a closed connection. A TLS 1.2 handshake with the
-// same files (mbedTLS) gets the server's alert during the handshake instead.
-// Returns the alert the server sent, or nullopt (accepted, or no TLS at all).
-std::optional<int> server_alert(const config::Config& cfg, int timeout_s) {
-    std::string rest = cfg.upstream.url.substr(std::string("https://").size());
-    rest = rest.substr(0, rest.find('/'));
-    std::string host = rest, port = "443";
-    if (auto colon = rest.rfind(':'); colon != std::string::npos && rest.find(']') == std::string::npos) {
-        host = rest.substr(0, colon);
-        port = rest.substr(colon + 1);
-    }
-    mbedtls_net_context net;
-    mbedtls_ssl_context ssl;
-    mbedtls_ssl_config conf;
-    mbedtls_x509_crt ca, own;
-    mbedtls_pk_context key;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_net_init(&net);
-    mbedtls_ssl_init(&ssl);
-    mbedtls_ssl_config_init(&conf);
-    mbedtls_x509_crt_init(&ca);
-    mbedtls_x509_crt_init(&own);
-    mbedtls_pk_init(&key);
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&drbg);
-    std::optional<int> alert;
-    bool ready = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, nullptr, 0) == 0 &&
-                 mbedtls_x509_crt_parse_file(&ca, cfg.upstream.ca_file.c_str()) == 0 &&
-                 mbedtls_x509_crt_parse_file(&own, cfg.upstream.cert_file.c_str()) == 0 &&
-#if MBEDTLS_VERSION_MAJOR >= 3
-                 mbedtls_pk_parse_keyfile(&key, cfg.upstream.key_file.c_str(), nullptr, mbedtls_ctr_drbg_random,
-                                          &drbg) == 0 &&
-#else
-                 mbedtls_pk_parse_keyfile(&key, cfg.upstream.key_file.c_str(), nullptr) == 0 &&
-#endif
-                 mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                             MBEDTLS_SSL_PRESET_DEFAULT) == 0;
-    if (ready) {
-        // Only the server's answer to our certificate matters here.
-        mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
-        mbedtls_ssl_conf_ca_chain(&conf, &ca, nullptr);
-        mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-        mbedtls_ssl_conf_read_timeout(&conf, static_cast<std::uint32_t>(timeout_s) * 1000);
-        ready = mbedtls_ssl_conf_own_cert(&conf, &own, &key) == 0 && mbedtls_ssl_setup(&ssl, &conf) == 0 &&
-                mbedtls_ssl_set_hostname(&ssl, host.c_str()) == 0 &&
-                mbedtls_net_connect(&net, host.c_str(), port.c_str(), MBEDTLS_NET_PROTO_TCP) == 0;
-    }
-    if (ready) {
-        mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, nullptr, mbedtls_net_recv_timeout);
-        int rc = 0;
-        for (int i = 0; i < 100; ++i) {
-            rc = mbedtls_ssl_handshake(&ssl);
-            if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) break;
-        }
-#if MBEDTLS_VERSION_MAJOR >= 3
-        if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) alert = ssl.MBEDTLS_PRIVATE(in_msg)[1];
-#else
-        if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) alert = ssl.in_msg[1];
-#endif
-    }
-    mbedtls_ssl_free(&ssl);
-    mbedtls_ssl_config_free(&conf);
-    mbedtls_net_free(&net);
-    mbedtls_x509_crt_free(&own);
-    mbedtls_x509_crt_free(&ca);
-    mbedtls_pk_free(&key);
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&entropy);
-    return alert;
-}
-
-const char* alert_name(int alert) {
-    switch (alert) {
-    case 40: return "handshake failure";
-    case 42: return "bad certificate";
-    case 43: return "unsupported certificate";
-    case 44: return "certificate revoked";
-    case 45: return "certificate expired";
-    case 46: return "certificate unknown";
-    case 48: return "unknown ca";
-    case 49: return "access denied";
-    case 116: return "certificate required";
-    default: return nullptr;
-    }
+// With TLS 1.3 the server's verdict on our certificate comes after the
+// handshake, so the client often sees only a closed connection. A request
+// limited to TLS 1.2 (same files, same pinning) gets the server's alert during
+// the handshake instead. Returns libcurl's error text, or empty when it worked.
+std::string tls12_probe(const config::Config& cfg, int timeout_s) {
+    CURL* c = curl_easy_init();
+    if (c == nullptr) return {};
+    char errbuf[CURL_ERROR_SIZE] = {};
+    const std::string url = cfg.upstream.url + "/v1/list";
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    // At least and at most TLS 1.2 (CURL_SSLVERSION_MAX_TLSv1_2 is TLSv1_2 << 16).
+    constexpr long kTls12 = CURL_SSLVERSION_TLSv1_2;
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, kTls12 | (kTls12 << 16));
+    curl_easy_setopt(c, CURLOPT_CAINFO, cfg.upstream.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cfg.upstream.cert_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, cfg.upstream.key_file.c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(timeout_s));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout_s));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    const CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? std::string() : std::string(errbuf[0] ? errbuf : curl_easy_strerror(rc));
 }
 
 // A TLS failure, told by which side refused and which file is involved.
@@ -806,10 +742,10 @@ Check check_upstream(const config::Config& cfg, const Options& o,
         if (!f.refused && r.error().reason != "timeout") {
             // Maybe connected, then closed (curl may call that "connect" too): ask
             // the server what it thinks of our certificate.
-            if (auto alert = server_alert(cfg, o.timeout_s); alert && alert_name(*alert)) {
-                f = classify_transport(Error{ErrorKind::unavailable, "tls",
-                                             std::string("server sent TLS alert ") + alert_name(*alert)},
-                                       cfg);
+            const std::string probe = tls12_probe(cfg, o.timeout_s);
+            if (has(probe, "alert")) {
+                const TlsFault g = classify_transport(Error{ErrorKind::unavailable, "tls", probe}, cfg);
+                if (g.refused) f = g;
             }
         }
         c.level = f.refused ? Level::fail : Level::warn;
