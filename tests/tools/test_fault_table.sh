@@ -167,8 +167,6 @@ logged() {  # logged DESCRIPTION PATTERN: in the command centre's log (its threa
   for _ in $(seq 50); do grep -q "$2" "$t/serve.log" && break; sleep 0.1; done
   if grep -q "$2" "$t/serve.log"; then echo "ok   $1"; else echo "FAIL $1"; failures=$((failures + 1)); fi
 }
-logged "the command centre logs the device refusing its certificate, with the address" \
-  'TLS handshake refused by the device.*peer=127.0.0.1:'
 
 serve "$pki/server.crt" "$pki/server.key" "$pki/wrong-ca.crt"
 d=$(tree server-refuses-device)
@@ -182,6 +180,21 @@ fault server-expired upstream "expired" "the server's certificate expired"
 check_warned() { grep -q "server certificate expired" "$t/serve.log"; }
 if check_warned; then echo "ok   upstream serve warned about its expired certificate"; else
   echo "FAIL upstream serve did not warn about its expired certificate"; failures=$((failures + 1)); fi
+
+# A daemon started through a wrapper (`timeout`, as a test or a script would):
+# diag's checkpointd check names the daemon's pid, not the wrapper's.
+serve "$pki/server.crt" "$pki/server.key" "$pki/fleet-ca.crt"
+d=$(tree wrapped)
+timeout 120 "$bin/checkpointd" --root "$d" --board "$board" --lane "$t/idle-lane.json" \
+  >/dev/null 2>"$t/wrapped.log" </dev/null &
+wrapper=$!
+for _ in $(seq 150); do grep -aqs "running" "$t/wrapped.log" && break; sleep 0.2; done
+daemon_pid=$(pgrep -P "$wrapper" | head -1)
+"$bin/checkpoint" diag --root "$d" --board "$board" --timeout 3 --json >"$t/wrapped.json" 2>/dev/null
+found=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(next(c for c in d["checks"] if c["name"]=="checkpointd").get("data",{}).get("pid",""))' "$t/wrapped.json")
+kill "$wrapper" 2>/dev/null; wait "$wrapper" 2>/dev/null
+if [[ -n "$daemon_pid" && "$found" == "$daemon_pid" ]]; then echo "ok   diag names the daemon (pid $found), not its wrapper (pid $wrapper)"
+else echo "FAIL diag named pid '$found'; the daemon is '$daemon_pid', its wrapper $wrapper"; failures=$((failures + 1)); fi
 
 if [[ -n "$out" ]]; then
   {
