@@ -142,6 +142,10 @@ fault disk-low journal "cannot record" "the same: the journal refuses rows"
 
 d=$(tree thermometer-no-bus); setconf "$d" $'[thermometer]\nbackend = mlx90614\nbus = /dev/i2c-99'
 fault thermometer-no-bus thermometer "i2c" "thermometer configured, no I²C bus" "running"
+# Its heartbeat (sent while the screen was taken) says so too: a fault, not "none".
+sensors=$(python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute("SELECT sensors FROM heartbeats WHERE device_id = ?", ("gate-07",)).fetchone(); print(r[0] if r else "")' "$db" 2>/dev/null)
+if [[ "$sensors" == *'"thermometer":"fault"'* ]]; then echo "ok   thermometer-no-bus: heartbeat sensors $sensors"
+else echo "FAIL thermometer-no-bus: heartbeat sensors '$sensors'"; failures=$((failures + 1)); fi
 
 d=$(tree unreachable); sed -i "s|^url = .*|url = https://127.0.0.1:$(free_port)|" "$d/$conf"
 fault unreachable upstream "check the host and port" "nothing listens at the upstream URL" "to=down"
