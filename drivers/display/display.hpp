@@ -24,12 +24,18 @@ enum class Health { ok, degraded, fault, unknown };
 
 struct StatusBar {
     std::optional<std::int64_t> list_age_s;  // age of the status list; none: no list
+    std::int64_t list_max_age_s = 0;         // older than this: "List: STALE ..." (0: no limit known)
     std::int64_t journal_backlog = 0;        // rows not yet acknowledged upstream
-    Health sensor = Health::unknown;         // thermometer
+    Health sensor = Health::unknown;         // thermometer ("Temp:")
     Health network = Health::unknown;        // upstream reachable
+    bool disk_low = false;                   // free space below the journal floor: "Disk: LOW"
     std::string lane;                        // "Lane 3 IN"
-    std::string clock;                       // "14:32", filled by the daemon
+    std::string clock;                       // "2026-12-02 14:32" (date and time), filled by the daemon
 };
+
+// The status bar's words, as drawn (the idle screen shows faults in words, no symbols).
+std::string list_age_text(const StatusBar& bar);   // "List: 40 s", "List: 12 min", "List: STALE 3 h", "List: NONE"
+const char* health_word(Health h);                 // "OK", "DEGRADED", "FAULT", "UNKNOWN"
 
 struct ScreenModel {
     Verdict verdict = Verdict::idle;

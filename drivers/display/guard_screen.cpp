@@ -114,23 +114,33 @@ cv::Scalar health_colour(Health h) {
     return {150, 150, 150};
 }
 
+bool list_stale(const StatusBar& bar) {
+    return bar.list_age_s && bar.list_max_age_s > 0 && *bar.list_age_s > bar.list_max_age_s;
+}
+
+}  // namespace
+
 const char* health_word(Health h) {
     switch (h) {
     case Health::ok: return "OK";
-    case Health::degraded: return "degraded";
+    case Health::degraded: return "DEGRADED";
     case Health::fault: return "FAULT";
-    case Health::unknown: return "?";
+    case Health::unknown: return "UNKNOWN";  // not configured, or nothing measured or answered yet
     }
-    return "?";
+    return "UNKNOWN";
 }
 
-std::string list_age_text(const std::optional<std::int64_t>& age_s) {
-    if (!age_s) return "List: none";
-    const std::int64_t s = *age_s;
-    if (s < 120) return "List: " + std::to_string(s) + " s";
-    if (s < 7200) return "List: " + std::to_string(s / 60) + " min";
-    return "List: " + std::to_string(s / 3600) + " h";
+std::string list_age_text(const StatusBar& bar) {
+    if (!bar.list_age_s) return "List: NONE";
+    const std::int64_t s = std::max<std::int64_t>(0, *bar.list_age_s);
+    // Seconds up to a minute, then minutes, then hours.
+    const std::string age = s < 60     ? std::to_string(s) + " s"
+                            : s < 3600 ? std::to_string(s / 60) + " min"
+                                       : std::to_string(s / 3600) + " h";
+    return std::string("List: ") + (list_stale(bar) ? "STALE " : "") + age;
 }
+
+namespace {
 
 }  // namespace
 
@@ -148,28 +158,35 @@ cv::Mat GuardScreen::render(const ScreenModel& model) {
     cv::rectangle(img, cv::Rect(0, 0, w, bar_h), cv::Scalar(30, 30, 30), cv::FILLED);
     const int text_h = bar_h * 55 / 100;
     const int ty = (bar_h - text_h) / 2 - bar_h / 20;
+    const StatusBar& bar = model.status;
+    const cv::Scalar plain(230, 230, 230);
     std::vector<std::pair<std::string, cv::Scalar>> items;
-    if (!model.status.lane.empty()) items.push_back({model.status.lane, {230, 230, 230}});
-    const bool list_ok = model.status.list_age_s.has_value();
-    items.push_back({list_age_text(model.status.list_age_s),
-                     list_ok ? cv::Scalar(230, 230, 230) : health_colour(Health::fault)});
-    items.push_back({"Journal: " + std::to_string(model.status.journal_backlog),
-                     model.status.journal_backlog > 100 ? health_colour(Health::degraded)
-                                                        : cv::Scalar(230, 230, 230)});
-    items.push_back({std::string("Sensor: ") + health_word(model.status.sensor),
-                     health_colour(model.status.sensor)});
-    items.push_back({std::string("Net: ") + health_word(model.status.network),
-                     health_colour(model.status.network)});
+    if (!bar.lane.empty()) items.push_back({bar.lane, plain});
+    const bool list_ok = bar.list_age_s.has_value() && !list_stale(bar);
+    items.push_back({list_age_text(bar), list_ok ? plain : health_colour(Health::fault)});
+    items.push_back({"Journal: " + std::to_string(bar.journal_backlog),
+                     bar.journal_backlog > 100 ? health_colour(Health::degraded) : plain});
+    items.push_back({std::string("Temp: ") + health_word(bar.sensor), health_colour(bar.sensor)});
+    items.push_back({std::string("Net: ") + health_word(bar.network), health_colour(bar.network)});
+    if (bar.disk_low) items.push_back({"Disk: LOW", health_colour(Health::fault)});
+    if (!bar.clock.empty()) items.push_back({bar.clock, plain});
+    // Everything on one line: the font shrinks until the items and their gaps fit.
+    int th = text_h, gap = bar_h / 2;
+    auto width_of = [&](int height) {
+        int total = 0, baseline = 0;
+        for (const auto& it : items) total += ft.getTextSize(it.first, height, -1, &baseline).width;
+        return total + gap * static_cast<int>(items.size() - 1) + margin;
+    };
+    while (th > 8 && width_of(th) > w) th = th * 9 / 10;
     int x = margin / 2;
-    for (const auto& [text, colour] : items) {
-        draw_left(ft, img, text, x, ty, text_h, colour);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& [text, colour] = items[i];
         int baseline = 0;
-        x += ft.getTextSize(text, text_h, -1, &baseline).width + bar_h;
-    }
-    if (!model.status.clock.empty()) {
-        int baseline = 0;
-        const int cw = ft.getTextSize(model.status.clock, text_h, -1, &baseline).width;
-        draw_left(ft, img, model.status.clock, w - cw - margin / 2, ty, text_h, {230, 230, 230});
+        const int tw = ft.getTextSize(text, th, -1, &baseline).width;
+        // The clock keeps the right edge.
+        if (!bar.clock.empty() && i + 1 == items.size()) x = std::max(x, w - tw - margin / 2);
+        draw_left(ft, img, text, x, ty + (text_h - th) / 2, th, colour);
+        x += tw + gap;
     }
 
     // The verdict: Chinese, large; English below.

@@ -47,8 +47,9 @@ std::string kind_label(const std::string& kind) {
 }
 
 bool same_bar(const display::StatusBar& a, const display::StatusBar& b) {
-    return a.list_age_s == b.list_age_s && a.journal_backlog == b.journal_backlog && a.sensor == b.sensor &&
-           a.network == b.network && a.lane == b.lane && a.clock == b.clock;
+    return a.list_age_s == b.list_age_s && a.list_max_age_s == b.list_max_age_s &&
+           a.journal_backlog == b.journal_backlog && a.sensor == b.sensor && a.network == b.network &&
+           a.disk_low == b.disk_low && a.lane == b.lane && a.clock == b.clock;
 }
 
 // Moves a journal that failed its integrity check aside (kept for a technician).
@@ -182,6 +183,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     auto dev = open_devices(cfg, d->options_.sim);
     if (!dev) return fail(dev.error());
     d->devices_ = std::move(*dev);
+    // Configured but not there (no I2C bus, no sensor): a fault, not "none".
+    // One that opened answered its bus: OK until a measurement says otherwise.
+    d->thermometer_missing_ = cfg.thermometer.backend != "none" && !d->devices_.thermometer;
+    if (d->devices_.thermometer) d->sensor_health_ = static_cast<int>(display::Health::ok);
 
     PipelineOptions po;
     po.policy = cfg.lane_policy();
@@ -376,6 +381,7 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
         wall_now_ms());
     // The journal row commits here, before anything on the lane moves.
     pipeline_->commit(r);
+    note_journal(r.journal_error ? r.journal_error->reason : std::string());
     if (upstream_ && r.journaled && r.verdict == decision::Verdict::red) upstream_->wake();  // alerts go at once
 
     switch (r.measurement.status) {
@@ -405,6 +411,8 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
     m.temperature_c = r.temperature_c;
     m.reason = reason_text_zh(r) + "  " + reason_text_en(r);
     if (cfg_truck(options_.config) && !r.decision.plate.empty()) m.reason += "  [" + r.decision.plate + "]";
+    // A journal that cannot record is shown beside the verdict, never instead of it.
+    if (r.journal_error) m.reason += "  |  " + journal_note_zh(r) + "  " + journal_note_en(r);
     show(m, monotonic_now_ms(), true);
 
     const config::Config& cfg = options_.config;
@@ -415,8 +423,10 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
                {"reason", r.reason}, {"seq", std::to_string(r.seq)}, {"repeat", r.decision.repeat ? "1" : "0"},
                {"gate", r.open_gate ? "open" : "closed"}});
     if (r.journal_error) {
-        log::error("journal", "scan not journaled: YELLOW, gate closed",
-                   {{"reason", r.journal_error->reason}, {"detail", r.journal_error->message}});
+        log::error("journal", "scan not journaled: gate closed",
+                   {{"verdict", decision::to_string(r.verdict)}, {"reason", r.journal_error->reason},
+                    {"detail", r.journal_error->message},
+                    {"failures", std::to_string(journal_failures_.load())}});
     }
 
     // The inspector's plate belongs to one vehicle.
@@ -459,6 +469,7 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
     ml.plate = oy.plate;
     ml.direction = oy.direction;
     auto row = journal_->append_manual(oy.seq, allow ? "GREEN" : "RED", allow ? "manual-allow" : "manual-deny");
+    if (row) note_journal({});
     display::ScreenModel m;
     m.masked_name = oy.name;
     m.pass_kind = kind_label(oy.kind);
@@ -476,6 +487,7 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
         m.verdict = allow ? display::Verdict::green : display::Verdict::red;
         m.reason = allow ? "人工放行  Allowed by guard" : "人工拒绝  Denied by guard";
     } else {
+        note_journal(row.error().reason);
         ml.verdict = "YELLOW";
         ml.reason = "journal-" + row.error().reason;
         m.verdict = display::Verdict::yellow;
@@ -508,22 +520,33 @@ display::StatusBar Daemon::status_bar() {
     const std::int64_t now_s = wall_now_ms() / 1000;
     if (list_) {
         if (auto info = list_->info()) {
-            // Whole minutes, so the screen changes once a minute, not every second.
-            b.list_age_s = std::max<std::int64_t>(0, now_s - info->created_at) / 60 * 60;
+            // Seconds in the first minute, then whole minutes, so the screen
+            // changes once a minute, not every second.
+            const std::int64_t age = std::max<std::int64_t>(0, now_s - info->created_at);
+            b.list_age_s = age < 60 ? age : age / 60 * 60;
         }
     }
+    b.list_max_age_s = cfg.policy.max_list_age_s;
+    struct statvfs vfs {};
+    if (::statvfs(cfg.paths.data_dir.c_str(), &vfs) == 0) {
+        const auto free_b = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
+        b.disk_low = free_b < cfg.journal.disk_floor_bytes;
+    }
+    if (static_cast<JournalState>(journal_state_.load()) == JournalState::disk_full) b.disk_low = true;
     if (journal_) {
         if (auto st = journal_->stats()) b.journal_backlog = st->pending;
     }
-    b.sensor = static_cast<display::Health>(sensor_health_.load());
+    b.sensor = thermometer_missing_ ? display::Health::fault : static_cast<display::Health>(sensor_health_.load());
     b.network = network_health_now();
     // Short: the bar also holds list age, backlog, sensor, network and clock at 800 px.
     b.lane = cfg.device.id;
     std::time_t t = static_cast<std::time_t>(now_s);
     std::tm tm{};
     localtime_r(&t, &tm);
-    char clock[8];
-    std::snprintf(clock, sizeof clock, "%02d:%02d", tm.tm_hour, tm.tm_min);
+    // The date too: a device whose clock is wrong shows it at a glance.
+    char clock[64];
+    std::snprintf(clock, sizeof clock, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min);
     b.clock = clock;
     return b;
 }
@@ -599,7 +622,9 @@ void Daemon::housekeeping_loop() {
             display::StatusBar bar = status_bar();
             std::string st = "STATUS=scans " + std::to_string(scans_.load()) + ", list age " +
                              (bar.list_age_s ? std::to_string(*bar.list_age_s / 60) + " min" : std::string("none")) +
-                             ", backlog " + std::to_string(bar.journal_backlog) + ", disk free " + disk;
+                             ", backlog " + std::to_string(bar.journal_backlog) + ", disk free " + disk +
+                             ", journal " + journal_state_word();
+            if (journal_failures_ > 0) st += " (" + std::to_string(journal_failures_.load()) + " scans not recorded)";
             if (!options_.config.upstream.url.empty()) st += ", upstream " + std::string(network_label(bar.network));
             if (st != last_status) {
                 (void)notifier_.send(st);
@@ -635,14 +660,35 @@ void Daemon::open_upstream() {
     log::info("sync", "upstream configured", {{"url", cfg.upstream.url}, {"trust_dir", cfg.upstream.trust_dir}});
 }
 
+void Daemon::note_journal(const std::string& error_reason) {
+    if (error_reason.empty()) {
+        journal_state_ = static_cast<int>(JournalState::ok);
+        return;
+    }
+    ++journal_failures_;
+    journal_state_ = static_cast<int>(error_reason == "disk-full" ? JournalState::disk_full : JournalState::failed);
+}
+
+const char* Daemon::journal_state_word() const {
+    switch (static_cast<JournalState>(journal_state_.load())) {
+    case JournalState::ok: return "ok";
+    case JournalState::disk_full: return "disk-full";
+    case JournalState::failed: return "failed";
+    }
+    return "failed";
+}
+
 std::string Daemon::sensors_json() const {
     const auto sensor = static_cast<display::Health>(sensor_health_.load());
-    const char* thermometer = !devices_.thermometer                   ? "none"
+    const char* thermometer = thermometer_missing_                    ? "fault"
+                              : !devices_.thermometer                 ? "none"
                               : sensor == display::Health::ok         ? "ok"
                               : sensor == display::Health::fault      ? "fault"
                                                                       : "unknown";
     const bool camera_ok = capture_ended_ || monotonic_now_ms() - capture_beat_ms_ <= kStallMs;
-    return std::string("{\"thermometer\":\"") + thermometer + "\",\"camera\":\"" + (camera_ok ? "ok" : "stalled") + "\"}";
+    return std::string("{\"thermometer\":\"") + thermometer + "\",\"camera\":\"" + (camera_ok ? "ok" : "stalled") +
+           "\",\"journal\":\"" + journal_state_word() + "\",\"journal_failures\":" +
+           std::to_string(journal_failures_.load()) + "}";
 }
 
 void Daemon::prepare_new_issuers() {

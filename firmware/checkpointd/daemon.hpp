@@ -109,6 +109,7 @@ private:
     // After the journal and the list: destroyed (stopped and joined) before them.
     std::unique_ptr<UpstreamLink> upstream_;
     bool upstream_failed_ = false;        // configured but not running: health "down"
+    bool thermometer_missing_ = false;    // a thermometer is configured but did not open
     Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;
@@ -125,6 +126,12 @@ private:
     std::atomic<bool> capture_ended_{false};
     std::atomic<int> sensor_health_{static_cast<int>(display::Health::unknown)};
     std::atomic<std::int64_t> scans_{0};
+    // The journal's last answer, and the scans it could not record (heartbeat, STATUS=).
+    enum class JournalState { ok, disk_full, failed };
+    std::atomic<int> journal_state_{static_cast<int>(JournalState::ok)};
+    std::atomic<std::int64_t> journal_failures_{0};
+    void note_journal(const std::string& error_reason);  // empty: a row was written
+    const char* journal_state_word() const;
 
     std::mutex screen_mu_;  // the screen and its model; the json output
     display::ScreenModel model_;

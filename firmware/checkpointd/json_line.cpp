@@ -37,6 +37,7 @@ std::string scan_json(const ScanResult& r, const LaneLabel& lane) {
     j["manual"] = false;
     j["repeat"] = r.decision.repeat;
     j["journaled"] = r.journaled;
+    j["journal_error"] = r.journal_error ? nlohmann::json(r.journal_error->reason) : nlohmann::json(nullptr);
     j["seq"] = r.journaled ? nlohmann::json(r.seq) : nlohmann::json(nullptr);
     j["scan_id"] = or_null(r.scan_id);
     j["gate"] = r.open_gate;

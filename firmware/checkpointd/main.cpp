@@ -1,9 +1,11 @@
 // checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]
 // checkpointd --config FILE [--board FILE] --check-config
+// checkpointd --root DIR [--config FILE] [--board FILE] ...   (a provisioned tree on a bench)
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT, or the lane ended with
 // --exit-when-done); 1 start-up failure (journal, devices); 2 usage or
 // configuration error (the message names the key).
+#include "firmware/checkpointd/bench_root.hpp"
 #include "firmware/checkpointd/daemon.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
 #include "src/common/log.hpp"
@@ -26,8 +28,14 @@ int usage() {
     std::fprintf(stderr,
                  "usage: checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]\n"
                  "       checkpointd --config FILE [--board FILE] --check-config\n"
+                 "       checkpointd --root DIR --board FILE [...]\n"
                  "  --config FILE      checkpointd.conf (docs/configuration.md)\n"
                  "  --board FILE       board file, instead of the one device.board names\n"
+                 "                     (a relative path is read from the current folder)\n"
+                 "  --root DIR         bench: a tools/provision tree; the device's absolute paths\n"
+                 "                     (/etc/checkpoint, /var/lib/checkpoint, /run/checkpoint) are\n"
+                 "                     read and written under DIR; --config defaults to\n"
+                 "                     DIR/etc/checkpoint/checkpointd.conf\n"
                  "  --json             one JSON line per decision on stdout\n"
                  "  --exit-when-done   exit 0 when the camera source ends (file or sim lane)\n"
                  "  --lane FILE        lane script for the sim camera, thermometer and input\n"
@@ -47,7 +55,7 @@ cp::log::Level level_of(const std::string& s) {
 
 int main(int argc, char** argv) {
     using namespace cp;
-    std::string config_path, board_path;
+    std::string config_path, board_path, root;
     daemon::DaemonOptions opts;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
@@ -59,6 +67,7 @@ int main(int argc, char** argv) {
         };
         if (a == "--config") { if (!value(config_path)) return usage(); }
         else if (a == "--board") { if (!value(board_path)) return usage(); }
+        else if (a == "--root") { if (!value(root)) return usage(); }
         else if (a == "--lane") { if (!value(opts.sim.lane_script)) return usage(); }
         else if (a == "--json") opts.json = true;
         else if (a == "--exit-when-done") opts.exit_when_done = true;
@@ -66,9 +75,11 @@ int main(int argc, char** argv) {
         else if (a == "--version") { std::printf("checkpointd %s\n", CHECKPOINT_VERSION); return 0; }
         else return usage();
     }
-    if (config_path.empty()) return usage();
+    if (config_path.empty() && root.empty()) return usage();
 
-    auto cfg = config::load(config_path, board_path);
+    const daemon::ConfigRequest req{config_path, board_path, root};
+    config_path = daemon::config_path_of(req);
+    auto cfg = daemon::load_config(req);
     if (!cfg) {
         std::fprintf(stderr, "checkpointd: configuration rejected: %s\n", cfg.error().message.c_str());
         return 2;

@@ -199,10 +199,9 @@ void ScanPipeline::commit(ScanResult& r) {
     auto stored = journal_.append(std::move(rec));
     held_seen_ms_ = monotonic_now_ms();
     if (!stored) {
-        // No record, no opening: the guard checks by hand (architecture: journal before gate).
+        // The verdict shown stays the decision (a RED stays RED); the failure is
+        // shown beside it. No record, no opening (architecture: journal before gate).
         r.journal_error = stored.error();
-        r.verdict = decision::Verdict::yellow;
-        r.reason = "journal-" + stored.error().reason;
         return;
     }
     r.journaled = true;
@@ -215,11 +214,18 @@ void ScanPipeline::commit(ScanResult& r) {
     }
 }
 
+std::string journal_note_en(const ScanResult& r) {
+    if (!r.journal_error) return {};
+    return r.journal_error->reason == "disk-full" ? "Journal full (disk): not recorded, gate closed"
+                                                  : "Journal failure: not recorded, gate closed";
+}
+
+std::string journal_note_zh(const ScanResult& r) {
+    if (!r.journal_error) return {};
+    return r.journal_error->reason == "disk-full" ? "记录存储已满，未记录，闸门关闭" : "记录写入失败，未记录，闸门关闭";
+}
+
 std::string reason_text_en(const ScanResult& r) {
-    if (r.journal_error) {
-        return r.journal_error->reason == "disk-full" ? "Journal full (disk): manual check, gate closed"
-                                                      : "Journal failure: manual check, gate closed";
-    }
     std::string s = decision::text_en(r.decision.reason);
     if (r.decision.reason == decision::Reason::fever && r.temperature_c) {
         char buf[32];
@@ -231,9 +237,6 @@ std::string reason_text_en(const ScanResult& r) {
 }
 
 std::string reason_text_zh(const ScanResult& r) {
-    if (r.journal_error) {
-        return r.journal_error->reason == "disk-full" ? "记录存储已满，请人工核验" : "记录写入失败，请人工核验";
-    }
     return decision::text_zh(r.decision.reason);
 }
 

@@ -56,9 +56,10 @@ struct ScanResult {
     std::optional<double> temperature_c;      // body temperature when measured
     decision::Decision decision;
 
-    // What the lane shows; differs from decision.verdict only on a journal failure.
+    // What the lane shows: always the decision. A journal failure is shown
+    // beside it (journal_error) and keeps the gate shut.
     decision::Verdict verdict = decision::Verdict::yellow;
-    std::string reason;                       // decision reason code, or "journal-<reason>"
+    std::string reason;                       // decision reason code
     bool open_gate = false;                   // decision.open_gate AND journaled
     bool journaled = false;
     std::int64_t seq = 0;                     // journal sequence when journaled
@@ -89,7 +90,7 @@ public:
 
     // Journals the scan (not a repeat: decide() said the pass was counted
     // already) and records it for repeat suppression. On a journal failure the
-    // verdict becomes YELLOW, reason "journal-<error reason>", and the gate stays closed.
+    // verdict stays the decision's, journal_error says why and the gate stays closed.
     void commit(ScanResult& scan);
 
     // The text last scanned, while it is in hold-off.
@@ -128,5 +129,8 @@ private:
 // Screen texts for a reason code (decision reasons and journal failures).
 std::string reason_text_en(const ScanResult& r);
 std::string reason_text_zh(const ScanResult& r);
+// The journal failure shown beside the verdict; empty when the row was written.
+std::string journal_note_en(const ScanResult& r);
+std::string journal_note_zh(const ScanResult& r);
 
 }  // namespace cp::daemon

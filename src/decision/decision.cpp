@@ -240,16 +240,15 @@ Decision decide(const DecisionInput& in) noexcept {
 
     // 5. Repeat: the same pass within the window shows the earlier verdict, unless
     //    today's is worse. Never better: re-scanning until the thermometer reads
-    //    low must not turn a RED into a GREEN.
+    //    low must not turn a RED into a GREEN. A worse verdict is news (a fever
+    //    on the second scan): not a repeat, so it is counted and journaled.
     if (p && in.recent) {
         if (auto prior = in.recent->find(p->id)) {
             const std::int64_t since = in.now_s - prior->at_s;
-            if (since >= 0 && since <= pol.repeat_window_s) {
+            if (since >= 0 && since <= pol.repeat_window_s && severity(prior->reason) >= d.verdict) {
                 d.repeat = true;
-                if (severity(prior->reason) >= d.verdict) {
-                    d.verdict = severity(prior->reason);
-                    d.reason = prior->reason;
-                }
+                d.verdict = severity(prior->reason);
+                d.reason = prior->reason;
             }
         }
     }

@@ -197,13 +197,21 @@ TEST_CASE("repeat suppression") {
         CHECK(d.repeat);
         CHECK_FALSE(d.open_gate);
     }
-    SUBCASE("a worse verdict now beats an earlier GREEN") {
+    SUBCASE("a worse verdict now beats an earlier GREEN and is counted, not a repeat") {
         recent.record(id, {Reason::ok, kNow - 10}, 30);
         in.temperature.body_c = 38.5;
         Decision d = decide(in);
         CHECK(d.verdict == Verdict::red);
         CHECK(d.reason == Reason::fever);
-        CHECK(d.repeat);
+        CHECK_FALSE(d.repeat);  // journaled and uploaded: the fever reaches the alerts
+        CHECK_FALSE(d.open_gate);
+    }
+    SUBCASE("a worse verdict than an earlier YELLOW is counted too") {
+        recent.record(id, {Reason::status_yellow, kNow - 10}, 30);
+        in.temperature.body_c = 38.5;
+        Decision d = decide(in);
+        CHECK(d.verdict == Verdict::red);
+        CHECK_FALSE(d.repeat);
     }
     SUBCASE("outside the window it is a new scan") {
         recent.record(id, {Reason::fever, kNow - 31}, 30);

@@ -65,7 +65,16 @@ TEST_CASE("a gate lane: every person gets the expected verdict, journaled once, 
         Person again = people.front();
         again.label = "green resident again";
         again.repeat = true;
+        again.extra["gap_frames"] = 40;  // out of view past the hold-off: the next scan is a new one
         people.push_back(again);
+        // Once more, now with a fever: worse than the GREEN shown, so not a repeat;
+        // counted and journaled (it must reach the command centre's alerts).
+        Person fever = people.front();
+        fever.label = "green resident again, now feverish";
+        fever.temperature_c = 38.5;
+        fever.verdict = "RED";
+        fever.reason = "fever";
+        people.push_back(fever);
     }
     w.install_list(list, w.now_s - 600);
 

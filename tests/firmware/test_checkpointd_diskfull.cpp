@@ -1,5 +1,6 @@
 // A journal that cannot take the row (disk below the configured floor): the
-// lane shows YELLOW with the reason, and the gate relay never moves.
+// lane shows the decision (a RED stays RED) with the journal failure beside it,
+// and the gate relay never moves.
 #include "tests/e2e/lane_fixture.hpp"
 
 #include <sys/statvfs.h>
@@ -19,7 +20,7 @@ std::int64_t free_bytes(const fs::path& p) {
 }
 }  // namespace
 
-TEST_CASE("disk full: YELLOW, no gate pulse, no row") {
+TEST_CASE("disk full: the verdict stays the decision, the failure is shown beside it, no gate pulse, no row") {
     // "Disk full" is the journal's free-space floor: a file system with less
     // free space than the floor is full as far as the journal is concerned.
     testing::TempDir tmp;
@@ -53,6 +54,12 @@ TEST_CASE("disk full: YELLOW, no gate pulse, no row") {
         if (i == 1) x.extra["decision"] = "allow";  // a guard's allow cannot open it either
         people.push_back(x);
     }
+    {
+        // Isolated: RED must stay RED when the journal cannot record it.
+        pass::Pass p = w.make_pass(pass::Kind::resident, "李*华");
+        list.emplace_back(p.id, status::Op::red);
+        people.push_back(person("red", p.name, w.issue(p, w.issuer), p.id, "RED", "status-red"));
+    }
     w.install_list(list, w.now_s - 60);
     testing::write_file(dir / "lane.json", lane_script(people).dump());
     testing::write_file(dir / "checkpointd.conf",
@@ -69,16 +76,21 @@ TEST_CASE("disk full: YELLOW, no gate pulse, no row") {
     CHECK(*rc == 0);
     d.read_all(2000);
     auto lines = parse_lines(d.lines());
-    REQUIRE(lines.size() == 2);
-    for (const auto& l : lines) {
+    REQUIRE(lines.size() == people.size());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const auto& l = lines[i];
         CAPTURE(l.dump());
         CHECK(l["type"] == "scan");
-        CHECK(l["verdict"] == "YELLOW");
-        CHECK(l["reason"] == "journal-disk-full");
+        CHECK(l["verdict"] == people[i].verdict);
+        CHECK(l["reason"] == people[i].reason);
+        CHECK(l["journal_error"] == "disk-full");
         CHECK(l["journaled"] == false);
         CHECK(l["gate"] == false);
     }
     CHECK(count_relay_pulses(dir / "data" / "gpio-sim.log") == 0);
     CHECK(journal_rows(dir / "data" / "journal.db").empty());
-    CHECK(testing::read_file(dir / "checkpointd.log").find("disk-full") != std::string::npos);
+    const std::string log = testing::read_file(dir / "checkpointd.log");
+    CHECK(log.find("scan not journaled") != std::string::npos);
+    CHECK(log.find("disk-full") != std::string::npos);
+    CHECK(log.find("verdict=RED") != std::string::npos);
 }

@@ -1,4 +1,4 @@
-// `checkpoint diag [--config FILE] [--board FILE] [--json] [--click] [--camera]
+// `checkpoint diag [--config FILE] [--board FILE] [--root DIR] [--json] [--click] [--camera]
 //                  [--frame PATH.png] [--lane FILE] [--timeout S] [--verbose]`
 // A technician's check of one device, read from the daemon's own configuration:
 // configuration, identity, camera (a frame saved, a code read), thermometer,
@@ -10,6 +10,7 @@
 // is not grabbed while checkpointd holds it (unless --camera), the GPIO lines are
 // only touched with --click.
 // Exit 0 every check ok (or skipped), 1 a warn or fail, 2 usage or configuration error.
+#include "firmware/checkpointd/bench_root.hpp"
 #include "firmware/checkpointd/devices.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -22,6 +23,8 @@
 #include "src/sync/https_client.hpp"
 #include "tools/checkpoint/commands.hpp"
 
+#include <curl/curl.h>
+#include <mbedtls/x509_crt.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -65,8 +68,9 @@ struct Check {
 };
 
 struct Options {
-    std::string config_path = "/etc/checkpoint/checkpointd.conf";
+    std::string config_path;  // empty: /etc/checkpoint/checkpointd.conf (under --root)
     std::string board_path;
+    std::string root;
     std::string frame_path = "/tmp/checkpoint-diag-frame.png";
     std::string lane_path;
     bool json = false;
@@ -78,10 +82,12 @@ struct Options {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: checkpoint diag [--config FILE] [--board FILE] [--json] [--click] [--camera]\n"
-                 "                       [--frame PATH.png] [--lane FILE] [--timeout S] [--verbose]\n"
+                 "usage: checkpoint diag [--config FILE] [--board FILE] [--root DIR] [--json] [--click]\n"
+                 "                       [--camera] [--frame PATH.png] [--lane FILE] [--timeout S] [--verbose]\n"
                  "  --config FILE   checkpointd.conf (default /etc/checkpoint/checkpointd.conf)\n"
-                 "  --board FILE    board file instead of the one device.board names\n"
+                 "  --board FILE    board file instead of the one device.board names (relative: from here)\n"
+                 "  --root DIR      bench: a tools/provision tree, the device's paths mapped into DIR\n"
+                 "                  (as checkpointd --root)\n"
                  "  --json          one JSON object instead of text\n"
                  "  --click         click test: pulse the gate relay, green and red lamp, buzzer\n"
                  "                  (OPENS THE GATE; stop checkpointd first on a gpiod board)\n"
@@ -111,6 +117,14 @@ std::string age_text(std::int64_t s) {
     return std::to_string(s / 86400) + " d";
 }
 
+// What a technician reads with a fault: its effect, and what to do.
+constexpr const char* kJournalRefusing =
+    "the journal cannot record: scans are shown but not recorded, the gate stays shut";
+constexpr const char* kClockHint = "set the clock (timedatectl set-time, or NTP), then run diag again";
+constexpr const char* kDiskHint =
+    "Free space: old logs (journalctl --vacuum-size=50M), *.corrupt-* journals set aside in the data folder "
+    "once copied off, files left in /tmp; or lower journal.disk_floor_bytes";
+
 // ---- the running daemon -------------------------------------------------------
 
 struct DaemonInfo {
@@ -125,11 +139,27 @@ std::string canonical_or(const fs::path& p) {
     return ec ? p.string() : c.string();
 }
 
+long parent_of(const fs::path& proc_dir) {
+    std::ifstream in(proc_dir / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) != 2) return 0;
+    return ppid;
+}
+
 // A process whose command line runs checkpointd (possibly under an emulator) with
-// --config naming the same file as ours.
+// --config (or --root) naming the same file as ours. A wrapper (`timeout 600
+// checkpointd ...`, a shell that did not exec) has the same words in its command
+// line: of a parent and its child that both match, the child is the daemon.
 std::optional<long> find_daemon_pid(const std::string& config_path) {
     const std::string want = canonical_or(fs::absolute(config_path));
     std::error_code ec;
+    std::vector<std::pair<long, long>> found;  // pid, parent
     for (const auto& e : fs::directory_iterator("/proc", ec)) {
         const std::string name = e.path().filename().string();
         long pid = 0;
@@ -139,16 +169,25 @@ std::optional<long> find_daemon_pid(const std::string& config_path) {
         std::vector<std::string> argv;
         for (std::string a; std::getline(in, a, '\0');) argv.push_back(a);
         bool is_daemon = false;
+        std::optional<std::string> cfg_arg, root_arg;
         for (std::size_t i = 0; i < argv.size(); ++i) {
             if (fs::path(argv[i]).filename() == "checkpointd") is_daemon = true;
-            if (!is_daemon || argv[i] != "--config" || i + 1 >= argv.size()) continue;
-            fs::path cfg = argv[i + 1];
-            if (cfg.is_relative()) {
-                std::error_code cwd_ec;
-                cfg = fs::read_symlink(e.path() / "cwd", cwd_ec) / cfg;
-            }
-            if (canonical_or(cfg) == want) return pid;
+            if (!is_daemon || i + 1 >= argv.size()) continue;
+            if (argv[i] == "--config") cfg_arg = argv[i + 1];
+            if (argv[i] == "--root") root_arg = argv[i + 1];
         }
+        if (!is_daemon || (!cfg_arg && !root_arg)) continue;
+        std::error_code cwd_ec;
+        const fs::path cwd = fs::read_symlink(e.path() / "cwd", cwd_ec);
+        fs::path cfg = cfg_arg ? fs::path(*cfg_arg)
+                               : fs::path(*root_arg) / fs::path(daemon::config_path_of({"", "", "/"})).relative_path();
+        if (cfg.is_relative()) cfg = cwd / cfg;
+        if (canonical_or(cfg) == want) found.emplace_back(pid, parent_of(e.path()));
+    }
+    for (const auto& [pid, parent] : found) {
+        bool has_child = false;
+        for (const auto& other : found) has_child = has_child || other.second == pid;
+        if (!has_child) return pid;
     }
     return std::nullopt;
 }
@@ -313,6 +352,21 @@ Check check_camera(const config::Config& cfg, const Options& o, const DaemonInfo
     return c;
 }
 
+// What the thermometer's fault words mean at the lane (drivers/thermometer).
+std::string thermometer_hint(const std::string& reason, const config::Config& cfg) {
+    char addr[8];
+    std::snprintf(addr, sizeof addr, "0x%02x", cfg.thermometer.address);
+    if (reason == "no-bus")
+        return "no I2C bus " + cfg.thermometer.bus + ": is I2C enabled on the board (Raspberry Pi: dtparam=i2c_arm=on "
+               "in config.txt) and the bus number right (ls /dev/i2c-*)?";
+    if (reason == "no-device" || reason == "nack")
+        return std::string("nothing answers at ") + addr + " on " + cfg.thermometer.bus + ": check the wiring and power, "
+               "and look for the sensor with i2cdetect -y " + cfg.thermometer.bus.substr(cfg.thermometer.bus.rfind('-') + 1);
+    if (reason == "pec") return "garbled answers: check the wiring, its length and the pull-up resistors";
+    if (reason == "stuck") return "the sensor repeats one value: power-cycle it; replace it if it stays";
+    return "check the sensor, its wiring and thermometer.* in the configuration";
+}
+
 Check check_thermometer(const config::Config& cfg, const std::shared_ptr<const lane::LaneScript>& script,
                         const std::shared_ptr<lane::LaneCursor>& cursor) {
     Check c("thermometer");
@@ -328,7 +382,8 @@ Check check_thermometer(const config::Config& cfg, const std::shared_ptr<const l
     auto t = daemon::open_thermometer(cfg, script, cursor);
     if (!t) {
         c.level = Level::fail;
-        c.value = cfg.thermometer.bus + ": " + t.error().describe();
+        c.data["fault"] = t.error().reason;
+        c.value = cfg.thermometer.bus + ": " + t.error().describe() + ": " + thermometer_hint(t.error().reason, cfg);
         return c;
     }
     const thermo::Measurement m = (*t)->measure();
@@ -351,7 +406,8 @@ Check check_thermometer(const config::Config& cfg, const std::shared_ptr<const l
         break;
     case thermo::MeasureStatus::sensor_fault:
         c.level = Level::fail;
-        c.value = "sensor fault: " + m.fault_reason + " (" + (*t)->describe() + ")";
+        c.value = "sensor fault: " + m.fault_reason + " (" + (*t)->describe() + "): " +
+                  thermometer_hint(m.fault_reason, cfg);
         c.data["fault"] = m.fault_reason;
         break;
     }
@@ -426,7 +482,7 @@ Check check_list(const config::Config& cfg, std::optional<std::int64_t>& local_v
     c.value = "version " + std::to_string(info->version) + ", " + std::to_string(info->entries) + " entries, ";
     if (age < -cfg.policy.clock_skew_s) {
         c.level = Level::warn;
-        c.value += "made " + age_text(-age) + " in the future: check the clock";
+        c.value += "made " + age_text(-age) + " in the future by this device's clock: " + kClockHint;
     } else if (age > cfg.policy.max_list_age_s) {
         c.level = Level::fail;
         c.value += age_text(age) + " old, over the limit of " + age_text(cfg.policy.max_list_age_s) +
@@ -437,13 +493,37 @@ Check check_list(const config::Config& cfg, std::optional<std::int64_t>& local_v
     return c;
 }
 
+struct DiskSpace {
+    fs::path path;  // data_dir, or its nearest existing parent
+    std::int64_t free_b = 0, total_b = 0;
+};
+
+std::optional<DiskSpace> disk_space(const config::Config& cfg) {
+    DiskSpace d;
+    d.path = cfg.paths.data_dir;
+    std::error_code ec;
+    while (!fs::exists(d.path, ec) && d.path.has_parent_path() && d.path != d.path.parent_path()) d.path = d.path.parent_path();
+    struct statvfs st{};
+    if (::statvfs(d.path.c_str(), &st) != 0) return std::nullopt;
+    d.free_b = static_cast<std::int64_t>(st.f_bavail) * static_cast<std::int64_t>(st.f_frsize);
+    d.total_b = static_cast<std::int64_t>(st.f_blocks) * static_cast<std::int64_t>(st.f_frsize);
+    return d;
+}
+
 Check check_journal(const config::Config& cfg) {
     Check c("journal");
+    // Below the floor the journal refuses every row: scans are shown, not recorded.
+    const auto disk = disk_space(cfg);
+    const bool refusing = disk && disk->free_b < cfg.journal.disk_floor_bytes;
     auto b = journal::read_backlog(cfg.paths.journal);
     if (!b) {
         c.level = b.error().kind == ErrorKind::not_found ? Level::warn : Level::fail;
         c.value = b.error().kind == ErrorKind::not_found ? "no journal yet at " + cfg.paths.journal + " (no scan so far)"
                                                          : b.error().describe();
+        if (refusing) {
+            c.level = Level::fail;
+            c.value += "; " + std::string(kJournalRefusing);
+        }
         return c;
     }
     c.data["rows"] = b->rows;
@@ -460,7 +540,42 @@ Check check_journal(const config::Config& cfg) {
             c.value += ": not uploading";
         }
     }
+    if (refusing) {
+        c.level = Level::fail;
+        c.value += "; " + std::string(kJournalRefusing);
+    }
     return c;
+}
+
+// The device certificate against the fleet CA file the daemon pins (chain and
+// validity dates), the way the command centre will check it. Returns empty when
+// it verifies, else what is wrong.
+std::string verify_device_chain(const config::Config& cfg) {
+    mbedtls_x509_crt ca, crt;
+    mbedtls_x509_crt_init(&ca);
+    mbedtls_x509_crt_init(&crt);
+    std::string why;
+    if (mbedtls_x509_crt_parse_file(&ca, cfg.upstream.ca_file.c_str()) != 0) {
+        why = "the fleet CA file upstream.ca_file (" + cfg.upstream.ca_file + ") is missing or not a certificate";
+    } else if (mbedtls_x509_crt_parse_file(&crt, cfg.upstream.cert_file.c_str()) != 0) {
+        why = "upstream.cert_file (" + cfg.upstream.cert_file + ") is not a certificate";
+    } else {
+        std::uint32_t flags = 0;
+        if (mbedtls_x509_crt_verify(&crt, &ca, nullptr, nullptr, &flags, nullptr, nullptr) != 0) {
+            if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+                why = "not signed by the fleet CA in upstream.ca_file (" + cfg.upstream.ca_file +
+                      "): provision the device again with the fleet CA (tools/provision)";
+            else if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+                why = "not valid yet by this device's clock: set the clock (date -s, or NTP)";
+            else if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+                why = "expired: renew it (tools/provision) and enroll the new one at the command centre";
+            else
+                why = "does not verify against upstream.ca_file (flags " + std::to_string(flags) + ")";
+        }
+    }
+    mbedtls_x509_crt_free(&crt);
+    mbedtls_x509_crt_free(&ca);
+    return why;
 }
 
 Check check_identity(const config::Config& cfg) {
@@ -468,34 +583,130 @@ Check check_identity(const config::Config& cfg) {
     auto store = crypto::TrustStore::load(cfg.upstream.cert_file);
     if (!store || store->size() == 0) {
         c.level = Level::fail;
-        c.value = "no device certificate at " + cfg.upstream.cert_file + " (tools/provision)";
+        c.value = "no device certificate at upstream.cert_file (" + cfg.upstream.cert_file + "): tools/provision";
         return c;
     }
     std::error_code ec;
     if (!fs::exists(cfg.upstream.key_file, ec)) {
         c.level = Level::fail;
-        c.value = "no device key at " + cfg.upstream.key_file;
+        c.value = "no device key at upstream.key_file (" + cfg.upstream.key_file + ")";
         return c;
     }
     const crypto::Certificate* cert = store->certificates().front().get();
-    const std::int64_t left = cert->not_after() - wall_now_ms() / 1000;
+    const std::int64_t now = wall_now_ms() / 1000;
+    const std::int64_t left = cert->not_after() - now;
     c.data["subject"] = cert->subject();
+    c.data["not_before"] = cert->not_before();
     c.data["not_after"] = cert->not_after();
     c.value = cert->subject() + ", valid until " + format_iso8601(cert->not_after());
     const std::string subject = cert->subject();
     const auto at = subject.find("CN=");
     const std::string cn = at == std::string::npos ? "" : subject.substr(at + 3, subject.find(',', at) - (at + 3));
+    const std::string chain = verify_device_chain(cfg);
     if (cn != cfg.device.id) {
         c.level = Level::fail;
         c.value += ": not for device " + cfg.device.id;
+    } else if (cert->not_before() > now) {
+        c.level = Level::fail;
+        c.value += ": " + std::string(kClockHint) + " (valid from " + format_iso8601(cert->not_before()) +
+                   ", this device says " + format_iso8601(now) + ")";
     } else if (left < 0) {
         c.level = Level::fail;
-        c.value += ": expired";
+        c.value += ": expired: renew it (tools/provision) and enroll the new one at the command centre";
+    } else if (!chain.empty()) {
+        c.level = Level::fail;
+        c.value += ": " + chain;
     } else if (left < 30 * 86400) {
         c.level = Level::warn;
         c.value += ": renew it (under 30 days left)";
     }
+    if (c.level == Level::ok) c.value += ", signed by the fleet CA";
     return c;
+}
+
+// With TLS 1.3 the server's verdict on our certificate comes after the
+// handshake, so the client often sees only a closed connection. A request
+// limited to TLS 1.2 (same files, same pinning) gets the server's alert during
+// the handshake instead. Returns libcurl's error text, or empty when it worked.
+std::string tls12_probe(const config::Config& cfg, int timeout_s) {
+    CURL* c = curl_easy_init();
+    if (c == nullptr) return {};
+    char errbuf[CURL_ERROR_SIZE] = {};
+    const std::string url = cfg.upstream.url + "/v1/list";
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    // At least and at most TLS 1.2 (CURL_SSLVERSION_MAX_TLSv1_2 is TLSv1_2 << 16).
+    constexpr long kTls12 = CURL_SSLVERSION_TLSv1_2;
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, kTls12 | (kTls12 << 16));
+    curl_easy_setopt(c, CURLOPT_CAINFO, cfg.upstream.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, cfg.upstream.cert_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, cfg.upstream.key_file.c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(timeout_s));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(timeout_s));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    const CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return rc == CURLE_OK ? std::string() : std::string(errbuf[0] ? errbuf : curl_easy_strerror(rc));
+}
+
+// A TLS failure, told by which side refused and which file is involved.
+struct TlsFault {
+    bool refused = false;  // a fault that will not heal by waiting
+    std::string text;
+};
+
+bool has(const std::string& s, const char* word) { return s.find(word) != std::string::npos; }
+
+TlsFault classify_transport(const Error& e, const config::Config& cfg) {
+    const std::string& m = e.message;
+    if (has(m, "not yet valid") || has(m, "certificate is not yet valid"))
+        return {true, std::string("a certificate is not valid yet by this device's clock: ") + kClockHint};
+    // The server's alert after our certificate was sent: it refused us.
+    if (has(m, "alert unknown ca") || has(m, "alert bad certificate") || has(m, "alert certificate required") ||
+        has(m, "alert certificate unknown") || has(m, "alert certificate revoked") ||
+        has(m, "alert certificate expired") || has(m, "alert access denied") || has(m, "alert handshake failure") ||
+        has(m, "alert unsupported certificate"))
+        return {true, "the server refused this device's certificate (upstream.cert_file " + cfg.upstream.cert_file +
+                          "): it does not trust the CA that signed it; the server's --client-ca must be the fleet "
+                          "CA (" + m + ")"};
+    if (has(m, "certificate has expired") || has(m, "certificate expired"))
+        return {true, "the server's certificate has expired: renew it at the command centre (" + m + ")"};
+    if (has(m, "self-signed") || has(m, "unable to get local issuer") || has(m, "certificate verify failed") ||
+        has(m, "SSL certificate problem") || e.reason == "tls")
+        return {true, "this device refused the server's certificate: it does not verify against upstream.ca_file (" +
+                          cfg.upstream.ca_file + "); the server uses a certificate of another CA, or the file is "
+                          "not the fleet CA (" + m + ")"};
+    if (e.reason == "connect")
+        return {false, "cannot connect: check the host and port in upstream.url (" + cfg.upstream.url +
+                           "), that the server runs, and the network route (ip route; ping the host) (" + m + ")"};
+    if (e.reason == "timeout")
+        return {false, "no answer in time: check the network route and firewall to " + cfg.upstream.url + " (" + m + ")"};
+    if (e.reason == "tls-files")
+        return {true, "the TLS files are not all there: " + m + " (upstream.ca_file, upstream.cert_file, "
+                      "upstream.key_file)"};
+    return {false, m};
+}
+
+// What an HTTP answer other than 200 means for the technician, and what to do.
+std::string http_hint(long status, const std::string& reason, const config::Config& cfg) {
+    if (status == 403 && reason == "revoked")
+        return "the command centre revoked this device; contact the command centre (only they can lift a "
+               "revocation; re-enrolling does not)";
+    if (status == 403 && reason == "not-enrolled")
+        return "the command centre does not know device " + cfg.device.id + ": enroll it there (upstream enroll --cert " +
+               cfg.upstream.cert_file + ")";
+    if (status == 403 && reason == "certificate-not-enrolled")
+        return "the command centre holds another certificate for " + cfg.device.id +
+               ": enroll this one there (upstream enroll --cert " + cfg.upstream.cert_file + ")";
+    if (status == 403) return "the command centre refuses this device; contact the command centre";
+    if (status == 404)
+        return "no such path on the server: check the path part of upstream.url (" + cfg.upstream.url +
+               "; the server answers /v1/list under it)";
+    if (status >= 500) return "the command centre has a fault; scans wait in the journal, try again later";
+    return "the server refused the request; check upstream.url (" + cfg.upstream.url + ")";
 }
 
 Check check_upstream(const config::Config& cfg, const Options& o,
@@ -518,7 +729,7 @@ Check check_upstream(const config::Config& cfg, const Options& o,
     auto client = sync::HttpsClient::create(h);
     if (!client) {
         c.level = Level::fail;
-        c.value = client.error().describe();
+        c.value = classify_transport(client.error(), cfg).text;
         return c;
     }
     const std::int64_t t0 = monotonic_now_ms();
@@ -526,12 +737,22 @@ Check check_upstream(const config::Config& cfg, const Options& o,
     const std::int64_t ms = monotonic_now_ms() - t0;
     c.data["ms"] = ms;
     if (!r) {
-        const auto& e = r.error();
         // Offline is a state the lane is built for; a refused handshake will not heal.
-        c.level = e.reason == "tls" ? Level::fail : Level::warn;
-        c.value = cfg.upstream.url + " " + (e.reason == "tls" ? "refused the TLS handshake: " : "unreachable: ") +
-                  e.describe() + " after " + std::to_string(ms) + " ms" +
-                  (e.reason == "tls" ? "" : " (the lane works offline; scans wait in the journal)");
+        TlsFault f = classify_transport(r.error(), cfg);
+        if (!f.refused && r.error().reason != "timeout") {
+            // Maybe connected, then closed (curl may call that "connect" too): ask
+            // the server what it thinks of our certificate.
+            const std::string probe = tls12_probe(cfg, o.timeout_s);
+            if (has(probe, "alert")) {
+                const TlsFault g = classify_transport(Error{ErrorKind::unavailable, "tls", probe}, cfg);
+                if (g.refused) f = g;
+            }
+        }
+        c.level = f.refused ? Level::fail : Level::warn;
+        c.data["reason"] = r.error().reason;
+        c.value = cfg.upstream.url + (f.refused ? ": TLS refused: " : ": unreachable: ") + f.text + ", after " +
+                  std::to_string(ms) + " ms" +
+                  (f.refused ? "" : " (the lane works offline; scans wait in the journal)");
         return c;
     }
     c.data["status"] = r->status;
@@ -542,8 +763,9 @@ Check check_upstream(const config::Config& cfg, const Options& o,
         } catch (const nlohmann::json::exception&) {
         }
         c.level = r->status >= 500 ? Level::warn : Level::fail;
-        c.value = "HTTP " + std::to_string(r->status) + (reason.empty() ? "" : " " + reason) +
-                  (r->status == 403 ? ": the command centre refuses this device (upstream enroll --cert device.crt)" : "");
+        c.data["reason"] = reason;
+        c.value = "HTTP " + std::to_string(r->status) + (reason.empty() ? "" : " " + reason) + ": " +
+                  http_hint(r->status, reason, cfg);
         return c;
     }
     c.value = "mutual TLS ok in " + std::to_string(ms) + " ms";
@@ -562,7 +784,8 @@ Check check_upstream(const config::Config& cfg, const Options& o,
         c.data["skew_ms"] = skew_ms;
         if (std::llabs(skew_ms) > cfg.policy.clock_skew_s * 1000 + 1000) {
             c.level = Level::warn;
-            c.value += "; device clock off by " + age_text(std::llabs(skew_ms) / 1000);
+            c.value += "; device clock off by " + age_text(std::llabs(skew_ms) / 1000) + ": " + kClockHint +
+                       " (a wrong clock makes the list look stale or from the future, and certificates invalid)";
         }
     }
     return c;
@@ -572,17 +795,14 @@ Check check_upstream(const config::Config& cfg, const Options& o,
 
 Check check_disk(const config::Config& cfg) {
     Check c("disk");
-    fs::path p = cfg.paths.data_dir;
-    std::error_code ec;
-    while (!fs::exists(p, ec) && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
-    struct statvfs st{};
-    if (::statvfs(p.c_str(), &st) != 0) {
+    const auto disk = disk_space(cfg);
+    if (!disk) {
         c.level = Level::fail;
-        c.value = "cannot stat " + p.string();
+        c.value = "cannot stat " + cfg.paths.data_dir;
         return c;
     }
-    const auto free_b = static_cast<std::int64_t>(st.f_bavail) * static_cast<std::int64_t>(st.f_frsize);
-    const auto total_b = static_cast<std::int64_t>(st.f_blocks) * static_cast<std::int64_t>(st.f_frsize);
+    const fs::path& p = disk->path;
+    const std::int64_t free_b = disk->free_b, total_b = disk->total_b;
     const std::int64_t floor = cfg.journal.disk_floor_bytes;
     c.data["path"] = p.string();
     c.data["free_bytes"] = free_b;
@@ -590,10 +810,10 @@ Check check_disk(const config::Config& cfg) {
     c.value = p.string() + ": " + bytes_text(free_b) + " free of " + bytes_text(total_b);
     if (free_b < floor) {
         c.level = Level::fail;
-        c.value += ", below the journal floor of " + bytes_text(floor) + ": scans are refused (YELLOW)";
+        c.value += ", below the journal floor of " + bytes_text(floor) + ": " + kJournalRefusing + ". " + kDiskHint;
     } else if (free_b < 2 * floor) {
         c.level = Level::warn;
-        c.value += ", close to the journal floor of " + bytes_text(floor);
+        c.value += ", close to the journal floor of " + bytes_text(floor) + ". " + kDiskHint;
     }
     return c;
 }
@@ -635,6 +855,7 @@ Result<Options> parse_args(const Args& args) {
         std::string v;
         if (a == "--config") { if (!value(o.config_path)) return bad("--config needs a file"); }
         else if (a == "--board") { if (!value(o.board_path)) return bad("--board needs a file"); }
+        else if (a == "--root") { if (!value(o.root)) return bad("--root needs a folder"); }
         else if (a == "--frame") {
             if (!value(o.frame_path) || fs::path(o.frame_path).extension() != ".png") return bad("--frame needs a .png path");
         }
@@ -662,9 +883,11 @@ int run_diag(const Args& args) {
         std::fprintf(stderr, "checkpoint diag: %s\n", parsed.error().message.c_str());
         return usage();
     }
-    const Options o = *parsed;
+    Options o = *parsed;
     log::set_level(o.verbose ? log::Level::debug : log::Level::off);
-    auto cfg = config::load(o.config_path, o.board_path);
+    const daemon::ConfigRequest req{o.config_path, o.board_path, o.root};
+    o.config_path = daemon::config_path_of(req);
+    auto cfg = daemon::load_config(req);
     if (!cfg) {
         std::fprintf(stderr, "checkpoint diag: configuration rejected: %s\n", cfg.error().message.c_str());
         return 2;

@@ -23,13 +23,19 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
              [--web-port N] [--web-host 127.0.0.1] [--duration-s N]
              HTTPS with mutual TLS for devices; with --web-port, a read-only dashboard
              on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
-  enroll     --cert DEVICE.crt        enroll (or re-key) the device named by the CN
+  enroll     --cert DEVICE.crt [--unrevoke]
+             enroll (or re-key) the device named by the CN; a revoked device stays
+             revoked unless --unrevoke lifts the revocation (logged)
   revoke     --device ID              refuse the device from now on
   devices                             list devices with last seen, list version, backlog
   set-status --pass HEX32 --status red|yellow|green [--reason TEXT]
   import     --csv FILE               pass_id,status,reason lines (header optional)
-  publish    --signing-key PEM --signing-cert PEM [--force]
-             sign the working statuses as the next list version (snapshot + delta)
+  publish    --signing-key PEM --signing-cert PEM [--force | --if-older-than S]
+             sign the working statuses as the next list version (snapshot + delta).
+             Refused when no status changed, unless --force (re-sign as is);
+             --if-older-than S re-signs an unchanged list only when the newest
+             version is older than S seconds (run it from cron well inside the
+             devices' policy.max_list_age_s: an older list turns every lane YELLOW)
   trust-add  --cert ISSUER.crt        add a pass issuer certificate to the trust list
   trust-publish --signing-key PEM --signing-cert PEM
   scans      [--device ID] [--alerts] [--limit N]  newest first, JSON lines
@@ -54,7 +60,7 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"device", true},      {"pass", true},          {"status", true},
     {"reason", true},      {"csv", true},           {"signing-key", true},
     {"signing-cert", true}, {"force", false},       {"alerts", false},
-    {"limit", true},
+    {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
 };
 
 int usage_error(const std::string& msg) {
@@ -127,6 +133,30 @@ Result<std::vector<StatusEntry>> parse_csv(const std::string& text) {
     return out;
 }
 
+// The server's own certificate: every device refuses it once it expired, and a
+// device whose clock is behind refuses one that is not yet valid for it.
+void warn_own_certificate(const std::string& path) {
+    auto pem = read_text_file(path);
+    if (!pem) return;  // create() reports the missing file
+    auto cert = crypto::Certificate::parse(as_bytes(*pem));
+    if (!cert) return;
+    const std::int64_t now = now_s();
+    const std::int64_t left = cert->not_after() - now;
+    if (left < 0) {
+        log::error("upstream", "server certificate expired: every device will refuse the TLS handshake",
+                   {{"cert", path}, {"not_after", format_iso8601(cert->not_after())}});
+        std::fprintf(stderr, "upstream: WARNING: %s expired on %s: devices will refuse it; renew it\n", path.c_str(),
+                     format_iso8601(cert->not_after()).c_str());
+    } else if (left < 30 * 86400) {
+        log::warn("upstream", "server certificate expires soon: renew it",
+                  {{"cert", path}, {"not_after", format_iso8601(cert->not_after())}});
+        std::fprintf(stderr, "upstream: WARNING: %s expires on %s (under 30 days): renew it\n", path.c_str(),
+                     format_iso8601(cert->not_after()).c_str());
+    } else if (cert->not_before() > now) {
+        log::warn("upstream", "server certificate not valid yet", {{"cert", path}});
+    }
+}
+
 int cmd_serve(const Args& a, UpstreamStore& store) {
     ServerConfig cfg;
     cfg.cert_path = a.get("cert");
@@ -150,6 +180,7 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+    warn_own_certificate(cfg.cert_path);
     auto server = UpstreamServer::create(cfg, store);
     if (!server) return failed(server.error());
     auto st = (*server)->start();
@@ -221,8 +252,27 @@ int run(const Args& a) {
         if (!pem) return failed(pem.error());
         auto id = certificate_identity(*pem);
         if (!id) return failed(id.error());
+        auto known = store.find_device(id->cn);
+        if (!known) return failed(known.error());
+        const bool revoked = *known && (*known)->revoked;
+        if (revoked && !a.has("unrevoke")) {
+            // A re-enroll never lifts a revocation: that is an explicit, logged decision.
+            log::warn("upstream", "enroll refused: device is revoked", {{"device", id->cn}});
+            std::fprintf(stderr,
+                         "upstream: device %s is revoked; enrolling it again does not lift the revocation.\n"
+                         "  To lift it (logged): upstream enroll --cert %s --unrevoke\n",
+                         id->cn.c_str(), a.get("cert").c_str());
+            return 1;
+        }
         auto st = store.enroll_device(id->cn, id->fingerprint, now_s());
         if (!st) return failed(st.error());
+        if (revoked) {
+            auto u = store.unrevoke_device(id->cn, now_s());
+            if (!u) return failed(u.error());
+            log::warn("upstream", "revocation lifted by the operator",
+                      {{"device", id->cn}, {"fingerprint", id->fingerprint}});
+            std::printf("revocation of %s lifted\n", id->cn.c_str());
+        }
         std::printf("enrolled %s sha256:%s\n", id->cn.c_str(), id->fingerprint.c_str());
         return 0;
     }
@@ -269,7 +319,42 @@ int run(const Args& a) {
                         t->signed_list.size());
             return 0;
         }
-        auto v = publish_list(store, *signer, now_s(), a.has("force"));
+        bool force = a.has("force");
+        if (a.has("if-older-than")) {
+            auto max_age = to_int(a.get("if-older-than"), 60, 30 * 86400);
+            if (!max_age) return usage_error("--if-older-than must be 60..2592000 seconds");
+            auto latest = store.latest_list_version();
+            if (!latest) return failed(latest.error());
+            std::optional<ListVersion> last;
+            if (*latest > 0) {
+                auto lv = store.list_version(*latest);
+                if (!lv) return failed(lv.error());
+                last = *lv;
+            }
+            if (last && now_s() - last->published_at < *max_age) {
+                // Changed statuses still go out; an unchanged, young list stays as it is.
+                auto v = publish_list(store, *signer, now_s(), false);
+                if (!v && v.error().reason == "unchanged") {
+                    std::printf("list version %lld is %lld s old: not re-signed\n",
+                                static_cast<long long>(last->version),
+                                static_cast<long long>(now_s() - last->published_at));
+                    return 0;
+                }
+                if (!v) return failed(v.error());
+                std::printf("list version %lld: %lld entries, %lld changes\n", static_cast<long long>(v->version),
+                            static_cast<long long>(v->entries), static_cast<long long>(v->changes));
+                return 0;
+            }
+            force = true;  // aging out: re-signed even when nothing changed
+        }
+        auto v = publish_list(store, *signer, now_s(), force);
+        if (!v && v.error().reason == "unchanged") {
+            std::fprintf(stderr,
+                         "upstream: %s; --force signs it again as a new version (devices need a list younger "
+                         "than their policy.max_list_age_s), or --if-older-than S does that only when due\n",
+                         v.error().message.c_str());
+            return 1;
+        }
         if (!v) return failed(v.error());
         std::printf("list version %lld: %lld entries, %lld changes, snapshot %zu bytes, delta %zu bytes\n",
                     static_cast<long long>(v->version), static_cast<long long>(v->entries),

@@ -1,4 +1,5 @@
 #include "tools/upstream/server.hpp"
+#include "tools/upstream/tls_log.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -635,6 +636,7 @@ Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
         SSL_CTX_set_client_CA_list(&ctx, names);
         SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
         SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION);
+        log_refused_handshakes(ctx);
         // Without a session id context OpenSSL aborts every resumed session of a
         // verified client ("internal error" alert): libcurl resumes on reconnect.
         static const unsigned char kSessionContext[] = "checkpoint-upstream";

@@ -182,9 +182,17 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_,
                "INSERT INTO devices(id, fingerprint, enrolled_at) VALUES(?1, ?2, ?3) "
-               "ON CONFLICT(id) DO UPDATE SET fingerprint = ?2, enrolled_at = ?3, revoked = 0, "
-               "revoked_at = 0");
+               "ON CONFLICT(id) DO UPDATE SET fingerprint = ?2, enrolled_at = ?3");
         return s.bind(1, id).bind(2, fingerprint).bind(3, now).run();
+    }
+
+    Status unrevoke_device(const std::string& id, std::int64_t now) override {
+        (void)now;
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "UPDATE devices SET revoked = 0, revoked_at = 0 WHERE id = ?1");
+        CP_TRY(s.bind(1, id).run());
+        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::not_found, "device", id);
+        return {};
     }
 
     Status revoke_device(const std::string& id, std::int64_t now) override {

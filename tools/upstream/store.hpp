@@ -102,9 +102,16 @@ class UpstreamStore {
 public:
     virtual ~UpstreamStore() = default;
 
-    // Enrolls (or re-enrolls with a new certificate) a device; clears a revocation.
+    // Enrolls (or re-enrolls with a new certificate) a device. A revocation stays:
+    // only unrevoke_device() lifts it (an explicit operator action).
     virtual Status enroll_device(const std::string& id, const std::string& fingerprint,
                                  std::int64_t now) = 0;
+    // Lifts a revocation. Errors: not_found "device" when the id was never enrolled.
+    virtual Status unrevoke_device(const std::string& id, std::int64_t now) {
+        (void)id;
+        (void)now;
+        return fail(ErrorKind::internal, "unrevoke", "this store cannot lift a revocation");
+    }
     // Errors: not_found "device" when the id was never enrolled.
     virtual Status revoke_device(const std::string& id, std::int64_t now) = 0;
     virtual Result<std::optional<Device>> find_device(const std::string& id) = 0;
