@@ -327,7 +327,16 @@ void Daemon::capture_loop() {
     std::string last_problem;
     const int preview_fps = options_.config.display.preview_fps;
     std::int64_t next_preview = 0;
+    int exposure_applied = static_cast<int>(camera::Exposure::automatic);
     while (!stop_) {
+        if (const int want = exposure_wanted_.load(); want != exposure_applied) {
+            exposure_applied = want;
+            const auto e = static_cast<camera::Exposure>(want);
+            if (auto s = devices_.camera->set_exposure(e); !s)
+                log::warn("camera", "exposure not set", {{"reason", s.error().reason}, {"detail", s.error().message}});
+            else
+                log::info("camera", "exposure", {{"mode", e == camera::Exposure::short_exposure ? "short" : "auto"}});
+        }
         if (trigger_ && !window_open_) {
             // Handheld between presses: the camera is not read, nothing is decoded.
             std::unique_lock lock(window_mu_);
@@ -806,6 +815,7 @@ void Daemon::viewfinder_loop() {
     const bool mirror = options_.config.camera.faces_person;
     const display::ScreenConfig& sc = preview_screen_->config();
     std::string last_error;
+    std::int64_t last_glare_ms = -1;
     while (!stop_) {
         auto f = preview_box_.take(200);
         if (!f) {
@@ -819,6 +829,11 @@ void Daemon::viewfinder_loop() {
             last_error = a.error().reason;
             continue;
         }
+        // A bright screen in view: a short exposure until 3 s without glare.
+        const std::int64_t now = monotonic_now_ms();
+        if (a->hint == camera::Hint::glare) last_glare_ms = now;
+        const bool shorten = last_glare_ms >= 0 && now - last_glare_ms < 3000;
+        exposure_wanted_ = static_cast<int>(shorten ? camera::Exposure::short_exposure : camera::Exposure::automatic);
         display::ScreenModel m;
         {
             std::lock_guard lock(screen_mu_);

@@ -126,6 +126,9 @@ private:
     std::unique_ptr<display::GuardScreen> preview_screen_;
     std::atomic<bool> verdict_on_screen_{false};
     std::thread viewfinder_;
+    // The exposure the viewfinder asks for (short while it sees glare, automatic
+    // 3 s after); the capture thread applies it between frames (it owns the camera).
+    std::atomic<int> exposure_wanted_{static_cast<int>(camera::Exposure::automatic)};
     // Spoken prompts (audio.backend); null: no voice. Thread-safe (queues only).
     std::unique_ptr<audio::Voice> voice_;
     void say(const std::string& key);

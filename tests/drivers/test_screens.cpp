@@ -153,4 +153,12 @@ TEST_CASE("screens: every verdict, a plate mismatch and a cold-gate remeasure") 
     cold.reason = "气温超出测温范围，请到室内复测  Too cold or hot to measure here: measure again indoors (air -20 C)";
     const cv::Mat img = s.shot("screen-remeasure-indoors", cold);
     CHECK(img.cols == 800);
+
+    // The handheld between presses: the prompt and the last plates to pick from.
+    display::ScreenModel handheld;
+    handheld.prompt_zh = "按扳机扫码";
+    handheld.prompt_en = "Press the trigger to scan";
+    handheld.reason = "最近车牌 Last plates:  1 黑E12345  2 黑A77801  3 吉B20931";
+    const cv::Mat hh = s.shot("screen-handheld-idle", handheld);
+    CHECK(hh.at<cv::Vec3b>(470, 5) == cv::Vec3b(48, 40, 36));  // idle colour, no picture
 }
