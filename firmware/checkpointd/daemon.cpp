@@ -199,6 +199,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     dopt.stop_at_first = true;   // one pass per scan
     d->pipeline_ = std::make_unique<ScanPipeline>(*d->verifier_, d->list_.get(), d->devices_.thermometer.get(),
                                                   *d->journal_, po, dopt);
+    if (cfg.camera.motion_gate) d->gate_ = std::make_unique<camera::FrameGate>();
     if (cfg.display.preview_fps > 0 && d->devices_.display) {
         auto vs = display::GuardScreen::create(d->devices_.display->screen_config());
         if (vs) d->preview_screen_ = std::move(*vs);
@@ -297,7 +298,9 @@ void Daemon::stop() {
         (void)devices_.actuators->set_signal(gpio::Signal::off);
     }
     log::info("checkpointd", "stopped", {{"scans", std::to_string(scans_.load())},
-                                         {"frames_dropped", std::to_string(mailbox_.dropped())}});
+                                         {"frames_dropped", std::to_string(mailbox_.dropped())},
+                                         {"frames_unchanged", std::to_string(gate_ ? gate_->skipped() : 0)},
+                                         {"frames_decoded", std::to_string(gate_ ? gate_->passed() : 0)}});
 }
 
 void Daemon::reload_list() {
@@ -408,11 +411,15 @@ void Daemon::decide_loop() {
             continue;
         }
         if (auto f = mailbox_.take(50)) {
-            auto code = pipeline_->read_code(f->view(), f->timestamp_ms > 0 ? f->timestamp_ms : monotonic_now_ms());
-            if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
-            else if (*code) {
-                handle_scan(lane, **code);
-                if (trigger_) close_window(true);
+            const std::int64_t mono = f->timestamp_ms > 0 ? f->timestamp_ms : monotonic_now_ms();
+            // An unchanged picture is not decoded again (a few tens of microseconds to tell).
+            if (!gate_ || gate_->should_decode(*f, mono, pipeline_->code_in_view(mono))) {
+                auto code = pipeline_->read_code(f->view(), mono);
+                if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
+                else if (*code) {
+                    handle_scan(lane, **code);
+                    if (trigger_) close_window(true);
+                }
             }
         }
         handle_input(lane, false);

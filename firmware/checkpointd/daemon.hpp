@@ -15,6 +15,7 @@
 #pragma once
 
 #include "drivers/audio/audio.hpp"
+#include "drivers/camera/frame_gate.hpp"
 #include "drivers/trigger/trigger.hpp"
 #include "firmware/checkpointd/devices.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
@@ -119,6 +120,7 @@ private:
     Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;
+    std::unique_ptr<camera::FrameGate> gate_;  // camera.motion_gate; decide thread only
     // Viewfinder: capture copies a frame here at most display.preview_fps times a
     // second while the screen is idle; the viewfinder thread renders it with a
     // GuardScreen of its own and only takes screen_mu_ to put the image out.

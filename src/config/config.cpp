@@ -197,6 +197,7 @@ const std::vector<Field>& fields() {
         t.push_back(int_field("camera.fps", true, ACC(camera.fps), 1, 120));
         t.push_back(str_field("camera.format", true, ACC(camera.format), {"MJPG", "YUYV", "GREY"}));
         t.push_back(bool_field("camera.faces_person", true, ACC(camera.faces_person)));
+        t.push_back(bool_field("camera.motion_gate", true, ACC(camera.motion_gate)));
         t.push_back(str_field("thermometer.backend", true, ACC(thermometer.backend), {"mlx90614", "sim", "none"}));
         t.push_back(str_field("thermometer.bus", true, ACC(thermometer.bus), {}, true));
         t.push_back(int_field("thermometer.address", true, ACC(thermometer.address), 0x03, 0x77));

@@ -61,6 +61,7 @@ struct CameraConfig {
     int fps = 30;                         // frames/s, 1..120
     std::string format = "MJPG";          // fourcc: "MJPG" | "YUYV" | "GREY"
     bool faces_person = true;             // the camera looks at the person: the viewfinder is mirrored
+    bool motion_gate = true;              // the decoder idles while the picture does not change
 };
 
 struct ThermometerConfig {
