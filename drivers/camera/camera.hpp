@@ -52,6 +52,10 @@ public:
         (void)e;
         return {};
     }
+    // Stops streaming until the next next_frame() (a handheld between trigger
+    // presses). V4L2: STREAMOFF, buffers unmapped, the node closed; the next
+    // next_frame() opens it again at once. File and sim sources just wait.
+    virtual void standby() {}
     // Waits up to timeout_ms for the next frame.
     // Errors: unavailable/"timeout" (no frame yet, try again),
     //         unavailable/"device-lost" (v4l2: reconnecting with backoff, try again),

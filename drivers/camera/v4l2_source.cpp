@@ -103,6 +103,13 @@ public:
         return capture(timeout_ms);
     }
 
+    void standby() override {
+        if (fd_ < 0) return;
+        release();
+        retry_at_ms_ = 0;  // reopen at the next next_frame(), without a backoff
+        backoff_ms_ = config_.reconnect_min_ms;
+    }
+
     Status set_exposure(Exposure e) override {
         exposure_ = e;
         if (fd_ < 0) return {};  // applied when the device (re)opens

@@ -331,6 +331,7 @@ void Daemon::capture_loop() {
     const int preview_fps = options_.config.display.preview_fps;
     std::int64_t next_preview = 0;
     int exposure_applied = static_cast<int>(camera::Exposure::automatic);
+    bool standing_by = false;
     while (!stop_) {
         if (const int want = exposure_wanted_.load(); want != exposure_applied) {
             exposure_applied = want;
@@ -341,12 +342,17 @@ void Daemon::capture_loop() {
                 log::info("camera", "exposure", {{"mode", e == camera::Exposure::short_exposure ? "short" : "auto"}});
         }
         if (trigger_ && !window_open_) {
-            // Handheld between presses: the camera is not read, nothing is decoded.
+            // Handheld between presses: the camera stream is stopped, nothing is decoded.
+            if (!standing_by) {
+                devices_.camera->standby();
+                standing_by = true;
+            }
             std::unique_lock lock(window_mu_);
             window_cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return window_open_ || stop_; });
             capture_beat_ms_ = monotonic_now_ms();
             continue;
         }
+        standing_by = false;
         auto f = devices_.camera->next_frame(200);
         capture_beat_ms_ = monotonic_now_ms();
         if (f) {

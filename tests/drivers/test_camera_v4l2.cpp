@@ -521,3 +521,21 @@ TEST_CASE("exposure: a camera without exposure controls is a typed error, and fr
     CHECK(s.error().reason == "camera-control");
     CHECK(cam->next_frame(500).ok());
 }
+
+TEST_CASE("standby: the stream stops and the node is closed; the next frame opens it again at once") {
+    auto dev = std::make_shared<SimV4l2>();
+    auto cam = open_showing(dev, jpeg_of(pass_scene(640, 480)), 640, 480, "MJPG");
+    REQUIRE(cam->set_exposure(Exposure::short_exposure).ok());
+    REQUIRE(cam->next_frame(500).ok());
+    CHECK(dev->streaming());
+    cam->standby();
+    CHECK_FALSE(dev->streaming());
+    check_nothing_held(*dev);
+    cam->standby();  // twice is harmless
+    dev->controls[V4L2_CID_EXPOSURE_AUTO] = V4L2_EXPOSURE_APERTURE_PRIORITY;
+    REQUIRE(cam->next_frame(500).ok());  // reopened at once: no reconnect backoff, no error first
+    CHECK(dev->streaming());
+    CHECK(dev->opens == 2);
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_AUTO] == V4L2_EXPOSURE_MANUAL);  // the wish survives
+    CHECK(dev->violations.empty());
+}
