@@ -4,6 +4,8 @@
 // cannot rule out fever is YELLOW remeasure-indoors, never GREEN; a handheld
 // scans only while its trigger's window is open.
 #include "drivers/audio/audio.hpp"
+#include "drivers/display/display.hpp"
+#include "drivers/png/png_io.hpp"
 #include "tests/e2e/lane_fixture.hpp"
 
 #include <algorithm>
@@ -15,9 +17,16 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<nlohmann::json> run_lane(const testing::TempDir& tmp, const std::vector<Person>& people,
-                                     const std::string& more_config, const std::string& lane = "gate") {
-    testing::write_file(tmp / "lane.json", lane_script(people).dump());
-    testing::write_file(tmp / "checkpointd.conf", config_text(tmp.path(), lane, more_config));
+                                     const std::string& more_config, const std::string& lane = "gate",
+                                     int lead_frames = 5) {
+    nlohmann::json script = lane_script(people);
+    script["lead_frames"] = lead_frames;
+    testing::write_file(tmp / "lane.json", script.dump());
+    std::string conf = config_text(tmp.path(), lane, more_config);
+    // A test that wants the PNG screen replaces the fixture's "no screen".
+    const std::string no_screen = "[display]\nbackend = sim\n";
+    if (more_config.find("[display]\nbackend = png") != std::string::npos) conf.erase(conf.find(no_screen), no_screen.size());
+    testing::write_file(tmp / "checkpointd.conf", conf);
     std::vector<std::string> args{"--config", (tmp / "checkpointd.conf").string(), "--board", board_file().string(),
                                   "--json", "--exit-when-done", "--lane", (tmp / "lane.json").string()};
     Process d(args, tmp / "checkpointd.log");
@@ -130,4 +139,33 @@ TEST_CASE("handheld truck scan: the trigger opens the window, the plate is typed
     }
     CHECK(log.find("trigger pressed: scan window open") != std::string::npos);
     CHECK(log.find("sim-trigger") != std::string::npos);
+}
+
+TEST_CASE("the idle screen shows the camera picture while the lane waits, then the verdict") {
+    testing::TempDir tmp;
+    World w(tmp.path());
+    pass::Pass p = w.make_pass(pass::Kind::resident, "张*明");
+    w.install_list({{p.id, status::Op::green}}, w.now_s - 60);
+    // Two seconds of an empty lane first, with the viewfinder at 5 pictures a second.
+    auto lines = run_lane(tmp, {person("green", p.name, w.issue(p, w.issuer), p.id, "GREEN", "ok")},
+                          "[display]\nbackend = png\npreview_fps = 5\n", "gate", 40);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0]["verdict"] == "GREEN");
+    int pictures = 0, verdicts = 0;
+    const cv::Scalar idle = display::verdict_colour(display::Verdict::idle);
+    const cv::Scalar green = display::verdict_colour(display::Verdict::green);
+    auto near = [](const cv::Vec3b& px, const cv::Scalar& c) {
+        return std::abs(px[0] - c[0]) < 4 && std::abs(px[1] - c[1]) < 4 && std::abs(px[2] - c[2]) < 4;
+    };
+    for (const auto& e : fs::directory_iterator(tmp / "screens")) {
+        auto img = png::read_bgr(e.path().string());
+        REQUIRE(img.ok());
+        const cv::Vec3b centre = img->at<cv::Vec3b>(img->rows / 2, img->cols / 2);
+        const cv::Vec3b corner = img->at<cv::Vec3b>(img->rows - 3, 3);
+        if (near(corner, green)) ++verdicts;
+        // Idle around, but the middle of the body is the camera's picture.
+        else if (near(corner, idle) && !near(centre, idle)) ++pictures;
+    }
+    CHECK(pictures >= 2);
+    CHECK(verdicts >= 1);
 }
