@@ -38,9 +38,24 @@ struct Frame {
     }
 };
 
+// Exposure the lane asks for: the camera's own automatic exposure and gain, or a
+// short exposure at low gain while a bright phone screen is in view (glare).
+enum class Exposure { automatic, short_exposure };
+
 class Camera {
 public:
     virtual ~Camera() = default;
+    // Applies `e` now and after every reconnect. Sources without controls (file,
+    // sim) accept and ignore it. Errors: unavailable/"camera-control" when the
+    // device refuses the exposure controls (the picture keeps its exposure).
+    virtual Status set_exposure(Exposure e) {
+        (void)e;
+        return {};
+    }
+    // Stops streaming until the next next_frame() (a handheld between trigger
+    // presses). V4L2: STREAMOFF, buffers unmapped, the node closed; the next
+    // next_frame() opens it again at once. File and sim sources just wait.
+    virtual void standby() {}
     // Waits up to timeout_ms for the next frame.
     // Errors: unavailable/"timeout" (no frame yet, try again),
     //         unavailable/"device-lost" (v4l2: reconnecting with backoff, try again),
@@ -66,6 +81,10 @@ struct V4l2Config {
     double fps = 15;                // frames per second requested
     int reconnect_min_ms = 250;     // first backoff after the device vanished
     int reconnect_max_ms = 8000;    // backoff doubles up to this
+    // Exposure::short_exposure: V4L2_CID_EXPOSURE_ABSOLUTE in 100 us units and
+    // V4L2_CID_GAIN (driver units; -1 leaves the gain alone).
+    int short_exposure_100us = 30;  // 3 ms: a phone screen at full brightness
+    int short_gain = 0;
 };
 // Errors: config/"camera" for bad values; unavailable/"v4l2-disabled" when built
 // without CHECKPOINT_WITH_V4L2. The device need not exist yet: next_frame()

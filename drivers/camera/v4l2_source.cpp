@@ -103,6 +103,19 @@ public:
         return capture(timeout_ms);
     }
 
+    void standby() override {
+        if (fd_ < 0) return;
+        release();
+        retry_at_ms_ = 0;  // reopen at the next next_frame(), without a backoff
+        backoff_ms_ = config_.reconnect_min_ms;
+    }
+
+    Status set_exposure(Exposure e) override {
+        exposure_ = e;
+        if (fd_ < 0) return {};  // applied when the device (re)opens
+        return apply_exposure();
+    }
+
     std::string describe() const override {
         if (fd_ < 0)
             return "v4l2:" + config_.device + " " + std::to_string(config_.width) + "x" +
@@ -122,6 +135,34 @@ private:
 
     static void sleep_ms(std::int64_t ms) {
         if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
+
+    // Exposure and gain through V4L2 controls. UVC cameras take
+    // V4L2_EXPOSURE_MANUAL and V4L2_EXPOSURE_APERTURE_PRIORITY (their "auto");
+    // gain and autogain are optional (EINVAL from a camera without them is fine).
+    Status apply_exposure() {
+        auto set = [&](std::uint32_t id, std::int32_t value) {
+            v4l2_control c{};
+            c.id = id;
+            c.value = value;
+            return xioctl(VIDIOC_S_CTRL, &c);
+        };
+        const bool shorten = exposure_ == Exposure::short_exposure;
+        if (set(V4L2_CID_EXPOSURE_AUTO, shorten ? V4L2_EXPOSURE_MANUAL : V4L2_EXPOSURE_APERTURE_PRIORITY) < 0)
+            return fail(ErrorKind::unavailable, "camera-control",
+                        config_.device + ": V4L2_CID_EXPOSURE_AUTO: " + std::strerror(errno));
+        if (shorten) {
+            if (set(V4L2_CID_EXPOSURE_ABSOLUTE, config_.short_exposure_100us) < 0)
+                return fail(ErrorKind::unavailable, "camera-control",
+                            config_.device + ": V4L2_CID_EXPOSURE_ABSOLUTE: " + std::strerror(errno));
+            if (config_.short_gain >= 0) {
+                (void)set(V4L2_CID_AUTOGAIN, 0);
+                (void)set(V4L2_CID_GAIN, config_.short_gain);
+            }
+        } else {
+            (void)set(V4L2_CID_AUTOGAIN, 1);
+        }
+        return {};
     }
 
     // ioctl, repeated on EINTR as libv4l2 does.
@@ -198,6 +239,10 @@ private:
         if (xioctl(VIDIOC_STREAMON, &type) < 0) return lost("VIDIOC_STREAMON", errno);
         streaming_ = true;
         first_in_stream_ = true;
+        // A reconnected camera starts at its defaults: ask again for what the lane wants.
+        if (exposure_ != Exposure::automatic) {
+            if (auto c = apply_exposure(); !c) log::warn("camera", "exposure not set", {{"detail", c.error().message}});
+        }
         return {};
     }
 
@@ -376,6 +421,7 @@ private:
     std::int64_t retry_at_ms_ = 0;
     Error wait_error_;
     bool first_in_stream_ = true;
+    Exposure exposure_ = Exposure::automatic;
     std::uint64_t next_sequence_ = 0;
     std::uint64_t stream_base_ = 0;
     std::uint64_t wraps_ = 0;

@@ -36,6 +36,8 @@ struct StatusBar {
 // The status bar's words, as drawn (the idle screen shows faults in words, no symbols).
 std::string list_age_text(const StatusBar& bar);   // "List: 40 s", "List: 12 min", "List: STALE 3 h", "List: NONE"
 const char* health_word(Health h);                 // "OK", "DEGRADED", "FAULT", "UNKNOWN"
+// The viewfinder's hint under the camera picture (drivers/camera/viewfinder.hpp).
+enum class Hint { none, move_closer, hold_still, glare };
 
 struct ScreenModel {
     Verdict verdict = Verdict::idle;
@@ -44,6 +46,15 @@ struct ScreenModel {
     std::optional<double> temperature_c;
     std::string reason;        // "pass revoked", "temperature 38.4 °C", "sensor fault"
     StatusBar status;
+    // Idle only: the live camera picture (BGR8, already mirrored where the camera
+    // faces the person; fitted into the screen body), with the aiming box over it
+    // and the hint below. Empty: the plain idle prompt.
+    cv::Mat preview;
+    Hint hint = Hint::none;
+    // Idle: replaces "请出示通行码 / Show your pass" (handheld: "press the trigger").
+    std::string prompt_zh, prompt_en;
+    // Truck lane plate mismatch: the typed plate and the pass's, shown side by side.
+    std::string typed_plate, pass_plate;
 };
 
 // Verdict background colours, BGR (tests check pixels against these).
@@ -110,6 +121,10 @@ public:
         : screen_(std::move(screen)), sink_(std::move(sink)) {}
     // Errors: as the sink.
     Status show(const ScreenModel& model) { return sink_->show(screen_->render(model)); }
+    // An image rendered elsewhere (the viewfinder thread renders with its own
+    // GuardScreen and only puts the result out here). Errors: as the sink.
+    Status show_rendered(const cv::Mat& bgr) { return sink_->show(bgr); }
+    const ScreenConfig& screen_config() const { return screen_->config(); }
 
 private:
     std::unique_ptr<GuardScreen> screen_;

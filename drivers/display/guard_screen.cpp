@@ -2,6 +2,7 @@
 // same layout reads from two metres on a 7" 800x480 panel and a 21" 1920x1080
 // one: the verdict word is about a fifth of the screen tall.
 #include "drivers/display/display.hpp"
+#include "drivers/display/screen_body.hpp"
 
 #include "src/common/log.hpp"
 
@@ -64,38 +65,6 @@ Result<std::unique_ptr<GuardScreen>> GuardScreen::create(const ScreenConfig& con
 
 namespace {
 
-struct Words {
-    const char* zh;
-    const char* en;
-};
-
-Words verdict_words(Verdict v) {
-    switch (v) {
-    case Verdict::green: return {"绿色 通行", "GREEN — PASS"};
-    case Verdict::red: return {"红色 禁止通行", "RED — NO ENTRY"};
-    case Verdict::yellow: return {"黄色 人工核验", "YELLOW — CHECK BY HAND"};
-    case Verdict::idle: return {"请出示通行码", "Show your pass"};
-    }
-    return {"", ""};
-}
-
-// Draws `text` centred on x = cx with its top at `top`, shrinking the font until
-// it fits `max_w`. Returns the bottom of the drawn text.
-int draw_centred(cv::freetype::FreeType2& ft, cv::Mat& img, const std::string& text, int cx,
-                 int top, int height, int max_w, const cv::Scalar& colour) {
-    if (text.empty()) return top;
-    int h = height;
-    int baseline = 0;
-    cv::Size size = ft.getTextSize(text, h, -1, &baseline);
-    while (size.width > max_w && h > 8) {
-        h = h * 9 / 10;
-        size = ft.getTextSize(text, h, -1, &baseline);
-    }
-    const cv::Point org(cx - size.width / 2, top + size.height);
-    ft.putText(img, text, org, h, colour, -1, cv::LINE_AA, true);
-    return top + size.height + baseline;
-}
-
 void draw_left(cv::freetype::FreeType2& ft, cv::Mat& img, const std::string& text, int x,
                int top, int height, const cv::Scalar& colour) {
     if (text.empty()) return;
@@ -148,9 +117,6 @@ cv::Mat GuardScreen::render(const ScreenModel& model) {
     const int w = config_.width, h = config_.height;
     cv::Mat img(h, w, CV_8UC3, verdict_colour(model.verdict));
     auto& ft = *impl_->ft;
-    // Dark text on yellow, white elsewhere: contrast, not decoration.
-    const cv::Scalar ink = model.verdict == Verdict::yellow ? cv::Scalar(20, 20, 20)
-                                                            : cv::Scalar(255, 255, 255);
     const int margin = w / 32;
 
     // Status bar along the top.
@@ -189,24 +155,8 @@ cv::Mat GuardScreen::render(const ScreenModel& model) {
         x += tw + gap;
     }
 
-    // The verdict: Chinese, large; English below.
-    const Words words = verdict_words(model.verdict);
-    int y = bar_h + h * 8 / 100;
-    y = draw_centred(ft, img, words.zh, w / 2, y, h * 20 / 100, w - 2 * margin, ink);
-    y = draw_centred(ft, img, words.en, w / 2, y + h * 2 / 100, h * 8 / 100, w - 2 * margin, ink);
-
-    // Details: who (masked), what pass, temperature, why.
-    y += h * 5 / 100;
-    const int line_h = h * 6 / 100;
-    std::string who = model.masked_name;
-    if (!model.pass_kind.empty()) who += (who.empty() ? "" : "  ·  ") + model.pass_kind;
-    if (model.temperature_c) {
-        char t[32];
-        std::snprintf(t, sizeof t, "%.1f °C", *model.temperature_c);
-        who += (who.empty() ? "" : "  ·  ") + std::string(t);
-    }
-    y = draw_centred(ft, img, who, w / 2, y, line_h, w - 2 * margin, ink);
-    draw_centred(ft, img, model.reason, w / 2, y + h * 2 / 100, line_h, w - 2 * margin, ink);
+    // The body: verdict with its shape, or the viewfinder (screen_body.cpp).
+    draw_body(ft, img, model, bar_h);
     return img;
 }
 

@@ -67,6 +67,8 @@ Status validate(const MeasureConfig& c) {
         return bad("presence_delta_c", "must be 0..10");
     if (!(c.gain >= 0.5 && c.gain <= 2.0)) return bad("gain", "must be 0.5..2.0");
     if (!(c.offset_c >= -5 && c.offset_c <= 10)) return bad("offset_c", "must be -5..10");
+    if (!(c.ambient_min_c >= -40 && c.ambient_max_c <= 85 && c.ambient_min_c < c.ambient_max_c))
+        return bad("ambient_min_c", "ambient range must lie in -40..85 with min < max");
     if (c.stuck_after < 2 || c.stuck_after > 1000) return bad("stuck_after", "must be 2..1000");
     if (c.stuck_window_ms < 0 || c.stuck_window_ms > 2000) return bad("stuck_window_ms", "must be 0..2000");
     if (c.address7 < 0x03 || c.address7 > 0x77) return bad("address7", "must be 0x03..0x77");
@@ -200,6 +202,14 @@ Measurement Mlx90614Thermometer::measure() {
         return m;
     }
     const double o = *m.object_c;
+    const bool present = !(o < config_.object_min_c && o - *m.ambient_c < config_.presence_delta_c);
+    if (present && (*m.ambient_c < config_.ambient_min_c || *m.ambient_c > config_.ambient_max_c)) {
+        // The conversion was not measured in this air: report the forehead only.
+        m.status = MeasureStatus::out_of_range;
+        m.outside_ambient_range = true;
+        if (*m.ambient_c < config_.ambient_min_c) m.body_at_least_c = o;
+        return m;
+    }
     if (o >= config_.object_min_c && o <= config_.object_max_c) {
         m.status = MeasureStatus::ok;
         m.body_c = centi(o * config_.gain + config_.offset_c);

@@ -44,6 +44,18 @@ void SimMlx90614::set_emissivity(double e) {
     std::lock_guard lock(mutex_);
     emissivity_ = std::clamp(e, 0.1, 1.0);
 }
+void SimMlx90614::set_ambient_c(double ambient_c) {
+    std::lock_guard lock(mutex_);
+    scene_.ambient_c = ambient_c;
+}
+
+double SimMlx90614::forehead_shift_c(double ambient_c) {
+    constexpr double kLow = 14.0, kHigh = 32.0;
+    if (ambient_c < kLow) return -0.25 * (kLow - ambient_c);
+    if (ambient_c > kHigh) return 0.15 * (ambient_c - kHigh);
+    return 0.0;
+}
+
 int SimMlx90614::transfers() const {
     std::lock_guard lock(mutex_);
     return transfers_;
@@ -59,7 +71,7 @@ SimMlx90614::Scene SimMlx90614::current_scene_locked() const {
     // The sensor points where people stand while showing their code.
     if (pos.phase != lane::Phase::holding) return s;
     s.fault = p.thermo_fault;
-    if (p.temperature_c) s.object_c = (*p.temperature_c - offset_c_) / gain_;
+    if (p.temperature_c) s.object_c = (*p.temperature_c - offset_c_) / gain_ + forehead_shift_c(s.ambient_c);
     return s;
 }
 

@@ -38,6 +38,15 @@ struct Measurement {
     std::optional<double> ambient_c;  // sensor die / ambient, when read
     std::string fault_reason;         // set with sensor_fault
     int samples = 0;                  // valid samples behind the median
+    // Someone is in front, but the ambient lies outside [ambient_min_c,
+    // ambient_max_c], where the forehead → body conversion does not hold (cold
+    // gate, docs/drivers.md "Cold weather"): status out_of_range, no body_c;
+    // object_c is the forehead reading alone.
+    bool outside_ambient_range = false;
+    // Outside the range on the cold side: the bare forehead, which cold air only
+    // lowers, is a lower bound of body temperature (at or above the fever
+    // threshold it proves a fever). Not set on the warm side (sun, hot air).
+    std::optional<double> body_at_least_c;
 };
 
 class Thermometer {
@@ -96,6 +105,11 @@ struct MeasureConfig {
     // Forehead-to-body compensation: body = object * gain + offset_c.
     double gain = 1.0;
     double offset_c = 2.3;          // per-device, calibrated at installation against a reference
+    // The conversion is applied only while the sensor's ambient lies in this range
+    // (°C): the range forehead-to-core conversions were measured in (Chen et al.
+    // 2022, 14-32 °C). Outside it a forehead reading is `outside_ambient_range`.
+    double ambient_min_c = 14.0;
+    double ambient_max_c = 32.0;
     // Stuck sensor (docs/drivers.md): when every read of a measurement returned
     // the same object and ambient words, reading goes on until the reads span
     // stuck_window_ms (several of the chip's 20-100 ms refreshes); still the
@@ -144,7 +158,7 @@ Result<std::unique_ptr<Thermometer>> open_mlx90614(const I2cThermometerConfig& c
 class SimMlx90614 final : public SmbusBus {
 public:
     struct Scene {
-        std::optional<double> object_c;  // none: nobody in front (object reads ambient)
+        std::optional<double> object_c;  // none: nobody in front (object reads ambient); as set, not cooled
         double ambient_c = 23.0;
         lane::ThermoFault fault = lane::ThermoFault::none;
     };
@@ -154,9 +168,10 @@ public:
                       std::span<std::uint8_t> in) override;
 
     void set_scene(const Scene& scene);
-    // Follow the person the camera sim shows while they hold their code up. The
-    // forehead reads what the compensation (body = object * gain + offset_c)
-    // turns back into the scripted body temperature.
+    // Follow the person the camera sim shows while they hold their code up.
+    // Inside 14-32 °C ambient the forehead reads what the compensation (body =
+    // object * gain + offset_c) turns back into the scripted body temperature;
+    // outside it the skin follows the air (forehead_shift_c).
     void follow(std::shared_ptr<const lane::LaneScript> script,
                 std::shared_ptr<const lane::LaneCursor> cursor, double gain, double offset_c);
     // Corrupt the PEC of the next n replies (transient bus noise).
@@ -164,6 +179,14 @@ public:
     void set_noise_c(double sd);       // read noise, °C standard deviation (default 0.03)
     void set_emissivity(double e);     // what EEPROM 0x24 holds (default 1.0)
     int transfers() const;             // write_read calls seen
+    void set_ambient_c(double ambient_c);  // the air around the sensor (default 23)
+
+    // The sim's model of a forehead in cold or hot air, for tests: inside the
+    // 14-32 °C range the calibrated conversion is taken to hold (shift 0); below
+    // it the skin cools by 0.25 °C per °C of air, above it warms by 0.15 °C per
+    // °C. A plain linear stand-in that makes the range rule testable, not a
+    // measured physiological curve.
+    static double forehead_shift_c(double ambient_c);
 
 private:
     Scene current_scene_locked() const;

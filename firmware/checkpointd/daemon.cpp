@@ -1,18 +1,23 @@
 #include "firmware/checkpointd/daemon.hpp"
 
+#include "drivers/camera/viewfinder.hpp"
 #include "firmware/checkpointd/json_line.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 namespace cp::daemon {
 namespace fs = std::filesystem;
@@ -199,6 +204,39 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     dopt.stop_at_first = true;   // one pass per scan
     d->pipeline_ = std::make_unique<ScanPipeline>(*d->verifier_, d->list_.get(), d->devices_.thermometer.get(),
                                                   *d->journal_, po, dopt);
+    if (cfg.camera.motion_gate) d->gate_ = std::make_unique<camera::FrameGate>();
+    if (cfg.display.preview_fps > 0 && d->devices_.display) {
+        auto vs = display::GuardScreen::create(d->devices_.display->screen_config());
+        if (vs) d->preview_screen_ = std::move(*vs);
+        else log::warn("screen", "no viewfinder", {{"reason", vs.error().reason}});
+    }
+    if (cfg.handheld.trigger != "none") {
+        Result<std::unique_ptr<trigger::Trigger>> t =
+            cfg.handheld.trigger == "evdev" ? trigger::open_evdev_trigger(cfg.handheld.device, static_cast<std::uint16_t>(cfg.handheld.key))
+            : cfg.handheld.trigger == "gpio" ? trigger::open_gpio_trigger(cfg.handheld.device, cfg.handheld.line)
+                                             : Result<std::unique_ptr<trigger::Trigger>>(std::unique_ptr<trigger::Trigger>(
+                                                   new trigger::SimTrigger(cfg.handheld.sim_interval_ms, 500)));
+        // A handheld without its trigger cannot scan at all: a start-up failure.
+        if (!t) return fail(t.error().with_context("handheld.trigger"));
+        d->trigger_ = std::move(*t);
+        log::info("checkpointd", "handheld", {{"trigger", d->trigger_->describe()},
+                                              {"window_ms", std::to_string(cfg.handheld.window_ms)}});
+    }
+    if (cfg.audio.backend != "none") {
+        // A lane without a voice still works: logged, the screen carries on alone.
+        auto out = cfg.audio.backend == "sim" ? audio::open_sim_audio((fs::path(cfg.paths.data_dir) / "voice").string())
+                                              : audio::open_alsa(cfg.audio.device);
+        auto quiet = audio::parse_quiet_hours(cfg.audio.quiet_hours);
+        if (out && quiet) {
+            audio::VoiceConfig vc{cfg.audio.clip_dir, cfg.audio.language, cfg.audio.volume, cfg.audio.quiet_volume, *quiet};
+            auto v = audio::Voice::create(vc, std::move(*out));
+            if (v) d->voice_ = std::move(*v);
+            else log::error("voice", "no voice", {{"reason", v.error().reason}, {"detail", v.error().message}});
+        } else {
+            const Error& e = out ? quiet.error() : out.error();
+            log::error("voice", "no voice", {{"reason", e.reason}, {"detail", e.message}});
+        }
+    }
     d->open_upstream();
     log::info("checkpointd", "lane ready",
               {{"device", cfg.device.id}, {"lane", po.lane}, {"camera", d->devices_.camera->describe()},
@@ -210,11 +248,13 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
 Status Daemon::start() {
     {
         std::lock_guard lock(screen_mu_);
+        model_ = idle_model();
         model_.status = status_bar();
         if (devices_.display) {
             if (auto s = devices_.display->show(model_); !s) log::error("screen", "show failed", {{"reason", s.error().reason}});
         }
     }
+    say("idle");
     const std::int64_t now = monotonic_now_ms();
     capture_beat_ms_ = decide_beat_ms_ = now;
     // Before the lane threads, which read upstream_ for the status bar.
@@ -230,6 +270,7 @@ Status Daemon::start() {
         capture_ = std::thread([this] { capture_loop(); });
         decide_ = std::thread([this] { decide_loop(); });
         housekeeping_ = std::thread([this] { housekeeping_loop(); });
+        if (preview_screen_) viewfinder_ = std::thread([this] { viewfinder_loop(); });
     } catch (const std::system_error& e) {
         stop();
         return fail(ErrorKind::internal, "thread", e.what());
@@ -245,17 +286,26 @@ void Daemon::stop() {
         stop_ = true;
     }
     stop_cv_.notify_all();
+    {
+        std::lock_guard lock(window_mu_);  // a capture thread waiting for a window
+    }
+    window_cv_.notify_all();
     mailbox_.close();
+    preview_box_.close();
     if (upstream_) upstream_->stop();  // joins the sync thread (a transfer is abandoned)
-    for (std::thread* t : {&capture_, &decide_, &housekeeping_}) {
+    for (std::thread* t : {&capture_, &decide_, &housekeeping_, &viewfinder_}) {
         if (t->joinable()) t->join();
     }
+    if (voice_) (void)voice_->idle(3000);  // the last verdict is spoken to its end
+    voice_.reset();                        // joins the voice thread
     if (devices_.actuators) {
         (void)devices_.actuators->close_gate();
         (void)devices_.actuators->set_signal(gpio::Signal::off);
     }
     log::info("checkpointd", "stopped", {{"scans", std::to_string(scans_.load())},
-                                         {"frames_dropped", std::to_string(mailbox_.dropped())}});
+                                         {"frames_dropped", std::to_string(mailbox_.dropped())},
+                                         {"frames_unchanged", std::to_string(gate_ ? gate_->skipped() : 0)},
+                                         {"frames_decoded", std::to_string(gate_ ? gate_->passed() : 0)}});
 }
 
 void Daemon::reload_list() {
@@ -283,10 +333,40 @@ void Daemon::emit_json(const std::string& line) {
 void Daemon::capture_loop() {
     name_thread("capture");
     std::string last_problem;
+    const int preview_fps = options_.config.display.preview_fps;
+    std::int64_t next_preview = 0;
+    int exposure_applied = static_cast<int>(camera::Exposure::automatic);
+    bool standing_by = false;
     while (!stop_) {
+        if (const int want = exposure_wanted_.load(); want != exposure_applied) {
+            exposure_applied = want;
+            const auto e = static_cast<camera::Exposure>(want);
+            if (auto s = devices_.camera->set_exposure(e); !s)
+                log::warn("camera", "exposure not set", {{"reason", s.error().reason}, {"detail", s.error().message}});
+            else
+                log::info("camera", "exposure", {{"mode", e == camera::Exposure::short_exposure ? "short" : "auto"}});
+        }
+        if (trigger_ && !window_open_) {
+            // Handheld between presses: the camera stream is stopped, nothing is decoded.
+            if (!standing_by) {
+                devices_.camera->standby();
+                standing_by = true;
+            }
+            std::unique_lock lock(window_mu_);
+            window_cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return window_open_ || stop_; });
+            capture_beat_ms_ = monotonic_now_ms();
+            continue;
+        }
+        standing_by = false;
         auto f = devices_.camera->next_frame(200);
         capture_beat_ms_ = monotonic_now_ms();
         if (f) {
+            // The viewfinder gets its own copy, at most preview_fps a second and
+            // only while idle; the decode path keeps the original.
+            if (preview_screen_ && !verdict_on_screen_ && capture_beat_ms_ >= next_preview) {
+                preview_box_.put(*f);
+                next_preview = capture_beat_ms_ + 1000 / preview_fps;
+            }
             mailbox_.put(std::move(*f));
             last_problem.clear();
             continue;
@@ -311,13 +391,47 @@ void Daemon::decide_loop() {
     name_thread("decide");
     Lane lane;
     lane.direction = options_.config.device.direction;
+    bool trigger_lost = false;
     while (!stop_) {
         decide_beat_ms_ = monotonic_now_ms();
         take_new_issuers();
+        if (trigger_ && !window_open_) {
+            handle_input(lane, false);
+            expire_pending(lane, monotonic_now_ms());
+            if (options_.exit_when_done && mailbox_.drained() && !lane.pending) {
+                log::info("checkpointd", "lane script done");
+                signal_done();
+                break;
+            }
+            if (trigger_lost) {
+                // No scans without a trigger; the lane's other duties (input, shutdown) go on.
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                continue;
+            }
+            auto pressed = trigger_->wait(200);
+            if (!pressed) {
+                log::error("checkpointd", "trigger lost: no more scans until restart", {{"reason", pressed.error().reason}});
+                trigger_lost = true;
+            } else if (*pressed) {
+                open_window();
+            }
+            continue;
+        }
+        if (trigger_ && monotonic_now_ms() >= window_deadline_ms_) {
+            close_window(false);
+            continue;
+        }
         if (auto f = mailbox_.take(50)) {
-            auto code = pipeline_->read_code(f->view(), f->timestamp_ms > 0 ? f->timestamp_ms : monotonic_now_ms());
-            if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
-            else if (*code) handle_scan(lane, **code);
+            const std::int64_t mono = f->timestamp_ms > 0 ? f->timestamp_ms : monotonic_now_ms();
+            // An unchanged picture is not decoded again (a few tens of microseconds to tell).
+            if (!gate_ || gate_->should_decode(*f, mono, pipeline_->code_in_view(mono))) {
+                auto code = pipeline_->read_code(f->view(), mono);
+                if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
+                else if (*code) {
+                    handle_scan(lane, **code);
+                    if (trigger_) close_window(true);
+                }
+            }
         }
         handle_input(lane, false);
         expire_pending(lane, monotonic_now_ms());
@@ -341,6 +455,12 @@ void Daemon::handle_input(Lane& lane, bool during_scan) {
         if (!*ev) return;
         if (auto* p = std::get_if<input::PlateEntered>(&**ev)) {
             lane.typed_plate = p->text;
+            // "1".."5": the plate of that line of the recent-plates list on the screen.
+            if (p->text.size() == 1 && p->text[0] >= '1' && p->text[0] <= '5') {
+                std::lock_guard lock(screen_mu_);
+                const auto n = static_cast<std::size_t>(p->text[0] - '1');
+                if (n < recent_plates_.size()) lane.typed_plate = recent_plates_[n];
+            }
             log::info("input", "plate entered");
         } else if (auto* dset = std::get_if<input::DirectionSet>(&**ev)) {
             lane.direction = dset->direction == lane::Direction::out ? decision::Direction::out : decision::Direction::in;
@@ -413,7 +533,12 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
     if (cfg_truck(options_.config) && !r.decision.plate.empty()) m.reason += "  [" + r.decision.plate + "]";
     // A journal that cannot record is shown beside the verdict, never instead of it.
     if (r.journal_error) m.reason += "  |  " + journal_note_zh(r) + "  " + journal_note_en(r);
+    if (r.decision.reason == decision::Reason::plate_mismatch) {
+        m.typed_plate = r.typed_plate;
+        m.pass_plate = r.pass ? r.pass->plate : std::string();
+    }
     show(m, monotonic_now_ms(), true);
+    say(audio::clip_key(r.reason));
 
     const config::Config& cfg = options_.config;
     LaneLabel label{pipeline_->options().lane, cfg.device.id};
@@ -429,6 +554,13 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
                     {"failures", std::to_string(journal_failures_.load())}});
     }
 
+    if (!r.decision.plate.empty()) {
+        std::lock_guard lock(screen_mu_);
+        auto& rp = recent_plates_;
+        rp.erase(std::remove(rp.begin(), rp.end(), r.decision.plate), rp.end());
+        rp.push_front(r.decision.plate);
+        if (rp.size() > 5) rp.pop_back();
+    }
     // The inspector's plate belongs to one vehicle.
     if (cfg.device.lane == decision::LaneMode::truck && !r.decision.repeat) lane.typed_plate.clear();
 
@@ -496,6 +628,7 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
         log::error("journal", "manual decision not journaled: gate closed", {{"reason", row.error().reason}});
     }
     show(m, monotonic_now_ms(), true);
+    say(audio::clip_key(ml.reason));
     emit_json(manual_json(ml, LaneLabel{pipeline_->options().lane, options_.config.device.id}));
     log::info("scan", "manual decision", {{"ref_seq", std::to_string(oy.seq)}, {"verdict", ml.verdict},
                                           {"seq", std::to_string(ml.seq)}});
@@ -508,7 +641,10 @@ void Daemon::show(const display::ScreenModel& model, std::int64_t mono_ms, bool 
     std::lock_guard lock(screen_mu_);
     model_ = model;
     model_.status = bar;
-    if (verdict) verdict_shown_ms_ = mono_ms;
+    if (verdict) {
+        verdict_shown_ms_ = mono_ms;
+        verdict_on_screen_ = true;
+    }
     if (devices_.display) {
         if (auto s = devices_.display->show(model_); !s) log::error("screen", "show failed", {{"reason", s.error().reason}});
     }
@@ -597,10 +733,12 @@ void Daemon::housekeeping_loop() {
                 std::lock_guard lock(screen_mu_);
                 bool changed = !same_bar(bar, model_.status);
                 if (verdict_shown_ms_ >= 0 && now - verdict_shown_ms_ > kVerdictShownMs) {
-                    model_ = display::ScreenModel{};
+                    model_ = idle_model();
                     verdict_shown_ms_ = -1;
+                    verdict_on_screen_ = false;
                     changed = true;
                     lamps_off = true;
+                    say("idle");
                 }
                 if (changed) {
                     model_.status = bar;
@@ -631,6 +769,128 @@ void Daemon::housekeeping_loop() {
                 last_status = st;
             }
         }
+    }
+}
+
+// ---- handheld --------------------------------------------------------------------
+
+display::ScreenModel Daemon::idle_model() {
+    display::ScreenModel m;
+    if (!trigger_) return m;
+    if (window_open_) {
+        m.prompt_zh = "请对准二维码";
+        m.prompt_en = "Aim at the code";
+    } else {
+        m.prompt_zh = "按扳机扫码";
+        m.prompt_en = "Press the trigger to scan";
+    }
+    if (!recent_plates_.empty()) {
+        m.reason = "最近车牌 Last plates:";
+        for (std::size_t i = 0; i < recent_plates_.size(); ++i)
+            m.reason += "  " + std::to_string(i + 1) + " " + recent_plates_[i];
+    }
+    return m;
+}
+
+void Daemon::open_window() {
+    {
+        std::lock_guard lock(window_mu_);
+        window_open_ = true;
+    }
+    window_cv_.notify_all();
+    pipeline_->decoder().reset_tracking();
+    const std::int64_t pressed = monotonic_now_ms();
+    {
+        std::lock_guard lock(screen_mu_);
+        // A press ends a verdict on screen: the inspector moves to the next vehicle.
+        model_ = idle_model();
+        verdict_shown_ms_ = -1;
+        verdict_on_screen_ = false;
+        model_.status = status_bar();
+        if (devices_.display) {
+            if (auto s = devices_.display->show(model_); !s) log::error("screen", "show failed", {{"reason", s.error().reason}});
+        }
+    }
+    // The reading is taken now, with the sensor aimed at the driver's forehead.
+    pipeline_->measure_ahead();
+    window_deadline_ms_ = pressed + options_.config.handheld.window_ms;
+    log::info("checkpointd", "trigger pressed: scan window open", {{"window_ms", std::to_string(options_.config.handheld.window_ms)}});
+}
+
+void Daemon::close_window(bool read_a_code) {
+    {
+        std::lock_guard lock(window_mu_);
+        window_open_ = false;
+    }
+    pipeline_->drop_ahead();
+    if (!read_a_code) {
+        log::info("checkpointd", "scan window closed: no code read");
+        display::ScreenModel m;
+        {
+            std::lock_guard lock(screen_mu_);
+            m = idle_model();
+        }
+        m.prompt_zh = "未读到二维码，请再按扳机";
+        m.prompt_en = "No code read: press the trigger again";
+        show(m, monotonic_now_ms(), false);
+    }
+}
+
+void Daemon::say(const std::string& key) {
+    if (!voice_) return;
+    const std::time_t t = static_cast<std::time_t>(wall_now_ms() / 1000);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    voice_->say(key, tm.tm_hour * 60 + tm.tm_min);
+}
+
+// ---- viewfinder ----------------------------------------------------------------
+
+void Daemon::viewfinder_loop() {
+    name_thread("viewfinder");
+    // Below the lane's threads: on a busy CPU the picture waits, a decode does not.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+    const bool mirror = options_.config.camera.faces_person;
+    const display::ScreenConfig& sc = preview_screen_->config();
+    std::string last_error;
+    std::int64_t last_glare_ms = -1;
+    while (!stop_) {
+        auto f = preview_box_.take(200);
+        if (!f) {
+            if (preview_box_.drained()) break;
+            continue;
+        }
+        if (verdict_on_screen_) continue;
+        auto a = camera::assess(*f);
+        if (!a) {
+            if (a.error().reason != last_error) log::warn("screen", "viewfinder frame refused", {{"reason", a.error().reason}});
+            last_error = a.error().reason;
+            continue;
+        }
+        // A bright screen in view: a short exposure until 3 s without glare.
+        const std::int64_t now = monotonic_now_ms();
+        if (a->hint == camera::Hint::glare) last_glare_ms = now;
+        const bool shorten = last_glare_ms >= 0 && now - last_glare_ms < 3000;
+        exposure_wanted_ = static_cast<int>(shorten ? camera::Exposure::short_exposure : camera::Exposure::automatic);
+        display::ScreenModel m;
+        {
+            std::lock_guard lock(screen_mu_);
+            if (verdict_shown_ms_ >= 0) continue;
+            m = model_;
+        }
+        m.preview = camera::preview_image(*f, sc.width, sc.height, mirror);
+        switch (a->hint) {
+        case camera::Hint::none: m.hint = display::Hint::none; break;
+        case camera::Hint::move_closer: m.hint = display::Hint::move_closer; break;
+        case camera::Hint::hold_still: m.hint = display::Hint::hold_still; break;
+        case camera::Hint::glare: m.hint = display::Hint::glare; break;
+        }
+        const cv::Mat img = preview_screen_->render(m);
+        std::lock_guard lock(screen_mu_);
+        if (verdict_shown_ms_ >= 0 || !devices_.display) continue;  // a verdict came meanwhile: it stays
+        model_.preview = m.preview;
+        model_.hint = m.hint;
+        if (auto s = devices_.display->show_rendered(img); !s) log::error("screen", "show failed", {{"reason", s.error().reason}});
     }
 }
 

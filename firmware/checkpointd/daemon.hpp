@@ -2,6 +2,9 @@
 //   capture      camera → FrameMailbox (newest frame only; older ones dropped)
 //   decide       decode → verify → status → temperature → decide() → journal
 //                commit → relay/lamps/buzzer → screen → --json line; inspector input
+//   viewfinder   only with display.preview_fps > 0: the idle screen's camera
+//                picture, aiming box and hints, at low priority on its own copy
+//                of a frame (never on the decode path)
 //   housekeeping status bar, list reload, screen back to idle, systemd
 //                watchdog and STATUS= lines
 //   sync         only with upstream.url: heartbeat, upload, list and trust pulls
@@ -11,6 +14,9 @@
 // Thread-safety: start() and stop() from the main thread only.
 #pragma once
 
+#include "drivers/audio/audio.hpp"
+#include "drivers/camera/frame_gate.hpp"
+#include "drivers/trigger/trigger.hpp"
 #include "firmware/checkpointd/devices.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
@@ -19,6 +25,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -81,6 +88,7 @@ private:
     void capture_loop();
     void decide_loop();
     void housekeeping_loop();
+    void viewfinder_loop();
 
     struct Lane;  // decide-thread state
     void handle_scan(Lane& lane, const std::string& text);
@@ -113,6 +121,34 @@ private:
     Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;
+    std::unique_ptr<camera::FrameGate> gate_;  // camera.motion_gate; decide thread only
+    // Viewfinder: capture copies a frame here at most display.preview_fps times a
+    // second while the screen is idle; the viewfinder thread renders it with a
+    // GuardScreen of its own and only takes screen_mu_ to put the image out.
+    FrameMailbox preview_box_;
+    std::unique_ptr<display::GuardScreen> preview_screen_;
+    std::atomic<bool> verdict_on_screen_{false};
+    std::thread viewfinder_;
+    // The exposure the viewfinder asks for (short while it sees glare, automatic
+    // 3 s after); the capture thread applies it between frames (it owns the camera).
+    std::atomic<int> exposure_wanted_{static_cast<int>(camera::Exposure::automatic)};
+    // Spoken prompts (audio.backend); null: no voice. Thread-safe (queues only).
+    std::unique_ptr<audio::Voice> voice_;
+    void say(const std::string& key);
+
+    // Handheld (handheld.trigger != none): the decide thread waits on the trigger;
+    // a press opens a scan window in which capture runs and frames are decoded.
+    // Outside windows the capture thread waits on window_cv_: no frame is pulled
+    // or decoded.
+    std::unique_ptr<trigger::Trigger> trigger_;
+    std::atomic<bool> window_open_{false};
+    std::mutex window_mu_;
+    std::condition_variable window_cv_;
+    std::int64_t window_deadline_ms_ = 0;     // decide thread
+    std::deque<std::string> recent_plates_;   // newest first, at most 5; under screen_mu_
+    void open_window();
+    void close_window(bool read_a_code);
+    display::ScreenModel idle_model();        // with screen_mu_ held
 
     std::atomic<bool> stop_{false};
     std::mutex stop_mu_;

@@ -95,10 +95,14 @@ Result<std::unique_ptr<thermo::Thermometer>> open_thermometer(const config::Conf
     thermo::MeasureConfig mc;
     mc.address7 = static_cast<std::uint8_t>(cfg.thermometer.address);
     mc.offset_c += cfg.thermometer.offset_c;  // installation calibration on top of the compensation
+    mc.gain = cfg.thermometer.gain;
+    mc.ambient_min_c = cfg.thermometer.ambient_min_c;
+    mc.ambient_max_c = cfg.thermometer.ambient_max_c;
     if (cfg.thermometer.backend == "sim") {
         thermo::SimThermometerConfig c;
         c.measure = mc;
         c.measure.address7 = thermo::kMlxAddress;
+        c.ambient_c = cfg.thermometer.sim_ambient_c;
         if (script) {
             c.script = std::move(script);
             c.cursor = std::move(cursor);

@@ -79,14 +79,30 @@ decision::StatusLookup ScanPipeline::lookup(const pass::Pass& p) {
     return s;
 }
 
-decision::Temperature ScanPipeline::measure(ScanResult& r) {
-    decision::Temperature t;
-    if (thermometer_ == nullptr) return t;  // absent
+thermo::Measurement ScanPipeline::read_sensor() {
+    thermo::Measurement m;
     const std::int64_t deadline = monotonic_now_ms() + options_.temperature_wait_ms;
     for (;;) {
-        r.measurement = thermometer_->measure();
-        if (r.measurement.status != thermo::MeasureStatus::no_reading || monotonic_now_ms() >= deadline) break;
+        m = thermometer_->measure();
+        if (m.status != thermo::MeasureStatus::no_reading || monotonic_now_ms() >= deadline) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return m;
+}
+
+void ScanPipeline::measure_ahead() {
+    ahead_.reset();
+    if (thermometer_ != nullptr) ahead_ = read_sensor();
+}
+
+decision::Temperature ScanPipeline::measure(ScanResult& r) {
+    decision::Temperature t;
+    if (ahead_) {
+        r.measurement = *ahead_;  // handheld: read when the trigger was pressed
+        ahead_.reset();
+    } else {
+        if (thermometer_ == nullptr) return t;  // absent
+        r.measurement = read_sensor();
     }
     switch (r.measurement.status) {
     case thermo::MeasureStatus::ok:
@@ -100,6 +116,13 @@ decision::Temperature ScanPipeline::measure(ScanResult& r) {
         break;
     case thermo::MeasureStatus::sensor_fault: t.state = decision::Temperature::State::fault; break;
     case thermo::MeasureStatus::out_of_range:
+        if (r.measurement.outside_ambient_range) {
+            // A forehead in air the conversion was not made for (cold gate): decide()
+            // gives YELLOW remeasure-indoors unless the bare forehead already shows fever.
+            t.state = decision::Temperature::State::uncalibrated;
+            t.body_c = r.measurement.body_at_least_c.value_or(std::numeric_limits<double>::quiet_NaN());
+            break;
+        }
         // Something warm but not a forehead: decide() calls a non-finite reading implausible.
         t.state = decision::Temperature::State::ok;
         t.body_c = std::numeric_limits<double>::quiet_NaN();
@@ -163,6 +186,7 @@ ScanResult ScanPipeline::evaluate(const std::string& text, const std::function<L
     in.now_s = now_s;
     in.recent = &recent_;
     in.typed_plate = typed.typed_plate;
+    r.typed_plate = typed.typed_plate;
     in.direction = typed.direction;
     r.decision = decision::decide(in);
     r.verdict = r.decision.verdict;
@@ -230,6 +254,11 @@ std::string reason_text_en(const ScanResult& r) {
     if (r.decision.reason == decision::Reason::fever && r.temperature_c) {
         char buf[32];
         std::snprintf(buf, sizeof buf, " %.1f C", *r.temperature_c);
+        s += buf;
+    }
+    if (r.decision.reason == decision::Reason::remeasure_indoors && r.measurement.ambient_c) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, " (air %.0f C)", *r.measurement.ambient_c);
         s += buf;
     }
     if (r.decision.repeat) s += " (repeat)";

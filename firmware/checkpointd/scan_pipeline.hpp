@@ -55,6 +55,7 @@ struct ScanResult {
     thermo::Measurement measurement;
     std::optional<double> temperature_c;      // body temperature when measured
     decision::Decision decision;
+    std::string typed_plate;                  // what the inspector had typed when deciding
 
     // What the lane shows: always the decision. A journal failure is shown
     // beside it (journal_error) and keeps the gate shut.
@@ -93,6 +94,12 @@ public:
     // verdict stays the decision's, journal_error says why and the gate stays closed.
     void commit(ScanResult& scan);
 
+    // Handheld: reads the thermometer now (the trigger was pressed with the sensor
+    // aimed at the forehead), retrying "nobody there" as a scan does; the next
+    // evaluate() uses this reading instead of measuring. No-op without a thermometer.
+    void measure_ahead();
+    void drop_ahead() { ahead_.reset(); }
+
     // The text last scanned, while it is in hold-off.
     const std::string& held_text() const { return held_text_; }
     // True when a code other than the held one was read in the last frame.
@@ -106,6 +113,7 @@ public:
 
 private:
     decision::Temperature measure(ScanResult& r);
+    thermo::Measurement read_sensor();
     // Verify (or take from the cache) and measure, the two at once.
     pass::Verification verify_while_measuring(const std::string& text, std::int64_t now_s, ScanResult& r,
                                               decision::Temperature& temperature);
@@ -120,6 +128,7 @@ private:
     decision::RecentScans recent_;
     pass::VerificationCache cache_;
 
+    std::optional<thermo::Measurement> ahead_;  // handheld: read at the trigger
     std::string held_text_;
     std::int64_t held_since_ms_ = 0;   // when the held code was scanned
     std::int64_t held_seen_ms_ = 0;    // when it was last seen

@@ -196,10 +196,16 @@ const std::vector<Field>& fields() {
         t.push_back(int_field("camera.height", true, ACC(camera.height), 120, 4096));
         t.push_back(int_field("camera.fps", true, ACC(camera.fps), 1, 120));
         t.push_back(str_field("camera.format", true, ACC(camera.format), {"MJPG", "YUYV", "GREY"}));
+        t.push_back(bool_field("camera.faces_person", true, ACC(camera.faces_person)));
+        t.push_back(bool_field("camera.motion_gate", true, ACC(camera.motion_gate)));
         t.push_back(str_field("thermometer.backend", true, ACC(thermometer.backend), {"mlx90614", "sim", "none"}));
         t.push_back(str_field("thermometer.bus", true, ACC(thermometer.bus), {}, true));
         t.push_back(int_field("thermometer.address", true, ACC(thermometer.address), 0x03, 0x77));
         t.push_back(double_field("thermometer.offset_c", true, ACC(thermometer.offset_c), -5.0, 5.0));
+        t.push_back(double_field("thermometer.gain", true, ACC(thermometer.gain), 0.5, 2.0));
+        t.push_back(double_field("thermometer.ambient_min_c", true, ACC(thermometer.ambient_min_c), -40.0, 85.0));
+        t.push_back(double_field("thermometer.ambient_max_c", true, ACC(thermometer.ambient_max_c), -40.0, 85.0));
+        t.push_back(double_field("thermometer.sim_ambient_c", true, ACC(thermometer.sim_ambient_c), -40.0, 85.0));
         t.push_back(str_field("gpio.backend", true, ACC(gpio.backend), {"gpiod", "sim"}));
         t.push_back(str_field("gpio.chip", true, ACC(gpio.chip)));
         t.push_back(str_field("gpio.relay", true, ACC(gpio.relay)));
@@ -211,8 +217,34 @@ const std::vector<Field>& fields() {
         t.push_back(str_field("display.device", true, ACC(display.device)));
         t.push_back(int_field("display.width", true, ACC(display.width), 160, 4096));
         t.push_back(int_field("display.height", true, ACC(display.height), 120, 4096));
+        t.push_back(int_field("display.preview_fps", true, ACC(display.preview_fps), 0, 10));
         t.push_back(str_field("input.backend", true, ACC(input.backend), {"evdev", "stdin", "sim"}));
         t.push_back(str_field("input.device", true, ACC(input.device)));
+        t.push_back(str_field("audio.backend", true, ACC(audio.backend), {"alsa", "sim", "none"}));
+        t.push_back(str_field("audio.device", true, ACC(audio.device)));
+        t.push_back(str_field("audio.clip_dir", false, ACC(audio.clip_dir), {}, true));
+        t.push_back(str_field("audio.language", false, ACC(audio.language), {"zh", "en"}));
+        t.push_back(int_field("audio.volume", false, ACC(audio.volume), 0, 100));
+        t.push_back({"audio.quiet_hours", false,
+                     [](Config& c, const std::string& v) -> std::string {
+                         auto hhmm = [](const std::string& x, std::size_t at) {
+                             auto d = [&](std::size_t i) { return x[at + i] >= '0' && x[at + i] <= '9'; };
+                             return d(0) && d(1) && x[at + 2] == ':' && d(3) && d(4) &&
+                                    (x[at] - '0') * 10 + (x[at + 1] - '0') < 24 && x[at + 3] < '6';
+                         };
+                         if (!v.empty() && (v.size() != 11 || v[5] != '-' || !hhmm(v, 0) || !hhmm(v, 6)))
+                             return "must be HH:MM-HH:MM (or empty): '" + v + "'";
+                         c.audio.quiet_hours = v;
+                         return {};
+                     },
+                     [](const Config& c) { return c.audio.quiet_hours; }});
+        t.push_back(int_field("audio.quiet_volume", false, ACC(audio.quiet_volume), 0, 100));
+        t.push_back(str_field("handheld.trigger", true, ACC(handheld.trigger), {"evdev", "gpio", "sim", "none"}));
+        t.push_back(str_field("handheld.device", true, ACC(handheld.device)));
+        t.push_back(str_field("handheld.line", true, ACC(handheld.line), {}, false, true));
+        t.push_back(int_field("handheld.key", true, ACC(handheld.key), 1, 767));
+        t.push_back(int_field("handheld.window_ms", false, ACC(handheld.window_ms), 1000, 30000));
+        t.push_back(int_field("handheld.sim_interval_ms", false, ACC(handheld.sim_interval_ms), 100, 600000));
         t.push_back(str_field("sim.lane_script", true, ACC(sim.lane_script), {}, true, true));
         t.push_back({"upstream.url", false,
                      [](Config& c, const std::string& v) -> std::string {
@@ -277,6 +309,9 @@ Status apply(Config& cfg, const std::vector<IniEntry>& entries, Scope scope, std
         if (!why.empty()) return bad(origin, e, why);
     }
     // Cross-field rules.
+    if (!(cfg.thermometer.ambient_min_c < cfg.thermometer.ambient_max_c)) {
+        return fail(ErrorKind::config, "config", "thermometer.ambient_min_c: must be below thermometer.ambient_max_c");
+    }
     if (cfg.journal.disk_floor_bytes >= cfg.journal.max_bytes * 4 && cfg.journal.disk_floor_bytes > (1LL << 30)) {
         return fail(ErrorKind::config, "config", "journal.disk_floor_bytes: larger than 4 x journal.max_bytes and 1 GiB");
     }

@@ -60,6 +60,8 @@ struct CameraConfig {
     int height = 720;                     // px, 120..4096
     int fps = 30;                         // frames/s, 1..120
     std::string format = "MJPG";          // fourcc: "MJPG" | "YUYV" | "GREY"
+    bool faces_person = true;             // the camera looks at the person: the viewfinder is mirrored
+    bool motion_gate = true;              // the decoder idles while the picture does not change
 };
 
 struct ThermometerConfig {
@@ -67,6 +69,12 @@ struct ThermometerConfig {
     std::string bus = "/dev/i2c-1";
     int address = 0x5a;                   // 7-bit I2C address, 0x03..0x77
     double offset_c = 0.0;                // °C added to readings (calibration), -5..5
+    double gain = 1.0;                    // forehead → body: body = object * gain + offset (0.5..2.0)
+    // The conversion holds only in this ambient range (°C; Chen et al. 2022 measured
+    // 14-32 °C); outside it a reading that cannot rule out fever is YELLOW remeasure-indoors.
+    double ambient_min_c = 14.0;          // -40..85
+    double ambient_max_c = 32.0;          // -40..85, above ambient_min_c
+    double sim_ambient_c = 23.0;          // sim backend: the air around the sensor, -40..85
 };
 
 struct GpioConfig {
@@ -84,11 +92,34 @@ struct DisplayConfig {
     std::string device = "/dev/fb0";
     int width = 800;                      // px, 160..4096
     int height = 480;                     // px, 120..4096
+    int preview_fps = 10;                 // viewfinder frames/s while idle, 0 (off)..10
 };
 
 struct InputConfig {
     std::string backend = "sim";          // "evdev" | "stdin" | "sim"
     std::string device = "/dev/input/event0";
+};
+
+// Spoken prompts (drivers/audio/audio.hpp, docs/daemon.md "Voice").
+struct AudioConfig {
+    std::string backend = "none";         // "alsa" | "sim" | "none"
+    std::string device = "default";       // ALSA PCM name
+    std::string clip_dir = "/usr/share/checkpoint/voice";  // <clip_dir>/<language>/<key>.wav
+    std::string language = "zh";          // "zh" (Mandarin) | "en"
+    int volume = 80;                      // percent, 0..100
+    std::string quiet_hours;              // "HH:MM-HH:MM" local time (may wrap midnight); empty: none
+    int quiet_volume = 0;                 // percent during quiet hours, 0 (silent)..100
+};
+
+// Handheld mode (truck-lane inspectors, docs/daemon.md "Handheld"): a trigger
+// opens a scan window; between windows the camera and the decoder rest.
+struct HandheldConfig {
+    std::string trigger = "none";         // "evdev" | "gpio" | "sim" | "none" (not a handheld)
+    std::string device = "/dev/input/event1";  // evdev node, or the GPIO chip ("gpiochip0")
+    std::string line;                     // GPIO line name or offset
+    int key = 212;                        // evdev key code, 1..767 (212 KEY_CAMERA)
+    int window_ms = 4000;                 // ms a press keeps the camera and decoder on, 1000..30000
+    int sim_interval_ms = 3000;           // sim trigger: one press this often, 100..600000 ms
 };
 
 struct SimConfig {
@@ -126,6 +157,8 @@ struct Config {
     GpioConfig gpio;
     DisplayConfig display;
     InputConfig input;
+    AudioConfig audio;
+    HandheldConfig handheld;
     SimConfig sim;
     UpstreamConfig upstream;
     LogConfig log;

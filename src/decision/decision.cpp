@@ -36,6 +36,7 @@ constexpr ReasonInfo kReasons[] = {
     {Reason::no_temperature, Verdict::yellow, "no-temperature", "reason.no_temperature", "请测量体温", "Please measure temperature"},
     {Reason::plate_missing, Verdict::yellow, "plate-missing", "reason.plate_missing", "请录入车牌", "Enter the plate"},
     {Reason::plate_mismatch, Verdict::yellow, "plate-mismatch", "reason.plate_mismatch", "车牌不符，请人工核验", "Plate mismatch: manual check"},
+    {Reason::remeasure_indoors, Verdict::yellow, "remeasure-indoors", "reason.remeasure_indoors", "气温超出测温范围，请到室内复测", "Too cold or hot to measure here: measure again indoors"},
 };
 
 const ReasonInfo& info(Reason r) noexcept {
@@ -218,6 +219,14 @@ Decision decide(const DecisionInput& in) noexcept {
     case Temperature::State::absent:
         if (pol.temperature_required) f.add(Reason::no_temperature);
         break;
+    case Temperature::State::uncalibrated: {
+        // Only a lower bound at or above the threshold is proof of fever; anything
+        // else cannot rule fever out here, so the person is measured again indoors.
+        const double t = in.temperature.body_c;
+        if (std::isfinite(t) && t <= pol.max_plausible_c && !(t < pol.fever_threshold_c)) f.add(Reason::fever);
+        else f.add(Reason::remeasure_indoors);
+        break;
+    }
     }
 
     // 4. Truck lane: the plate goes into the journal, so it must be known and consistent.

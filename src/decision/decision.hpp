@@ -39,6 +39,7 @@ enum class Reason {
     no_temperature,           // lane requires a temperature and none was taken
     plate_missing,            // truck lane: no plate from a driver pass nor typed
     plate_mismatch,           // truck lane: typed plate differs from the driver pass
+    remeasure_indoors,        // forehead read in air outside the conversion's range, fever not ruled out
 };
 
 // "ok", "forged", "status-red", ... (stable: journal rows and upstream use it)
@@ -69,9 +70,13 @@ struct StatusLookup {
 };
 
 struct Temperature {
-    enum class State { ok, fault, absent };
+    // uncalibrated: a forehead was read, but in air outside the range where the
+    // forehead → body conversion holds (docs/decision.md, "Cold weather"); body_c
+    // is then a lower bound of body temperature when one is known (the bare
+    // forehead in cold air, which never reads above the core), else NaN.
+    enum class State { ok, fault, absent, uncalibrated };
     State state = State::absent;
-    double body_c = 0.0;  // °C, meaningful when state == ok
+    double body_c = 0.0;  // °C, meaningful when state == ok (or a lower bound when uncalibrated)
 };
 
 enum class LaneMode { gate, truck };

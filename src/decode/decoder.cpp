@@ -567,6 +567,29 @@ Result<cv::Mat> to_gray(const ImageView& v, int max_side) {
 
 }  // namespace
 
+Result<Sighting> find_code(const ImageView& frame, int long_side) {
+    auto g = to_gray(frame, DecoderOptions{}.max_side);
+    if (!g) return fail(g.error());
+    const int longest = std::max(g->cols, g->rows);
+    // To `long_side`: reduced, or enlarged up to twice so that small modules
+    // stay wider than the binariser's smallest ring.
+    const double f = long_side > 0 ? std::min(2.0, static_cast<double>(long_side) / longest) : 1.0;
+    cv::Mat small;
+    if (f < 1.0) cv::resize(*g, small, cv::Size(), f, f, cv::INTER_AREA);
+    else if (f > 1.0) cv::resize(*g, small, cv::Size(), f, f, cv::INTER_LINEAR);
+    else small = *g;
+    Sighting s;
+    for (const Region& r : propose_regions(small, 8)) {
+        if (!r.triple) continue;
+        s.seen = true;
+        s.module_px = static_cast<float>(r.module / f);
+        s.centre = {static_cast<float>(r.cx / f), static_cast<float>(r.cy / f)};
+        s.half = static_cast<float>(r.half / f);
+        break;
+    }
+    return s;
+}
+
 QrDecoder::QrDecoder(DecoderOptions options) : impl_(std::make_unique<Impl>()) { impl_->opt = options; }
 QrDecoder::~QrDecoder() = default;
 QrDecoder::QrDecoder(QrDecoder&&) noexcept = default;

@@ -144,6 +144,18 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// Where a code is in a frame without reading it: the decoder's finder-pattern
+// search on a copy scaled to `long_side` px (reduced, or enlarged up to 2x). For the viewfinder's hints
+// ("move closer" when modules are too small to read); runs on its own thread,
+// never on the decode path. Errors: as QrDecoder::decode().
+struct Sighting {
+    bool seen = false;     // three finder patterns of one likely code
+    float module_px = 0;   // module size in frame pixels
+    Point centre;          // centre of the likely code, frame pixels
+    float half = 0;        // half side of the code with its quiet zone, frame pixels
+};
+Result<Sighting> find_code(const ImageView& frame, int long_side = 640);
+
 // Image files: src/imagefile/image_file.hpp (cp::imagefile::decode_file).
 
 }  // namespace cp::decode

@@ -41,3 +41,16 @@ TEST_CASE("generic-arm64: USB camera, MLX90614 on i2c-1 at 0x5a, named gpiochip0
     CHECK(c->gpio.red == "CP_RED");
     CHECK(c->gpio.buzzer == "CP_BUZZER");
 }
+
+TEST_CASE("handheld-rpi: a trigger on GPIO26, a small screen, the camera facing away") {
+    const fs::path conf = fs::path(CHECKPOINT_SOURCE_DIR) / "board" / "handheld-rpi" / "board.conf";
+    auto c = cp::config::parse("[device]\nlane = truck\n", cp::testing::read_file(conf));
+    REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().describe()));
+    CHECK(c->handheld.trigger == "gpio");
+    CHECK(c->handheld.device == "gpiochip0");
+    CHECK(c->handheld.line == "GPIO26");
+    CHECK(c->display.width == 480);
+    CHECK(c->display.height == 320);
+    CHECK_FALSE(c->camera.faces_person);
+    CHECK(c->audio.backend == "alsa");
+}

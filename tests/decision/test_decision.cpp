@@ -86,6 +86,13 @@ TEST_CASE("rule table") {
              in.temperature.state = Temperature::State::absent; in.policy.temperature_required = false; }, Verdict::green, Reason::ok},
         {"fault, not required", [](DecisionInput& in) {
              in.temperature.state = Temperature::State::fault; in.policy.temperature_required = false; }, Verdict::yellow, Reason::sensor_fault},
+        {"cold gate, forehead cannot rule fever out", [](DecisionInput& in) {
+             in.temperature = {Temperature::State::uncalibrated, 31.0}; }, Verdict::yellow, Reason::remeasure_indoors},
+        {"cold gate, no bound known", [](DecisionInput& in) {
+             in.temperature = {Temperature::State::uncalibrated, std::nan("")}; in.policy.temperature_required = false; },
+         Verdict::yellow, Reason::remeasure_indoors},
+        {"cold gate, bare forehead already at fever", [](DecisionInput& in) {
+             in.temperature = {Temperature::State::uncalibrated, 37.6}; }, Verdict::red, Reason::fever},
         {"ambient reading", [](DecisionInput& in) { in.temperature.body_c = 22.0; }, Verdict::yellow, Reason::temperature_implausible},
         {"NaN reading", [](DecisionInput& in) { in.temperature.body_c = std::nan(""); }, Verdict::yellow, Reason::temperature_implausible},
         {"hot object", [](DecisionInput& in) { in.temperature.body_c = 80.0; }, Verdict::yellow, Reason::temperature_implausible},
@@ -280,7 +287,7 @@ TEST_CASE("claim and list times at the int64 limits decide without overflow") {
 
 TEST_CASE("every reason has a code, key and texts, and codes are unique") {
     std::set<std::string> codes;
-    for (int r = static_cast<int>(Reason::ok); r <= static_cast<int>(Reason::plate_mismatch); ++r) {
+    for (int r = static_cast<int>(Reason::ok); r <= static_cast<int>(Reason::remeasure_indoors); ++r) {
         auto reason = static_cast<Reason>(r);
         std::string code = reason_code(reason);
         CHECK(codes.insert(code).second);
@@ -334,6 +341,9 @@ TEST_CASE("no combination yields GREEN unless all GREEN conditions hold") {
         {{Temperature::State::ok, -std::numeric_limits<double>::infinity()}, false, false},
         {{Temperature::State::fault, 36.6}, false, false},
         {{Temperature::State::absent, 36.6}, false, true},
+        {{Temperature::State::uncalibrated, 30.0}, false, false},
+        {{Temperature::State::uncalibrated, 37.5}, false, false},
+        {{Temperature::State::uncalibrated, nan}, false, false},
     };
     struct PriorCase { std::optional<PriorScan> prior; };
     std::vector<std::optional<PriorScan>> priors = {

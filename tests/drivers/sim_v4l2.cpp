@@ -278,6 +278,21 @@ int SimV4l2::do_ioctl(int fd, unsigned long request, void* arg) {
         for (auto& b : bufs_) b.state = State::user;
         return 0;
     }
+    case VIDIOC_S_CTRL: {
+        auto* c = static_cast<v4l2_control*>(arg);
+        auto ctl = controls.find(c->id);
+        if (ctl == controls.end()) return fail_errno(EINVAL);
+        ctl->second = c->value;
+        controls_set.emplace_back(c->id, c->value);
+        return 0;
+    }
+    case VIDIOC_G_CTRL: {
+        auto* c = static_cast<v4l2_control*>(arg);
+        auto ctl = controls.find(c->id);
+        if (ctl == controls.end()) return fail_errno(EINVAL);
+        c->value = ctl->second;
+        return 0;
+    }
     default:
         return fail_errno(ENOTTY);
     }

@@ -51,7 +51,15 @@ public:
     void vanish();                      // unplugged: ENODEV on open descriptors, POLLERR, ENOENT on open
     void reappear();                    // plugged in again (a fresh device: sequence restarts at 0)
 
+    // Controls VIDIOC_S_CTRL/G_CTRL accept; others fail with EINVAL, as a
+    // driver does for a control it does not have.
+    std::map<std::uint32_t, std::int32_t> controls = {{V4L2_CID_EXPOSURE_AUTO, V4L2_EXPOSURE_APERTURE_PRIORITY},
+                                                      {V4L2_CID_EXPOSURE_ABSOLUTE, 156},
+                                                      {V4L2_CID_GAIN, 32},
+                                                      {V4L2_CID_AUTOGAIN, 1}};
+
     // ---- what a test looks at ----
+    std::vector<std::pair<std::uint32_t, std::int32_t>> controls_set;  // every S_CTRL in order
     int open_descriptors() const { return static_cast<int>(fds_.size()); }
     int mappings() const { return mappings_; }
     bool streaming() const { return streaming_; }

@@ -476,3 +476,66 @@ TEST_CASE("open_v4l2 validates its configuration") {
     CHECK(detail::open_v4l2_with(c, dev).error().kind == ErrorKind::config);
     CHECK(dev->opens == 0);
 }
+
+TEST_CASE("exposure: a short exposure at low gain through V4L2 controls, auto again, and again after a reconnect") {
+    auto dev = std::make_shared<SimV4l2>();
+    auto cam = open_showing(dev, jpeg_of(pass_scene(640, 480)), 640, 480, "MJPG");
+    // Before the device is open the wish is kept, nothing is sent.
+    REQUIRE(cam->set_exposure(Exposure::short_exposure).ok());
+    CHECK(dev->controls_set.empty());
+    REQUIRE(cam->next_frame(500).ok());  // opens: the wish is applied when streaming starts
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_AUTO] == V4L2_EXPOSURE_MANUAL);
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_ABSOLUTE] == 30);
+    CHECK(dev->controls[V4L2_CID_AUTOGAIN] == 0);
+    CHECK(dev->controls[V4L2_CID_GAIN] == 0);
+
+    dev->controls_set.clear();
+    REQUIRE(cam->set_exposure(Exposure::automatic).ok());
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_AUTO] == V4L2_EXPOSURE_APERTURE_PRIORITY);
+    CHECK(dev->controls[V4L2_CID_AUTOGAIN] == 1);
+    CHECK(dev->controls_set.size() == 2);
+
+    // Short again, then the camera drops off the bus and comes back at its defaults.
+    REQUIRE(cam->set_exposure(Exposure::short_exposure).ok());
+    dev->vanish();
+    REQUIRE_FALSE(cam->next_frame(200).ok());
+    dev->reappear();
+    dev->controls[V4L2_CID_EXPOSURE_AUTO] = V4L2_EXPOSURE_APERTURE_PRIORITY;
+    dev->controls[V4L2_CID_EXPOSURE_ABSOLUTE] = 156;
+    Result<Frame> back = cam->next_frame(1000);
+    for (int i = 0; i < 10 && !back.ok(); ++i) back = cam->next_frame(1000);
+    REQUIRE(back.ok());
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_AUTO] == V4L2_EXPOSURE_MANUAL);
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_ABSOLUTE] == 30);
+    CHECK(dev->violations.empty());
+}
+
+TEST_CASE("exposure: a camera without exposure controls is a typed error, and frames keep coming") {
+    auto dev = std::make_shared<SimV4l2>();
+    dev->controls.clear();  // no controls at all
+    auto cam = open_showing(dev, jpeg_of(pass_scene(640, 480)), 640, 480, "MJPG");
+    REQUIRE(cam->next_frame(500).ok());
+    auto s = cam->set_exposure(Exposure::short_exposure);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().kind == ErrorKind::unavailable);
+    CHECK(s.error().reason == "camera-control");
+    CHECK(cam->next_frame(500).ok());
+}
+
+TEST_CASE("standby: the stream stops and the node is closed; the next frame opens it again at once") {
+    auto dev = std::make_shared<SimV4l2>();
+    auto cam = open_showing(dev, jpeg_of(pass_scene(640, 480)), 640, 480, "MJPG");
+    REQUIRE(cam->set_exposure(Exposure::short_exposure).ok());
+    REQUIRE(cam->next_frame(500).ok());
+    CHECK(dev->streaming());
+    cam->standby();
+    CHECK_FALSE(dev->streaming());
+    check_nothing_held(*dev);
+    cam->standby();  // twice is harmless
+    dev->controls[V4L2_CID_EXPOSURE_AUTO] = V4L2_EXPOSURE_APERTURE_PRIORITY;
+    REQUIRE(cam->next_frame(500).ok());  // reopened at once: no reconnect backoff, no error first
+    CHECK(dev->streaming());
+    CHECK(dev->opens == 2);
+    CHECK(dev->controls[V4L2_CID_EXPOSURE_AUTO] == V4L2_EXPOSURE_MANUAL);  // the wish survives
+    CHECK(dev->violations.empty());
+}

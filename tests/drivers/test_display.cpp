@@ -1,4 +1,5 @@
 #include "drivers/display/display.hpp"
+#include "drivers/display/screen_body.hpp"
 #include "tests/testing.hpp"
 
 #include <doctest/doctest.h>
@@ -181,4 +182,73 @@ TEST_CASE("no window without a display server") {
     auto fb = open_framebuffer("/dev/fb-does-not-exist");
     REQUIRE_FALSE(fb.ok());
     CHECK(fb.error().reason == "framebuffer");
+}
+
+TEST_CASE("every verdict has its own shape, drawn without a font") {
+    // Ink at a few points of a 90 px square: the tick's corner, the cross's arms,
+    // the exclamation mark's bar; each shape has ink where the others have none.
+    const int s = 90;
+    auto ink_at = [&](Verdict v, double fx, double fy) {
+        cv::Mat img(s, s, CV_8UC3, cv::Scalar(0, 0, 0));
+        draw_shape(img, v, {0, 0}, s, cv::Scalar(255, 255, 255));
+        return img.at<cv::Vec3b>(static_cast<int>(fy * s), static_cast<int>(fx * s))[0] > 128;
+    };
+    // Tick: its corner, not the centre.
+    CHECK(ink_at(Verdict::green, 0.44, 0.69));
+    CHECK_FALSE(ink_at(Verdict::green, 0.5, 0.45));
+    // Cross: centre and the arm towards the lower right.
+    CHECK(ink_at(Verdict::red, 0.5, 0.5));
+    CHECK(ink_at(Verdict::red, 0.64, 0.64));
+    CHECK_FALSE(ink_at(Verdict::red, 0.44, 0.69));
+    // Exclamation mark: bar and dot, nothing where the cross's arm is.
+    CHECK(ink_at(Verdict::yellow, 0.5, 0.5));
+    CHECK(ink_at(Verdict::yellow, 0.5, 0.78));
+    CHECK_FALSE(ink_at(Verdict::yellow, 0.64, 0.64));
+    // Idle has no shape.
+    CHECK_FALSE(ink_at(Verdict::idle, 0.5, 0.5));
+}
+
+TEST_CASE("idle with a camera picture: the picture, the aiming box and the hint band") {
+    auto s = screen(800, 480);
+    ScreenModel m = model(Verdict::idle);
+    m.preview = cv::Mat(360, 640, CV_8UC3, cv::Scalar(10, 120, 200));
+    const cv::Mat plain = s->render(m);
+    // The picture fills the middle of the body.
+    CHECK(same_colour(plain.at<cv::Vec3b>(240, 400), cv::Scalar(10, 120, 200)));
+    // No hint: the band keeps the idle colour.
+    CHECK(same_colour(plain.at<cv::Vec3b>(475, 5), verdict_colour(Verdict::idle)));
+    m.hint = Hint::move_closer;
+    const cv::Mat hinted = s->render(m);
+    CHECK(same_colour(hinted.at<cv::Vec3b>(475, 5), verdict_colour(Verdict::yellow)));
+    // The aiming box's brackets are drawn over the picture: some pixels of the
+    // picture area differ from the flat picture colour besides the band.
+    int bracket = 0;
+    for (int y = 60; y < 400; ++y)
+        for (int x = 100; x < 700; ++x)
+            if (same_colour(plain.at<cv::Vec3b>(y, x), cv::Scalar(120, 230, 0))) ++bracket;
+    CHECK(bracket > 100);
+    // A verdict never shows the picture.
+    m.verdict = Verdict::green;
+    const cv::Mat green = s->render(m);
+    int picture = 0;
+    for (int y = 60; y < 480; y += 4)
+        for (int x = 0; x < 800; x += 4)
+            if (same_colour(green.at<cv::Vec3b>(y, x), cv::Scalar(10, 120, 200))) ++picture;
+    CHECK(picture == 0);
+    CHECK(same_colour(green.at<cv::Vec3b>(470, 5), verdict_colour(Verdict::green)));
+}
+
+TEST_CASE("a plate mismatch shows both plates") {
+    auto s = screen(800, 480);
+    ScreenModel m = model(Verdict::yellow);
+    const cv::Mat without = s->render(m);
+    m.typed_plate = "黑E12345";
+    m.pass_plate = "黑E67890";
+    const cv::Mat with = s->render(m);
+    const cv::Scalar bg = verdict_colour(Verdict::yellow);
+    // Two boxes near the bottom, each with ink, where there was none before.
+    const cv::Rect left(30, 400, 330, 60), right(440, 400, 330, 60);
+    CHECK(ink_share(without, left, bg) < 0.01);
+    CHECK(ink_share(with, left, bg) > 0.03);
+    CHECK(ink_share(with, right, bg) > 0.03);
 }

@@ -301,3 +301,65 @@ TEST_CASE("measure config is validated") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == "no-bus");
 }
+
+TEST_CASE("cold weather: the conversion is used only inside its ambient range, -25 to +35 °C") {
+    // A person at 36.6 °C and one at 38.6 °C, measured in air from -25 to +35 °C.
+    for (double body : {36.6, 38.6}) {
+        for (double air : {-25.0, -20.0, -10.0, 0.0, 10.0, 13.5, 14.5, 20.0, 23.0, 31.5, 32.5, 35.0}) {
+            CAPTURE(body);
+            CAPTURE(air);
+            auto script = std::make_shared<lane::LaneScript>();
+            script->lead_frames = 1;
+            lane::Person p;
+            p.temperature_c = body;
+            script->people = {p};
+            auto cursor = std::make_shared<lane::LaneCursor>();
+            auto c = fast_sim();
+            c.script = script;
+            c.cursor = cursor;
+            c.ambient_c = air;
+            auto t = open_sim_thermometer(c).value();
+            cursor->set_frame(0);  // nobody there: the wall reads the air
+            // (In air near skin temperature an IR sensor cannot tell a wall from a
+            // forehead; there the range rule makes any reading remeasure-indoors.)
+            if (air <= 28) CHECK(t->measure().status == MeasureStatus::no_reading);
+            cursor->set_frame(1 + p.arrive_frames + 1);  // holding
+            const Measurement m = t->measure();
+            REQUIRE(m.ambient_c);
+            CHECK(*m.ambient_c == doctest::Approx(air).epsilon(0.01));
+            if (air >= 14 && air <= 32) {
+                REQUIRE(m.status == MeasureStatus::ok);
+                CHECK_FALSE(m.outside_ambient_range);
+                CHECK(m.body_c.value() == doctest::Approx(body).epsilon(0.005));
+            } else {
+                // Never a body temperature made up from a forehead in the wrong air.
+                CHECK(m.status == MeasureStatus::out_of_range);
+                CHECK(m.outside_ambient_range);
+                CHECK_FALSE(m.body_c);
+                REQUIRE(m.object_c);
+                if (air < 14) {
+                    // Cold only lowers the forehead: a lower bound, never above the body.
+                    REQUIRE(m.body_at_least_c);
+                    CHECK(*m.body_at_least_c <= body);
+                } else {
+                    CHECK_FALSE(m.body_at_least_c);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("cold weather: the ambient range is configuration and is validated") {
+    auto c = fast_sim();
+    c.ambient_c = -20;
+    c.measure.ambient_min_c = -30;  // a site that calibrated its own curve down to -30 °C
+    SimMlx90614* dev = nullptr;
+    auto t = open_sim_thermometer(c, &dev).value();
+    dev->set_scene({36.6 - 2.3, -20.0, lane::ThermoFault::none});
+    const Measurement m = t->measure();
+    CHECK(m.status == MeasureStatus::ok);
+    CHECK(m.body_c.value() == doctest::Approx(36.6).epsilon(0.005));
+    c.measure.ambient_min_c = 40;
+    c.measure.ambient_max_c = 30;
+    CHECK(open_sim_thermometer(c).error().kind == ErrorKind::config);
+}
