@@ -5,7 +5,8 @@
 // frame that was decoded. Decoding goes on whenever
 //   - enough blocks moved (a person, a phone, the light),
 //   - a change happened in the last settle_frames frames (the picture settles),
-//   - a code was read within the last second (hold-off needs fresh sightings),
+//   - a code was read, or a likely code left unread, within the hold-off gap
+//     (hold-off needs fresh sightings; a hard code gets every frame's tries),
 //   - refresh_ms passed since the last decode (nothing waits long for a retry).
 // Sensor noise moves a 16-sample block mean by a fraction of a gray level, far
 // below block_delta.
@@ -31,7 +32,8 @@ struct FrameGateConfig {
 class FrameGate {
 public:
     explicit FrameGate(FrameGateConfig config = {}) : config_(config) {}
-    // True: decode this frame. `code_in_view`: a code was read within the last second.
+    // True: decode this frame. `code_in_view`: a code was read, or a likely
+    // code left unread, within the hold-off gap (ScanPipeline::code_or_likely_in_view).
     bool should_decode(const Frame& frame, std::int64_t mono_ms, bool code_in_view);
     std::uint64_t skipped() const { return skipped_; }
     std::uint64_t passed() const { return passed_; }

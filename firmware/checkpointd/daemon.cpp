@@ -424,7 +424,7 @@ void Daemon::decide_loop() {
         if (auto f = mailbox_.take(50)) {
             const std::int64_t mono = f->timestamp_ms > 0 ? f->timestamp_ms : monotonic_now_ms();
             // An unchanged picture is not decoded again (a few tens of microseconds to tell).
-            if (!gate_ || gate_->should_decode(*f, mono, pipeline_->code_in_view(mono))) {
+            if (!gate_ || gate_->should_decode(*f, mono, pipeline_->code_or_likely_in_view(mono))) {
                 auto code = pipeline_->read_code(f->view(), mono);
                 if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
                 else if (*code) {

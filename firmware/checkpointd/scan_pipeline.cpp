@@ -27,7 +27,11 @@ ScanPipeline::ScanPipeline(const pass::PassVerifier& verifier, status::StatusLis
 Result<std::optional<std::string>> ScanPipeline::read_code(const decode::ImageView& frame, std::int64_t mono_ms) {
     auto codes = decoder_.decode_video_frame(frame);
     if (!codes) return fail(codes.error());
-    if (codes->empty()) return std::optional<std::string>{};
+    if (codes->empty()) {
+        const decode::DecodeReport& r = decoder_.last_report();
+        if (r.regions > 0 || r.budget_hit) last_likely_ms_ = mono_ms;
+        return std::optional<std::string>{};
+    }
     last_code_ms_ = mono_ms;
     // Several codes in one frame: a new one goes first, the held one is only refreshed.
     const decode::Code* pick = &codes->front();
@@ -52,6 +56,11 @@ Result<std::optional<std::string>> ScanPipeline::read_code(const decode::ImageVi
 
 bool ScanPipeline::code_in_view(std::int64_t mono_ms) const {
     return last_code_ms_ >= 0 && mono_ms - last_code_ms_ <= options_.holdoff_gap_ms;
+}
+
+bool ScanPipeline::code_or_likely_in_view(std::int64_t mono_ms) const {
+    return code_in_view(mono_ms) ||
+           (last_likely_ms_ >= 0 && mono_ms - last_likely_ms_ <= options_.holdoff_gap_ms);
 }
 
 decision::StatusLookup ScanPipeline::lookup(const pass::Pass& p) {

@@ -102,8 +102,13 @@ public:
 
     // The text last scanned, while it is in hold-off.
     const std::string& held_text() const { return held_text_; }
-    // True when a code other than the held one was read in the last frame.
+    // True when a code was read within the hold-off gap.
     bool code_in_view(std::int64_t mono_ms) const;
+    // True when a code was read, or a likely code stayed unread (the decoder
+    // proposed finder regions or ran out of budget), within the hold-off gap:
+    // the frame gate keeps decoding then, even on a still picture, so a hard
+    // code gets every frame's tries.
+    bool code_or_likely_in_view(std::int64_t mono_ms) const;
     const decision::RecentScans& recent() const { return recent_; }
     const PipelineOptions& options() const { return options_; }
     decode::QrDecoder& decoder() { return decoder_; }
@@ -133,6 +138,7 @@ private:
     std::int64_t held_since_ms_ = 0;   // when the held code was scanned
     std::int64_t held_seen_ms_ = 0;    // when it was last seen
     std::int64_t last_code_ms_ = -1;   // when any code was last read
+    std::int64_t last_likely_ms_ = -1; // when a likely code was last left unread
 };
 
 // Screen texts for a reason code (decision reasons and journal failures).
