@@ -1,6 +1,7 @@
 // checkpoint upstream: the reference command-centre server and its operator commands.
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
+#include "tools/upstream/console/cli.hpp"
 #include "tools/upstream/lists.hpp"
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
@@ -23,6 +24,10 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
              [--web-port N] [--web-host 127.0.0.1] [--duration-s N]
              HTTPS with mutual TLS for devices; with --web-port, a read-only dashboard
              on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
+             [--console-port N [--console-host H] [--console-cert PEM --console-key PEM]
+              [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]]
+             the operators' console on its own HTTPS listener (docs/command-centre.md);
+             with a signing key it publishes changed statuses every interval.
   enroll     --cert DEVICE.crt        enroll (or re-key) the device named by the CN
   revoke     --device ID              refuse the device from now on
   devices                             list devices with last seen, list version, backlog
@@ -33,6 +38,7 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
   trust-add  --cert ISSUER.crt        add a pass issuer certificate to the trust list
   trust-publish --signing-key PEM --signing-cert PEM
   scans      [--device ID] [--alerts] [--limit N]  newest first, JSON lines
+  operator, areas, site, passes: console accounts and areas (upstream operator --help)
 
 Exit status: 0 ok, 1 failed, 2 usage.
 )";
@@ -55,6 +61,8 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"reason", true},      {"csv", true},           {"signing-key", true},
     {"signing-cert", true}, {"force", false},       {"alerts", false},
     {"limit", true},
+    {"console-port", true}, {"console-host", true}, {"console-cert", true},
+    {"console-key", true},  {"publish-interval-s", true},
 };
 
 int usage_error(const std::string& msg) {
@@ -157,6 +165,13 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     std::printf("listening https://%s:%d", cfg.host.c_str(), (*server)->port());
     if ((*server)->web_port() > 0)
         std::printf(" dashboard http://%s:%d/", cfg.web_host.c_str(), (*server)->web_port());
+    std::unique_ptr<console::ConsoleRuntime> console_rt;
+    if (a.has("console-port")) {
+        auto rt = console::start_console(a.opts, a.get("db"), store);
+        if (!rt) return failed(rt.error());
+        console_rt = std::move(*rt);
+        std::printf(" console https://%s:%d/", a.get("console-host", "127.0.0.1").c_str(), console_rt->port());
+    }
     std::printf("\n");
     std::fflush(stdout);
 
@@ -167,6 +182,7 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
         if (sig == SIGTERM || sig == SIGINT) break;
         if (deadline && monotonic_now_ms() >= deadline) break;
     }
+    console_rt.reset();
     (*server)->stop();
     log::info("upstream", "stopped");
     return 0;
@@ -298,6 +314,13 @@ int main(int argc, char** argv) {
     if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (console::is_cli_command(argv[1])) {
+        if (argc < 3 || std::string(argv[2]) == "--help") {
+            std::fputs(console::kCliUsage, argc < 3 ? stderr : stdout);
+            return argc < 3 ? 2 : 0;
+        }
+        return console::cli_main(argc, argv);
     }
     Args a;
     a.command = argv[1];
