@@ -220,7 +220,9 @@ std::string_view app_js() {
   const ROLE = {city: '市 city', district: '区 district', street: '街道 street', grid: '网格员 grid', bigscreen: '大屏 big screen'};
   function areaName(code) {
     const a = areas.find(x => x.code === code);
-    return a ? a.name_zh + (a.name_en ? ' ' + a.name_en : '') : code;
+    if (!a) return code;
+    const p = a.level === 'grid' ? areas.find(x => x.code === a.parent) : null;
+    return (p ? p.name_zh + ' · ' : '') + a.name_zh + (a.name_en ? ' ' + a.name_en : '');
   }
   function flash(text, bad) {
     const f = $('flash');
@@ -692,6 +694,7 @@ body { margin: 0; background: var(--bg); color: var(--text); font-size: 15px;
 h1 { font-size: 22px; margin: 0 0 12px; } h2 { font-size: 16px; margin: 0 0 10px; }
 button { font: inherit; padding: 8px 14px; border-radius: 6px; border: 1px solid var(--blue); background: var(--blue); color: #fff; cursor: pointer; min-height: 40px; }
 button.ghost { background: transparent; color: var(--blue); }
+button .en { color: inherit; opacity: 0.85; }
 button.small { min-height: 28px; padding: 2px 8px; font-size: 13px; }
 input, select, textarea { font: inherit; padding: 7px 9px; border: 1px solid var(--line); border-radius: 6px; background: #fff; max-width: 100%; }
 label { display: block; margin: 8px 0; }
@@ -713,7 +716,8 @@ main { padding: 6px 16px 30px; }
 .flash { margin: 8px 16px 0; min-height: 1.3em; } .flash.ok { color: var(--green); } .flash.bad { color: var(--red); }
 .toolbar { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; }
 .toolbar label { display: flex; gap: 6px; align-items: center; } .toolbar label select { display: inline; width: auto; margin: 0; }
-.split { display: grid; grid-template-columns: 1fr 360px; gap: 14px; align-items: start; }
+.split { display: grid; grid-template-columns: 1fr auto; gap: 14px; align-items: start; }
+#status-form { width: 360px; margin-top: 10px; }
 .table-wrap { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 10px; margin-top: 10px; }
 table.list { width: 100%; border-collapse: collapse; }
 table.list th, table.list td { text-align: left; padding: 8px 9px; border-bottom: 1px solid var(--line); white-space: nowrap; }
@@ -754,6 +758,7 @@ ul.plain { list-style: none; padding: 0; margin: 0 0 10px; } ul.plain li { paddi
 .big .ok { color: #4cc38a; } .big .warn { color: #f5b445; } .big .bad { color: #ff6b6f; }
 @media (max-width: 760px) {
   .split { grid-template-columns: 1fr; }
+  #status-form { width: auto; }
   #status-form { position: sticky; bottom: 0; box-shadow: 0 -4px 16px rgba(0,0,0,0.15); }
   table.list th:nth-child(3), table.list td:nth-child(3) { display: none; }
   .big-tiles { grid-template-columns: repeat(2, 1fr); } .big-grid { grid-template-columns: 1fr; }
