@@ -149,6 +149,7 @@ struct Client {
     std::string csrf;
 
     Client(const City& c) : port(c.server->port()), ca(c.pki / "fleet-ca.crt") {}
+    Client(int p, std::filesystem::path ca_file) : port(p), ca(std::move(ca_file)) {}
 
     std::unique_ptr<httplib::SSLClient> http() const {
         auto cl = std::make_unique<httplib::SSLClient>("localhost", port);
