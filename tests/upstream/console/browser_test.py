@@ -26,6 +26,7 @@ import time
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -89,10 +90,11 @@ def build_city(tmp, upstream, pki, db):
         f.write("\n".join(lines) + "\n")
     run([upstream, "passes", "import", "--db", db, "--csv", os.path.join(tmp, "passes.csv")])
     sites = [("site-a", "xy-s1-g1", "A小区东门", "gate"), ("site-b", "gn-s1-g1", "工农超市", "shop"),
-             ("site-c", "nan-s1", "南山公路卡口", "road-entry")]
+             ("site-c", "nan-s1", "南山公路卡口", "road-entry"),
+             ("site-x", "xy-s1-gx", "<svg onload=window.__xss=4>", "gate")]
     for code, area, name, kind in sites:
         run([upstream, "site", "add", "--db", db, "--code", code, "--area", area, "--name", name, "--kind", kind])
-    for dev, site in [("gate-01", "site-a"), ("gate-02", "site-b"), ("gate-03", "site-c"), ("gate-04", "site-c")]:
+    for dev, site in [("gate-01", "site-a"), ("gate-02", "site-b"), ("gate-03", "site-c"), ("gate-04", "site-x")]:
         run([upstream, "enroll", "--db", db, "--cert", os.path.join(pki, "device-%s.crt" % dev)])
         run([upstream, "site", "assign", "--db", db, "--device", dev, "--site", site])
     # The grid worker's resident is pass 1 (grid xy-s1-g1); grid B's is the first of gn-s1-g1.
@@ -140,9 +142,11 @@ class Console:
 
     def wait(self, cond, what):
         try:
-            return WebDriverWait(self.d, WAIT_S, poll_frequency=0.2).until(cond)
+            # The page re-renders its lists every few seconds: a found element can go stale.
+            return WebDriverWait(self.d, WAIT_S, poll_frequency=0.2,
+                                 ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(cond)
         except Exception as e:
-            raise AssertionError("timed out waiting for " + what) from e
+            raise AssertionError("waiting for %s: %s: %s" % (what, type(e).__name__, str(e)[:300])) from e
 
     def viewport(self, w, h, mobile=False):
         self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
@@ -150,6 +154,19 @@ class Console:
 
     def css(self, sel):
         return self.d.find_element(By.CSS_SELECTOR, sel)
+
+    def click(self, sel, what):
+        """Clicks the element, looking it up again when a refresh replaced it."""
+        def attempt(d):
+            try:
+                el = d.find_element(By.CSS_SELECTOR, sel)
+                if not el.is_displayed() or not el.is_enabled():
+                    return False
+                el.click()
+                return True
+            except (NoSuchElementException, StaleElementReferenceException):
+                return False
+        self.wait(attempt, what)
 
     def login(self, user):
         self.d.get(self.base + "/")
@@ -172,8 +189,9 @@ class Console:
             ".then(r => done(r.status)).catch(e => done(-1));", path, method)
 
     def no_injected_markup(self):
-        xss = self.d.execute_script("return window.__xss === undefined && document.querySelectorAll('img').length === 0"
-                                    " && document.querySelectorAll('script:not([src])').length === 0")
+        xss = self.d.execute_script("return window.__xss === undefined && document.querySelectorAll('img, b').length === 0"
+                                    " && document.querySelectorAll('script:not([src])').length === 0"
+                                    " && document.querySelectorAll('svg[onload], [onerror]').length === 0")
         assert xss, "markup from an area name ran or was inserted"
 
     def shot(self, path):
@@ -214,8 +232,10 @@ def main():
             raise RuntimeError("upstream did not start: " + line)
         dev_port, console_port = int(m.group(1)), int(m.group(2))
         upload_scans(dev_port, pki, grid_of)
+        # A device writes sensor names and states: markup there must stay text too.
         device_post(dev_port, pki, "gate-04", "/v1/heartbeat",
-                    {"firmware": "1.3.2", "list_version": 0, "backlog": 0, "wall_time_ms": int(time.time() * 1000)})
+                    {"firmware": "1.3.2", "list_version": 0, "backlog": 0, "wall_time_ms": int(time.time() * 1000),
+                     "sensors": {"camera": "ok", "<img src=x onerror=window.__xss=5>": "<b>fault</b>"}})
 
         opts = webdriver.ChromeOptions()
         opts.binary_location = chromium
@@ -235,15 +255,14 @@ def main():
         c.login("worker-a")
         c.go("statuses")
         row = "#passes tr[data-pass='%s']" % pass_a
-        c.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, row)), "grid A's resident in the list")
+        c.click(row, "grid A's resident in the list")
         assert not driver.find_elements(By.CSS_SELECTOR, "#passes tr[data-pass='%s']" % pass_b), "grid B listed"
-        c.css(row).click()
         c.wait(EC.visibility_of_element_located((By.ID, "status-form")), "the status form")
-        c.css("#status-form input[value=red]").click()
+        c.click("#status-form input[value=red]", "the red choice")
         driver.execute_script("document.getElementById('sf-reason').value = 'home-isolation';")
         until = (datetime.date.today() + datetime.timedelta(days=14)).isoformat()
         driver.execute_script("document.getElementById('sf-until').value = arguments[0];", until)
-        c.css("#sf-save").click()
+        c.click("#sf-save", "save")
         c.wait(lambda d: d.find_element(By.CSS_SELECTOR, row + " .badge").get_attribute("class") == "badge red",
                "the resident shown red")
         c.shot(os.path.join(args.images, "console-phone.png"))
@@ -261,7 +280,7 @@ def main():
         assert c.fetch_status("GET", "/api/devices/gate-02") == 404
         assert c.fetch_status("POST", "/api/passes/%s/status" % pass_b) == 403  # no CSRF token: refused first
         # Log out: the session is gone.
-        c.css("#btn-logout").click()
+        c.click("#btn-logout", "log out")
         c.wait(EC.visibility_of_element_located((By.ID, "login-user")), "the login form after logout")
         assert c.fetch_status("GET", "/api/me") == 401
 
@@ -274,15 +293,16 @@ def main():
         driver.execute_script("const s = document.getElementById('grid-filter'); s.value = 'xy-s1-g1';"
                               "s.dispatchEvent(new Event('change'));")
         c.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#passes tbody tr")) < 20, "grid A's residents")
-        c.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, row)), "grid A's red resident")
-        c.css(row).click()
+        c.click(row, "grid A's red resident")
         c.wait(EC.visibility_of_element_located((By.ID, "status-form")), "the status form")
         c.shot(os.path.join(args.images, "console-desktop.png"))
-        c.css("#sf-cancel").click()
+        c.click("#sf-cancel", "cancel")
         c.go("worklist")
         c.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#worklist .card.work"), "the worklist")
         c.go("fleet")
         c.wait(lambda d: "gate-04" in d.find_element(By.ID, "fleet").text, "the fleet")
+        c.wait(lambda d: "onerror=window.__xss=5" in d.find_element(By.ID, "fleet").text, "the device's text as text")
+        c.no_injected_markup()
         c.shot(os.path.join(args.images, "console-fleet.png"))
         c.go("map")
         c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "#map g[data-code='xy-s1-gx']")), "the map")

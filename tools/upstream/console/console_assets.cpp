@@ -537,7 +537,7 @@ std::string_view app_js() {
         tr.appendChild(el('td', d.backlog === undefined ? '—' : d.backlog, d.backlog > 100 ? 'warn' : ''));
         tr.appendChild(el('td', d.skew_ms === undefined ? '—' : (d.skew_ms / 1000).toFixed(1) + ' s', Math.abs(d.skew_ms || 0) > 300000 ? 'warn' : ''));
         const faults = d.sensors ? Object.keys(d.sensors).filter(k => d.sensors[k] !== 'ok' && d.sensors[k] !== true) : [];
-        tr.appendChild(el('td', faults.length ? faults.join(', ') : 'ok', faults.length ? 'warn' : ''));
+        tr.appendChild(el('td', faults.length ? faults.map(k => k + ': ' + String(d.sensors[k])).join(', ') : 'ok', faults.length ? 'warn' : ''));
         tr.appendChild(el('td', d.firmware || '—'));
         if (me.role === 'city' && !d.revoked) {
           const b = el('button', '吊销 revoke', 'ghost small');
