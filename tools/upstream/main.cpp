@@ -1,7 +1,9 @@
 // checkpoint upstream: the reference command-centre server and its operator commands.
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
+#ifdef CHECKPOINT_WITH_CONSOLE
 #include "tools/upstream/console/cli.hpp"
+#endif
 #include "tools/upstream/lists.hpp"
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
@@ -165,6 +167,7 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     std::printf("listening https://%s:%d", cfg.host.c_str(), (*server)->port());
     if ((*server)->web_port() > 0)
         std::printf(" dashboard http://%s:%d/", cfg.web_host.c_str(), (*server)->web_port());
+#ifdef CHECKPOINT_WITH_CONSOLE
     std::unique_ptr<console::ConsoleRuntime> console_rt;
     if (a.has("console-port")) {
         auto rt = console::start_console(a.opts, a.get("db"), store);
@@ -172,6 +175,9 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
         console_rt = std::move(*rt);
         std::printf(" console https://%s:%d/", a.get("console-host", "127.0.0.1").c_str(), console_rt->port());
     }
+#else
+    if (a.has("console-port")) return usage_error("this upstream was built without the console (libsodium)");
+#endif
     std::printf("\n");
     std::fflush(stdout);
 
@@ -182,7 +188,9 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
         if (sig == SIGTERM || sig == SIGINT) break;
         if (deadline && monotonic_now_ms() >= deadline) break;
     }
+#ifdef CHECKPOINT_WITH_CONSOLE
     console_rt.reset();
+#endif
     (*server)->stop();
     log::info("upstream", "stopped");
     return 0;
@@ -315,6 +323,7 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+#ifdef CHECKPOINT_WITH_CONSOLE
     if (console::is_cli_command(argv[1])) {
         if (argc < 3 || std::string(argv[2]) == "--help") {
             std::fputs(console::kCliUsage, argc < 3 ? stderr : stdout);
@@ -322,6 +331,7 @@ int main(int argc, char** argv) {
         }
         return console::cli_main(argc, argv);
     }
+#endif
     Args a;
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
