@@ -175,6 +175,14 @@ TEST_CASE("levels above see and change their subtree; the big screen only reads"
                                            {"password", "short"}}).status == 400);
     Client a2(city);
     CHECK(a2.login("worker-a2", "0123456789ab").status == 200);
+    // Only the city enrolls devices, from the certificate, at a site.
+    const std::string pem = cp::testing::read_file(city.pki / "device-gate-03.crt");
+    CHECK(district.post("/api/devices/enroll", {{"certificate", pem}, {"site", "site-a"}}).status == 403);
+    CHECK(chief.post("/api/devices/enroll", {{"certificate", "not a certificate"}}).status == 400);
+    auto enrolled = chief.post("/api/devices/enroll", {{"certificate", pem}, {"site", "site-a"}});
+    CHECK(enrolled.status == 200);
+    CHECK(enrolled.body["id"] == "gate-03");
+    CHECK(district.get("/api/devices/gate-03").status == 200);  // site A is in district 1
     // Only the city revokes devices.
     CHECK(district.post("/api/devices/gate-01/revoke").status == 403);
     CHECK(chief.post("/api/devices/gate-01/revoke").status == 200);

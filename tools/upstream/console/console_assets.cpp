@@ -52,6 +52,7 @@ std::string_view index_html() {
 <section id="v-statuses" class="pane" hidden>
   <div class="toolbar">
     <label>网格 <span class="en">Grid</span> <select id="grid-filter"></select></label>
+    <label>查找 <span class="en">Find</span> <input id="pass-find" type="search" maxlength="32" placeholder="通行证号或姓名 pass id or name"></label>
     <span id="publish-info" class="muted"></span>
     <button id="btn-publish" class="ghost" hidden>立即发布 <span class="en">Publish now</span></button>
   </div>
@@ -114,6 +115,13 @@ std::string_view index_html() {
 </section>
 
 <section id="v-fleet" class="pane" hidden>
+  <details id="enroll-box" class="card" hidden><summary>注册设备 <span class="en">Enroll a device</span></summary>
+    <form id="enroll-form">
+      <label>设备证书 PEM <span class="en">Device certificate (PEM)</span> <textarea id="en-pem" rows="5" required></textarea></label>
+      <label>场所 <span class="en">Site</span> <select id="en-site"></select></label>
+      <button type="submit">注册 <span class="en">Enroll</span></button>
+    </form>
+  </details>
   <div id="fleet"></div>
 </section>
 
@@ -312,7 +320,9 @@ std::string_view app_js() {
     const r = await api('GET', '/api/passes' + (g ? '?grid=' + encodeURIComponent(g) : ''));
     const body = document.querySelector('#passes tbody');
     body.replaceChildren();
+    const q = $('pass-find').value.trim().toLowerCase();
     for (const p of r.passes) {
+      if (q && !p.pass_id.startsWith(q) && !p.label.toLowerCase().includes(q)) continue;
       const tr = el('tr', null, 'clickable');
       tr.dataset.pass = p.pass_id;
       tr.appendChild(el('td', p.pass_id.slice(0, 8) + '…', 'mono'));
@@ -350,6 +360,7 @@ std::string_view app_js() {
     } catch (e) { if (e.message !== 'login') flash('保存失败 not saved: ' + e.message, true); }
   });
   $('grid-filter').addEventListener('change', () => renderStatuses());
+  $('pass-find').addEventListener('input', () => renderStatuses());
   $('btn-publish').addEventListener('click', async () => {
     try { const r = await api('POST', '/api/publish'); flash('已发布 published version ' + r.version); }
     catch (e) { flash(e.status === 409 ? '无变化 nothing changed' : '发布失败 publish failed: ' + e.message, e.status !== 409); }
@@ -511,6 +522,12 @@ std::string_view app_js() {
   // ---- fleet ----
   async function renderFleet() {
     const r = await api('GET', '/api/devices');
+    $('enroll-box').hidden = me.role !== 'city';
+    if (me.role === 'city' && !$('enroll-box').open) {
+      const sites = await api('GET', '/api/sites');
+      const s = $('en-site'); s.replaceChildren(new Option('—', ''));
+      for (const x of sites.sites) s.appendChild(new Option(x.name + ' ' + x.code, x.code));
+    }
     const box = $('fleet');
     box.replaceChildren();
     const bySite = new Map();
@@ -554,6 +571,14 @@ std::string_view app_js() {
       box.appendChild(c);
     }
   }
+
+  $('enroll-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api('POST', '/api/devices/enroll', {certificate: $('en-pem').value, site: $('en-site').value});
+      flash('已注册 enrolled ' + r.id); $('enroll-form').reset(); $('enroll-box').open = false; await renderFleet();
+    } catch (e) { if (e.message !== 'login') flash('注册失败 enroll failed: ' + e.message, true); }
+  });
 
   // ---- areas and accounts ----
   async function renderAdmin() {

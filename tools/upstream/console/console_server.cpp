@@ -657,6 +657,9 @@ struct ConsoleServer::Impl {
         httplib::SSLServer& s = *srv;
         const std::size_t n = std::max<std::size_t>(cfg.worker_threads, 2);
         s.new_task_queue = [n] { return new httplib::ThreadPool(n); };
+        // A browser's idle keep-alive connection holds a worker: let it go soon.
+        s.set_keep_alive_timeout(3);
+        s.set_keep_alive_max_count(100);
         s.set_read_timeout(10, 0);
         s.set_write_timeout(10, 0);
         s.set_payload_max_length(cfg.max_body_bytes);

@@ -36,7 +36,7 @@ struct ConsoleConfig {
     std::int64_t failure_window_s = 15 * 60;
     std::int64_t publish_interval_s = 60;
     std::int64_t tick_ms = 1000;        // background job period
-    std::size_t worker_threads = 16;
+    std::size_t worker_threads = 32;
     std::size_t max_body_bytes = 8u << 20;
     std::function<std::int64_t()> clock_ms;  // tests move time
 };
