@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <sys/wait.h>
 #include <thread>
 
 using namespace cp;
@@ -421,4 +422,40 @@ TEST_CASE("area import: CSV and JSON, all or nothing") {
     // A grid has no children; a second city is refused.
     CHECK_FALSE(city.store->add_area({"x1", "ga", Level::city, "x", "", ""}, nullptr).ok());
     CHECK_FALSE(city.store->add_area({"hz", "", Level::city, "另一市", "", ""}, nullptr).ok());
+}
+
+TEST_CASE("upstream operator add: the password from stdin or a file, never a default") {
+    const char* bin = std::getenv("CHECKPOINT_BIN");
+    if (bin == nullptr || !std::filesystem::exists(std::string(bin) + "/upstream")) {
+        MESSAGE("skipped: CHECKPOINT_BIN/upstream not built");
+        return;
+    }
+    cp::testing::TempDir tmp;
+    const std::string up = std::string(bin) + "/upstream", db = (tmp / "cc.db").string();
+    cp::testing::write_file(tmp / "areas.csv", "hg,,鹤岗市,Hegang\nd1,hg,向阳区,\n");
+    cp::testing::write_file(tmp / "short.txt", "short\n");
+    cp::testing::write_file(tmp / "good.txt", "a long enough passphrase\n");
+    auto sh = [&](const std::string& cmd) {
+        int rc = std::system((cmd + " >/dev/null 2>&1").c_str());
+        return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    };
+    const std::string base = "'" + up + "' operator add --db '" + db + "' --username chief --role city --area hg";
+    CHECK(sh("'" + up + "' areas import --db '" + db + "' --csv '" + (tmp / "areas.csv").string() + "'") == 0);
+    CHECK(sh(base + " --password 'a long enough passphrase'") == 2);  // no such option
+    CHECK(sh(base + " </dev/null") == 1);                             // empty stdin: no account
+    CHECK(sh(base + " --password-file '" + (tmp / "short.txt").string() + "'") == 1);
+    CHECK(sh("'" + up + "' operator add --db '" + db + "' --username dd --role grid --area d1 --password-file '" +
+             (tmp / "good.txt").string() + "'") == 1);  // a grid role at a district node
+    CHECK(sh("echo 'a long enough passphrase' | " + base) == 0);
+    CHECK(sh("echo 'a long enough passphrase' | " + base) == 1);  // exists
+    auto store_up = open_sqlite_store(db);
+    REQUIRE(store_up.ok());
+    auto st = open_sqlite_console_store(db);
+    REQUIRE(st.ok());
+    auto op = (*st)->find_operator("chief");
+    REQUIRE(op.ok());
+    REQUIRE(op->has_value());
+    CHECK((**op).pw_hash.rfind("$argon2id$", 0) == 0);
+    CHECK(verify_password((**op).pw_hash, "a long enough passphrase"));
+    CHECK(*(*st)->operator_count() == 1);
 }

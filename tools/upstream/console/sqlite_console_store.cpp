@@ -722,7 +722,14 @@ public:
             Stmt s(db_, std::string(kPassSelect) + "WHERE t.until > 0 AND t.until <= ?1");
             s.bind(1, now);
             CP_TRY(each_row(s, [&](Stmt& r) { due.emplace_back(read_pass(r), r.text(7)); }));
+            std::size_t expired = 0;
             for (const auto& [p, path] : due) {
+                if (p.status == PassStatus::green) {  // made green meanwhile (e.g. on the host): only the term goes
+                    Stmt t(db_, "DELETE FROM status_terms WHERE pass_id = ?1");
+                    CP_TRY(t.bind(1, p.pass_id).run());
+                    continue;
+                }
+                ++expired;
                 CP_TRY(write_status_locked({p.pass_id, PassStatus::green, "", 0}, now));
                 AuditEntry e{0, now, "system", "system", p.grid, "status", p.pass_id,
                              to_string(p.status), "green", "end-date"};
@@ -733,7 +740,7 @@ public:
                            .bind(3, p.pass_id).bind(4, std::string(to_string(p.status)) + " " + p.reason)
                            .bind(5, now).run());
             }
-            return due.size();
+            return expired;
         });
     }
 
