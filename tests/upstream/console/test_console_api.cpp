@@ -176,6 +176,11 @@ TEST_CASE("levels above see and change their subtree; the big screen only reads"
                                            {"password", "short"}}).status == 400);
     Client a2(city);
     CHECK(a2.login("worker-a2", "0123456789ab").status == 200);
+    // Areas are renamed by the level above, not by the node's own operator.
+    CHECK(district.post("/api/areas/s1", {{"name_zh", "红军街道办"}, {"name_en", "Hongjun"}}).status == 200);
+    CHECK(district.post("/api/areas/d1", {{"name_zh", "自己"}}).status == 404);
+    CHECK(district.post("/api/areas/s2", {{"name_zh", "别处"}}).status == 404);
+    CHECK(city.store->area("s1", nullptr)->name_zh == "红军街道办");
     // Only the city enrolls devices, from the certificate, at a site.
     const std::string pem = cp::testing::read_file(city.pki / "device-gate-03.crt");
     CHECK(district.post("/api/devices/enroll", {{"certificate", pem}, {"site", "site-a"}}).status == 403);

@@ -135,6 +135,13 @@ std::string_view index_html() {
       <label>英文名 <span class="en">Name (en)</span> <input id="af-en" maxlength="60"></label>
       <button type="submit">新增 <span class="en">Add</span></button>
     </form>
+    <form id="rename-form" class="card">
+      <h2>修改区域名称 <span class="en">Rename a sub-area</span></h2>
+      <label>区域 <span class="en">Area</span> <select id="rf-area"></select></label>
+      <label>名称 <span class="en">Name (zh)</span> <input id="rf-zh" maxlength="60" required></label>
+      <label>英文名 <span class="en">Name (en)</span> <input id="rf-en" maxlength="60"></label>
+      <button type="submit">保存 <span class="en">Save</span></button>
+    </form>
     <form id="site-form" class="card">
       <h2>新增场所 <span class="en">Add a site</span></h2>
       <label>区域 <span class="en">Area</span> <select id="stf-area"></select></label>
@@ -273,6 +280,11 @@ std::string_view app_js() {
     $('login-view').hidden = true;
     $('who').textContent = me.username + ' · ' + (ROLE[me.role] || me.role) + ' · ' + (me.area_zh || me.area);
     $('btn-publish').hidden = me.role !== 'city';
+    for (const a of document.querySelectorAll('#nav a')) {
+      const v = a.dataset.view;
+      a.hidden = (v === 'admin' && (me.role === 'grid' || me.role === 'bigscreen')) ||
+                 (me.role === 'bigscreen' && !['map', 'audit', 'fleet', 'big'].includes(v));
+    }
     $('publish-info').textContent = me.auto_publish
       ? '自动发布：每 ' + me.publish_interval_s + ' 秒 Auto-publish every ' + me.publish_interval_s + ' s' : '';
     await loadAreas();
@@ -287,9 +299,13 @@ std::string_view app_js() {
     gf.replaceChildren(new Option('全部 all', ''));
     for (const a of areas) if (a.level === 'grid') gf.appendChild(new Option(a.name_zh + ' ' + a.code, a.code));
     gf.value = keep;
-    for (const id of ['af-parent', 'stf-area', 'of-area']) {
+    for (const id of ['af-parent', 'stf-area', 'of-area', 'rf-area']) {
       const s = $(id); s.replaceChildren();
-      for (const a of areas) if (id !== 'af-parent' || a.level !== 'grid') s.appendChild(new Option(a.name_zh + ' ' + a.code, a.code));
+      for (const a of areas) {
+        if (id === 'af-parent' && a.level === 'grid') continue;
+        if (id === 'rf-area' && a.code === me.area) continue;  // renamed by the level above
+        s.appendChild(new Option(a.name_zh + ' ' + a.code, a.code));
+      }
     }
   }
 
@@ -601,6 +617,8 @@ std::string_view app_js() {
   }
   formSubmit('area-form', () => api('POST', '/api/areas', {parent: $('af-parent').value, code: $('af-code').value,
                                                            name_zh: $('af-zh').value, name_en: $('af-en').value}));
+  formSubmit('rename-form', () => api('POST', '/api/areas/' + encodeURIComponent($('rf-area').value),
+                                       {name_zh: $('rf-zh').value, name_en: $('rf-en').value}));
   formSubmit('site-form', () => api('POST', '/api/sites', {area: $('stf-area').value, code: $('stf-code').value,
                                                            name: $('stf-name').value, kind: $('stf-kind').value}));
   formSubmit('op-form', () => api('POST', '/api/operators', {username: $('of-user').value, area: $('of-area').value,
