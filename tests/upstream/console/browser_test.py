@@ -271,6 +271,11 @@ def main():
         c.wait(lambda d: any("green → red" in r.text for r in
                              d.find_elements(By.CSS_SELECTOR, "#audit tr[data-object='%s']" % pass_a)),
                "the change in the audit log")
+        # The grid's worklist: gate alerts of its residents.
+        c.go("worklist")
+        c.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#worklist .card.work") or
+               "nothing to do" in d.find_element(By.ID, "worklist").text, "the grid's worklist")
+        c.shot(os.path.join(args.images, "console-worklist-phone.png"))
         # The map shows one red in the worker's grid.
         c.go("map")
         c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "#map g[data-code='xy-s1-g1'][data-red='1']")),
@@ -297,6 +302,9 @@ def main():
         c.wait(EC.visibility_of_element_located((By.ID, "status-form")), "the status form")
         c.shot(os.path.join(args.images, "console-desktop.png"))
         c.click("#sf-cancel", "cancel")
+        c.go("audit")
+        c.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#audit tbody tr")) > 3, "the city's audit log")
+        c.shot(os.path.join(args.images, "console-audit.png"))
         c.go("worklist")
         c.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#worklist .card.work"), "the worklist")
         c.go("fleet")

@@ -321,6 +321,8 @@ std::string_view app_js() {
     if (me.role === 'bigscreen' && v !== 'map' && v !== 'audit' && v !== 'fleet') v = 'big';
     document.body.dataset.view = v;
     stopRefresh();
+    if (v !== (document.body.dataset.prev || v)) flash('');
+    document.body.dataset.prev = v;
     const big = v === 'big';
     $('app-view').hidden = big; $('big-view').hidden = !big;
     for (const p of document.querySelectorAll('.pane')) p.hidden = p.id !== 'v-' + v;

@@ -587,6 +587,7 @@ public:
         return transaction([&]() -> Status {
             if (scope && scope->read_only) return nf("area", scope->path);
             std::map<std::string, AreaNode> grids;
+            std::map<std::string, std::size_t> per_grid;
             Stmt ins(db_, "INSERT INTO passes(pass_id, grid, label, added_at) VALUES(?1, ?2, ?3, ?4) "
                           "ON CONFLICT(pass_id) DO UPDATE SET grid = ?2, label = ?3");
             Stmt old(db_, "SELECT a.path FROM passes p JOIN areas a ON a.code = p.grid WHERE p.pass_id = ?1");
@@ -608,15 +609,16 @@ public:
                 }
                 CP_TRY(ins.bind(1, p.pass_id).bind(2, p.grid).bind(3, p.label).bind(4, now).run());
                 ins.reset();
+                ++per_grid[p.grid];
             }
             AuditEntry e;
             e.at = now;
             e.actor = actor;
             e.role = scope ? "" : "host";
             e.action = "passes-import";
-            e.object = std::to_string(passes.size());
             for (const auto& [code, a] : grids) {
                 e.area = code;
+                e.object = std::to_string(per_grid[code]);
                 CP_TRY(audit_locked(e, a.path));
             }
             return {};
