@@ -463,4 +463,8 @@ TEST_CASE("upstream operator add: the password from stdin or a file, never a def
     CHECK((**op).pw_hash.rfind("$argon2id$", 0) == 0);
     CHECK(verify_password((**op).pw_hash, "a long enough passphrase"));
     CHECK(*(*st)->operator_count() == 1);
+    // A lost password is reset on the host, the same way.
+    CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username chief") == 0);
+    CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username nobody") == 1);
+    CHECK(verify_password((*(*st)->find_operator("chief"))->pw_hash, "another long passphrase"));
 }

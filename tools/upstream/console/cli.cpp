@@ -18,6 +18,8 @@ const char* const kCliUsage = R"(usage: upstream CONSOLE-COMMAND --db FILE [opti
   operator add  --username NAME --role city|district|street|grid|bigscreen --area CODE
                 [--password-file FILE]   the password is read from FILE, or else
                 from the first line of stdin; never from the command line
+  operator passwd --username NAME [--password-file FILE]
+                set a new password (stdin or file as above); ends the account's sessions
   operator list
   areas import  --csv FILE | --json FILE   code,parent,name_zh,name_en (parents first
                 or in any order; the city has an empty parent)
@@ -84,21 +86,37 @@ int cli_main(int argc, char** argv) {
     ConsoleStore& store = **st;
     const std::int64_t now = wall_now_ms() / 1000;
 
-    if (cmd == "operator" && sub == "add") {
-        auto role = parse_role(get("role"));
-        if (!role) return usage("--role city|district|street|grid|bigscreen");
-        if (!valid_username(get("username"))) return usage("--username: [a-z0-9._-]{2,64}");
-        if (get("area").empty()) return usage("--area CODE is required");
+    auto read_password = [&]() -> Result<std::string> {
         std::string pw;
         if (!get("password-file").empty()) {
             auto t = read_text_file(get("password-file"));
-            if (!t) return failed(t.error());
+            if (!t) return fail(t.error());
             pw = trim_newline(t->substr(0, t->find('\n')));
         } else {
             std::getline(std::cin, pw);
             pw = trim_newline(pw);
         }
-        auto h = hash_password(pw);
+        return hash_password(pw);
+    };
+    if (cmd == "operator" && sub == "passwd") {
+        auto op = store.find_operator(get("username"));
+        if (!op) return failed(op.error());
+        if (!*op) return failed(Error(ErrorKind::not_found, "operator", get("username")));
+        auto h = read_password();
+        if (!h) return failed(h.error());
+        if (auto r = store.set_password((*op)->id, *h, now); !r) return failed(r.error());
+        (void)store.delete_sessions_of((*op)->id);
+        (void)store.clear_login_failures("user:" + (*op)->username);
+        (void)store.audit({0, now, "host", "host", (*op)->area, "password", (*op)->username, "", "", "reset"});
+        std::printf("password of %s set; its sessions ended\n", (*op)->username.c_str());
+        return 0;
+    }
+    if (cmd == "operator" && sub == "add") {
+        auto role = parse_role(get("role"));
+        if (!role) return usage("--role city|district|street|grid|bigscreen");
+        if (!valid_username(get("username"))) return usage("--username: [a-z0-9._-]{2,64}");
+        if (get("area").empty()) return usage("--area CODE is required");
+        auto h = read_password();
         if (!h) return failed(h.error());
         Operator op;
         op.username = get("username");
