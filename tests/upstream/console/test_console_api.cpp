@@ -35,17 +35,31 @@ TEST_CASE("migrations are numbered and applied once") {
     City city;
     auto v = city.store->schema_version();
     REQUIRE(v.ok());
-    CHECK(*v == 1);
+    CHECK(*v == 2);
     // Opening the same file again applies nothing twice and keeps the data.
     auto again = open_sqlite_console_store(city.db);
     REQUIRE(again.ok());
-    CHECK(*(*again)->schema_version() == 1);
+    CHECK(*(*again)->schema_version() == 2);
     CHECK((*again)->areas(Scope{"/hg/", true})->size() == 7);
     // The audit log refuses changes of past entries.
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open(city.db.c_str(), &raw) == SQLITE_OK);
     CHECK(sqlite3_exec(raw, "UPDATE audit SET actor = 'x'", nullptr, nullptr, nullptr) != SQLITE_OK);
     CHECK(sqlite3_exec(raw, "DELETE FROM audit", nullptr, nullptr, nullptr) != SQLITE_OK);
+    // A database made before step 2 gets step 2 (and only it) when opened.
+    REQUIRE(sqlite3_exec(raw, "DROP INDEX status_terms_until; DELETE FROM schema_migrations WHERE version = 2",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+    auto upgraded = open_sqlite_console_store(city.db);
+    REQUIRE(upgraded.ok());
+    CHECK(*(*upgraded)->schema_version() == 2);
+    REQUIRE(sqlite3_open(city.db.c_str(), &raw) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master WHERE name = 'status_terms_until'", -1, &q,
+                               nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(q, 0) == 1);
+    sqlite3_finalize(q);
     sqlite3_close(raw);
 }
 

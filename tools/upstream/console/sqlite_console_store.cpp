@@ -140,6 +140,9 @@ CREATE TABLE worklist(
 CREATE INDEX worklist_open ON worklist(grid, resolved_at);
 CREATE TABLE console_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql"},
+    {2, "status-terms-by-date", R"sql(
+CREATE INDEX status_terms_until ON status_terms(until);
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";
@@ -719,6 +722,13 @@ public:
 
     Result<std::size_t> expire_statuses(std::int64_t now) override {
         std::lock_guard lock(mu_);
+        {  // Runs every second: no write lock unless something is due.
+            Stmt q(db_, "SELECT 1 FROM status_terms WHERE until <= ?1 LIMIT 1");
+            q.bind(1, now);
+            auto due = q.step();
+            if (!due) return fail(due.error());
+            if (!*due) return std::size_t{0};
+        }
         return transaction([&]() -> Result<std::size_t> {
             std::vector<std::pair<PassRecord, std::string>> due;
             Stmt s(db_, std::string(kPassSelect) + "WHERE t.until > 0 AND t.until <= ?1");
@@ -1001,6 +1011,13 @@ public:
     // ---- worklist ------------------------------------------------------------
     Result<std::size_t> refresh_worklist(std::int64_t now) override {
         std::lock_guard lock(mu_);
+        {  // Runs every second: no write lock unless scans arrived since the last pass.
+            Stmt q(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'worklist-scan-cursor'), 0) < "
+                        "coalesce((SELECT max(rowid) FROM scans), 0)");
+            auto r = q.step();
+            if (!r) return fail(r.error());
+            if (q.i64(0) == 0) return std::size_t{0};
+        }
         return transaction([&]() -> Result<std::size_t> {
             Stmt c(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'worklist-scan-cursor'), 0), "
                         "coalesce((SELECT max(rowid) FROM scans), 0)");
