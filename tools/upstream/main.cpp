@@ -1,6 +1,9 @@
 // checkpoint upstream: the reference command-centre server and its operator commands.
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
+#ifdef CHECKPOINT_WITH_CONSOLE
+#include "tools/upstream/console/cli.hpp"
+#endif
 #include "tools/upstream/lists.hpp"
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
@@ -23,6 +26,10 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
              [--web-port N] [--web-host 127.0.0.1] [--duration-s N]
              HTTPS with mutual TLS for devices; with --web-port, a read-only dashboard
              on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
+             [--console-port N [--console-host H] [--console-cert PEM --console-key PEM]
+              [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]]
+             the operators' console on its own HTTPS listener (docs/command-centre.md);
+             with a signing key it publishes changed statuses every interval.
   enroll     --cert DEVICE.crt [--unrevoke]
              enroll (or re-key) the device named by the CN; a revoked device stays
              revoked unless --unrevoke lifts the revocation (logged)
@@ -39,6 +46,7 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
   trust-add  --cert ISSUER.crt        add a pass issuer certificate to the trust list
   trust-publish --signing-key PEM --signing-cert PEM
   scans      [--device ID] [--alerts] [--limit N]  newest first, JSON lines
+  operator, areas, site, passes: console accounts and areas (upstream operator --help)
 
 Exit status: 0 ok, 1 failed, 2 usage.
 )";
@@ -61,6 +69,8 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"reason", true},      {"csv", true},           {"signing-key", true},
     {"signing-cert", true}, {"force", false},       {"alerts", false},
     {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
+    {"console-port", true}, {"console-host", true}, {"console-cert", true},
+    {"console-key", true},  {"publish-interval-s", true},
 };
 
 int usage_error(const std::string& msg) {
@@ -188,6 +198,17 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     std::printf("listening https://%s:%d", cfg.host.c_str(), (*server)->port());
     if ((*server)->web_port() > 0)
         std::printf(" dashboard http://%s:%d/", cfg.web_host.c_str(), (*server)->web_port());
+#ifdef CHECKPOINT_WITH_CONSOLE
+    std::unique_ptr<console::ConsoleRuntime> console_rt;
+    if (a.has("console-port")) {
+        auto rt = console::start_console(a.opts, a.get("db"), store);
+        if (!rt) return failed(rt.error());
+        console_rt = std::move(*rt);
+        std::printf(" console https://%s:%d/", a.get("console-host", "127.0.0.1").c_str(), console_rt->port());
+    }
+#else
+    if (a.has("console-port")) return usage_error("this upstream was built without the console (libsodium)");
+#endif
     std::printf("\n");
     std::fflush(stdout);
 
@@ -198,6 +219,9 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
         if (sig == SIGTERM || sig == SIGINT) break;
         if (deadline && monotonic_now_ms() >= deadline) break;
     }
+#ifdef CHECKPOINT_WITH_CONSOLE
+    console_rt.reset();
+#endif
     (*server)->stop();
     log::info("upstream", "stopped");
     return 0;
@@ -384,6 +408,15 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+#ifdef CHECKPOINT_WITH_CONSOLE
+    if (console::is_cli_command(argv[1])) {
+        if (argc < 3 || std::string(argv[2]) == "--help") {
+            std::fputs(console::kCliUsage, argc < 3 ? stderr : stdout);
+            return argc < 3 ? 2 : 0;
+        }
+        return console::cli_main(argc, argv);
+    }
+#endif
     Args a;
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
