@@ -135,7 +135,7 @@ struct UpstreamConfig {
     std::string cert_file = "/etc/checkpoint/device.crt";    // this device's certificate (PEM)
     std::string key_file = "/etc/checkpoint/device.key";     // this device's private key (PEM)
     std::string trust_dir = "/var/lib/checkpoint/trust";     // synced issuer certificates land here
-    std::int64_t heartbeat_interval_s = 60;   // s, 5..86400
+    std::int64_t heartbeat_interval_s = 30;   // s, 5..86400 (a newer list version in its answer starts a pull)
     std::int64_t list_interval_s = 300;       // s, 5..86400: status-list pull
     std::int64_t trust_interval_s = 3600;     // s, 5..7 days: trust-list pull
     std::int64_t upload_batch = 1000;         // journal rows per upload, 1..1000 (the server's maximum)

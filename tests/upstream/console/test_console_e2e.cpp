@@ -25,6 +25,10 @@ TEST_CASE("a worker's RED in the console reaches the lane's screen") {
     }
     std::int64_t interval_s = 5;
     if (const char* e = std::getenv("CONSOLE_E2E_INTERVAL_S"); e && *e) interval_s = std::atoll(e);
+    // CONSOLE_E2E_DEVICE_DEFAULTS=1: the device keeps its default heartbeat and list
+    // intervals (the list arrives through the heartbeat's newer-version hint).
+    const char* dd = std::getenv("CONSOLE_E2E_DEVICE_DEFAULTS");
+    const bool device_defaults = dd != nullptr && std::string(dd) == "1";
     REQUIRE(interval_s >= 1);
 
     Upstream up;
@@ -99,7 +103,9 @@ TEST_CASE("a worker's RED in the console reaches the lane's screen") {
          << "cert_file = " << up.path("device-gate-01.crt") << "\n"
          << "key_file = " << up.path("device-gate-01.key") << "\n"
          << "trust_dir = " << (tmp / "data" / "synced-trust").string() << "\n"
-         << "heartbeat_interval_s = 5\nlist_interval_s = 5\ntrust_interval_s = 60\nbackoff_cap_s = 2\n";
+         << (device_defaults ? std::string("backoff_cap_s = 2\n")
+                             : std::string("heartbeat_interval_s = 5\nlist_interval_s = 5\ntrust_interval_s = 60\n"
+                                           "backoff_cap_s = 2\n"));
     testing::write_file(tmp / "checkpointd.conf", config_text(tmp.path(), "gate", more.str(), "gate-01"));
     const fs::path log = tmp / "checkpointd.log";
     Process d({"--config", (tmp / "checkpointd.conf").string(), "--board", board_file().string(), "--lane",
