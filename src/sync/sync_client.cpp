@@ -169,23 +169,16 @@ Result<UploadReport> SyncClient::upload_once() {
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
-    auto j = parse_object(r->body, "scans answer");
-    if (!j) return fail(j.error());
-    auto acked = int_field(*j, "acked_seq", "scans answer");
-    auto answer_epoch = opt_int_field(*j, "epoch", 0, "scans answer");
-    auto stored = opt_int_field(*j, "stored", -1, "scans answer");
-    auto duplicates = opt_int_field(*j, "duplicates", -1, "scans answer");
-    auto conflicts = opt_int_field(*j, "conflicts", 0, "scans answer");
-    for (const auto* f : {&acked, &answer_epoch, &stored, &duplicates, &conflicts})
-        if (!*f) return fail(f->error());
+    auto ans = parse_scans_answer(r->body);
+    if (!ans) return fail(ans.error());
     // An upstream that does not echo the epoch keys rows by seq alone: rows of a
     // later epoch would be taken for duplicates of the first and never stored.
-    if (*answer_epoch != epoch)
-        return bad_answer("scans answer: epoch " + std::to_string(*answer_epoch) + " for a batch of epoch " +
+    if (ans->epoch != epoch)
+        return bad_answer("scans answer: epoch " + std::to_string(ans->epoch) + " for a batch of epoch " +
                           std::to_string(epoch) + " (the command centre does not know journal epochs)");
     rep.sent = rows->size();
-    rep.acked_seq = *acked;
-    rep.conflicts = std::max<std::int64_t>(0, *conflicts);
+    rep.acked_seq = ans->acked_seq;
+    rep.conflicts = ans->conflicts;
     if (rep.conflicts > 0)
         log::error(kCat, "the command centre holds other content under some of these scan ids",
                    {{"epoch", std::to_string(epoch)}, {"conflicts", std::to_string(rep.conflicts)}});
@@ -193,8 +186,8 @@ Result<UploadReport> SyncClient::upload_once() {
         // Rows of a journal moved aside may have gaps (unreadable rows): the
         // contiguous acknowledgement cannot cover them. The batch is one server
         // transaction: when every row is accounted for, every row is stored.
-        if (*stored < 0 || *duplicates < 0 ||
-            *stored + *duplicates + rep.conflicts != static_cast<std::int64_t>(rows->size()))
+        if (ans->stored < 0 || ans->duplicates < 0 ||
+            ans->stored + ans->duplicates + rep.conflicts != static_cast<std::int64_t>(rows->size()))
             return bad_answer("scans answer: stored + duplicates + conflicts is not the rows sent");
         std::vector<std::int64_t> seqs;
         for (const auto& row : *rows) seqs.push_back(row.seq);
@@ -214,6 +207,58 @@ Result<UploadReport> SyncClient::upload_once() {
     return rep;
 }
 
+Result<DeltaPlan> parse_delta_plan(const std::string& body, std::int64_t from_version) {
+    auto pj = parse_object(body, "delta plan");
+    if (!pj) return fail(pj.error());
+    const json& p = *pj;
+    DeltaPlan plan;
+    auto latest = int_field(p, "latest", "delta plan");
+    if (!latest) return fail(latest.error());
+    plan.latest = *latest;
+    if (plan.latest <= from_version) return plan;  // nothing to fetch
+    auto snapshot_required = opt_bool_field(p, "snapshot_required", false, "delta plan");
+    if (!snapshot_required) return fail(snapshot_required.error());
+    if (*snapshot_required) {
+        auto url = server_path(p, "snapshot", "delta plan");
+        if (!url) return fail(url.error());
+        plan.snapshot = std::move(*url);
+        return plan;
+    }
+    auto deltas = p.find("deltas");
+    if (deltas == p.end() || !deltas->is_array()) return bad_answer("delta plan: 'deltas' missing or not an array");
+    // Every entry is checked before the first is fetched.
+    for (const auto& d : *deltas) {
+        if (!d.is_object()) return bad_answer("delta plan: an entry is not an object");
+        auto url = server_path(d, "url", "delta entry");
+        if (!url) return fail(url.error());
+        plan.deltas.push_back(std::move(*url));
+    }
+    return plan;
+}
+
+Result<ScansAnswer> parse_scans_answer(const std::string& body) {
+    auto j = parse_object(body, "scans answer");
+    if (!j) return fail(j.error());
+    auto acked = int_field(*j, "acked_seq", "scans answer");
+    auto epoch = opt_int_field(*j, "epoch", 0, "scans answer");
+    auto stored = opt_int_field(*j, "stored", -1, "scans answer");
+    auto duplicates = opt_int_field(*j, "duplicates", -1, "scans answer");
+    auto conflicts = opt_int_field(*j, "conflicts", 0, "scans answer");
+    for (const auto* f : {&acked, &epoch, &stored, &duplicates, &conflicts})
+        if (!*f) return fail(f->error());
+    return ScansAnswer{*acked, *epoch, *stored, *duplicates, std::max<std::int64_t>(0, *conflicts)};
+}
+
+Result<PublishedVersions> parse_heartbeat_answer(const std::string& body) {
+    auto a = parse_object(body, "heartbeat answer");
+    if (!a) return fail(a.error());
+    auto list_version = opt_int_field(*a, "list_version", 0, "heartbeat answer");
+    auto trust_version = opt_int_field(*a, "trust_version", 0, "heartbeat answer");
+    if (!list_version) return fail(list_version.error());
+    if (!trust_version) return fail(trust_version.error());
+    return PublishedVersions{*list_version, *trust_version};
+}
+
 Result<ListReport> SyncClient::pull_list_once() {
     ListReport rep;
     auto info = list_.info();
@@ -221,20 +266,12 @@ Result<ListReport> SyncClient::pull_list_once() {
     rep.to_version = rep.from_version;
     auto plan = get_ok("/v1/list/deltas?since=" + std::to_string(rep.from_version));
     if (!plan) return fail(plan.error());
-    auto pj = parse_object(plan->body, "delta plan");
-    if (!pj) return fail(pj.error());
-    const json& p = *pj;
-    auto latest_r = int_field(p, "latest", "delta plan");
-    if (!latest_r) return fail(latest_r.error());
-    const std::int64_t latest = *latest_r;
-    if (latest <= rep.from_version) return rep;
-    auto snapshot_required = opt_bool_field(p, "snapshot_required", false, "delta plan");
-    if (!snapshot_required) return fail(snapshot_required.error());
-    if (*snapshot_required) {
-        auto url = server_path(p, "snapshot", "delta plan");
-        if (!url) return fail(url.error());
+    auto p = parse_delta_plan(plan->body, rep.from_version);
+    if (!p) return fail(p.error());
+    if (p->latest <= rep.from_version) return rep;
+    if (!p->snapshot.empty()) {
         // Snapshots are large (~45 MiB for 2M entries): a cut transfer resumes where it stopped.
-        auto snap = get_resumable(*url);
+        auto snap = get_resumable(p->snapshot);
         if (!snap) return fail(snap.error());
         auto st = list_.import_bytes(as_bytes(snap->body), signers_);
         if (!st) return fail(st.error());
@@ -242,17 +279,7 @@ Result<ListReport> SyncClient::pull_list_once() {
         rep.to_version = st->version;
         return rep;
     }
-    auto deltas = p.find("deltas");
-    if (deltas == p.end() || !deltas->is_array()) return bad_answer("delta plan: 'deltas' missing or not an array");
-    // Every entry is checked before the first is fetched.
-    std::vector<std::string> urls;
-    for (const auto& d : *deltas) {
-        if (!d.is_object()) return bad_answer("delta plan: an entry is not an object");
-        auto url = server_path(d, "url", "delta entry");
-        if (!url) return fail(url.error());
-        urls.push_back(std::move(*url));
-    }
-    for (const auto& url : urls) {
+    for (const auto& url : p->deltas) {
         auto body = get_ok(url);
         if (!body) return fail(body.error());
         auto st = list_.apply_delta(as_bytes(body->body), signers_);
@@ -340,14 +367,9 @@ Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json, st
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
-    auto a = parse_object(r->body, "heartbeat answer");
-    if (!a) return fail(a.error());
-    auto list_version = opt_int_field(*a, "list_version", 0, "heartbeat answer");
-    auto trust_version = opt_int_field(*a, "trust_version", 0, "heartbeat answer");
-    if (!list_version) return fail(list_version.error());
-    if (!trust_version) return fail(trust_version.error());
-    published_.list_version = *list_version;
-    published_.trust_version = *trust_version;
+    auto pub = parse_heartbeat_answer(r->body);
+    if (!pub) return fail(pub.error());
+    published_ = *pub;
     if (!skew_) return fail(ErrorKind::invalid_input, "response", "no Date header");
     return *skew_;
 }

@@ -86,6 +86,26 @@ struct PublishedVersions {
     std::int64_t trust_version = 0;
 };
 
+// The server's answers, read with a type check on every field (a wrong type, a
+// missing required field, not a JSON object: [invalid_input] "response"; a path
+// outside /v1/list/ or check_request_path: [invalid_input] "url-path").
+struct ScansAnswer {
+    std::int64_t acked_seq = 0;
+    std::int64_t epoch = 0;        // 0 when absent
+    std::int64_t stored = -1;      // -1 when absent
+    std::int64_t duplicates = -1;  // -1 when absent
+    std::int64_t conflicts = 0;
+};
+Result<ScansAnswer> parse_scans_answer(const std::string& body);
+struct DeltaPlan {
+    std::int64_t latest = 0;
+    std::string snapshot;             // non-empty: fetch this snapshot (deltas empty)
+    std::vector<std::string> deltas;  // delta paths, in order
+};
+// Nothing past `latest` is read when latest <= from_version (nothing to fetch).
+Result<DeltaPlan> parse_delta_plan(const std::string& body, std::int64_t from_version);
+Result<PublishedVersions> parse_heartbeat_answer(const std::string& body);
+
 struct ClockSkew {
     std::int64_t skew_ms = 0;    // device − server, corrected by half the round trip
     bool skewed = false;         // |skew| > max_skew_ms
