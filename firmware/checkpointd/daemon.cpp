@@ -57,13 +57,47 @@ bool same_bar(const display::StatusBar& a, const display::StatusBar& b) {
            a.disk_low == b.disk_low && a.lane == b.lane && a.clock == b.clock;
 }
 
-// Moves a journal that failed its integrity check aside (kept for a technician).
-void move_aside(const std::string& path) {
+// Moves a journal that failed its integrity check aside (kept for a technician);
+// returns its new path.
+std::string move_aside(const std::string& path) {
     const std::string suffix = ".corrupt-" + std::to_string(wall_now_ms() / 1000);
     std::error_code ec;
     for (const char* ext : {"", "-wal", "-shm"}) {
         if (fs::exists(path + ext, ec)) fs::rename(path + ext, path + suffix + ext, ec);
     }
+    return path + suffix;
+}
+
+// The rows a moved-aside journal had not uploaded yet go into the new journal
+// (uploaded first, under their own epoch and scan ids); what cannot be read is
+// counted there as lost and reported in the heartbeat. Nothing goes silently.
+void carry_pending(journal::ScanJournal& into, const std::string& aside) {
+    journal::Salvage sv = journal::salvage_pending(aside);
+    // Rows written in the new journal's epoch cannot be told apart from its own:
+    // vanishingly unlikely (a random 53-bit epoch), but then they count as lost.
+    const auto same = std::count_if(sv.rows.begin(), sv.rows.end(),
+                                    [&](const journal::ScanRecord& r) { return r.epoch == into.epoch(); });
+    if (same > 0) {
+        sv.rows.erase(std::remove_if(sv.rows.begin(), sv.rows.end(),
+                                     [&](const journal::ScanRecord& r) { return r.epoch == into.epoch(); }),
+                      sv.rows.end());
+        sv.lost.rows += same;
+        sv.lost.journals = 1;
+    }
+    auto st = into.carry(sv.rows, sv.lost);
+    if (!st) {
+        log::error("journal", "pending rows of the moved-aside journal not carried over: counted as lost",
+                   {{"reason", st.error().reason}, {"detail", st.error().message}});
+        journal::Losses all = sv.lost;
+        all.rows += static_cast<std::int64_t>(sv.rows.size());
+        all.journals = 1;
+        if (auto s2 = into.carry({}, all); !s2)
+            log::error("journal", "loss not recorded", {{"reason", s2.error().reason}});
+        return;
+    }
+    log::warn("journal", "pending rows of the moved-aside journal carried over for upload",
+              {{"path", aside}, {"rows", std::to_string(sv.rows.size())}, {"epoch", std::to_string(sv.epoch)},
+               {"lost_rows", std::to_string(sv.lost.rows)}, {"unreadable", sv.lost.journals ? "yes" : "no"}});
 }
 
 }  // namespace
@@ -179,8 +213,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     if (!j && j.error().reason == "corrupt") {
         log::error("journal", "integrity check failed: moved aside, starting a new journal",
                    {{"path", cfg.paths.journal}});
-        move_aside(cfg.paths.journal);
+        const std::string aside = move_aside(cfg.paths.journal);
         j = journal::ScanJournal::open(cfg.paths.journal, jo);
+        if (j) carry_pending(**j, aside);
     }
     if (!j) return fail(j.error());
     d->journal_ = std::move(*j);

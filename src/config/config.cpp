@@ -1,4 +1,5 @@
 #include "src/config/config.hpp"
+#include "src/common/device_id.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -151,7 +152,16 @@ const std::vector<Field>& fields() {
     static const std::vector<Field> table = [] {
         std::vector<Field> t;
         t.push_back(str_field("board.name", true, ACC(board_name)));
-        t.push_back(str_field("device.id", false, ACC(device.id)));
+        t.push_back({"device.id", false,
+                     [](Config& c, const std::string& v) -> std::string {
+                         // The command centre's rule (src/common/device_id.hpp): an id it
+                         // would refuse makes every upload of the device fail.
+                         if (!is_device_id(v))
+                             return std::string("must be ") + kDeviceIdRule + ": '" + v.substr(0, 80) + "'";
+                         c.device.id = v;
+                         return {};
+                     },
+                     [](const Config& c) { return c.device.id; }});
         t.push_back(str_field("device.site", false, ACC(device.site)));
         t.push_back({"device.lane", false,
                      [](Config& c, const std::string& v) -> std::string {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <utility>
 
 namespace cp::journal {
@@ -61,6 +62,19 @@ bool is_hex32(const std::string& s) {
 constexpr const char* kColumns =
     "seq, scan_id, type, ref_seq, wall_ms, mono_ms, pass_id, format, kind, verdict, reason, "
     "temperature_c, lane, device_id, plate, direction, uploaded";
+constexpr std::size_t kMaxScanId = 128;  // device id (64) + epoch + seq
+
+std::string make_scan_id(const std::string& device, std::int64_t epoch, std::int64_t seq) {
+    // Epoch 0 is a journal from before epochs: its ids keep the old form.
+    if (epoch == 0) return device + "-" + std::to_string(seq);
+    return device + "-" + std::to_string(epoch) + "-" + std::to_string(seq);
+}
+
+std::int64_t random_epoch() {
+    std::random_device rd;
+    const std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    return static_cast<std::int64_t>(v % static_cast<std::uint64_t>(kMaxEpoch)) + 1;
+}
 
 ScanRecord read_row(sqlite3_stmt* s) {
     ScanRecord r;
@@ -104,7 +118,8 @@ Status validate(const ScanRecord& r) {
 }  // namespace
 
 struct ScanJournal::Statements {
-    Stmt insert, find_ref, batch, mark_through, mark_one, tail, prune, count_pending, begin, commit, rollback;
+    Stmt insert, find_ref, batch, batch_carried, mark_through, mark_one, mark_carried, tail, prune, count_pending,
+        begin, commit, rollback;
 };
 
 const char* to_string(RowType t) noexcept { return t == RowType::manual ? "manual" : "scan"; }
@@ -152,6 +167,12 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
         }
     }
 
+    bool existed = false;
+    {
+        Stmt q(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'scans'");
+        if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), "journal-open", "schema");
+        existed = sqlite3_column_int64(q.get(), 0) > 0;
+    }
     // AUTOINCREMENT: a sequence number is never reused, even after every row was
     // pruned, so upstream never sees two scans with one scan id.
     rc = exec(db,
@@ -168,8 +189,45 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
               " uploaded INTEGER NOT NULL DEFAULT 0);"
               // The sync client reads pending rows in seq order; a partial index keeps
               // that cheap however many uploaded rows precede them.
-              "CREATE INDEX IF NOT EXISTS scans_pending ON scans(seq) WHERE uploaded = 0;");
+              "CREATE INDEX IF NOT EXISTS scans_pending ON scans(seq) WHERE uploaded = 0;"
+              // The journal's epoch and its loss counters.
+              "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+              // Pending rows taken over from a journal moved aside, with their own
+              // epoch, seq and scan id; deleted once the command centre has them.
+              "CREATE TABLE IF NOT EXISTS carried ("
+              " epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+              " scan_id TEXT NOT NULL,"
+              " type TEXT NOT NULL CHECK (type IN ('scan','manual')),"
+              " ref_seq INTEGER,"
+              " wall_ms INTEGER NOT NULL, mono_ms INTEGER NOT NULL,"
+              " pass_id TEXT, format TEXT, kind TEXT,"
+              " verdict TEXT NOT NULL CHECK (verdict IN ('GREEN','YELLOW','RED')),"
+              " reason TEXT NOT NULL, temperature_c REAL,"
+              " lane TEXT, device_id TEXT, plate TEXT, direction TEXT,"
+              " uploaded INTEGER NOT NULL DEFAULT 0,"
+              " PRIMARY KEY (epoch, seq));");
     if (rc != SQLITE_OK) return db_error(db, rc, "journal-open", "schema");
+
+    {
+        Stmt q(db, "SELECT value FROM meta WHERE key = 'epoch'");
+        if (!q) return db_error(db, sqlite3_errcode(db), "journal-open", "epoch");
+        rc = sqlite3_step(q.get());
+        if (rc == SQLITE_ROW) {
+            j->epoch_ = sqlite3_column_int64(q.get(), 0);
+        } else if (rc == SQLITE_DONE) {
+            // A journal from before epochs keeps epoch 0 (its rows are known upstream
+            // under the old ids); a new one draws its own.
+            j->epoch_ = existed ? 0 : random_epoch();
+            Stmt ins(db, "INSERT INTO meta (key, value) VALUES ('epoch', ?)");
+            if (!ins) return db_error(db, sqlite3_errcode(db), "journal-open", "epoch");
+            sqlite3_bind_int64(ins.get(), 1, j->epoch_);
+            rc = sqlite3_step(ins.get());
+            if (rc != SQLITE_DONE) return db_error(db, rc, "journal-open", "epoch");
+        } else {
+            return db_error(db, rc, "journal-open", "epoch");
+        }
+        if (j->epoch_ < 0 || j->epoch_ > kMaxEpoch) return fail(ErrorKind::io, "corrupt", "epoch out of range in " + path);
+    }
 
     auto& st = j->st_;
     st = std::make_unique<Statements>();
@@ -180,18 +238,23 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)");
     st->find_ref = Stmt(db, ("SELECT " + cols + " FROM scans WHERE seq = ? AND type = 'scan'").c_str());
     st->batch = Stmt(db, ("SELECT " + cols + " FROM scans WHERE uploaded = 0 ORDER BY seq LIMIT ?").c_str());
+    st->batch_carried = Stmt(db, ("SELECT " + cols + ", epoch FROM carried WHERE uploaded = 0 AND epoch = "
+                                  "(SELECT min(epoch) FROM carried WHERE uploaded = 0) ORDER BY seq LIMIT ?").c_str());
+    st->mark_carried = Stmt(db, "DELETE FROM carried WHERE epoch = ? AND seq = ?");
     st->mark_through = Stmt(db, "UPDATE scans SET uploaded = 1 WHERE uploaded = 0 AND seq <= ?");
     st->mark_one = Stmt(db, "UPDATE scans SET uploaded = 1 WHERE uploaded = 0 AND seq = ?");
     st->tail = Stmt(db, ("SELECT * FROM (SELECT " + cols + " FROM scans ORDER BY seq DESC LIMIT ?) ORDER BY seq").c_str());
     st->prune = Stmt(db,
                      "DELETE FROM scans WHERE seq IN "
                      "(SELECT seq FROM scans WHERE uploaded = 1 ORDER BY seq LIMIT ?)");
-    st->count_pending = Stmt(db, "SELECT count(*) FROM scans WHERE uploaded = 0");
+    st->count_pending = Stmt(db, "SELECT (SELECT count(*) FROM scans WHERE uploaded = 0) +"
+                                 " (SELECT count(*) FROM carried WHERE uploaded = 0)");
     st->begin = Stmt(db, "BEGIN IMMEDIATE");
     st->commit = Stmt(db, "COMMIT");
     st->rollback = Stmt(db, "ROLLBACK");
-    for (const Stmt* s : {&st->insert, &st->find_ref, &st->batch, &st->mark_through, &st->mark_one, &st->tail,
-                          &st->prune, &st->count_pending, &st->begin, &st->commit, &st->rollback}) {
+    for (const Stmt* s : {&st->insert, &st->find_ref, &st->batch, &st->batch_carried, &st->mark_through,
+                          &st->mark_one, &st->mark_carried, &st->tail, &st->prune, &st->count_pending, &st->begin,
+                          &st->commit, &st->rollback}) {
         if (!*s) return db_error(db, sqlite3_errcode(db), "journal-open", "prepare");
     }
 
@@ -205,7 +268,7 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
         j->rows_ = sqlite3_column_int64(q.get(), 1);
     }
     log::info(kCat, "opened", {{"path", path}, {"rows", std::to_string(j->rows_)},
-                               {"last_seq", std::to_string(j->last_seq_)}});
+                               {"last_seq", std::to_string(j->last_seq_)}, {"epoch", std::to_string(j->epoch_)}});
     return j;
 }
 
@@ -240,6 +303,7 @@ Result<ScanRecord> ScanJournal::append_manual(std::int64_t ref_seq, const std::s
         if (rc == SQLITE_DONE) return fail(ErrorKind::not_found, "ref", "no scan with seq " + std::to_string(ref_seq));
         if (rc != SQLITE_ROW) return db_error(db_, rc, "journal-write", "find ref");
         ref = read_row(s);
+        ref.epoch = epoch_;
     }
     ScanRecord m = ref;
     m.type = RowType::manual;
@@ -259,7 +323,8 @@ Result<ScanRecord> ScanJournal::append_locked(ScanRecord r) {
     if (r.wall_ms == 0) r.wall_ms = wall_now_ms();
     if (r.mono_ms == 0) r.mono_ms = monotonic_now_ms();
     r.seq = last_seq_ + 1;
-    r.scan_id = opts_.device_id + "-" + std::to_string(r.seq);
+    r.epoch = epoch_;
+    r.scan_id = make_scan_id(opts_.device_id, epoch_, r.seq);
     r.uploaded = false;
 
     int rc = sqlite3_step(st_->begin.get());
@@ -352,13 +417,114 @@ Status ScanJournal::prune_locked(bool check_bytes, std::int64_t max_delete) {
 Result<std::vector<ScanRecord>> ScanJournal::next_batch(std::size_t n) {
     std::lock_guard lock(mu_);
     std::vector<ScanRecord> out;
+    const auto limit = static_cast<sqlite3_int64>(std::min<std::size_t>(n, 100000));
+    int rc;
+    {
+        sqlite3_stmt* s = st_->batch_carried.get();
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, limit);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            out.push_back(read_row(s));
+            out.back().epoch = sqlite3_column_int64(s, 17);
+        }
+        if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "next_batch");
+    }
+    if (!out.empty()) return out;
     sqlite3_stmt* s = st_->batch.get();
     Reset reset{s};
-    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(std::min<std::size_t>(n, 100000)));
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(read_row(s));
+    sqlite3_bind_int64(s, 1, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        out.push_back(read_row(s));
+        out.back().epoch = epoch_;
+    }
     if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "next_batch");
     return out;
+}
+
+Result<std::int64_t> ScanJournal::mark_carried_uploaded(std::int64_t epoch, const std::vector<std::int64_t>& seqs) {
+    std::lock_guard lock(mu_);
+    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), "journal-write", "begin");
+    std::int64_t changed = 0;
+    sqlite3_stmt* s = st_->mark_carried.get();
+    for (auto seq : seqs) {
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, epoch);
+        sqlite3_bind_int64(s, 2, seq);
+        int rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) {
+            exec(db_, "ROLLBACK");
+            return db_error(db_, rc, "journal-write", "mark_carried");
+        }
+        changed += sqlite3_changes(db_);
+    }
+    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) {
+        exec(db_, "ROLLBACK");
+        return db_error(db_, rc, "journal-write", "commit");
+    }
+    return changed;
+}
+
+Status ScanJournal::carry(const std::vector<ScanRecord>& rows, Losses lost) {
+    for (const auto& r : rows) {
+        CP_TRY(validate(r));
+        if (r.epoch == epoch_ || r.epoch < 0 || r.epoch > kMaxEpoch)
+            return fail(ErrorKind::invalid_input, "record", "carried row with this journal's epoch");
+        if (r.seq < 1 || r.scan_id.empty() || r.scan_id.size() > kMaxScanId)
+            return fail(ErrorKind::invalid_input, "record", "carried row without seq or scan id");
+        for (char c : r.scan_id) {
+            if (static_cast<unsigned char>(c) <= 0x20) return fail(ErrorKind::invalid_input, "record", "scan id");
+        }
+    }
+    std::lock_guard lock(mu_);
+    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), "journal-write", "begin");
+    auto abort = [&](int rc, const char* what) {
+        exec(db_, "ROLLBACK");
+        return db_error(db_, rc, "journal-write", what);
+    };
+    Stmt ins(db_, "INSERT OR IGNORE INTO carried (epoch, seq, scan_id, type, ref_seq, wall_ms, mono_ms, pass_id, "
+                  "format, kind, verdict, reason, temperature_c, lane, device_id, plate, direction, uploaded) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)");
+    if (!ins) return abort(sqlite3_errcode(db_), "carry");
+    for (const auto& r : rows) {
+        sqlite3_stmt* s = ins.get();
+        Reset reset{s};
+        sqlite3_bind_int64(s, 1, r.epoch);
+        sqlite3_bind_int64(s, 2, r.seq);
+        bind_text(s, 3, r.scan_id);
+        bind_text(s, 4, to_string(r.type));
+        if (r.ref_seq) sqlite3_bind_int64(s, 5, *r.ref_seq);
+        sqlite3_bind_int64(s, 6, r.wall_ms);
+        sqlite3_bind_int64(s, 7, r.mono_ms);
+        bind_text(s, 8, r.pass_id);
+        bind_text(s, 9, r.format);
+        bind_text(s, 10, r.kind);
+        bind_text(s, 11, r.verdict);
+        bind_text(s, 12, r.reason);
+        if (r.temperature_c) sqlite3_bind_double(s, 13, *r.temperature_c);
+        bind_text(s, 14, r.lane);
+        bind_text(s, 15, r.device_id);
+        bind_text(s, 16, r.plate);
+        bind_text(s, 17, r.direction);
+        if (int rc = sqlite3_step(s); rc != SQLITE_DONE) return abort(rc, "carry");
+    }
+    Stmt add(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value");
+    if (!add) return abort(sqlite3_errcode(db_), "losses");
+    for (auto [key, v] : {std::pair<const char*, std::int64_t>{"lost_rows", lost.rows}, {"lost_journals", lost.journals}}) {
+        Reset reset{add.get()};
+        sqlite3_bind_text(add.get(), 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(add.get(), 2, std::max<std::int64_t>(v, 0));
+        if (int rc = sqlite3_step(add.get()); rc != SQLITE_DONE) return abort(rc, "losses");
+    }
+    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) return abort(rc, "commit");
+    return {};
+}
+
+Result<Losses> ScanJournal::losses() {
+    std::lock_guard lock(mu_);
+    Stmt q(db_, "SELECT coalesce((SELECT value FROM meta WHERE key = 'lost_rows'), 0),"
+                " coalesce((SELECT value FROM meta WHERE key = 'lost_journals'), 0)");
+    if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), "journal-read", "losses");
+    return Losses{sqlite3_column_int64(q.get(), 0), sqlite3_column_int64(q.get(), 1)};
 }
 
 Result<std::int64_t> ScanJournal::mark_uploaded_through(std::int64_t up_to) {
@@ -400,7 +566,10 @@ Result<std::vector<ScanRecord>> ScanJournal::tail(std::size_t n) {
     Reset reset{s};
     sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(std::min<std::size_t>(n, 100000)));
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(read_row(s));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        out.push_back(read_row(s));
+        out.back().epoch = epoch_;
+    }
     if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "tail");
     return out;
 }
@@ -448,7 +617,81 @@ Result<Backlog> read_backlog(const std::string& path) {
         b.last_seq = sqlite3_column_int64(q.get(), 2);
         if (sqlite3_column_type(q.get(), 3) != SQLITE_NULL) b.oldest_pending_wall_ms = sqlite3_column_int64(q.get(), 3);
     }
+    {
+        // Rows carried over from a journal moved aside (absent in older journals).
+        Stmt q(db, "SELECT count(*) FROM carried WHERE uploaded = 0");
+        if (q && sqlite3_step(q.get()) == SQLITE_ROW) b.pending += sqlite3_column_int64(q.get(), 0);
+    }
     return b;
+}
+
+Salvage salvage_pending(const std::string& path) {
+    Salvage out;
+    auto lost_journal = [&](const std::string& why) {
+        out.lost.journals = 1;
+        log::error(kCat, "moved-aside journal not fully readable", {{"path", path}, {"detail", why}});
+        return out;
+    };
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    struct Close {
+        sqlite3** db;
+        ~Close() { sqlite3_close(*db); }
+    } close{&db};
+    if (rc != SQLITE_OK) return lost_journal(sqlite3_errstr(rc));
+    {
+        Stmt q(db, "SELECT value FROM meta WHERE key = 'epoch'");
+        if (q) {
+            rc = sqlite3_step(q.get());
+            if (rc == SQLITE_ROW) out.epoch = sqlite3_column_int64(q.get(), 0);
+            else if (rc != SQLITE_DONE) return lost_journal(std::string("epoch: ") + sqlite3_errmsg(db));
+        } else if (std::string(sqlite3_errmsg(db)).find("no such table") == std::string::npos) {
+            return lost_journal(std::string("epoch: ") + sqlite3_errmsg(db));
+        }  // no meta table: a journal from before epochs, epoch 0
+    }
+    if (out.epoch < 0 || out.epoch > kMaxEpoch) return lost_journal("epoch out of range");
+    std::optional<std::int64_t> expected;
+    {
+        Stmt q(db, "SELECT count(*) FROM scans NOT INDEXED WHERE uploaded = 0");
+        if (q && sqlite3_step(q.get()) == SQLITE_ROW) expected = sqlite3_column_int64(q.get(), 0);
+    }
+    // The table itself, not the pending index (which may be what is damaged).
+    bool stopped = false;
+    {
+        Stmt q(db, (std::string("SELECT ") + kColumns + " FROM scans NOT INDEXED WHERE uploaded = 0 ORDER BY seq").c_str());
+        if (!q) return lost_journal(std::string("scans: ") + sqlite3_errmsg(db));
+        while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+            out.rows.push_back(read_row(q.get()));
+            out.rows.back().epoch = out.epoch;
+        }
+        stopped = rc != SQLITE_DONE;
+    }
+    const auto scans_read = static_cast<std::int64_t>(out.rows.size());
+    {
+        // Rows it had carried itself from an earlier reset.
+        Stmt q(db, (std::string("SELECT ") + kColumns + ", epoch FROM carried WHERE uploaded = 0 ORDER BY epoch, seq").c_str());
+        if (q) {
+            while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+                out.rows.push_back(read_row(q.get()));
+                out.rows.back().epoch = sqlite3_column_int64(q.get(), 17);
+            }
+            stopped = stopped || rc != SQLITE_DONE;
+        }
+    }
+    // Rows that fail validation (a damaged page can read as garbage) are lost, not uploaded.
+    const std::size_t before = out.rows.size();
+    out.rows.erase(std::remove_if(out.rows.begin(), out.rows.end(),
+                                  [](const ScanRecord& r) { return !validate(r).ok() || r.seq < 1 || r.scan_id.empty(); }),
+                   out.rows.end());
+    const auto read = static_cast<std::int64_t>(out.rows.size());
+    const auto invalid = static_cast<std::int64_t>(before - out.rows.size());
+    out.lost.rows = invalid + (expected && *expected > scans_read ? *expected - scans_read : 0);
+    if (stopped || !expected || out.lost.rows > 0) out.lost.journals = 1;
+    log::warn(kCat, "moved-aside journal read", {{"path", path}, {"epoch", std::to_string(out.epoch)},
+                                                 {"pending_read", std::to_string(read)},
+                                                 {"lost_rows", std::to_string(out.lost.rows)},
+                                                 {"complete", out.lost.journals ? "no" : "yes"}});
+    return out;
 }
 
 std::string to_json(const ScanRecord& r) {

@@ -34,8 +34,9 @@ enum class RowType { scan, manual };
 
 struct ScanRecord {
     // Assigned by append() (ignored on input).
-    std::int64_t seq = 0;            // per-device sequence, strictly increasing, never reused
-    std::string scan_id;             // "<device_id>-<seq>", unique across the fleet
+    std::int64_t seq = 0;            // sequence within the journal's epoch, strictly increasing, never reused
+    std::int64_t epoch = 0;          // the journal generation the row was written in (ScanJournal::epoch())
+    std::string scan_id;             // "<device_id>-<epoch>-<seq>" ("<device_id>-<seq>" in epoch 0), unique across the fleet
 
     RowType type = RowType::scan;
     std::optional<std::int64_t> ref_seq;  // manual rows: the scan the guard resolved
@@ -67,6 +68,18 @@ struct JournalOptions {
     bool prune_in_append = true;
 };
 
+// Epochs (journal generations): a journal created new draws a random epoch in
+// [1, kMaxEpoch]; a journal that predates epochs keeps epoch 0 and its old scan
+// ids. (epoch, seq) identifies a row for the command centre, so a journal that is
+// moved aside and started again at seq 1 never reuses an id.
+constexpr std::int64_t kMaxEpoch = (std::int64_t{1} << 53) - 1;  // exact in JSON doubles
+
+// Rows lost with a journal that could not be read (reported in the heartbeat).
+struct Losses {
+    std::int64_t rows = 0;      // pending rows known to be lost
+    std::int64_t journals = 0;  // moved-aside journals whose pending rows could not all be read
+};
+
 class ScanJournal {
 public:
     // Opens or creates the journal. Errors: [io] "journal-open" (cannot open or
@@ -95,10 +108,24 @@ public:
     // briefly. Errors: [io] "journal-write".
     Status prune(std::int64_t max_delete = 1000);
 
-    // Up to `n` rows not yet uploaded, in sequence order (for the sync client).
+    // Up to `n` rows not yet uploaded (for the sync client), all of one epoch:
+    // carried rows of an earlier journal first (oldest epoch first), then this
+    // journal's rows, in sequence order.
     Result<std::vector<ScanRecord>> next_batch(std::size_t n);
-    // Marks every row with seq <= up_to as uploaded; returns how many changed.
+    // Marks every row of this journal's epoch with seq <= up_to as uploaded;
+    // returns how many changed.
     Result<std::int64_t> mark_uploaded_through(std::int64_t up_to);
+    // Marks carried rows (epoch != epoch()) as uploaded; returns how many changed.
+    Result<std::int64_t> mark_carried_uploaded(std::int64_t epoch, const std::vector<std::int64_t>& seqs);
+
+    // This journal's epoch.
+    std::int64_t epoch() const { return epoch_; }
+    // Takes over the pending rows of a journal moved aside (salvage_pending()):
+    // stored with their own epoch, seq and scan id, uploaded before this journal's
+    // rows; adds `lost` to the loss counters. One transaction. Errors: [invalid_input]
+    // "record" (a row fails validation, or has this journal's epoch), [io] "journal-write".
+    Status carry(const std::vector<ScanRecord>& rows, Losses lost);
+    Result<Losses> losses();
     // Marks the given rows as uploaded; returns how many changed.
     Result<std::int64_t> mark_uploaded(const std::vector<std::int64_t>& seqs);
 
@@ -107,7 +134,7 @@ public:
 
     struct Stats {
         std::int64_t rows = 0;
-        std::int64_t pending = 0;       // not yet uploaded
+        std::int64_t pending = 0;       // not yet uploaded (carried rows included)
         std::int64_t last_seq = 0;
         std::int64_t bytes_used = 0;    // database pages in use
     };
@@ -124,6 +151,7 @@ private:
     JournalOptions opts_;
     std::string path_;
     std::int64_t last_seq_ = 0;
+    std::int64_t epoch_ = 0;
     std::int64_t rows_ = 0;
     struct Statements;
     std::unique_ptr<Statements> st_;
@@ -141,6 +169,18 @@ struct Backlog {
     std::optional<std::int64_t> oldest_pending_wall_ms;  // wall time of the oldest pending row
 };
 Result<Backlog> read_backlog(const std::string& path);
+
+// What could be read of a journal that failed its integrity check (the daemon
+// moved it aside): its epoch and its rows not yet uploaded, read read-only and
+// without indexes, in sequence order, up to the first unreadable page.
+struct Salvage {
+    std::int64_t epoch = 0;
+    std::vector<ScanRecord> rows;     // pending rows read
+    Losses lost;                      // what is known lost (journals = 1 when reading stopped early)
+};
+// Never fails: a file that cannot be opened or read at all is reported as one
+// lost journal with no rows.
+Salvage salvage_pending(const std::string& path);
 
 // One row as a JSON object (one line, no newline): the format of
 // `checkpoint journal tail` and the upload body's elements.

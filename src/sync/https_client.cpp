@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <string_view>
 
 namespace cp::sync {
 
@@ -21,10 +22,14 @@ void global_init_once() {
 }
 
 std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
-    auto* out = static_cast<std::string*>(user);
-    // A server answer over 64 MiB is not one of ours (a snapshot of 2M entries is ~45 MiB).
-    if (out->size() + size * n > (64u << 20)) return 0;
-    out->append(data, size * n);
+    auto* sink = static_cast<HttpsClient::BodySink*>(user);
+    // A server answer over kMaxAnswerBytes is not one of ours; a resumed download
+    // counts the parts it already holds (BodySink::limit is what is left).
+    if (size * n > sink->limit - std::min(sink->limit, sink->out->size())) {
+        sink->over = true;
+        return 0;
+    }
+    sink->out->append(data, size * n);
     return size * n;
 }
 
@@ -80,6 +85,33 @@ Failure curl_failure(CURLcode rc, const char* errbuf) {
 }
 
 }  // namespace
+
+Status check_request_path(const std::string& path) {
+    auto bad = [&](const char* why) {
+        return fail(ErrorKind::invalid_input, kReasonUrlPath,
+                    std::string(why) + ": '" + path.substr(0, 80) + "'");
+    };
+    if (path.empty() || path.front() != '/') return bad("not an absolute path");
+    if (path.size() > kMaxPathBytes) return bad("path longer than 512 bytes");
+    if (path.size() > 1 && path[1] == '/') return bad("a host, not a path");
+    for (char c : path) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '/' || c == '-' || c == '_' || c == '.' || c == '~' || c == '?' ||
+                        c == '=' || c == '&' || c == '%';
+        if (!ok) return bad("character outside the path alphabet");
+    }
+    const std::string_view p = std::string_view(path).substr(0, path.find('?'));
+    for (std::size_t i = 0; i < p.size();) {
+        std::size_t j = p.find('/', i + 1);
+        if (j == std::string_view::npos) j = p.size();
+        const std::string_view seg = p.substr(i + 1, j - i - 1);
+        if (seg == ".." || seg == "." || (seg.empty() && j < p.size())) return bad("dot or empty segment");
+        i = j;
+    }
+    if (p.find("%2") != std::string_view::npos || p.find("%5") != std::string_view::npos)
+        return bad("encoded separator in the path");
+    return {};
+}
 
 std::string HttpResponse::header(const std::string& lower_name) const {
     for (const auto& [k, v] : headers)
@@ -167,22 +199,32 @@ Result<HttpResponse> HttpsClient::post_json(const std::string& path, const std::
 
 Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::string* body,
                                           bool gzip, const std::vector<std::string>& headers) {
+    CP_TRY(check_request_path(path));
     HttpResponse res;
     char errbuf[CURL_ERROR_SIZE] = {};
-    const int rc = run(path, body, gzip, headers, res, res.body, errbuf);
+    BodySink sink{&res.body, cfg_.max_answer_bytes};
+    const int rc = run(path, body, gzip, headers, res, sink, errbuf);
+    if (sink.over) return fail(ErrorKind::invalid_input, kReasonTooLarge, path + ": answer over the size limit");
     if (rc != CURLE_OK) return curl_failure(static_cast<CURLcode>(rc), errbuf);
     return res;
 }
 
 Result<HttpResponse> HttpsClient::download(const std::string& path, Download& d) {
-    if (d.path != path || d.etag.empty()) d = Download{path, {}, {}};
+    CP_TRY(check_request_path(path));
+    if (d.path != path || d.etag.empty() || d.body.size() >= cfg_.max_answer_bytes) d = Download{path, {}, {}};
     const std::size_t have = d.body.size();
     std::vector<std::string> headers;
     if (have > 0) headers.push_back("Range: bytes=" + std::to_string(have) + "-");
     HttpResponse res;
     std::string fresh;
     char errbuf[CURL_ERROR_SIZE] = {};
-    const int rc = run(path, nullptr, false, headers, res, fresh, errbuf);
+    // The whole entity, all parts together, stays under the limit.
+    BodySink sink{&fresh, cfg_.max_answer_bytes - have};
+    const int rc = run(path, nullptr, false, headers, res, sink, errbuf);
+    if (sink.over) {
+        d = Download{path, {}, {}};
+        return fail(ErrorKind::invalid_input, kReasonTooLarge, path + ": download over the size limit");
+    }
     const std::string etag = res.header("etag");
     if (have > 0 && res.status == 206 && !etag.empty() && etag == d.etag &&
         res.header("content-range").rfind("bytes " + std::to_string(have) + "-", 0) == 0) {
@@ -209,7 +251,7 @@ Result<HttpResponse> HttpsClient::download(const std::string& path, Download& d)
 }
 
 int HttpsClient::run(const std::string& path, const std::string* body, bool gzip,
-                     const std::vector<std::string>& headers, HttpResponse& res, std::string& sink, char* errbuf) {
+                     const std::vector<std::string>& headers, HttpResponse& res, BodySink& sink, char* errbuf) {
     CURL* c = static_cast<CURL*>(curl_);
     curl_easy_reset(c);
     const std::string url = cfg_.base_url + path;

@@ -7,7 +7,10 @@
 // key file is missing); [unavailable] "connect" (refused, unreachable, timeout),
 // "tls" (handshake failed: wrong CA, expired or mismatched server certificate,
 // client certificate refused), "timeout", "network", "aborted" (the abort flag was
-// raised: the sync thread is stopping); [internal] "curl".
+// raised: the sync thread is stopping); [internal] "curl"; [invalid_input]
+// "url-path" (a request path outside check_request_path's rule: nothing is sent),
+// "too-large" (an answer, or a resumed download's parts together, over
+// max_answer_bytes: 64 MiB).
 //
 // Thread-safety: one HttpsClient per thread (the sync thread owns it).
 #pragma once
@@ -23,6 +26,20 @@
 
 namespace cp::sync {
 
+// Largest answer body kept (a status-list snapshot of 2M entries is ~45 MiB); a
+// resumed download counts every part.
+constexpr std::size_t kMaxAnswerBytes = std::size_t{64} << 20;
+constexpr std::size_t kMaxPathBytes = 512;
+constexpr const char* kReasonUrlPath = "url-path";
+constexpr const char* kReasonTooLarge = "too-large";
+
+// A request path is appended to the configured base URL, so it must stay a path on
+// that host: it starts with one "/", is at most kMaxPathBytes, uses only
+// [A-Za-z0-9-._~/?=&%] (no scheme, host, user, fragment, backslash or space), has
+// no "." / ".." / empty segment and no percent-encoded separator.
+// Errors: [invalid_input] "url-path".
+Status check_request_path(const std::string& path);
+
 struct HttpsConfig {
     std::string base_url;          // "https://host:port", no trailing slash
     std::string ca_path;           // fleet CA, PEM: the only trust anchor
@@ -32,6 +49,7 @@ struct HttpsConfig {
     long transfer_timeout_s = 60;  // whole request, including the body
     long low_speed_bytes_s = 100;  // abort when slower than this ...
     long low_speed_time_s = 20;    // ... for this long
+    std::size_t max_answer_bytes = kMaxAnswerBytes;  // per answer; a resumed download: all parts together
 };
 
 struct HttpResponse {
@@ -46,7 +64,7 @@ struct HttpResponse {
 
 // A download that survives cut connections (HttpsClient::download): the bytes of
 // one entity received so far, with the path and ETag they belong to. Bounded by
-// the 64 MiB answer limit; kept in memory (a restart downloads again).
+// kMaxAnswerBytes over all parts; kept in memory (a restart downloads again).
 struct Download {
     std::string path;
     std::string etag;   // as the server sent it, quotes included
@@ -78,6 +96,13 @@ public:
     // The flag must outlive the client. Lets stop() interrupt a 60 s transfer.
     void set_abort_flag(const std::atomic<bool>* flag) { abort_ = flag; }
 
+    // Where libcurl writes an answer body: at most `limit` bytes in *out.
+    struct BodySink {
+        std::string* out;
+        std::size_t limit;
+        bool over = false;  // the answer was longer: the transfer was cut
+    };
+
 private:
     explicit HttpsClient(HttpsConfig cfg);
     Result<HttpResponse> perform(const std::string& path, const std::string* body, bool gzip,
@@ -85,7 +110,7 @@ private:
     // One request; the body goes to `sink`; `res` holds status and headers even when
     // the transfer failed. Returns libcurl's code (as int) with `errbuf` filled.
     int run(const std::string& path, const std::string* body, bool gzip, const std::vector<std::string>& headers,
-            HttpResponse& res, std::string& sink, char* errbuf);
+            HttpResponse& res, BodySink& sink, char* errbuf);
     HttpsConfig cfg_;
     void* curl_ = nullptr;  // CURL*, reused so connections are kept alive
     const std::atomic<bool>* abort_ = nullptr;

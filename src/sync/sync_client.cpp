@@ -15,6 +15,54 @@ using nlohmann::json;
 namespace {
 constexpr const char* kCat = "sync";
 
+// Typed reading of the server's answers: every field is checked before it is
+// read, so an answer of the wrong shape is an [invalid_input] "response" error on
+// the sync thread, never a thrown nlohmann::type_error.
+Failure bad_answer(const std::string& what) { return fail(ErrorKind::invalid_input, kReasonResponse, what); }
+
+Result<json> parse_object(const std::string& body, const char* what) {
+    json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return bad_answer(std::string(what) + ": not a JSON object");
+    return j;
+}
+
+// A required integer field.
+Result<std::int64_t> int_field(const json& o, const char* key, const char* what) {
+    auto it = o.find(key);
+    if (it == o.end() || !it->is_number_integer())
+        return bad_answer(std::string(what) + ": '" + key + "' missing or not an integer");
+    return it->get<std::int64_t>();
+}
+// An optional integer field (`dflt` when absent or null).
+Result<std::int64_t> opt_int_field(const json& o, const char* key, std::int64_t dflt, const char* what) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return dflt;
+    if (!it->is_number_integer()) return bad_answer(std::string(what) + ": '" + key + "' is not an integer");
+    return it->get<std::int64_t>();
+}
+Result<bool> opt_bool_field(const json& o, const char* key, bool dflt, const char* what) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return dflt;
+    if (!it->is_boolean()) return bad_answer(std::string(what) + ": '" + key + "' is not a boolean");
+    return it->get<bool>();
+}
+Result<std::string> str_field(const json& o, const char* key, const char* what) {
+    auto it = o.find(key);
+    if (it == o.end() || !it->is_string()) return bad_answer(std::string(what) + ": '" + key + "' missing or not a string");
+    return it->get<std::string>();
+}
+
+// A path the server hands us to fetch next: a path under /v1/list/ on the same
+// host (check_request_path), never a URL of its own.
+Result<std::string> server_path(const json& o, const char* key, const char* what) {
+    auto p = str_field(o, key, what);
+    if (!p) return fail(p.error());
+    if (p->rfind("/v1/list/", 0) != 0)
+        return fail(ErrorKind::invalid_input, kReasonUrlPath, std::string(what) + ": not a /v1/list/ path");
+    CP_TRY(check_request_path(*p));
+    return p;
+}
+
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -52,10 +100,11 @@ Failure SyncClient::refused(const HttpResponse& r) {
     if (r.status == 429 || r.status == 503)
         retry_after_ms_ = parse_retry_after(r.header("retry-after"), r.date_s.value_or(wall_now_ms() / 1000));
     json j = json::parse(r.body, nullptr, false);
-    std::string reason = (!j.is_discarded() && j.is_object() && j.contains("reason") &&
-                          j["reason"].is_string())
-                             ? j["reason"].get<std::string>()
-                             : std::string();
+    std::string reason;
+    if (!j.is_discarded() && j.is_object()) {
+        auto it = j.find("reason");
+        if (it != j.end() && it->is_string()) reason = it->get<std::string>().substr(0, 200);
+    }
     return fail(ErrorKind::rejected, "http-" + std::to_string(r.status), reason);
 }
 
@@ -95,6 +144,9 @@ Result<UploadReport> SyncClient::upload_once() {
     auto rows = journal_.next_batch(cfg_.batch_rows);
     if (!rows) return fail(rows.error());
     if (rows->empty()) return rep;
+    // A batch is of one epoch (next_batch()); the answer acknowledges that epoch.
+    const std::int64_t epoch = rows->front().epoch;
+    const bool carried = epoch != journal_.epoch();
     json scans = json::array();
     for (const auto& r : *rows) {
         json s = {{"seq", r.seq},
@@ -109,6 +161,7 @@ Result<UploadReport> SyncClient::upload_once() {
         }
         if (!r.pass_id.empty()) s["pass_id"] = r.pass_id;
         if (r.temperature_c) s["temperature_c"] = *r.temperature_c;
+        if (r.epoch != 0) s["epoch"] = r.epoch;  // epoch 0: the old form, understood by every upstream
         scans.push_back(std::move(s));
     }
     json body = {{"device_id", cfg_.device_id}, {"scans", std::move(scans)}};
@@ -116,12 +169,34 @@ Result<UploadReport> SyncClient::upload_once() {
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
-    json j = json::parse(r->body, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("acked_seq") ||
-        !j["acked_seq"].is_number_integer())
-        return fail(ErrorKind::invalid_input, "response", "no acked_seq in the answer");
+    auto ans = parse_scans_answer(r->body);
+    if (!ans) return fail(ans.error());
+    // An upstream that does not echo the epoch keys rows by seq alone: rows of a
+    // later epoch would be taken for duplicates of the first and never stored.
+    if (ans->epoch != epoch)
+        return bad_answer("scans answer: epoch " + std::to_string(ans->epoch) + " for a batch of epoch " +
+                          std::to_string(epoch) + " (the command centre does not know journal epochs)");
     rep.sent = rows->size();
-    rep.acked_seq = j["acked_seq"].get<std::int64_t>();
+    rep.acked_seq = ans->acked_seq;
+    rep.conflicts = ans->conflicts;
+    if (rep.conflicts > 0)
+        log::error(kCat, "the command centre holds other content under some of these scan ids",
+                   {{"epoch", std::to_string(epoch)}, {"conflicts", std::to_string(rep.conflicts)}});
+    if (carried) {
+        // Rows of a journal moved aside may have gaps (unreadable rows): the
+        // contiguous acknowledgement cannot cover them. The batch is one server
+        // transaction: when every row is accounted for, every row is stored.
+        if (ans->stored < 0 || ans->duplicates < 0 ||
+            ans->stored + ans->duplicates + rep.conflicts != static_cast<std::int64_t>(rows->size()))
+            return bad_answer("scans answer: stored + duplicates + conflicts is not the rows sent");
+        std::vector<std::int64_t> seqs;
+        for (const auto& row : *rows) seqs.push_back(row.seq);
+        auto m = journal_.mark_carried_uploaded(epoch, seqs);
+        if (!m) return fail(m.error());
+        rep.marked = *m;
+        rep.acked_seq = 0;  // not this journal's sequence
+        return rep;
+    }
     // Only what the server has acknowledged, and never beyond what we sent.
     const std::int64_t up_to = std::min(rep.acked_seq, rows->back().seq);
     if (up_to > 0) {
@@ -132,6 +207,58 @@ Result<UploadReport> SyncClient::upload_once() {
     return rep;
 }
 
+Result<DeltaPlan> parse_delta_plan(const std::string& body, std::int64_t from_version) {
+    auto pj = parse_object(body, "delta plan");
+    if (!pj) return fail(pj.error());
+    const json& p = *pj;
+    DeltaPlan plan;
+    auto latest = int_field(p, "latest", "delta plan");
+    if (!latest) return fail(latest.error());
+    plan.latest = *latest;
+    if (plan.latest <= from_version) return plan;  // nothing to fetch
+    auto snapshot_required = opt_bool_field(p, "snapshot_required", false, "delta plan");
+    if (!snapshot_required) return fail(snapshot_required.error());
+    if (*snapshot_required) {
+        auto url = server_path(p, "snapshot", "delta plan");
+        if (!url) return fail(url.error());
+        plan.snapshot = std::move(*url);
+        return plan;
+    }
+    auto deltas = p.find("deltas");
+    if (deltas == p.end() || !deltas->is_array()) return bad_answer("delta plan: 'deltas' missing or not an array");
+    // Every entry is checked before the first is fetched.
+    for (const auto& d : *deltas) {
+        if (!d.is_object()) return bad_answer("delta plan: an entry is not an object");
+        auto url = server_path(d, "url", "delta entry");
+        if (!url) return fail(url.error());
+        plan.deltas.push_back(std::move(*url));
+    }
+    return plan;
+}
+
+Result<ScansAnswer> parse_scans_answer(const std::string& body) {
+    auto j = parse_object(body, "scans answer");
+    if (!j) return fail(j.error());
+    auto acked = int_field(*j, "acked_seq", "scans answer");
+    auto epoch = opt_int_field(*j, "epoch", 0, "scans answer");
+    auto stored = opt_int_field(*j, "stored", -1, "scans answer");
+    auto duplicates = opt_int_field(*j, "duplicates", -1, "scans answer");
+    auto conflicts = opt_int_field(*j, "conflicts", 0, "scans answer");
+    for (const auto* f : {&acked, &epoch, &stored, &duplicates, &conflicts})
+        if (!*f) return fail(f->error());
+    return ScansAnswer{*acked, *epoch, *stored, *duplicates, std::max<std::int64_t>(0, *conflicts)};
+}
+
+Result<PublishedVersions> parse_heartbeat_answer(const std::string& body) {
+    auto a = parse_object(body, "heartbeat answer");
+    if (!a) return fail(a.error());
+    auto list_version = opt_int_field(*a, "list_version", 0, "heartbeat answer");
+    auto trust_version = opt_int_field(*a, "trust_version", 0, "heartbeat answer");
+    if (!list_version) return fail(list_version.error());
+    if (!trust_version) return fail(trust_version.error());
+    return PublishedVersions{*list_version, *trust_version};
+}
+
 Result<ListReport> SyncClient::pull_list_once() {
     ListReport rep;
     auto info = list_.info();
@@ -139,16 +266,12 @@ Result<ListReport> SyncClient::pull_list_once() {
     rep.to_version = rep.from_version;
     auto plan = get_ok("/v1/list/deltas?since=" + std::to_string(rep.from_version));
     if (!plan) return fail(plan.error());
-    json p = json::parse(plan->body, nullptr, false);
-    if (p.is_discarded() || !p.is_object() || !p.contains("latest") || !p["latest"].is_number_integer())
-        return fail(ErrorKind::invalid_input, "response", "bad delta plan");
-    const std::int64_t latest = p["latest"].get<std::int64_t>();
-    if (latest <= rep.from_version) return rep;
-    if (p.value("snapshot_required", false)) {
-        if (!p.contains("snapshot") || !p["snapshot"].is_string())
-            return fail(ErrorKind::invalid_input, "response", "no snapshot url");
+    auto p = parse_delta_plan(plan->body, rep.from_version);
+    if (!p) return fail(p.error());
+    if (p->latest <= rep.from_version) return rep;
+    if (!p->snapshot.empty()) {
         // Snapshots are large (~45 MiB for 2M entries): a cut transfer resumes where it stopped.
-        auto snap = get_resumable(p["snapshot"].get<std::string>());
+        auto snap = get_resumable(p->snapshot);
         if (!snap) return fail(snap.error());
         auto st = list_.import_bytes(as_bytes(snap->body), signers_);
         if (!st) return fail(st.error());
@@ -156,12 +279,8 @@ Result<ListReport> SyncClient::pull_list_once() {
         rep.to_version = st->version;
         return rep;
     }
-    if (!p.contains("deltas") || !p["deltas"].is_array())
-        return fail(ErrorKind::invalid_input, "response", "no deltas");
-    for (const auto& d : p["deltas"]) {
-        if (!d.is_object() || !d.contains("url") || !d["url"].is_string())
-            return fail(ErrorKind::invalid_input, "response", "bad delta entry");
-        auto body = get_ok(d["url"].get<std::string>());
+    for (const auto& url : p->deltas) {
+        auto body = get_ok(url);
         if (!body) return fail(body.error());
         auto st = list_.apply_delta(as_bytes(body->body), signers_);
         if (!st) return fail(st.error());
@@ -175,14 +294,16 @@ Result<TrustList> verify_trust_list(const std::string& envelope,
                                     const crypto::TrustStore& list_signers) {
     auto bad = [](const char* what) { return fail(ErrorKind::invalid_input, "trust-format", what); };
     json env = json::parse(envelope, nullptr, false);
-    if (env.is_discarded() || !env.is_object() || env.value("alg", "") != "ES256" ||
-        !env.contains("kid") || !env["kid"].is_string() || !env.contains("payload") ||
-        !env["payload"].is_string() || !env.contains("sig") || !env["sig"].is_string())
-        return bad("not a signed envelope");
-    auto kid = from_hex(env["kid"].get<std::string>());
-    auto sig = from_hex(env["sig"].get<std::string>());
+    if (env.is_discarded() || !env.is_object()) return bad("not a signed envelope");
+    auto alg = str_field(env, "alg", "trust list");
+    auto kid_hex = str_field(env, "kid", "trust list");
+    auto payload_r = str_field(env, "payload", "trust list");
+    auto sig_hex = str_field(env, "sig", "trust list");
+    if (!alg || !kid_hex || !payload_r || !sig_hex || *alg != "ES256") return bad("not a signed envelope");
+    auto kid = from_hex(*kid_hex);
+    auto sig = from_hex(*sig_hex);
     if (!kid || !sig) return bad("kid or sig is not hex");
-    const std::string payload = env["payload"].get<std::string>();
+    const std::string payload = std::move(*payload_r);
     auto candidates = list_signers.find(*kid);
     if (candidates.empty()) return fail(ErrorKind::rejected, "unknown-key", "trust list signer");
     bool verified = false;
@@ -191,15 +312,17 @@ Result<TrustList> verify_trust_list(const std::string& envelope,
     if (!verified) return fail(ErrorKind::rejected, "signature", "trust list");
     // Only now is the payload trusted enough to parse.
     json p = json::parse(payload, nullptr, false);
-    if (p.is_discarded() || !p.is_object() || p.value("type", "") != "cp-trust-list" ||
-        !p.contains("version") || !p["version"].is_number_integer() || !p.contains("issuers") ||
-        !p["issuers"].is_array())
+    if (p.is_discarded() || !p.is_object()) return bad("payload");
+    auto type = str_field(p, "type", "trust list");
+    auto version = int_field(p, "version", "trust list");
+    auto issued_at = opt_int_field(p, "issued_at", 0, "trust list");
+    auto issuers = p.find("issuers");
+    if (!type || *type != "cp-trust-list" || !version || !issued_at || issuers == p.end() || !issuers->is_array())
         return bad("payload");
     TrustList t;
-    t.version = p["version"].get<std::int64_t>();
-    if (p.contains("issued_at") && p["issued_at"].is_number_integer())
-        t.issued_at = p["issued_at"].get<std::int64_t>();
-    for (const auto& h : p["issuers"]) {
+    t.version = *version;
+    t.issued_at = *issued_at;
+    for (const auto& h : *issuers) {
         if (!h.is_string()) return bad("issuer");
         auto der = from_hex(h.get<std::string>());
         if (!der || der->empty()) return bad("issuer");
@@ -223,9 +346,11 @@ Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t curren
     return std::optional<TrustList>(std::move(*t));
 }
 
-Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json) {
+Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json, std::uint64_t sync_faults) {
     auto stats = journal_.stats();
     if (!stats) return fail(stats.error());
+    auto losses = journal_.losses();
+    if (!losses) return fail(losses.error());
     auto info = list_.info();
     json sensors = json::parse(sensors_json, nullptr, false);
     if (sensors.is_discarded() || !sensors.is_object()) sensors = json::object();
@@ -233,18 +358,18 @@ Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json) {
                  {"list_version", info ? info->version : 0},
                  {"backlog", stats->pending},
                  {"wall_time_ms", wall_now_ms()},
-                 {"sensors", std::move(sensors)}};
+                 {"sensors", std::move(sensors)},
+                 {"journal_epoch", journal_.epoch()},
+                 {"journal_lost_rows", losses->rows},
+                 {"journal_lost_journals", losses->journals},
+                 {"sync_faults", sync_faults}};
     auto r = http_.post_json("/v1/heartbeat", body.dump(), false);
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
-    json a = json::parse(r->body, nullptr, false);
-    if (!a.is_discarded() && a.is_object()) {
-        if (a.contains("list_version") && a["list_version"].is_number_integer())
-            published_.list_version = a["list_version"].get<std::int64_t>();
-        if (a.contains("trust_version") && a["trust_version"].is_number_integer())
-            published_.trust_version = a["trust_version"].get<std::int64_t>();
-    }
+    auto pub = parse_heartbeat_answer(r->body);
+    if (!pub) return fail(pub.error());
+    published_ = *pub;
     if (!skew_) return fail(ErrorKind::invalid_input, "response", "no Date header");
     return *skew_;
 }

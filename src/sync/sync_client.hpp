@@ -52,9 +52,13 @@ struct SyncConfig {
 
 struct UploadReport {
     std::size_t sent = 0;
-    std::int64_t acked_seq = 0;
+    std::int64_t acked_seq = 0;  // of this journal's epoch (0 for a batch of carried rows)
     std::int64_t marked = 0;     // journal rows newly marked uploaded
+    std::int64_t conflicts = 0;  // rows the server holds with other content under the same id
 };
+
+// Reason of an answer that is not the protocol's (wrong type, missing field).
+constexpr const char* kReasonResponse = "response";
 
 struct ListReport {
     std::int64_t from_version = 0;
@@ -82,6 +86,26 @@ struct PublishedVersions {
     std::int64_t trust_version = 0;
 };
 
+// The server's answers, read with a type check on every field (a wrong type, a
+// missing required field, not a JSON object: [invalid_input] "response"; a path
+// outside /v1/list/ or check_request_path: [invalid_input] "url-path").
+struct ScansAnswer {
+    std::int64_t acked_seq = 0;
+    std::int64_t epoch = 0;        // 0 when absent
+    std::int64_t stored = -1;      // -1 when absent
+    std::int64_t duplicates = -1;  // -1 when absent
+    std::int64_t conflicts = 0;
+};
+Result<ScansAnswer> parse_scans_answer(const std::string& body);
+struct DeltaPlan {
+    std::int64_t latest = 0;
+    std::string snapshot;             // non-empty: fetch this snapshot (deltas empty)
+    std::vector<std::string> deltas;  // delta paths, in order
+};
+// Nothing past `latest` is read when latest <= from_version (nothing to fetch).
+Result<DeltaPlan> parse_delta_plan(const std::string& body, std::int64_t from_version);
+Result<PublishedVersions> parse_heartbeat_answer(const std::string& body);
+
 struct ClockSkew {
     std::int64_t skew_ms = 0;    // device − server, corrected by half the round trip
     bool skewed = false;         // |skew| > max_skew_ms
@@ -92,9 +116,12 @@ public:
     SyncClient(SyncConfig cfg, HttpsClient http, journal::ScanJournal& journal,
                status::StatusList& list, const crypto::TrustStore& list_signers);
 
-    // Uploads one batch of pending journal rows (nothing to do: sent == 0).
-    // Errors: HttpsClient's; [rejected] "http-<status>" for a refusal (403, 400, ...);
-    // [invalid_input] "response" for an answer that is not the protocol's.
+    // Uploads one batch of pending journal rows, all of one epoch (nothing to do:
+    // sent == 0). Rows of this journal are marked up to the server's contiguous
+    // acknowledgement; carried rows of a journal moved aside when the answer
+    // accounts for every row sent. Errors: HttpsClient's; [rejected] "http-<status>"
+    // for a refusal (403, 400, ...); [invalid_input] "response" for an answer that
+    // is not the protocol's (also one that does not echo the batch's epoch).
     Result<UploadReport> upload_once();
     // Brings the status list to the server's latest version: deltas in order when
     // the server offers a chain from our version, else the snapshot. Each step is
@@ -106,12 +133,14 @@ public:
     // than `current_version`. Errors: [invalid_input] "trust-format", [rejected]
     // "unknown-key" (no signer with that kid), "signature", "trust-version" (older).
     Result<std::optional<TrustList>> pull_trust_once(std::int64_t current_version);
-    // Sends a heartbeat; returns the skew measured from the server's Date header.
-    Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}");
+    // Sends a heartbeat (with the journal's epoch and loss counters and the sync
+    // thread's fault count); returns the skew measured from the server's Date header.
+    Result<ClockSkew> heartbeat_once(const std::string& sensors_json = "{}", std::uint64_t sync_faults = 0);
 
     std::optional<ClockSkew> last_skew() const { return skew_; }
     // The versions the last good heartbeat answer announced: the sync thread pulls
-    // early when they are newer than what the device holds.
+    // early when they are newer than what the device holds. Every field of every
+    // answer is type-checked: a wrong type is [invalid_input] "response".
     PublishedVersions last_published() const { return published_; }
     // The wait the last refused answer asked for with Retry-After when it was a 429
     // or 503; nullopt otherwise. The sync thread waits at least this long.

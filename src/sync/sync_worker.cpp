@@ -263,7 +263,12 @@ Status SyncWorker::round(std::int64_t now) {
     // when the upload below fails on a bad row.
     if (now >= next_heartbeat_) {
         std::string sensors = cfg_.sensors_json ? cfg_.sensors_json() : std::string("{}");
-        auto hb = client_.heartbeat_once(sensors);
+        std::uint64_t faults;
+        {
+            std::lock_guard lk(mu_);
+            faults = st_.faults;
+        }
+        auto hb = client_.heartbeat_once(sensors, faults);
         if (!hb) return fail(hb.error());
         next_heartbeat_ = now + cfg_.heartbeat_interval_ms;
         std::lock_guard lk(mu_);
@@ -286,6 +291,7 @@ Status SyncWorker::round(std::int64_t now) {
             std::lock_guard lk(mu_);
             st_.acked_seq = std::max(st_.acked_seq, up->acked_seq);
             st_.uploaded_rows += static_cast<std::uint64_t>(up->marked);
+            st_.conflicts += static_cast<std::uint64_t>(up->conflicts);
         }
         if (up->sent == 0) break;
     }
@@ -329,6 +335,31 @@ Status SyncWorker::round(std::int64_t now) {
     return {};
 }
 
+Status SyncWorker::guarded_round(std::int64_t now) {
+    // Nothing thrown on this thread may reach std::terminate: a fault in a round
+    // (a bug, an allocation failure, a throwing hook) is logged, counted and
+    // retried with the ordinary backoff, and the lane keeps working.
+    const char* what = nullptr;
+    std::string detail;
+    try {
+        return round(now);
+    } catch (const std::exception& e) {
+        what = "exception";
+        detail = e.what();
+    } catch (...) {
+        what = "exception";
+        detail = "unknown exception";
+    }
+    std::uint64_t n;
+    {
+        std::lock_guard lk(mu_);
+        n = ++st_.faults;
+    }
+    log::error(kCat, "fault in a sync round; retrying with backoff",
+               {{"detail", detail.substr(0, 200)}, {"faults", std::to_string(n)}});
+    return fail(ErrorKind::internal, kReasonSyncFault, std::string(what) + ": " + detail.substr(0, 200));
+}
+
 void SyncWorker::run() {
     pthread_setname_np(pthread_self(), "sync");
     // Bounded: every iteration waits (idle or backoff) unless stopping, and stop_
@@ -340,7 +371,7 @@ void SyncWorker::run() {
             st_.last_attempt_ms = wall_now_ms();
             ++st_.rounds;
         }
-        auto r = round(now);
+        auto r = guarded_round(now);
         if (stop_.load()) break;
         if (!r) {
             fail_round(r.error());

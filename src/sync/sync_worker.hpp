@@ -6,7 +6,9 @@
 //
 // then sleeps `poll_interval_ms` (or until wake()/stop()). A failed step ends the
 // round and the thread waits a SyncBackoff delay (exponential, full jitter,
-// capped). A refusal (HTTP 4xx other than 408/429: revoked, not enrolled, bad
+// capped). An exception out of a round (a bug, bad_alloc, a throwing hook) never
+// leaves the thread: it is logged, counted in SyncStatus::faults (sent in the
+// heartbeat as "sync_faults") and treated as a failed round. A refusal (HTTP 4xx other than 408/429: revoked, not enrolled, bad
 // request) is not retried blindly: it is logged once per distinct reason and the
 // thread waits `refused_backoff_ms` before trying again. 408/429, 5xx and network
 // or TLS errors use the normal backoff.
@@ -44,6 +46,9 @@
 #include <thread>
 
 namespace cp::sync {
+
+// Reason of a round ended by an exception ([internal] "sync-fault").
+constexpr const char* kReasonSyncFault = "sync-fault";
 
 struct SyncWorkerConfig {
     HttpsConfig https;           // upstream URL, fleet CA, device cert/key, timeouts
@@ -84,6 +89,8 @@ struct SyncStatus {
     std::string last_error;               // "<kind>/<reason>: message", empty after success
     std::uint64_t rounds = 0;
     std::uint64_t uploaded_rows = 0;      // rows acknowledged since start
+    std::uint64_t faults = 0;             // rounds ended by an exception (logged, retried; in the heartbeat)
+    std::uint64_t conflicts = 0;          // rows the server reported stored with other content
 };
 
 class SyncWorker {
@@ -122,6 +129,7 @@ private:
                status::StatusList& list, const crypto::TrustStore& signers);
     void run();
     Status round(std::int64_t now_mono);
+    Status guarded_round(std::int64_t now_mono);  // round() with every exception caught
     void fail_round(const Error& e);
     // Waits up to `ms` or until stop (and wake when `wakeable`); false when stopping.
     bool wait_ms(std::int64_t ms, bool wakeable);

@@ -252,3 +252,22 @@ backoff_cap_s = 60
     REQUIRE_FALSE(board.ok());
     CHECK(names_key(board.error(), "upstream.url"));
 }
+
+TEST_CASE("device.id follows the command centre's rule: 1 to 64 token characters") {
+    // The command centre enrols only such ids (src/common/device_id.hpp); any other
+    // would have every upload refused, so the device refuses it at start-up.
+    for (const std::string& bad : {std::string("\"gate 01\""), std::string("gate/01"), std::string("gate#1"),
+                                  std::string("网关"), std::string(65, 'a'), std::string(1024, 'a')}) {
+        CAPTURE(bad);
+        auto c = parse("[device]\nid = " + bad + "\n");
+        REQUIRE_FALSE(c.ok());
+        CHECK_MESSAGE(names_key(c.error(), "device.id"), c.error().describe());
+        CHECK(c.error().message.find("64") != std::string::npos);
+    }
+    for (const std::string& good : {std::string("gate-01"), std::string("site.a:lane_2"), std::string(64, 'a')}) {
+        CAPTURE(good);
+        auto c = parse("[device]\nid = " + good + "\n");
+        REQUIRE_MESSAGE(c.ok(), c.error().describe());
+        CHECK(c->device.id == good);
+    }
+}

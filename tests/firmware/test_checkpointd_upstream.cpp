@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <set>
 
 using namespace cp;
@@ -185,4 +186,139 @@ TEST_CASE("checkpointd and the command centre: outage backlog once, a RED reache
     CHECK_FALSE(fs::exists("/proc/" + std::to_string(d.pid())));
     CHECK(log_has(log, "why=SIGTERM"));
     CHECK(integrity_check(tmp / "data" / "journal.db") == "ok");
+}
+
+namespace {
+
+std::int64_t sql_int(const fs::path& db, const std::string& sql) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.string().c_str(), &h) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("after a journal reset, a RED and a fever scan reach the command centre, and the old pending row too") {
+    if (cp::testing::emulated()) {
+        MESSAGE("skipped under emulation: timing sized for native speed");
+        std::exit(cp::testing::kSkip);
+    }
+    Upstream up;
+    up.enroll("gate-01");
+    const int port = up.server->port();
+    auto signer = upstream::ListSigner::load(up.path("list-signer.key"), up.path("list-signer.crt"));
+    REQUIRE_MESSAGE(signer.ok(), signer.error().describe());
+
+    testing::TempDir tmp;
+    World w(tmp.path());
+    const pass::Pass green = w.make_pass(pass::Kind::resident, "张*明");
+    const pass::Pass isolated = w.make_pass(pass::Kind::resident, "李*华");
+    const pass::Pass feverish = w.make_pass(pass::Kind::resident, "王*芳");
+    const std::int64_t now = wall_now_ms() / 1000;
+    REQUIRE(up.store->set_statuses({{pass::id_hex(green.id), upstream::PassStatus::green, "", now},
+                                    {pass::id_hex(isolated.id), upstream::PassStatus::red, "isolation", now},
+                                    {pass::id_hex(feverish.id), upstream::PassStatus::green, "", now}},
+                                   now)
+                .ok());
+    auto v1 = upstream::publish_list(*up.store, *signer, now);
+    REQUIRE_MESSAGE(v1.ok(), v1.error().describe());
+    {
+        crypto::TrustStore list_signers;
+        REQUIRE(list_signers.add_pem_or_der(as_bytes(testing::read_file(up.pki / "list-signer.crt"))).ok());
+        auto list = must(status::open_sqlite_status_list((tmp / "data" / "status.db").string()), "status open");
+        REQUIRE(list->import_bytes(v1->snapshot, list_signers).ok());
+    }
+    testing::write_file(tmp / "checkpointd.conf",
+                        config_text(tmp.path(), "gate", upstream_config(up, port, tmp.path()), "gate-01"));
+    const int slow = under_emulator() ? 5 : 1;
+    const fs::path journal_db = tmp / "data" / "journal.db";
+
+    // Runs the daemon over `people` until every scan is on the server, then SIGTERM.
+    auto run = [&](const std::vector<Person>& people, std::size_t stored_after, const fs::path& log) {
+        testing::write_file(tmp / "lane.json", lane_script(people).dump());
+        Process d({"--config", (tmp / "checkpointd.conf").string(), "--board", board_file().string(), "--lane",
+                   (tmp / "lane.json").string(), "--json"},
+                  log);
+        INFO("daemon log:\n" << testing::read_file(log));
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(90 * slow);
+        while (d.lines().size() < people.size() && std::chrono::steady_clock::now() < end) d.read_for(100);
+        REQUIRE(d.lines().size() == people.size());
+        const auto lines = parse_lines(d.lines());
+        for (std::size_t i = 0; i < people.size(); ++i) {
+            CAPTURE(people[i].label);
+            CHECK(lines[i]["verdict"] == people[i].verdict);
+            CHECK(lines[i]["reason"] == people[i].reason);
+        }
+        CHECK(eventually([&] { return stored_scans(up).size() >= stored_after; }, std::chrono::seconds(20 * slow)));
+        d.signal(SIGTERM);
+        auto rc = d.wait(10'000 * slow);
+        REQUIRE(rc.has_value());
+        CHECK(*rc == 0);
+        return lines;
+    };
+
+    // First life of the journal: two scans, both uploaded.
+    const auto first = run({person("green", green.name, w.issue(green, w.issuer), green.id, "GREEN", "ok"),
+                            person("green again", green.name, w.issue(green, w.issuer), green.id, "GREEN", "ok")},
+                           2, tmp / "run1.log");
+    REQUIRE(stored_scans(up).size() == 2);
+    // A row journaled just before the power went: not uploaded yet.
+    std::int64_t first_epoch = 0;
+    {
+        journal::JournalOptions jo;
+        jo.device_id = "gate-01";
+        jo.disk_floor_bytes = 0;
+        auto j = must(journal::ScanJournal::open(journal_db.string(), jo), "journal");
+        first_epoch = j->epoch();
+        journal::ScanRecord r;
+        r.pass_id = pass::id_hex(green.id);
+        r.verdict = "GREEN";
+        r.reason = "ok";
+        r.lane = "gate";
+        r.device_id = "gate-01";
+        REQUIRE(j->append(r).ok());
+    }
+    // The journal is damaged (its pending index): checkpointd moves it aside and starts again at seq 1.
+    const std::int64_t root = sql_int(journal_db, "SELECT rootpage FROM sqlite_master WHERE name = 'scans_pending'");
+    {
+        std::fstream f(journal_db, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp((root - 1) * 4096);
+        const std::string junk(4096, '\xa5');
+        f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    REQUIRE(integrity_check(journal_db) != "ok");
+
+    Person fever = person("fever", feverish.name, w.issue(feverish, w.issuer), feverish.id, "RED", "fever");
+    fever.temperature_c = 38.6;
+    const auto second = run({person("isolated", isolated.name, w.issue(isolated, w.issuer), isolated.id, "RED",
+                                    "status-red"),
+                             fever},
+                            5, tmp / "run2.log");
+    CHECK(log_has(tmp / "run2.log", "moved aside"));
+    CHECK(second[0]["seq"] == 1);  // the new journal starts again at 1 ...
+
+    const auto scans = stored_scans(up);
+    CHECK(scans.size() == 5);  // ... and nothing is taken for a duplicate of the first journal's rows
+    std::set<std::string> ids;
+    int red_status = 0, red_fever = 0, carried = 0;
+    for (const auto& s : scans) {
+        ids.insert(s.scan_id);
+        if (s.epoch == first_epoch && s.seq == 3) ++carried;  // the pending row of the old journal
+        if (s.epoch != first_epoch && s.verdict == "red" && s.reason == "status-red") ++red_status;
+        if (s.epoch != first_epoch && s.verdict == "red" && s.reason == "fever") ++red_fever;
+    }
+    CHECK(ids.size() == 5);
+    CHECK(red_status == 1);
+    CHECK(red_fever == 1);
+    CHECK(carried == 1);
+    CHECK(scans.size() == first.size() + 1 + second.size());
+    auto devices = up.store->devices();
+    REQUIRE(devices.ok());
+    CHECK((*devices)[0].device.conflicts == 0);
 }

@@ -15,12 +15,14 @@ using cp::testing::TempDir;
 TEST_CASE("journal tail prints the last rows as JSON lines, oldest first") {
     TempDir dir;
     auto path = dir / "journal.db";
+    std::int64_t epoch = 0;
     {
         JournalOptions o;
         o.device_id = "gate-3";
         o.disk_floor_bytes = 0;
         auto j = ScanJournal::open(path.string(), o);
         REQUIRE(j.ok());
+        epoch = (*j)->epoch();
         for (int i = 0; i < 5; ++i) {
             ScanRecord r;
             r.pass_id = "00112233445566778899aabbccddeeff";
@@ -41,7 +43,7 @@ TEST_CASE("journal tail prints the last rows as JSON lines, oldest first") {
     CHECK(rows[0]["seq"] == 4);
     CHECK(rows[1]["seq"] == 5);
     CHECK(rows[1]["verdict"] == "RED");
-    CHECK(rows[1]["scan_id"] == "gate-3-5");
+    CHECK(rows[1]["scan_id"] == "gate-3-" + std::to_string(epoch) + "-5");
 
     CHECK(run_checkpoint("journal tail --db " + shell_quote((dir / "none.db").string())).code == 2);
     CHECK_FALSE(std::filesystem::exists(dir / "none.db"));  // tail never creates a journal

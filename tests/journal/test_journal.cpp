@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <csignal>
 #include <cstdio>
@@ -52,7 +53,11 @@ TEST_CASE("append assigns increasing sequence numbers that survive reopening") {
         REQUIRE(b.ok());
         CHECK(a->seq == 1);
         CHECK(b->seq == 2);
-        CHECK(a->scan_id == "gate-7-1");
+        // A new journal draws its epoch; scan ids carry it.
+        CHECK(j->epoch() >= 1);
+        CHECK(j->epoch() <= kMaxEpoch);
+        CHECK(a->epoch == j->epoch());
+        CHECK(a->scan_id == "gate-7-" + std::to_string(j->epoch()) + "-1");
         CHECK(a->wall_ms > 0);
         CHECK(a->mono_ms > 0);
     }
@@ -316,4 +321,156 @@ TEST_CASE("JSON lines carry ids and codes only") {
     CHECK(j["temperature_c"].get<double>() == doctest::Approx(36.6));
     CHECK(j["time"] == "2027-01-15T08:00:00Z");
     CHECK_FALSE(j.contains("name"));
+}
+
+namespace {
+
+// Runs one SQL statement on a journal file with a connection of its own.
+void raw_sql(const std::filesystem::path& p, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(p.string().c_str(), &db) == SQLITE_OK);
+    char* msg = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
+    const std::string m = msg ? msg : "";
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    REQUIRE_MESSAGE(rc == SQLITE_OK, m);
+}
+
+std::int64_t raw_int(const std::filesystem::path& p, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(p.string().c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+// Overwrites page `page` (1-based) of a closed, checkpointed database with junk.
+void damage_page(const std::filesystem::path& p, std::int64_t page) {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp((page - 1) * 4096);
+    std::string junk(4096, '\xa5');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+}
+
+}  // namespace
+
+TEST_CASE("epochs: a new journal draws one and keeps it; a journal from before epochs keeps epoch 0 and its old ids") {
+    TempDir dir;
+    JournalOptions o;
+    o.device_id = "gate-7";
+    std::int64_t first = 0;
+    {
+        auto j = open_ok(dir / "a.db", o);
+        first = j->epoch();
+        REQUIRE(j->append(scan()).ok());
+    }
+    {
+        auto j = open_ok(dir / "a.db", o);
+        CHECK(j->epoch() == first);
+        auto r = j->append(scan());
+        REQUIRE(r.ok());
+        CHECK(r->scan_id == "gate-7-" + std::to_string(first) + "-2");
+    }
+    // Two journals started fresh (a reset) never share an epoch, so never a scan id.
+    CHECK(open_ok(dir / "b.db", o)->epoch() != first);
+
+    // A journal written before epochs existed has no epoch row: it stays epoch 0,
+    // and its scan ids keep the form the command centre already holds.
+    {
+        auto j = open_ok(dir / "old.db", o);
+        REQUIRE(j->append(scan()).ok());
+    }
+    raw_sql(dir / "old.db", "DROP TABLE meta; DROP TABLE carried;");
+    auto j = open_ok(dir / "old.db", o);
+    CHECK(j->epoch() == 0);
+    auto r = j->append(scan());
+    REQUIRE(r.ok());
+    CHECK(r->seq == 2);
+    CHECK(r->scan_id == "gate-7-2");
+}
+
+TEST_CASE("carried rows of a moved-aside journal are uploaded first, under their own epoch and ids") {
+    TempDir dir;
+    JournalOptions o;
+    o.device_id = "gate-7";
+    std::int64_t old_epoch = 0;
+    {
+        auto old = open_ok(dir / "old.db", o);
+        old_epoch = old->epoch();
+        for (int i = 0; i < 5; ++i) REQUIRE(old->append(scan(i == 3 ? "RED" : "GREEN", i == 3 ? "fever" : "ok")).ok());
+        REQUIRE(old->mark_uploaded_through(2).ok());
+    }
+    Salvage sv = salvage_pending((dir / "old.db").string());
+    CHECK(sv.epoch == old_epoch);
+    CHECK(sv.lost.rows == 0);
+    CHECK(sv.lost.journals == 0);
+    REQUIRE(sv.rows.size() == 3);
+    CHECK(sv.rows[0].seq == 3);
+    CHECK(sv.rows[1].reason == "fever");
+    CHECK(sv.rows[2].scan_id == "gate-7-" + std::to_string(old_epoch) + "-5");
+
+    auto j = open_ok(dir / "new.db", o);
+    REQUIRE(j->append(scan()).ok());
+    REQUIRE(j->carry(sv.rows, sv.lost).ok());
+    REQUIRE(j->carry(sv.rows, {2, 1}).ok());  // carried twice (a restart): stored once, losses add up
+    CHECK(j->stats()->pending == 4);
+    auto batch = j->next_batch(100);
+    REQUIRE(batch.ok());
+    REQUIRE(batch->size() == 3);  // one epoch per batch: the carried rows first
+    for (const auto& r : *batch) CHECK(r.epoch == old_epoch);
+    CHECK((*batch)[1].reason == "fever");
+    REQUIRE(j->mark_carried_uploaded(old_epoch, {3, 4, 5}).value() == 3);
+    batch = j->next_batch(100);
+    REQUIRE(batch->size() == 1);
+    CHECK((*batch)[0].epoch == j->epoch());
+    CHECK((*batch)[0].seq == 1);
+    CHECK(j->losses()->rows == 2);
+    CHECK(j->losses()->journals == 1);
+    // A carried row of the journal's own epoch could shadow one of its rows: refused.
+    ScanRecord own = sv.rows[0];
+    own.epoch = j->epoch();
+    CHECK(j->carry({own}, {}).error().reason == "record");
+}
+
+TEST_CASE("salvage: a damaged pending index still yields every pending row; an unreadable file is a counted loss") {
+    TempDir dir;
+    auto path = dir / "j.db";
+    {
+        auto j = open_ok(path);
+        for (int i = 0; i < 600; ++i) REQUIRE(j->append(scan()).ok());
+        REQUIRE(j->mark_uploaded_through(100).ok());
+    }
+    const std::int64_t root = raw_int(path, "SELECT rootpage FROM sqlite_master WHERE name = 'scans_pending'");
+    damage_page(path, root);
+    auto r = ScanJournal::open(path.string());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "corrupt");  // the daemon moves it aside
+    Salvage sv = salvage_pending(path.string());
+    CHECK(sv.rows.size() == 500);
+    CHECK(sv.lost.rows == 0);
+    CHECK(sv.lost.journals == 0);
+
+    // A damaged table page: what is before it is read, the rest is a counted loss.
+    auto p2 = dir / "j2.db";
+    {
+        auto j = open_ok(p2);
+        for (int i = 0; i < 600; ++i) REQUIRE(j->append(scan()).ok());
+    }
+    damage_page(p2, raw_int(p2, "SELECT rootpage FROM sqlite_master WHERE name = 'scans'"));
+    Salvage part = salvage_pending(p2.string());
+    CHECK(part.lost.journals == 1);
+    CHECK(part.rows.size() < 600);
+
+    cp::testing::write_file(dir / "garbage.db", std::string(8192, 'x'));
+    Salvage none = salvage_pending((dir / "garbage.db").string());
+    CHECK(none.rows.empty());
+    CHECK(none.lost.journals == 1);
+    Salvage missing = salvage_pending((dir / "missing.db").string());
+    CHECK(missing.rows.empty());
+    CHECK(missing.lost.journals == 1);
 }

@@ -1,6 +1,7 @@
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/tls_log.hpp"
 
+#include "src/common/device_id.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 #include "tools/upstream/dashboard.hpp"
@@ -111,6 +112,9 @@ std::optional<std::int64_t> to_i64(std::string_view s) {
 }
 
 // Parses one uploaded scan; the reason names the offending field.
+// Largest journal epoch a device draws (src/journal: 2^53 - 1, exact in JSON).
+constexpr std::int64_t kMaxJournalEpoch = (std::int64_t{1} << 53) - 1;
+
 Result<Scan> parse_scan(const json& j, const std::string& device_id, std::int64_t now_s) {
     auto bad = [](const char* field) {
         return fail(ErrorKind::invalid_input, "scan", std::string("bad field '") + field + "'");
@@ -124,7 +128,14 @@ Result<Scan> parse_scan(const json& j, const std::string& device_id, std::int64_
     if (s.seq < 1) return bad("seq");
     if (!j.contains("scan_id") || !j["scan_id"].is_string()) return bad("scan_id");
     s.scan_id = j["scan_id"].get<std::string>();
-    if (!is_token(s.scan_id, 64)) return bad("scan_id");
+    // "<device>-<epoch>-<seq>": a 64-character device id, a 16-digit epoch, a seq.
+    if (!is_token(s.scan_id, 128)) return bad("scan_id");
+    // The device journal's generation; absent (0) from devices made before epochs.
+    if (j.contains("epoch") && !j["epoch"].is_null()) {
+        if (!j["epoch"].is_number_integer()) return bad("epoch");
+        s.epoch = j["epoch"].get<std::int64_t>();
+        if (s.epoch < 0 || s.epoch > kMaxJournalEpoch) return bad("epoch");
+    }
     if (j.contains("pass_id") && !j["pass_id"].is_null()) {
         if (!j["pass_id"].is_string()) return bad("pass_id");
         s.pass_id = j["pass_id"].get<std::string>();
@@ -233,6 +244,10 @@ Result<CertificateIdentity> certificate_identity(const std::string& pem) {
     auto id = identity_of(cert);
     X509_free(cert);
     if (!id) return fail(ErrorKind::invalid_input, "subject", "certificate needs exactly one CN");
+    // The device's own configuration refuses any other id (src/common/device_id.hpp).
+    if (!is_device_id(id->cn))
+        return fail(ErrorKind::invalid_input, "subject",
+                    std::string("the CN is not a device id (") + kDeviceIdRule + ")");
     return CertificateIdentity{id->cn, id->fingerprint};
 }
 
@@ -335,6 +350,11 @@ struct UpstreamServer::Impl {
                                      {"message", s.error().message}, {"index", i}});
                 return;
             }
+            if (!scans.empty() && s->epoch != scans.front().epoch) {
+                send_json(res, 400, {{"error", "invalid_input"}, {"reason", "epoch"},
+                                     {"message", "one journal epoch per batch"}, {"index", i}});
+                return;
+            }
             scans.push_back(std::move(*s));
         }
         auto r = store.ingest_scans(dev->id, scans);
@@ -344,9 +364,10 @@ struct UpstreamServer::Impl {
             return;
         }
         if (r->conflicts > 0)
-            log::warn(kCat, "scan sequence reused with another scan id",
-                      {{"device", dev->id}, {"conflicts", std::to_string(r->conflicts)}});
-        send_json(res, 200, {{"acked_seq", r->acked_seq}, {"stored", r->stored},
+            log::error(kCat, "scan id reused with other content: kept apart and counted",
+                       {{"device", dev->id}, {"epoch", std::to_string(r->epoch)},
+                        {"conflicts", std::to_string(r->conflicts)}});
+        send_json(res, 200, {{"acked_seq", r->acked_seq}, {"epoch", r->epoch}, {"stored", r->stored},
                              {"duplicates", r->duplicates}, {"conflicts", r->conflicts}});
     }
 
@@ -384,6 +405,19 @@ struct UpstreamServer::Impl {
         } else {
             hb.sensors_json = "{}";
         }
+        // Journal health: optional (devices from before these fields send none).
+        for (auto [key, field] : {std::pair<const char*, std::int64_t*>{"journal_epoch", &hb.journal_epoch},
+                                  {"journal_lost_rows", &hb.lost_rows},
+                                  {"journal_lost_journals", &hb.lost_journals},
+                                  {"sync_faults", &hb.sync_faults}}) {
+            if (!b.contains(key)) continue;
+            if (!b[key].is_number_integer() || b[key].get<std::int64_t>() < 0) return bad(key);
+            *field = b[key].get<std::int64_t>();
+        }
+        if (hb.lost_rows > 0 || hb.lost_journals > 0)
+            log::error(kCat, "device reports journal rows lost",
+                       {{"device", dev->id}, {"lost_rows", std::to_string(hb.lost_rows)},
+                        {"lost_journals", std::to_string(hb.lost_journals)}});
         auto st = store.record_heartbeat(hb);
         if (!st) {
             send_error(res, 500, st.error());
@@ -511,13 +545,17 @@ struct UpstreamServer::Impl {
         json d = json::array();
         for (const auto& st : *devs) {
             json row = {{"id", st.device.id}, {"revoked", st.device.revoked},
-                        {"last_seen", st.last_seen}, {"acked_seq", st.device.acked_seq}};
+                        {"last_seen", st.last_seen}, {"acked_seq", st.device.acked_seq},
+                        {"scan_conflicts", st.device.conflicts}};
             if (st.last_heartbeat) {
                 row["list_version"] = st.last_heartbeat->list_version;
                 row["backlog"] = st.last_heartbeat->backlog;
                 row["firmware"] = st.last_heartbeat->firmware;
                 row["skew_ms"] = st.last_heartbeat->device_time_ms -
                                  st.last_heartbeat->server_time_ms;
+                row["journal_lost_rows"] = st.last_heartbeat->lost_rows;
+                row["journal_lost_journals"] = st.last_heartbeat->lost_journals;
+                row["sync_faults"] = st.last_heartbeat->sync_faults;
                 json sensors = json::parse(st.last_heartbeat->sensors_json, nullptr, false);
                 row["sensors"] = sensors.is_discarded() ? json::object() : sensors;
             }

@@ -35,14 +35,20 @@ CREATE TABLE IF NOT EXISTS devices(
   revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,
   acked_seq INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS scans(
-  device_id TEXT NOT NULL, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
+  device_id TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
   pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
   temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
   received_at INTEGER NOT NULL, alert INTEGER NOT NULL,
   manual INTEGER NOT NULL DEFAULT 0, ref_seq INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(device_id, seq));
-CREATE INDEX IF NOT EXISTS scans_received ON scans(received_at);
-CREATE INDEX IF NOT EXISTS scans_alert ON scans(alert) WHERE alert = 1;
+  PRIMARY KEY(device_id, epoch, seq));
+CREATE TABLE IF NOT EXISTS device_epochs(
+  device_id TEXT NOT NULL, epoch INTEGER NOT NULL, acked_seq INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(device_id, epoch));
+CREATE TABLE IF NOT EXISTS scan_conflicts(
+  device_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
+  pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+  temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
+  received_at INTEGER NOT NULL, manual INTEGER NOT NULL, ref_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats(
   device_id TEXT PRIMARY KEY, firmware TEXT NOT NULL, list_version INTEGER NOT NULL,
   backlog INTEGER NOT NULL, sensors TEXT NOT NULL, device_time_ms INTEGER NOT NULL,
@@ -58,6 +64,31 @@ CREATE TABLE IF NOT EXISTS issuers(
   fingerprint TEXT PRIMARY KEY, cert BLOB NOT NULL, added_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS trust_versions(
   version INTEGER PRIMARY KEY, published_at INTEGER NOT NULL, signed BLOB NOT NULL);
+)sql";
+
+// After kSchema and the migrations (the scans table may have been rebuilt).
+constexpr const char* kIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS scans_received ON scans(received_at);
+CREATE INDEX IF NOT EXISTS scans_alert ON scans(alert) WHERE alert = 1;
+)sql";
+
+// A store from before journal epochs keyed scans by (device, seq): rebuilt with
+// epoch 0 for every row (the old devices' epoch), rowids kept (dashboard cursors).
+constexpr const char* kMigrateScansToEpochs = R"sql(
+ALTER TABLE scans RENAME TO scans_before_epochs;
+CREATE TABLE scans(
+  device_id TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
+  pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
+  temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
+  received_at INTEGER NOT NULL, alert INTEGER NOT NULL,
+  manual INTEGER NOT NULL DEFAULT 0, ref_seq INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(device_id, epoch, seq));
+INSERT INTO scans(rowid, device_id, epoch, seq, scan_id, pass_id, verdict, reason, temperature_c, time,
+                  lane, received_at, alert, manual, ref_seq)
+  SELECT rowid, device_id, 0, seq, scan_id, pass_id, verdict, reason, temperature_c, time,
+         lane, received_at, alert, manual, ref_seq FROM scans_before_epochs ORDER BY rowid;
+DROP TABLE scans_before_epochs;
+INSERT OR IGNORE INTO device_epochs(device_id, epoch, acked_seq) SELECT id, 0, acked_seq FROM devices;
 )sql";
 
 // RAII prepared statement with typed binds; errors surface through step().
@@ -177,6 +208,43 @@ public:
         return r;
     }
 
+    Result<bool> has_column(const char* table, const char* column) {
+        Stmt s(db_, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2");
+        s.bind(1, std::string_view(table)).bind(2, std::string_view(column));
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        return s.i64(0) > 0;
+    }
+
+    // Brings a store written by an earlier version to the current schema, each
+    // step in one transaction.
+    Status migrate() {
+        std::lock_guard lock(mu_);
+        struct Column {
+            const char* table;
+            const char* column;
+            const char* add;
+        };
+        static const Column kAdded[] = {
+            {"devices", "conflicts", "ALTER TABLE devices ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0"},
+            {"heartbeats", "journal_epoch", "ALTER TABLE heartbeats ADD COLUMN journal_epoch INTEGER NOT NULL DEFAULT 0"},
+            {"heartbeats", "lost_rows", "ALTER TABLE heartbeats ADD COLUMN lost_rows INTEGER NOT NULL DEFAULT 0"},
+            {"heartbeats", "lost_journals", "ALTER TABLE heartbeats ADD COLUMN lost_journals INTEGER NOT NULL DEFAULT 0"},
+            {"heartbeats", "sync_faults", "ALTER TABLE heartbeats ADD COLUMN sync_faults INTEGER NOT NULL DEFAULT 0"},
+        };
+        for (const auto& c : kAdded) {
+            auto has = has_column(c.table, c.column);
+            if (!has) return fail(has.error());
+            if (!*has) CP_TRY(exec(c.add));
+        }
+        auto epochs = has_column("scans", "epoch");
+        if (!epochs) return fail(epochs.error());
+        if (!*epochs) {
+            return transaction([&]() -> Status { return exec(kMigrateScansToEpochs); });
+        }
+        return {};
+    }
+
     Status enroll_device(const std::string& id, const std::string& fingerprint,
                          std::int64_t now) override {
         std::lock_guard lock(mu_);
@@ -206,7 +274,7 @@ public:
     Result<std::optional<Device>> find_device(const std::string& id) override {
         std::lock_guard lock(mu_);
         Stmt s(db_,
-               "SELECT id, fingerprint, enrolled_at, revoked, revoked_at, acked_seq FROM devices "
+               "SELECT id, fingerprint, enrolled_at, revoked, revoked_at, acked_seq, conflicts FROM devices "
                "WHERE id = ?1");
         s.bind(1, id);
         auto row = s.step();
@@ -223,6 +291,7 @@ public:
         d.revoked = s.i64(3) != 0;
         d.revoked_at = s.i64(4);
         d.acked_seq = s.i64(5);
+        d.conflicts = s.i64(6);
         return d;
     }
 
@@ -230,9 +299,9 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_,
                "SELECT d.id, d.fingerprint, d.enrolled_at, d.revoked, d.revoked_at, d.acked_seq, "
-               "d.last_seen, h.firmware, h.list_version, h.backlog, h.sensors, h.device_time_ms, "
-               "h.server_time_ms FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id "
-               "ORDER BY d.id");
+               "d.conflicts, d.last_seen, h.firmware, h.list_version, h.backlog, h.sensors, h.device_time_ms, "
+               "h.server_time_ms, h.journal_epoch, h.lost_rows, h.lost_journals, h.sync_faults "
+               "FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id");
         std::vector<DeviceState> out;
         for (;;) {
             auto row = s.step();
@@ -240,16 +309,20 @@ public:
             if (!*row) break;
             DeviceState st;
             st.device = read_device(s);
-            st.last_seen = s.i64(6);
-            if (!s.is_null(7)) {
+            st.last_seen = s.i64(7);
+            if (!s.is_null(8)) {
                 Heartbeat hb;
                 hb.device_id = st.device.id;
-                hb.firmware = s.text(7);
-                hb.list_version = s.i64(8);
-                hb.backlog = s.i64(9);
-                hb.sensors_json = s.text(10);
-                hb.device_time_ms = s.i64(11);
-                hb.server_time_ms = s.i64(12);
+                hb.firmware = s.text(8);
+                hb.list_version = s.i64(9);
+                hb.backlog = s.i64(10);
+                hb.sensors_json = s.text(11);
+                hb.device_time_ms = s.i64(12);
+                hb.server_time_ms = s.i64(13);
+                hb.journal_epoch = s.i64(14);
+                hb.lost_rows = s.i64(15);
+                hb.lost_journals = s.i64(16);
+                hb.sync_faults = s.i64(17);
                 st.last_heartbeat = hb;
             }
             out.push_back(std::move(st));
@@ -268,50 +341,86 @@ public:
         std::lock_guard lock(mu_);
         return transaction([&]() -> Result<IngestResult> {
             IngestResult res;
+            const std::int64_t epoch = scans.empty() ? 0 : scans.front().epoch;
+            res.epoch = epoch;
+            Stmt dev(db_, "SELECT 1 FROM devices WHERE id = ?1");
+            dev.bind(1, device_id);
+            auto known = dev.step();
+            if (!known) return fail(known.error());
+            if (!*known) return fail(ErrorKind::not_found, "device", device_id);
             Stmt ins(db_,
-                     "INSERT INTO scans(device_id, seq, scan_id, pass_id, verdict, reason, "
+                     "INSERT INTO scans(device_id, epoch, seq, scan_id, pass_id, verdict, reason, "
                      "temperature_c, time, lane, received_at, alert, manual, ref_seq) "
-                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
-                     "ON CONFLICT(device_id, seq) DO NOTHING");
-            Stmt existing(db_, "SELECT scan_id FROM scans WHERE device_id = ?1 AND seq = ?2");
+                     "VALUES(?1, ?14, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+                     "ON CONFLICT(device_id, epoch, seq) DO NOTHING");
+            Stmt existing(db_,
+                          "SELECT scan_id, pass_id, verdict, reason, temperature_c, time, lane, manual, ref_seq "
+                          "FROM scans WHERE device_id = ?1 AND epoch = ?2 AND seq = ?3");
+            Stmt keep(db_,
+                      "INSERT INTO scan_conflicts(device_id, epoch, seq, scan_id, pass_id, verdict, reason, "
+                      "temperature_c, time, lane, received_at, manual, ref_seq) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
             for (const Scan& sc : scans) {
                 if (sc.device_id != device_id)
                     return fail(ErrorKind::invalid_input, "device", "scan of another device");
+                if (sc.epoch != epoch)
+                    return fail(ErrorKind::invalid_input, "epoch", "one epoch per batch");
                 ins.bind(1, sc.device_id).bind(2, sc.seq).bind(3, sc.scan_id).bind(4, sc.pass_id)
                     .bind(5, sc.verdict).bind(6, sc.reason).bind(7, sc.temperature_c)
                     .bind(8, sc.time).bind(9, sc.lane).bind(10, sc.received_at)
                     .bind(11, std::int64_t{is_alert(sc) ? 1 : 0})
-                    .bind(12, std::int64_t{sc.manual ? 1 : 0}).bind(13, sc.ref_seq);
+                    .bind(12, std::int64_t{sc.manual ? 1 : 0}).bind(13, sc.ref_seq).bind(14, sc.epoch);
                 CP_TRY(ins.run());
                 ins.reset();
                 if (sqlite3_changes(db_) == 1) {
                     ++res.stored;
                     continue;
                 }
-                existing.bind(1, sc.device_id).bind(2, sc.seq);
+                existing.bind(1, sc.device_id).bind(2, sc.epoch).bind(3, sc.seq);
                 auto row = existing.step();
                 if (!row) return fail(row.error());
-                if (*row && existing.text(0) == sc.scan_id)
-                    ++res.duplicates;
-                else
-                    ++res.conflicts;
+                // A duplicate only when the content is the one stored: a journal
+                // reset or a device bug reusing an id must not pass as a re-send.
+                const bool same = *row && existing.text(0) == sc.scan_id && existing.text(1) == sc.pass_id &&
+                                  existing.text(2) == sc.verdict && existing.text(3) == sc.reason &&
+                                  existing.real_or_null(4) == sc.temperature_c && existing.i64(5) == sc.time &&
+                                  existing.text(6) == sc.lane && (existing.i64(7) != 0) == sc.manual &&
+                                  existing.i64(8) == sc.ref_seq;
                 existing.reset();
+                if (same) {
+                    ++res.duplicates;
+                    continue;
+                }
+                ++res.conflicts;
+                keep.bind(1, sc.device_id).bind(2, sc.epoch).bind(3, sc.seq).bind(4, sc.scan_id)
+                    .bind(5, sc.pass_id).bind(6, sc.verdict).bind(7, sc.reason).bind(8, sc.temperature_c)
+                    .bind(9, sc.time).bind(10, sc.lane).bind(11, sc.received_at)
+                    .bind(12, std::int64_t{sc.manual ? 1 : 0}).bind(13, sc.ref_seq);
+                CP_TRY(keep.run());
+                keep.reset();
             }
-            // Advance the acknowledgement over every contiguous sequence now stored.
-            Stmt cur(db_, "SELECT acked_seq FROM devices WHERE id = ?1");
-            cur.bind(1, device_id);
+            if (res.conflicts > 0) {
+                Stmt cnt(db_, "UPDATE devices SET conflicts = conflicts + ?2 WHERE id = ?1");
+                CP_TRY(cnt.bind(1, device_id).bind(2, static_cast<std::int64_t>(res.conflicts)).run());
+            }
+            // Advance the epoch's acknowledgement over every contiguous sequence now stored.
+            Stmt cur(db_, "SELECT acked_seq FROM device_epochs WHERE device_id = ?1 AND epoch = ?2");
+            cur.bind(1, device_id).bind(2, epoch);
             auto row = cur.step();
             if (!row) return fail(row.error());
-            if (!*row) return fail(ErrorKind::not_found, "device", device_id);
-            std::int64_t acked = cur.i64(0);
-            Stmt next(db_, "SELECT seq FROM scans WHERE device_id = ?1 AND seq > ?2 ORDER BY seq");
-            next.bind(1, device_id).bind(2, acked);
+            std::int64_t acked = *row ? cur.i64(0) : 0;
+            Stmt next(db_, "SELECT seq FROM scans WHERE device_id = ?1 AND epoch = ?2 AND seq > ?3 ORDER BY seq");
+            next.bind(1, device_id).bind(2, epoch).bind(3, acked);
             for (;;) {
                 auto r = next.step();
                 if (!r) return fail(r.error());
                 if (!*r || next.i64(0) != acked + 1) break;
                 ++acked;
             }
+            Stmt ep(db_,
+                    "INSERT INTO device_epochs(device_id, epoch, acked_seq) VALUES(?1, ?2, ?3) "
+                    "ON CONFLICT(device_id, epoch) DO UPDATE SET acked_seq = ?3");
+            CP_TRY(ep.bind(1, device_id).bind(2, epoch).bind(3, acked).run());
             Stmt upd(db_, "UPDATE devices SET acked_seq = ?2 WHERE id = ?1");
             CP_TRY(upd.bind(1, device_id).bind(2, acked).run());
             res.acked_seq = acked;
@@ -323,10 +432,12 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_,
                "INSERT OR REPLACE INTO heartbeats(device_id, firmware, list_version, backlog, "
-               "sensors, device_time_ms, server_time_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+               "sensors, device_time_ms, server_time_ms, journal_epoch, lost_rows, lost_journals, "
+               "sync_faults) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
         return s.bind(1, hb.device_id).bind(2, hb.firmware).bind(3, hb.list_version)
             .bind(4, hb.backlog).bind(5, hb.sensors_json).bind(6, hb.device_time_ms)
-            .bind(7, hb.server_time_ms).run();
+            .bind(7, hb.server_time_ms).bind(8, hb.journal_epoch).bind(9, hb.lost_rows)
+            .bind(10, hb.lost_journals).bind(11, hb.sync_faults).run();
     }
 
     Result<std::vector<ScanRow>> scans(std::size_t limit, std::int64_t after_rowid,
@@ -334,7 +445,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_,
                "SELECT rowid, device_id, seq, scan_id, pass_id, verdict, reason, temperature_c, "
-               "time, lane, received_at, manual, ref_seq FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
+               "time, lane, received_at, manual, ref_seq, epoch FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
                "AND (?3 = '' OR device_id = ?3) ORDER BY rowid DESC LIMIT ?4");
         s.bind(1, after_rowid).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, device)
             .bind(4, static_cast<std::int64_t>(limit));
@@ -357,6 +468,7 @@ public:
             r.scan.received_at = s.i64(10);
             r.scan.manual = s.i64(11) != 0;
             r.scan.ref_seq = s.i64(12);
+            r.scan.epoch = s.i64(13);
             out.push_back(std::move(r));
         }
         return out;
@@ -544,6 +656,8 @@ Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path
     auto store = std::make_unique<SqliteStore>(db);
     auto st = store->exec(kSchema);
     if (!st) return fail(ErrorKind::io, "sqlite-schema", st.error().message);
+    if (auto m = store->migrate(); !m) return fail(ErrorKind::io, "sqlite-schema", m.error().message);
+    if (auto i = store->exec(kIndexes); !i) return fail(ErrorKind::io, "sqlite-schema", i.error().message);
     return std::unique_ptr<UpstreamStore>(std::move(store));
 }
 

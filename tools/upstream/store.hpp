@@ -23,13 +23,14 @@ struct Device {
     std::int64_t enrolled_at = 0;   // seconds since epoch
     bool revoked = false;
     std::int64_t revoked_at = 0;
-    std::int64_t acked_seq = 0;     // highest contiguous scan sequence stored (0: none)
+    std::int64_t acked_seq = 0;     // highest contiguous scan sequence stored in the last epoch uploaded (0: none)
+    std::int64_t conflicts = 0;     // rows received with another content under a stored (epoch, seq)
 };
 
 // One scan decision as uploaded by a device (no personal data: see architecture.md).
 struct Scan {
     std::string device_id;
-    std::int64_t seq = 0;          // per-device journal sequence, 1, 2, 3, ...
+    std::int64_t seq = 0;          // journal sequence within the epoch, 1, 2, 3, ...
     std::string scan_id;           // device-made unique id of the scan
     std::string pass_id;           // 32 hex digits, or empty when no pass was read
     std::string verdict;           // "green", "yellow", "red", "reject"
@@ -40,13 +41,16 @@ struct Scan {
     std::int64_t received_at = 0;  // server time, seconds since epoch
     bool manual = false;           // a guard's resolution of an earlier scan
     std::int64_t ref_seq = 0;      // manual rows: the seq of the scan resolved
+    std::int64_t epoch = 0;        // the device journal's generation (0: a device from before epochs)
 };
 
 struct IngestResult {
-    std::int64_t acked_seq = 0;   // highest contiguous sequence now stored for the device
+    std::int64_t epoch = 0;       // the epoch of the batch (one per call)
+    std::int64_t acked_seq = 0;   // highest contiguous sequence now stored for the device in that epoch
     std::size_t stored = 0;       // rows newly stored by this call
-    std::size_t duplicates = 0;   // rows already stored with the same scan id
-    std::size_t conflicts = 0;    // rows whose (device, seq) is stored with another scan id
+    std::size_t duplicates = 0;   // rows already stored with the same content
+    std::size_t conflicts = 0;    // rows whose (device, epoch, seq) is stored with other content:
+                                  // kept in scan_conflicts, counted per device, never dropped
 };
 
 struct Heartbeat {
@@ -57,6 +61,10 @@ struct Heartbeat {
     std::string sensors_json;        // sensor health as sent, a JSON object
     std::int64_t device_time_ms = 0; // device wall clock when sent
     std::int64_t server_time_ms = 0; // server wall clock when received
+    std::int64_t journal_epoch = 0;  // the device journal's current epoch
+    std::int64_t lost_rows = 0;      // journal rows the device reports lost (unreadable journal)
+    std::int64_t lost_journals = 0;  // journals moved aside that could not be fully read
+    std::int64_t sync_faults = 0;    // faults on the device's sync thread since it started
 };
 
 struct DeviceState {
@@ -118,9 +126,12 @@ public:
     virtual Result<std::vector<DeviceState>> devices() = 0;
     virtual Status touch_device(const std::string& id, std::int64_t now) = 0;
 
-    // Stores scans idempotently by (device, seq): a row already there with the same
-    // scan id is a duplicate, with another scan id a conflict (kept as first stored).
-    // All rows must belong to `device_id`. One transaction.
+    // Stores scans idempotently by (device, epoch, seq): a row already there with
+    // the same content (scan id, pass, verdict, reason, temperature, time, lane,
+    // type) is a duplicate; with other content a conflict: the first row stays in
+    // scans, the new one is kept in scan_conflicts and counted on the device.
+    // All rows must belong to `device_id` and share one epoch (invalid_input
+    // "epoch" otherwise). One transaction.
     virtual Result<IngestResult> ingest_scans(const std::string& device_id,
                                               const std::vector<Scan>& scans) = 0;
     virtual Status record_heartbeat(const Heartbeat& hb) = 0;
