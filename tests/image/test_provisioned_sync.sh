@@ -59,10 +59,12 @@ e=$t/data/etc/checkpoint
 # The device's paths, moved into the temporary folder; the state belongs to the daemon's user.
 mkdir -p "$t/state/screen"
 chown -R 65534:65534 "$t/state"
+# (tools/provision writes every path the daemon writes: screen_dir under /run,
+# the rest under /var/lib/checkpoint.)
 sed -e "s#/etc/checkpoint/#$e/#g" -e "s#/var/lib/checkpoint#$t/state#g" \
+  -e "s#/run/checkpoint/screen#$t/state/screen#g" \
   -e "s#/usr/share/checkpoint/board#$src/board#" \
-  -e "/^\[paths\]$/a screen_dir = $t/state/screen" \
-  -e "/^\[upstream\]$/a trust_dir = $t/state/trust\nheartbeat_interval_s = 5\nbackoff_cap_s = 2" \
+  -e "/^\[upstream\]$/a heartbeat_interval_s = 5\nbackoff_cap_s = 2" \
   "$e/checkpointd.conf" > "$t/device.conf"
 chmod 0644 "$t/device.conf"
 # The sim camera needs a lane script; nobody walks up (only sync matters here).
