@@ -1,11 +1,11 @@
 #include "src/status/version_floor.hpp"
 
+#include "src/common/file_io.hpp"
 #include "src/common/log.hpp"
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,38 +20,7 @@ constexpr std::size_t kMaxFloorFileBytes = 64;
 Failure floor_error(const std::string& msg) { return fail(ErrorKind::io, "version-floor", msg); }
 
 Status write_floor(const std::string& path, std::int64_t version) {
-    const std::string tmp = path + ".tmp";
-    const std::string text = std::to_string(version) + "\n";
-    auto err = [&](const char* what) {
-        const std::string msg = std::string(what) + " " + tmp + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return floor_error(msg);
-    };
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return err("open");
-    std::size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            return err("write");
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        ::close(fd);
-        return err("fsync");
-    }
-    if (::close(fd) != 0) return err("close");
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return err("rename");
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)::fsync(dfd);  // best effort: some file systems refuse a directory fsync
-        ::close(dfd);
-    }
-    return {};
+    return write_file_atomically(path, std::to_string(version) + "\n", path + ".tmp", "version-floor");
 }
 
 }  // namespace

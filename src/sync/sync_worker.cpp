@@ -1,5 +1,6 @@
 #include "src/sync/sync_worker.hpp"
 
+#include "src/common/file_io.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 #include "src/status/version_floor.hpp"
@@ -63,40 +64,9 @@ std::string pem_of(const Bytes& der) {
     return out;
 }
 
-Status write_file_atomically(const std::filesystem::path& dir, const std::string& name,
-                             const std::string& data) {
-    const std::filesystem::path final_path = dir / name;
+Status write_trust_file(const std::filesystem::path& dir, const std::string& name, const std::string& data) {
     // A dot-name without a certificate extension: TrustStore::load never reads it.
-    const std::filesystem::path tmp = dir / ("." + name + ".tmp");
-    auto err = [&](const char* what) {
-        const std::string msg = std::string(what) + " " + tmp.string() + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return fail(ErrorKind::io, "trust-write", msg);
-    };
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return err("open");
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            return err("write");
-        }
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        ::close(fd);
-        return err("fsync");
-    }
-    if (::close(fd) != 0) return err("close");
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0) return err("rename");
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)::fsync(dfd);  // best effort: some file systems refuse a directory fsync
-        ::close(dfd);
-    }
-    return {};
+    return cp::write_file_atomically(dir / name, data, dir / ("." + name + ".tmp"), "trust-write");
 }
 
 }  // namespace
@@ -120,10 +90,10 @@ Status SyncWorker::install_trust_list(const std::string& dir, const TrustList& t
         const auto f = std::filesystem::path(dir) / kIssuersFile;
         if (::unlink(f.c_str()) != 0 && errno != ENOENT)
             return fail(ErrorKind::io, "trust-write", "unlink " + f.string() + ": " + std::strerror(errno));
-    } else if (auto s = write_file_atomically(dir, kIssuersFile, pem); !s) {
+    } else if (auto s = write_trust_file(dir, kIssuersFile, pem); !s) {
         return s;
     }
-    return write_file_atomically(dir, kEnvelopeFile, t.envelope);
+    return write_trust_file(dir, kEnvelopeFile, t.envelope);
 }
 
 std::int64_t SyncWorker::installed_trust_version(const std::string& dir,
