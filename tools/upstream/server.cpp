@@ -558,6 +558,8 @@ struct UpstreamServer::Impl {
         srv.set_read_timeout(cfg.read_timeout_s, 0);
         srv.set_write_timeout(cfg.write_timeout_s, 0);
         srv.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
+        // httplib 0.11 applies this to a declared Content-Length only (a chunked body
+        // would be read whole); read_body() caps both, after authentication.
         srv.set_payload_max_length(cfg.max_body_bytes);
         srv.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
             res.set_header("Date", http_date(now_ms() / 1000));
