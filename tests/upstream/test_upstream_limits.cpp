@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 #include <arpa/inet.h>
@@ -241,6 +242,43 @@ TEST_CASE("a chunked large POST is refused before its body is read") {
     REQUIRE(ok);
     CHECK(ok->status == 200);
     CHECK(parse(ok->body)["acked_seq"] == 2);
+}
+
+TEST_CASE("a request line without an end is cut off, not held in memory") {
+    Upstream up;
+    up.enroll("gate-01");
+    const long before = peak_rss_kb();
+    REQUIRE(before > 0);
+    // Raw TLS with an enrolled device's certificate: a request line of 128 MiB.
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    REQUIRE(ctx);
+    REQUIRE(SSL_CTX_use_certificate_file(ctx, up.path("device-gate-01.crt").c_str(),
+                                         SSL_FILETYPE_PEM) == 1);
+    REQUIRE(SSL_CTX_use_PrivateKey_file(ctx, up.path("device-gate-01.key").c_str(),
+                                        SSL_FILETYPE_PEM) == 1);
+    const int fd = idle_connection("127.0.0.1", up.server->port());
+    SSL* ssl = SSL_new(ctx);
+    REQUIRE(ssl);
+    SSL_set_fd(ssl, fd);
+    REQUIRE(SSL_connect(ssl) == 1);
+    const std::string start = "GET /";
+    REQUIRE(SSL_write(ssl, start.data(), static_cast<int>(start.size())) > 0);
+    const std::string chunk(64u << 10, 'A');
+    std::size_t sent = 0;
+    for (int i = 0; i < 2048; ++i) {
+        if (SSL_write(ssl, chunk.data(), static_cast<int>(chunk.size())) <= 0) break;
+        sent += chunk.size();
+    }
+    CHECK(sent < (64u << 20));  // the server cut the connection
+    CHECK(peak_rss_kb() - before < (48 << 10));
+    SSL_free(ssl);
+    ::close(fd);
+    SSL_CTX_free(ctx);
+
+    // The server still answers.
+    auto r = up.device("gate-01")->Get("/v1/list");
+    REQUIRE(r);
+    CHECK(r->status == 200);
 }
 
 TEST_CASE("idle TCP connections do not keep a device from the server") {

@@ -157,6 +157,7 @@ public:
         return std::exchange(refused_, 0);
     }
     std::size_t max() const { return max_; }
+    std::size_t max_unanswered = 0;  // see ConnectionToken
 
 private:
     std::mutex mu_;
@@ -168,6 +169,11 @@ private:
 struct ConnectionToken {
     std::shared_ptr<ConnectionCap> cap;
     std::string addr;
+    // TLS record bytes received since the server last sent one: a request line,
+    // headers and body. httplib 0.11 holds a request line or header of any length
+    // in memory, so the connection is cut past this budget.
+    std::size_t unanswered = 0;
+    std::size_t max_unanswered = 0;
     ~ConnectionToken() { cap->release(addr); }
 };
 
@@ -243,7 +249,26 @@ void on_tls_info(const SSL* ssl, int where, int) {
                        {"closed", std::to_string((*holder)->take_refused())}});
         return;
     }
-    SSL_set_ex_data(s, ssl_token_index(), new ConnectionToken{*holder, *addr});
+    SSL_set_ex_data(s, ssl_token_index(),
+                    new ConnectionToken{*holder, *addr, 0, (*holder)->max_unanswered});
+}
+
+// Every TLS record header, read or written (OpenSSL's message callback).
+void on_tls_record(int write_p, int, int content_type, const void* buf, std::size_t len,
+                   SSL* ssl, void*) {
+    if (content_type != SSL3_RT_HEADER || len < SSL3_RT_HEADER_LENGTH) return;
+    auto* token = static_cast<ConnectionToken*>(SSL_get_ex_data(ssl, ssl_token_index()));
+    if (!token) return;
+    if (write_p) {
+        token->unanswered = 0;
+        return;
+    }
+    const auto* h = static_cast<const unsigned char*>(buf);
+    token->unanswered += (static_cast<std::size_t>(h[3]) << 8) | h[4];
+    if (token->unanswered > token->max_unanswered) {
+        const int fd = SSL_get_fd(ssl);
+        if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    }
 }
 
 }  // namespace
@@ -681,6 +706,8 @@ Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
     std::string cert = c.cert_path, key = c.key_path, ca = c.client_ca_path;
     std::shared_ptr<ConnectionCap>& cap = impl->cap;
     cap = std::make_shared<ConnectionCap>(std::max<std::size_t>(c.max_connections_per_address, 1));
+    // The largest body, its TLS record overhead, and 1 MiB of request line and headers.
+    cap->max_unanswered = c.max_body_bytes + c.max_body_bytes / 8 + (1u << 20);
     bool setup_ok = false;
     impl->tls = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
         // TLS 1.2+ only; the fleet CA is the only client trust anchor; a client
@@ -697,6 +724,7 @@ Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
         SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION);
         if (SSL_CTX_set_ex_data(&ctx, ctx_cap_index(), &cap) != 1) return false;
         SSL_CTX_set_info_callback(&ctx, on_tls_info);
+        SSL_CTX_set_msg_callback(&ctx, on_tls_record);
         // Without a session id context OpenSSL aborts every resumed session of a
         // verified client ("internal error" alert): libcurl resumes on reconnect.
         static const unsigned char kSessionContext[] = "checkpoint-upstream";
