@@ -4,6 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 
 using namespace cp;
 using namespace cp::upstream;
@@ -92,4 +96,83 @@ TEST_CASE("operator commands: enroll, revoke, set-status, import, publish, trust
     CHECK(scans.status == 0);
     CHECK(scans.out.find("\"verdict\":\"red\"") != std::string::npos);
     CHECK(run_upstream("scans " + db + "--device gate-02").out.empty());
+}
+
+TEST_CASE("acknowledged scans are in the store after kill -9 of the server") {
+    cp::testing::TempDir tmp;
+    auto pki = tmp / "pki";
+    cp::upstream::testing::make_pki(pki);
+    const std::string dbpath = (tmp / "cc.db").string();
+    auto q = [](const std::filesystem::path& f) { return "'" + f.string() + "'"; };
+    REQUIRE(run_upstream("enroll --db " + q(dbpath) + " --cert " + q(pki / "device-gate-01.crt"))
+                .status == 0);
+
+    // `upstream serve` as its own process, its stdout (the listening line) on a pipe.
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    const std::string cmd =
+        "exec " + cp::testing::command_for((cp::testing::bin_dir() / "upstream").string()) +
+        " serve --db " + q(dbpath) + " --port 0 --cert " + q(pki / "server.crt") + " --key " +
+        q(pki / "server.key") + " --client-ca " + q(pki / "fleet-ca.crt") + " --duration-s 120";
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char ch = 0;
+    while (line.size() < 512 && read(out[0], &ch, 1) == 1 && ch != '\n') line += ch;
+    close(out[0]);
+    const auto colon = line.rfind(':');
+    REQUIRE_MESSAGE(line.rfind("listening https://", 0) == 0, line);
+    const int port = std::atoi(line.c_str() + colon + 1);
+    REQUIRE(port > 0);
+
+    httplib::SSLClient c("localhost", port, (pki / "device-gate-01.crt").string(),
+                         (pki / "device-gate-01.key").string());
+    c.set_ca_cert_path((pki / "fleet-ca.crt").string().c_str());
+    c.enable_server_certificate_verification(true);
+    c.set_connection_timeout(10, 0);
+    c.set_read_timeout(10, 0);
+    std::int64_t acked = 0;
+    for (int batch = 0; batch < 10; ++batch) {
+        std::string scans;
+        for (int i = 1; i <= 20; ++i) {
+            const int seq = batch * 20 + i;
+            scans += std::string(scans.empty() ? "" : ",") + "{\"seq\":" + std::to_string(seq) +
+                     ",\"scan_id\":\"k" + std::to_string(seq) +
+                     "\",\"verdict\":\"red\",\"reason\":\"status-red\",\"time\":" +
+                     std::to_string(1764338000 + seq) + "}";
+        }
+        auto r = c.Post("/v1/scans", "{\"scans\":[" + scans + "]}", "application/json");
+        REQUIRE(r);
+        REQUIRE(r->status == 200);
+        const auto at = r->body.find("\"acked_seq\":");
+        REQUIRE(at != std::string::npos);
+        acked = std::atoll(r->body.c_str() + at + 12);
+    }
+    CHECK(acked == 200);
+    // No shutdown, no checkpoint: the process dies right after its last answer.
+    REQUIRE(kill(pid, SIGKILL) == 0);
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFSIGNALED(st));
+
+    auto store = open_sqlite_store(dbpath);
+    REQUIRE(store.ok());
+    auto rows = (*store)->scans(1000, 0, false, "gate-01");
+    REQUIRE(rows.ok());
+    CHECK(static_cast<std::int64_t>(rows->size()) == acked);
+    auto dev = (*store)->find_device("gate-01");
+    REQUIRE(dev.ok());
+    REQUIRE(*dev);
+    CHECK((**dev).acked_seq == acked);
+    auto level = sqlite_synchronous(**store);
+    REQUIRE(level.ok());
+    CHECK(*level == 2);  // FULL: what makes the same hold for a power cut
 }

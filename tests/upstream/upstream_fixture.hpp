@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -45,7 +46,9 @@ struct Upstream {
     std::atomic<std::int64_t> clock_offset_ms{0};
 
     // `server_cert`: "server", or "server-expired" / "server-wrong-ca" for refusal tests.
-    explicit Upstream(bool web = false, const std::string& server_cert = "server") {
+    // `production_timeouts`: keep the server's default timeouts (tests of them).
+    explicit Upstream(bool web = false, const std::string& server_cert = "server",
+                      bool production_timeouts = false) {
         make_pki(pki);
         auto s = open_sqlite_store((tmp / "upstream.db").string());
         if (!s) throw std::runtime_error(s.error().describe());
@@ -55,7 +58,7 @@ struct Upstream {
         cfg.key_path = (pki / (server_cert + ".key")).string();
         cfg.client_ca_path = (pki / "fleet-ca.crt").string();
         cfg.web_port = web ? 0 : -1;
-        cfg.read_timeout_s = 5;
+        if (!production_timeouts) cfg.read_timeout_s = 5;
         cfg.clock_ms = [this] {
             return std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())

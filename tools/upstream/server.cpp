@@ -6,54 +6,31 @@
 #include "src/common/time.hpp"
 #include "tools/upstream/dashboard.hpp"
 #include "tools/upstream/lists.hpp"
+#include "tools/upstream/requests.hpp"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <zlib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 namespace cp::upstream {
 
 using nlohmann::json;
-
-Result<std::string> gunzip(std::string_view data, std::size_t max_out) {
-    z_stream zs{};
-    // 16 + MAX_WBITS: gzip wrapper only.
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return fail(ErrorKind::internal, "zlib");
-    std::string out;
-    char buf[16384];
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    zs.avail_in = static_cast<uInt>(data.size());
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-        zs.next_out = reinterpret_cast<Bytef*>(buf);
-        zs.avail_out = sizeof buf;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END) {
-            inflateEnd(&zs);
-            return fail(ErrorKind::invalid_input, "gzip", "body does not inflate");
-        }
-        out.append(buf, sizeof buf - zs.avail_out);
-        if (out.size() > max_out) {
-            inflateEnd(&zs);
-            return fail(ErrorKind::rejected, "too-large", "inflated body over the limit");
-        }
-        if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
-            inflateEnd(&zs);
-            return fail(ErrorKind::invalid_input, "gzip", "truncated gzip body");
-        }
-    }
-    inflateEnd(&zs);
-    return out;
-}
 
 namespace {
 
@@ -61,6 +38,11 @@ constexpr const char* kCat = "upstream";
 // Request header that carries the client's Content-Encoding past httplib, which would
 // otherwise inflate gzip bodies itself without a size cap (a zip bomb would pass).
 constexpr const char* kDeferredEncoding = "X-Checkpoint-Deferred-Encoding";
+// A heartbeat is a few hundred bytes; its body cap, compressed or not.
+constexpr std::size_t kMaxHeartbeatBytes = 64u << 10;
+// The only routes that take a body; a body sent to any other is refused unread.
+constexpr const char* kScansPath = "/v1/scans";
+constexpr const char* kHeartbeatPath = "/v1/heartbeat";
 
 std::string http_date(std::int64_t epoch_s) {
     std::time_t t = static_cast<std::time_t>(epoch_s);
@@ -91,92 +73,11 @@ int http_status_of(const Error& e) {
     }
 }
 
-bool is_hex_lower(std::string_view s) {
-    return std::all_of(s.begin(), s.end(),
-                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-bool is_token(std::string_view s, std::size_t max) {
-    if (s.empty() || s.size() > max) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '-' || c == '_' || c == '.' || c == ':';
-    });
-}
-
 std::optional<std::int64_t> to_i64(std::string_view s) {
     std::int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
     return v;
-}
-
-// Parses one uploaded scan; the reason names the offending field.
-// Largest journal epoch a device draws (src/journal: 2^53 - 1, exact in JSON).
-constexpr std::int64_t kMaxJournalEpoch = (std::int64_t{1} << 53) - 1;
-
-Result<Scan> parse_scan(const json& j, const std::string& device_id, std::int64_t now_s) {
-    auto bad = [](const char* field) {
-        return fail(ErrorKind::invalid_input, "scan", std::string("bad field '") + field + "'");
-    };
-    if (!j.is_object()) return bad("scan");
-    Scan s;
-    s.device_id = device_id;
-    s.received_at = now_s;
-    if (!j.contains("seq") || !j["seq"].is_number_integer()) return bad("seq");
-    s.seq = j["seq"].get<std::int64_t>();
-    if (s.seq < 1) return bad("seq");
-    if (!j.contains("scan_id") || !j["scan_id"].is_string()) return bad("scan_id");
-    s.scan_id = j["scan_id"].get<std::string>();
-    // "<device>-<epoch>-<seq>": a 64-character device id, a 16-digit epoch, a seq.
-    if (!is_token(s.scan_id, 128)) return bad("scan_id");
-    // The device journal's generation; absent (0) from devices made before epochs.
-    if (j.contains("epoch") && !j["epoch"].is_null()) {
-        if (!j["epoch"].is_number_integer()) return bad("epoch");
-        s.epoch = j["epoch"].get<std::int64_t>();
-        if (s.epoch < 0 || s.epoch > kMaxJournalEpoch) return bad("epoch");
-    }
-    if (j.contains("pass_id") && !j["pass_id"].is_null()) {
-        if (!j["pass_id"].is_string()) return bad("pass_id");
-        s.pass_id = j["pass_id"].get<std::string>();
-        if (s.pass_id.size() != 32 || !is_hex_lower(s.pass_id)) return bad("pass_id");
-    }
-    if (!j.contains("verdict") || !j["verdict"].is_string()) return bad("verdict");
-    s.verdict = j["verdict"].get<std::string>();
-    if (s.verdict != "green" && s.verdict != "yellow" && s.verdict != "red" &&
-        s.verdict != "reject")
-        return bad("verdict");
-    if (j.contains("reason") && !j["reason"].is_null()) {
-        if (!j["reason"].is_string()) return bad("reason");
-        s.reason = j["reason"].get<std::string>();
-        if (!s.reason.empty() && !is_token(s.reason, 64)) return bad("reason");
-    }
-    if (j.contains("temperature_c") && !j["temperature_c"].is_null()) {
-        if (!j["temperature_c"].is_number()) return bad("temperature_c");
-        double t = j["temperature_c"].get<double>();
-        if (!(t >= 20.0 && t <= 50.0)) return bad("temperature_c");
-        s.temperature_c = t;
-    }
-    if (!j.contains("time") || !j["time"].is_number_integer()) return bad("time");
-    s.time = j["time"].get<std::int64_t>();
-    if (s.time < 0) return bad("time");
-    if (j.contains("type") && !j["type"].is_null()) {
-        if (!j["type"].is_string()) return bad("type");
-        const std::string type = j["type"].get<std::string>();
-        if (type != "scan" && type != "manual") return bad("type");
-        s.manual = type == "manual";
-    }
-    if (s.manual) {
-        if (!j.contains("ref_seq") || !j["ref_seq"].is_number_integer()) return bad("ref_seq");
-        s.ref_seq = j["ref_seq"].get<std::int64_t>();
-        if (s.ref_seq < 1 || s.ref_seq >= s.seq) return bad("ref_seq");
-    }
-    if (j.contains("lane") && !j["lane"].is_null()) {
-        if (!j["lane"].is_string()) return bad("lane");
-        s.lane = j["lane"].get<std::string>();
-        if (!s.lane.empty() && !is_token(s.lane, 32)) return bad("lane");
-    }
-    return s;
 }
 
 // Subject CN and SHA-256 fingerprint of the TLS peer's certificate.
@@ -228,9 +129,149 @@ json scan_json(const UpstreamStore::ScanRow& r) {
             {"type", s.manual ? "manual" : "scan"}};
 }
 
-bool is_loopback(const std::string& host) {
-    return host == "127.0.0.1" || host == "::1" || host == "localhost" ||
-           host.rfind("127.", 0) == 0;
+// Open TLS connections per peer address, counted from the first byte of the
+// handshake (OpenSSL's SSL_CB_HANDSHAKE_START, on the worker thread) until the
+// connection's SSL object is freed. A connection over the cap is shut down before
+// it can hold a worker for the handshake timeout.
+class ConnectionCap {
+public:
+    explicit ConnectionCap(std::size_t max_per_address) : max_(max_per_address) {}
+
+    bool acquire(const std::string& addr) {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::size_t& n = open_[addr];
+        if (n >= max_) {
+            ++refused_;
+            return false;
+        }
+        ++n;
+        return true;
+    }
+    void release(const std::string& addr) {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = open_.find(addr);
+        if (it == open_.end()) return;
+        if (--it->second == 0) open_.erase(it);
+    }
+    // Refusals since the last call, for a rate-limited log line.
+    std::size_t take_refused() {
+        std::lock_guard<std::mutex> lock(mu_);
+        return std::exchange(refused_, 0);
+    }
+    std::size_t max() const { return max_; }
+    std::size_t max_unanswered = 0;  // see ConnectionToken
+
+private:
+    std::mutex mu_;
+    std::map<std::string, std::size_t> open_;
+    std::size_t refused_ = 0;
+    const std::size_t max_;
+};
+
+struct ConnectionToken {
+    std::shared_ptr<ConnectionCap> cap;
+    std::string addr;
+    // TLS record bytes received since the server last sent one: a request line,
+    // headers and body. httplib 0.11 holds a request line or header of any length
+    // in memory, so the connection is cut past this budget.
+    std::size_t unanswered = 0;
+    std::size_t max_unanswered = 0;
+    ~ConnectionToken() { cap->release(addr); }
+};
+
+void free_connection_token(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<ConnectionToken*>(ptr);
+}
+
+int ssl_token_index() {
+    static const int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_connection_token);
+    return idx;
+}
+
+int ctx_cap_index() {
+    static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return idx;
+}
+
+std::optional<std::string> peer_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
+    char buf[INET6_ADDRSTRLEN] = {};
+    const void* a = ss.ss_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
+    if (!inet_ntop(ss.ss_family, a, buf, sizeof buf)) return std::nullopt;
+    return std::string(buf);
+}
+
+// httplib 0.11 listens with a backlog of 5 (a compiled-in constant): a burst of
+// connections, such as a fleet reconnecting after an outage, overflows the accept
+// queue and the kernel drops SYNs (retried after 1 s, 3 s, ...). listen() again on
+// the bound socket sets a larger backlog; the socket is found by its port.
+void widen_listen_backlog(int port) {
+    constexpr int kBacklog = 256;
+    constexpr int kMaxFd = 4096;
+    for (int fd = 0; fd < kMaxFd; ++fd) {
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            continue;
+        sockaddr_storage ss{};
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0) continue;
+        const int p = ss.ss_family == AF_INET6
+                          ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                          : ss.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)
+                                                    : -1;
+        if (p == port) (void)::listen(fd, kBacklog);
+    }
+}
+
+void on_tls_info(const SSL* ssl, int where, int ret) {
+    log_tls_alert(ssl, where, ret);
+    if (!(where & SSL_CB_HANDSHAKE_START)) return;
+    SSL* s = const_cast<SSL*>(ssl);  // OpenSSL passes const; ex_data needs the object
+    if (SSL_get_ex_data(s, ssl_token_index())) return;  // counted already
+    auto* holder = static_cast<std::shared_ptr<ConnectionCap>*>(
+        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_cap_index()));
+    if (!holder) return;
+    const int fd = SSL_get_fd(ssl);
+    auto addr = fd >= 0 ? peer_address(fd) : std::nullopt;
+    if (!addr) return;
+    if (!(*holder)->acquire(*addr)) {
+        // The handshake's next read sees end of stream and httplib closes the socket.
+        ::shutdown(fd, SHUT_RDWR);
+        static std::atomic<std::int64_t> last_log_ms{0};
+        const std::int64_t now = monotonic_now_ms();
+        std::int64_t last = last_log_ms.load();
+        if (now - last >= 10'000 && last_log_ms.compare_exchange_strong(last, now))
+            log::warn(kCat, "connections over the per-address cap closed",
+                      {{"address", *addr},
+                       {"max_per_address", std::to_string((*holder)->max())},
+                       {"closed", std::to_string((*holder)->take_refused())}});
+        return;
+    }
+    SSL_set_ex_data(s, ssl_token_index(),
+                    new ConnectionToken{*holder, *addr, 0, (*holder)->max_unanswered});
+}
+
+// Every TLS record header, read or written (OpenSSL's message callback).
+void on_tls_record(int write_p, int, int content_type, const void* buf, std::size_t len,
+                   SSL* ssl, void*) {
+    if (content_type != SSL3_RT_HEADER || len < SSL3_RT_HEADER_LENGTH) return;
+    auto* token = static_cast<ConnectionToken*>(SSL_get_ex_data(ssl, ssl_token_index()));
+    if (!token) return;
+    if (write_p) {
+        token->unanswered = 0;
+        return;
+    }
+    const auto* h = static_cast<const unsigned char*>(buf);
+    token->unanswered += (static_cast<std::size_t>(h[3]) << 8) | h[4];
+    if (token->unanswered > token->max_unanswered) {
+        const int fd = SSL_get_fd(ssl);
+        if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    }
 }
 
 }  // namespace
@@ -254,6 +295,8 @@ Result<CertificateIdentity> certificate_identity(const std::string& pem) {
 struct UpstreamServer::Impl {
     ServerConfig cfg;
     UpstreamStore& store;
+    // Declared before `tls`: the SSL_CTX holds a pointer to it until `tls` is gone.
+    std::shared_ptr<ConnectionCap> cap;
     std::unique_ptr<httplib::SSLServer> tls;
     std::unique_ptr<httplib::Server> web;
     std::thread tls_thread;
@@ -294,70 +337,84 @@ struct UpstreamServer::Impl {
         return **dev;
     }
 
-    // The request body, inflated when it came gzip-encoded. Fills `res` on error.
-    std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
-        std::string body;
-        const std::string enc = req.get_header_value(kDeferredEncoding);
-        if (enc.empty() || enc == "identity") {
-            body = req.body;
-        } else if (enc == "gzip") {
-            auto r = gunzip(req.body, cfg.max_inflated_bytes);
-            if (!r) {
-                send_error(res, http_status_of(r.error()), r.error());
+    // The body of a refused request stays unread: the connection cannot carry another
+    // request, so it is closed after this answer.
+    static void close_unread(httplib::Response& res) { res.set_header("Connection", "close"); }
+
+    // Reads the body of an authenticated request through httplib's content reader,
+    // stopping at the route's limit: nothing of the body is read before the device is
+    // known, and no more than `limits.max_body_bytes` are held, chunked or not.
+    // Then inflates (capped) and returns the text. Fills `res` on error.
+    std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& reader,
+                                         const BodyLimits& limits) {
+        auto refuse = [&](const Error& e) {
+            send_error(res, http_status_of(e), e);
+            close_unread(res);
+        };
+        const std::string declared = req.get_header_value("Content-Length");
+        if (!declared.empty()) {
+            auto n = to_i64(declared);
+            if (!n || *n < 0 || static_cast<std::uint64_t>(*n) > limits.max_body_bytes) {
+                refuse(Error{ErrorKind::rejected, reason::kTooLarge, "body over the limit"});
                 return std::nullopt;
             }
-            body = std::move(*r);
-        } else {
-            send_json(res, 415, {{"error", "invalid_input"}, {"reason", "content-encoding"}});
+        }
+        std::string body;
+        bool over = false;
+        const bool complete = reader([&](const char* data, std::size_t n) {
+            if (n > limits.max_body_bytes - body.size()) {
+                over = true;
+                return false;  // stops httplib reading the socket
+            }
+            body.append(data, n);
+            return true;
+        });
+        if (over) {
+            refuse(Error{ErrorKind::rejected, reason::kTooLarge, "body over the limit"});
             return std::nullopt;
         }
-        json j = json::parse(body, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) {
-            send_json(res, 400, {{"error", "invalid_input"}, {"reason", "json"}});
+        if (!complete) {
+            refuse(Error{ErrorKind::invalid_input, "body", "incomplete request body"});
             return std::nullopt;
         }
-        return j;
+        auto text = decode_body(body, req.get_header_value(kDeferredEncoding), limits);
+        if (!text) {
+            send_error(res, text.error().reason == reason::kEncoding ? 415
+                                                                    : http_status_of(text.error()),
+                       text.error());
+            return std::nullopt;
+        }
+        return std::move(*text);
     }
 
-    void handle_scans(const httplib::Request& req, httplib::Response& res) {
+    BodyLimits scan_limits() const { return {cfg.max_body_bytes, cfg.max_inflated_bytes}; }
+    BodyLimits heartbeat_limits() const {
+        return {std::min(cfg.max_body_bytes, kMaxHeartbeatBytes),
+                std::min(cfg.max_inflated_bytes, kMaxHeartbeatBytes)};
+    }
+
+    void handle_scans(const httplib::Request& req, httplib::Response& res,
+                      const httplib::ContentReader& reader) {
         auto dev = authenticate(req, res);
-        if (!dev) return;
-        auto body = json_body(req, res);
-        if (!body) return;
-        if (body->contains("device_id") &&
-            (!(*body)["device_id"].is_string() ||
-             (*body)["device_id"].get<std::string>() != dev->id)) {
-            send_json(res, 403, {{"error", "rejected"}, {"reason", "device-mismatch"}});
-            return;
+        if (!dev) return close_unread(res);
+        auto text = read_body(req, res, reader, scan_limits());
+        if (!text) return;
+        std::size_t index = 0;
+        auto scans = parse_scan_upload(*text, dev->id, now_ms() / 1000, cfg.max_batch, &index);
+        if (!scans) {
+            const Error& e = scans.error();
+            if (e.reason == reason::kScan || e.reason == reason::kEpoch)
+                return send_json(res, 400, {{"error", "invalid_input"}, {"reason", e.reason},
+                                            {"message", e.message}, {"index", index}});
+            if (e.reason == reason::kDeviceMismatch)
+                return send_json(res, 403, {{"error", "rejected"}, {"reason", e.reason}});
+            if (e.reason == reason::kBatch)
+                return send_json(res, 413, {{"error", "rejected"}, {"reason", e.reason},
+                                            {"max_batch", cfg.max_batch}});
+            return send_error(res, http_status_of(e), e);
         }
-        if (!body->contains("scans") || !(*body)["scans"].is_array()) {
-            send_json(res, 400, {{"error", "invalid_input"}, {"reason", "scans"}});
-            return;
-        }
-        const json& arr = (*body)["scans"];
-        if (arr.size() > cfg.max_batch) {
-            send_json(res, 413, {{"error", "rejected"}, {"reason", "batch-too-large"},
-                                 {"max_batch", cfg.max_batch}});
-            return;
-        }
-        const std::int64_t now_s = now_ms() / 1000;
-        std::vector<Scan> scans;
-        scans.reserve(arr.size());
-        for (std::size_t i = 0; i < arr.size(); ++i) {
-            auto s = parse_scan(arr[i], dev->id, now_s);
-            if (!s) {
-                send_json(res, 400, {{"error", "invalid_input"}, {"reason", s.error().reason},
-                                     {"message", s.error().message}, {"index", i}});
-                return;
-            }
-            if (!scans.empty() && s->epoch != scans.front().epoch) {
-                send_json(res, 400, {{"error", "invalid_input"}, {"reason", "epoch"},
-                                     {"message", "one journal epoch per batch"}, {"index", i}});
-                return;
-            }
-            scans.push_back(std::move(*s));
-        }
-        auto r = store.ingest_scans(dev->id, scans);
+        auto r = store.ingest_scans(dev->id, *scans);
         if (!r) {
             log::error(kCat, "ingest failed", {{"device", dev->id}, {"reason", r.error().reason}});
             send_error(res, 500, r.error());
@@ -371,63 +428,28 @@ struct UpstreamServer::Impl {
                              {"duplicates", r->duplicates}, {"conflicts", r->conflicts}});
     }
 
-    void handle_heartbeat(const httplib::Request& req, httplib::Response& res) {
+    void handle_heartbeat(const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& reader) {
         auto dev = authenticate(req, res);
-        if (!dev) return;
-        auto body = json_body(req, res);
-        if (!body) return;
-        const json& b = *body;
-        Heartbeat hb;
-        hb.device_id = dev->id;
-        hb.server_time_ms = now_ms();
-        auto bad = [&](const char* field) {
-            send_json(res, 400, {{"error", "invalid_input"}, {"reason", "heartbeat"},
-                                 {"message", std::string("bad field '") + field + "'"}});
-        };
-        if (!b.contains("firmware") || !b["firmware"].is_string() ||
-            !is_token(b["firmware"].get<std::string>(), 64))
-            return bad("firmware");
-        hb.firmware = b["firmware"].get<std::string>();
-        if (!b.contains("list_version") || !b["list_version"].is_number_integer())
-            return bad("list_version");
-        hb.list_version = b["list_version"].get<std::int64_t>();
-        if (!b.contains("backlog") || !b["backlog"].is_number_integer() ||
-            b["backlog"].get<std::int64_t>() < 0)
-            return bad("backlog");
-        hb.backlog = b["backlog"].get<std::int64_t>();
-        if (!b.contains("wall_time_ms") || !b["wall_time_ms"].is_number_integer())
-            return bad("wall_time_ms");
-        hb.device_time_ms = b["wall_time_ms"].get<std::int64_t>();
-        if (b.contains("sensors")) {
-            if (!b["sensors"].is_object()) return bad("sensors");
-            hb.sensors_json = b["sensors"].dump();
-            if (hb.sensors_json.size() > 4096) return bad("sensors");
-        } else {
-            hb.sensors_json = "{}";
-        }
-        // Journal health: optional (devices from before these fields send none).
-        for (auto [key, field] : {std::pair<const char*, std::int64_t*>{"journal_epoch", &hb.journal_epoch},
-                                  {"journal_lost_rows", &hb.lost_rows},
-                                  {"journal_lost_journals", &hb.lost_journals},
-                                  {"sync_faults", &hb.sync_faults}}) {
-            if (!b.contains(key)) continue;
-            if (!b[key].is_number_integer() || b[key].get<std::int64_t>() < 0) return bad(key);
-            *field = b[key].get<std::int64_t>();
-        }
-        if (hb.lost_rows > 0 || hb.lost_journals > 0)
+        if (!dev) return close_unread(res);
+        auto text = read_body(req, res, reader, heartbeat_limits());
+        if (!text) return;
+        auto hb = parse_heartbeat(*text, dev->id, now_ms());
+        if (!hb) return send_error(res, http_status_of(hb.error()), hb.error());
+        if (hb->lost_rows > 0 || hb->lost_journals > 0)
             log::error(kCat, "device reports journal rows lost",
-                       {{"device", dev->id}, {"lost_rows", std::to_string(hb.lost_rows)},
-                        {"lost_journals", std::to_string(hb.lost_journals)}});
-        auto st = store.record_heartbeat(hb);
+                       {{"device", dev->id}, {"lost_rows", std::to_string(hb->lost_rows)},
+                        {"lost_journals", std::to_string(hb->lost_journals)}});
+        auto st = store.record_heartbeat(*hb);
         if (!st) {
             send_error(res, 500, st.error());
             return;
         }
         auto latest = store.latest_list_version();
         auto trust = store.latest_trust();
-        const std::int64_t skew = hb.device_time_ms - hb.server_time_ms;
+        const std::int64_t skew = hb->device_time_ms - hb->server_time_ms;
         send_json(res, 200,
-                  {{"server_time_ms", hb.server_time_ms},
+                  {{"server_time_ms", hb->server_time_ms},
                    {"skew_ms", skew},
                    {"acked_seq", dev->acked_seq},
                    {"list_version", latest ? *latest : 0},
@@ -556,8 +578,8 @@ struct UpstreamServer::Impl {
                 row["journal_lost_rows"] = st.last_heartbeat->lost_rows;
                 row["journal_lost_journals"] = st.last_heartbeat->lost_journals;
                 row["sync_faults"] = st.last_heartbeat->sync_faults;
-                json sensors = json::parse(st.last_heartbeat->sensors_json, nullptr, false);
-                row["sensors"] = sensors.is_discarded() ? json::object() : sensors;
+                auto sensors = parse_json_object(st.last_heartbeat->sensors_json);
+                row["sensors"] = sensors ? std::move(*sensors) : json::object();
             }
             d.push_back(std::move(row));
         }
@@ -576,6 +598,9 @@ struct UpstreamServer::Impl {
         srv.new_task_queue = [n] { return new httplib::ThreadPool(n); };
         srv.set_read_timeout(cfg.read_timeout_s, 0);
         srv.set_write_timeout(cfg.write_timeout_s, 0);
+        srv.set_keep_alive_timeout(cfg.keep_alive_timeout_s);
+        // httplib 0.11 applies this to a declared Content-Length only (a chunked body
+        // would be read whole); read_body() caps both, after authentication.
         srv.set_payload_max_length(cfg.max_body_bytes);
         srv.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
             res.set_header("Date", http_date(now_ms() / 1000));
@@ -591,14 +616,25 @@ struct UpstreamServer::Impl {
     void install_routes() {
         httplib::Server& s = *tls;
         install_common(s);
-        s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-            // httplib is about to read the body; move Content-Encoding aside so that
-            // json_body() inflates it with a cap. The Request object is not const.
+        s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+            // A body is read only by the two content-reader routes, after they have
+            // authenticated the device; a request with a body anywhere else is
+            // answered here, before httplib would read that body without a limit.
+            const bool post_route =
+                req.method == "POST" && (req.path == kScansPath || req.path == kHeartbeatPath);
+            if (!post_route && req.method != "GET" && req.method != "HEAD") {
+                send_json(res, 405, {{"error", "http"}, {"status", 405}});
+                close_unread(res);
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            // Move Content-Encoding aside so that read_body() inflates it with a cap
+            // (httplib would inflate without one). The Request object is not const.
             auto& r = const_cast<httplib::Request&>(req);
-            auto it = r.headers.find(kDeferredEncoding);
-            while (it != r.headers.end()) {
-                r.headers.erase(it);
-                it = r.headers.find(kDeferredEncoding);
+            r.headers.erase(kDeferredEncoding);
+            if (r.headers.count("Content-Encoding") > 1) {
+                send_json(res, 415, {{"error", "invalid_input"}, {"reason", reason::kEncoding}});
+                close_unread(res);
+                return httplib::Server::HandlerResponse::Handled;
             }
             auto enc = r.headers.find("Content-Encoding");
             if (enc != r.headers.end()) {
@@ -608,8 +644,14 @@ struct UpstreamServer::Impl {
             }
             return httplib::Server::HandlerResponse::Unhandled;
         });
-        s.Post("/v1/scans", [this](const auto& q, auto& r) { handle_scans(q, r); });
-        s.Post("/v1/heartbeat", [this](const auto& q, auto& r) { handle_heartbeat(q, r); });
+        // Content-reader handlers: httplib reads nothing of the body before the
+        // handler has authenticated the device and asks for it.
+        s.Post(kScansPath, [this](const httplib::Request& q, httplib::Response& r,
+                                  const httplib::ContentReader& c) { handle_scans(q, r, c); });
+        s.Post(kHeartbeatPath, [this](const httplib::Request& q, httplib::Response& r,
+                                      const httplib::ContentReader& c) {
+            handle_heartbeat(q, r, c);
+        });
         s.Get("/v1/list", [this](const auto& q, auto& r) { handle_list_info(q, r); });
         s.Get("/v1/list/deltas", [this](const auto& q, auto& r) { handle_deltas(q, r); });
         s.Get(R"(/v1/list/snapshot/(\d{1,18}))",
@@ -625,6 +667,23 @@ struct UpstreamServer::Impl {
         if (web) {
             httplib::Server& w = *web;
             install_common(w);
+            w.set_pre_routing_handler([this](const httplib::Request& req,
+                                             httplib::Response& res) {
+                // Read-only, and only for pages loaded from this listener's own
+                // address: a page of another site whose name resolves to loopback
+                // (DNS rebinding) sends its own name as Host and is refused.
+                if (req.method != "GET" && req.method != "HEAD") {
+                    send_json(res, 405, {{"error", "http"}, {"status", 405}});
+                    close_unread(res);
+                    return httplib::Server::HandlerResponse::Handled;
+                }
+                if (!dashboard::host_header_allowed(req.get_header_value("Host"), cfg.web_host,
+                                                    web_port)) {
+                    send_json(res, 403, {{"error", "rejected"}, {"reason", "host"}});
+                    return httplib::Server::HandlerResponse::Handled;
+                }
+                return httplib::Server::HandlerResponse::Unhandled;
+            });
             auto page = [](httplib::Response& res, std::string_view body, const char* type) {
                 res.set_header("Content-Security-Policy",
                                "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -643,7 +702,7 @@ struct UpstreamServer::Impl {
                 page(r, dashboard::app_css(), "text/css; charset=utf-8");
             });
             w.Get("/api/dashboard", [this](const auto& q, auto& r) { handle_dashboard(q, r); });
-            // Read-only: every other method is refused by httplib with 404/405.
+            // Read-only: every other method is refused above, before any body is read.
         }
     }
 };
@@ -654,12 +713,17 @@ UpstreamServer::~UpstreamServer() { stop(); }
 
 Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
                                                                UpstreamStore& store) {
-    if (cfg.web_port >= 0 && !is_loopback(cfg.web_host))
+    if (cfg.web_port >= 0 && !dashboard::is_loopback_address(cfg.web_host))
         return fail(ErrorKind::config, "web-host",
-                    "the dashboard listens on a loopback address only");
+                    "the dashboard listens on a numeric loopback address only "
+                    "(127.0.0.0/8 or ::1)");
     auto impl = std::make_unique<Impl>(std::move(cfg), store);
     const ServerConfig& c = impl->cfg;
     std::string cert = c.cert_path, key = c.key_path, ca = c.client_ca_path;
+    std::shared_ptr<ConnectionCap>& cap = impl->cap;
+    cap = std::make_shared<ConnectionCap>(std::max<std::size_t>(c.max_connections_per_address, 1));
+    // The largest body, its TLS record overhead, and 1 MiB of request line and headers.
+    cap->max_unanswered = c.max_body_bytes + c.max_body_bytes / 8 + (1u << 20);
     bool setup_ok = false;
     impl->tls = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
         // TLS 1.2+ only; the fleet CA is the only client trust anchor; a client
@@ -674,7 +738,9 @@ Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
         SSL_CTX_set_client_CA_list(&ctx, names);
         SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
         SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION);
-        log_refused_handshakes(ctx);
+        if (SSL_CTX_set_ex_data(&ctx, ctx_cap_index(), &cap) != 1) return false;
+        SSL_CTX_set_info_callback(&ctx, on_tls_info);  // also logs refused handshakes
+        SSL_CTX_set_msg_callback(&ctx, on_tls_record);
         // Without a session id context OpenSSL aborts every resumed session of a
         // verified client ("internal error" alert): libcurl resumes on reconnect.
         static const unsigned char kSessionContext[] = "checkpoint-upstream";
@@ -711,6 +777,8 @@ Status UpstreamServer::start() {
             return fail(ErrorKind::unavailable, "bind",
                         "dashboard " + m.cfg.web_host + ":" + std::to_string(m.cfg.web_port));
     }
+    widen_listen_backlog(m.port);
+    if (m.web) widen_listen_backlog(m.web_port);
     m.tls_thread = std::thread([&m] { m.tls->listen_after_bind(); });
     if (m.web) m.web_thread = std::thread([&m] { m.web->listen_after_bind(); });
     // stop() before the accept loop runs would be lost and join() would wait forever.

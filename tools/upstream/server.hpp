@@ -11,6 +11,7 @@
 #pragma once
 
 #include "src/common/result.hpp"
+#include "tools/upstream/requests.hpp"  // gunzip, request limits
 #include "tools/upstream/store.hpp"
 
 #include <cstddef>
@@ -28,13 +29,19 @@ struct ServerConfig {
     std::string key_path;              // server private key, PEM
     std::string client_ca_path;        // fleet CA, PEM: devices' certificates chain to it
     int web_port = -1;                 // dashboard: -1 off, 0 any free port
-    std::string web_host = "127.0.0.1";  // must be a loopback address
+    std::string web_host = "127.0.0.1";  // a numeric loopback address (127.0.0.0/8, ::1)
     std::size_t max_body_bytes = 4u << 20;      // compressed request body limit
     std::size_t max_inflated_bytes = 16u << 20; // after gunzip
     std::size_t max_batch = 1000;      // scans per upload
-    std::size_t worker_threads = 32;   // a keep-alive connection holds a worker while open
-    int read_timeout_s = 10;
-    int write_timeout_s = 10;
+    std::size_t worker_threads = 32;   // a connection holds a worker while open
+    // Also the TLS handshake timeout (httplib waits this long for each handshake read):
+    // a connection that sends nothing holds a worker this long at most.
+    int read_timeout_s = 5;
+    int write_timeout_s = 5;
+    int keep_alive_timeout_s = 2;      // idle time between requests on one connection
+    // Open TLS connections from one peer address; more are closed at their first
+    // handshake byte, so one host cannot hold every worker.
+    std::size_t max_connections_per_address = 8;
     // Server wall clock in ms (tests inject a skewed one).
     std::function<std::int64_t()> clock_ms;
 };
@@ -42,7 +49,7 @@ struct ServerConfig {
 class UpstreamServer {
 public:
     // Errors: config "tls" when the certificate, key or CA cannot be loaded,
-    // config "web-host" when the dashboard would listen off loopback.
+    // config "web-host" when the dashboard would listen off loopback (or on a name).
     static Result<std::unique_ptr<UpstreamServer>> create(ServerConfig cfg, UpstreamStore& store);
     ~UpstreamServer();
     UpstreamServer(const UpstreamServer&) = delete;
@@ -68,8 +75,5 @@ struct CertificateIdentity {
     std::string fingerprint;
 };
 Result<CertificateIdentity> certificate_identity(const std::string& pem);
-
-// gunzip with a size cap. Errors: invalid_input "gzip", rejected "too-large".
-Result<std::string> gunzip(std::string_view data, std::size_t max_out);
 
 }  // namespace cp::upstream

@@ -27,9 +27,12 @@ std::optional<PassStatus> parse_pass_status(std::string_view text) {
 
 namespace {
 
+// synchronous=FULL: WAL is synced at every commit, and a device is acknowledged
+// only after its commit, so an acked row survives a power cut (with NORMAL the
+// last commits can be lost, after the device has pruned them).
 constexpr const char* kSchema = R"sql(
 PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
+PRAGMA synchronous=FULL;
 CREATE TABLE IF NOT EXISTS devices(
   id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, enrolled_at INTEGER NOT NULL,
   revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,
@@ -189,6 +192,15 @@ public:
             return fail(ErrorKind::io, "sqlite", m);
         }
         return {};
+    }
+
+    Result<int> synchronous() {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "PRAGMA synchronous");
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return fail(ErrorKind::io, "sqlite", "no PRAGMA synchronous");
+        return static_cast<int>(s.i64(0));
     }
 
     // Runs `body` in one IMMEDIATE transaction; rolls back when it fails.
@@ -641,6 +653,12 @@ private:
 };
 
 }  // namespace
+
+Result<int> sqlite_synchronous(UpstreamStore& store) {
+    auto* s = dynamic_cast<SqliteStore*>(&store);
+    if (!s) return fail(ErrorKind::invalid_input, "store", "not a SQLite store");
+    return s->synchronous();
+}
 
 Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path) {
     sqlite3* db = nullptr;

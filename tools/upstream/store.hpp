@@ -172,4 +172,8 @@ public:
 // Errors: io "sqlite-open" / "sqlite-schema".
 Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path);
 
+// PRAGMA synchronous of a store opened by open_sqlite_store (2: FULL).
+// Errors: invalid_input "store" for another backend, io "sqlite".
+Result<int> sqlite_synchronous(UpstreamStore& store);
+
 }  // namespace cp::upstream

@@ -32,7 +32,9 @@ std::string peer_address(const SSL* ssl) {
     return std::string(host) + ":" + std::to_string(port);
 }
 
-void on_info(const SSL* ssl, int where, int ret) {
+}  // namespace
+
+void log_tls_alert(const SSL* ssl, int where, int ret) {
     if ((where & SSL_CB_ALERT) == 0 || (ret >> 8) != SSL3_AL_FATAL) return;
     const std::string alert = SSL_alert_desc_string_long(ret);
     if (where & SSL_CB_WRITE) {
@@ -48,9 +50,5 @@ void on_info(const SSL* ssl, int where, int ret) {
                   {{"peer", peer_address(ssl)}, {"alert", alert}});
     }
 }
-
-}  // namespace
-
-void log_refused_handshakes(SSL_CTX& ctx) { SSL_CTX_set_info_callback(&ctx, on_info); }
 
 }  // namespace cp::upstream

@@ -8,7 +8,9 @@
 
 namespace cp::upstream {
 
-// Installs the info callback on `ctx` (the server's TLS context).
-void log_refused_handshakes(SSL_CTX& ctx);
+// Logs a fatal alert, sent or received: call it from the server context's info
+// callback (OpenSSL's SSL_CTX_set_info_callback arguments), which also counts
+// connections per address (server.cpp).
+void log_tls_alert(const SSL* ssl, int where, int ret);
 
 }  // namespace cp::upstream

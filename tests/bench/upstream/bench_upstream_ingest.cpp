@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
     cfg.key_path = (pki / "server.key").string();
     cfg.client_ca_path = (pki / "fleet-ca.crt").string();
     cfg.worker_threads = 64;
+    cfg.max_connections_per_address = 256;  // the 200 simulated devices share 127.0.0.1
     auto server = UpstreamServer::create(cfg, **store);
     if (!server || !(*server)->start()) return 1;
     const int port = (*server)->port();

@@ -1,0 +1,5 @@
+# The upstream's scan upload route (tools/upstream/requests.cpp, as the server calls it).
+if(TARGET cp_upstream_requests)
+  cp_fuzz(fuzz_upstream_scans SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_upstream_scans.cpp
+          DEPS cp_upstream_requests)
+endif()
