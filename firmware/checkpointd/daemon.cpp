@@ -463,7 +463,7 @@ void Daemon::decide_loop() {
                 auto code = pipeline_->read_code(f->view(), mono);
                 if (!code) log::warn("decode", "frame refused", {{"reason", code.error().reason}});
                 else if (*code) {
-                    handle_scan(lane, **code);
+                    handle_scan(lane, **code, mono);
                     if (trigger_) close_window(true);
                 }
             }
@@ -525,7 +525,7 @@ void Daemon::expire_pending(Lane& lane, std::int64_t mono_ms) {
     }
 }
 
-void Daemon::handle_scan(Lane& lane, const std::string& text) {
+void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame_mono_ms) {
     ++scans_;
     ScanResult r = pipeline_->evaluate(
         text,
@@ -581,7 +581,10 @@ void Daemon::handle_scan(Lane& lane, const std::string& text) {
     log::info("scan", "decision",
               {{"pass_id", r.pass_id.empty() ? "-" : r.pass_id}, {"verdict", decision::to_string(r.verdict)},
                {"reason", r.reason}, {"seq", std::to_string(r.seq)}, {"repeat", r.decision.repeat ? "1" : "0"},
-               {"gate", r.open_gate ? "open" : "closed"}});
+               {"gate", r.open_gate ? "open" : "closed"},
+               // Capture of the frame to this line (lamps, relay and screen done):
+               // the lane's frame -> verdict time, read by tests/bench/daemon.
+               {"frame_ms", std::to_string(monotonic_now_ms() - frame_mono_ms)}});
     if (r.journal_error) {
         log::error("journal", "scan not journaled: gate closed",
                    {{"verdict", decision::to_string(r.verdict)}, {"reason", r.journal_error->reason},

@@ -91,7 +91,7 @@ private:
     void viewfinder_loop();
 
     struct Lane;  // decide-thread state
-    void handle_scan(Lane& lane, const std::string& text);
+    void handle_scan(Lane& lane, const std::string& text, std::int64_t frame_mono_ms);
     void handle_input(Lane& lane, bool during_scan);
     void resolve_manual(Lane& lane, bool allow);
     void expire_pending(Lane& lane, std::int64_t mono_ms);

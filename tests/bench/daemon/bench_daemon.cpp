@@ -2,8 +2,14 @@
 //   1. frame -> verdict latency of the scan pipeline (decode + verify + status
 //      lookup + decide + journal commit) on rendered 1280x720 lane frames, vs
 //      bare ZXing ReadBarcodes on the same frames (target: <= 1.2x);
-//   2. checkpointd's peak RSS (wait4 ru_maxrss, and VmHWM from /proc) running a
-//      sim lane against an N-entry status list (default 10 million; target < 64 MiB).
+//   2. checkpointd's peak RSS (VmHWM from /proc) running a sim lane against an
+//      N-entry status list (default 10 million; target < 64 MiB), with its frame ->
+//      verdict times (the `frame_ms` of each decision log line), dropped frames and
+//      CPU time, as the board has it and with the frame-difference gate off or the
+//      viewfinder on;
+//   3. checkpointd's CPU time over an empty lane (nobody walks up) for IDLE_S
+//      seconds of camera time (default 60; 0 skips), gate and viewfinder on and off.
+// Usage: bench_daemon [N] [IDLE_S]
 // The list is generated the way tests/bench/status does it (sorted ids that look
 // random, streamed twice), so the sizes compare. Numbers only; nothing asserts.
 #include "drivers/camera/frame_gate.hpp"
@@ -23,15 +29,19 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <map>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -105,10 +115,47 @@ long proc_kib(pid_t pid, const char* field) {
     return -1;
 }
 
+// The value of " key=" in a log line, -1 when absent.
+long log_field(const std::string& line, const std::string& key) {
+    const auto at = line.find(" " + key + "=");
+    if (at == std::string::npos) return -1;
+    return std::strtol(line.c_str() + at + key.size() + 2, nullptr, 10);
+}
+
+// CPU seconds (utime + stime) of each named thread of PID, added into `out` as the
+// largest value seen per thread id; threads that ended keep their last sample.
+void sample_threads(pid_t pid, std::map<std::string, std::map<long, double>>& out) {
+    static const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(e.path() / "stat");
+        std::string line;
+        if (!std::getline(in, line)) continue;
+        const auto open = line.find('('), close = line.rfind(')');
+        if (open == std::string::npos || close == std::string::npos) continue;
+        const std::string comm = line.substr(open + 1, close - open - 1);
+        std::istringstream rest(line.substr(close + 2));
+        std::string field;
+        double ut = 0, st = 0;
+        for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14, 15: utime, stime
+            if (i == 14) ut = std::strtod(field.c_str(), nullptr);
+            if (i == 15) st = std::strtod(field.c_str(), nullptr);
+        }
+        double& v = out[comm][std::strtol(e.path().filename().c_str(), nullptr, 10)];
+        v = std::max(v, (ut + st) / tick);
+    }
+}
+
+double cpu_seconds(const struct rusage& ru) {
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const std::uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 10'000'000ULL;
+    const int idle_s = argc > 2 ? std::atoi(argv[2]) : 60;
     const int frames_per_person = 3, people = 20;
     fs::path dir = fs::temp_directory_path() / ("cp-bench-daemon-" + std::to_string(::getpid()));
     fs::create_directories(dir / "trust");
@@ -264,7 +311,7 @@ int main(int argc, char** argv) {
     nlohmann::json lane_json;
     lane_json["version"] = 1;
     lane_json["lead_frames"] = 5;
-    for (std::size_t k = 0; k < 4; ++k) {
+    for (std::size_t k = 0; k < script.people.size(); ++k) {
         lane_json["people"].push_back({{"qr", *script.people[k].qr}, {"temperature_c", 36.6}, {"hold_frames", 15},
                                        {"arrive_frames", 3}, {"leave_frames", 3}, {"gap_frames", 5}});
     }
@@ -276,17 +323,17 @@ int main(int argc, char** argv) {
         << "\n[input]\nbackend = sim\n[log]\nlevel = warn\n";
     const fs::path exe = fs::canonical(fs::path(argv[0])).parent_path().parent_path() / "bin" / "checkpointd";
     const fs::path board = fs::path(CHECKPOINT_SOURCE_DIR) / "board" / "host-sim" / "board.conf";
-    auto run_daemon = [&](const char* title, const std::string& extra_config, bool with_lane) {
+    auto run_daemon = [&](const char* title, const std::string& extra_config, const fs::path& lane_file) {
         fs::remove_all(dir / "data");
         fs::create_directories(dir / "data");
         std::ofstream(dir / "checkpointd.conf")
             << "[device]\nid = bench\n[paths]\ndata_dir = " << (dir / "data").string()
             << "\njournal = " << (dir / "data" / "journal.db").string() << "\nstatus_db = " << db.string()
             << "\ntrust_dir = " << (dir / "trust").string() << "\nscreen_dir = " << (dir / "screens").string()
-            << "\n[input]\nbackend = sim\n[log]\nlevel = warn\n" << extra_config;
+            << "\n[input]\nbackend = sim\n[log]\nlevel = info\n" << extra_config;
         std::vector<std::string> args{exe.string(), "--config", (dir / "checkpointd.conf").string(), "--board",
                                       board.string(), "--json", "--exit-when-done"};
-        if (with_lane) args.insert(args.end(), {"--lane", (dir / "lane.json").string()});
+        if (!lane_file.empty()) args.insert(args.end(), {"--lane", lane_file.string()});
         std::vector<char*> cargs;
         for (auto& a : args) cargs.push_back(a.data());
         cargs.push_back(nullptr);
@@ -294,17 +341,22 @@ int main(int argc, char** argv) {
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, (dir / "decisions.jsonl").c_str(),
                                          O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, (dir / "log.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
         pid_t pid = -1;
         auto t1 = std::chrono::steady_clock::now();
         if (posix_spawn(&pid, exe.c_str(), &fa, nullptr, cargs.data(), environ) != 0) std::exit(1);
         posix_spawn_file_actions_destroy(&fa);
         long hwm = -1, anon = -1, file = -1;
         int status = 0;
+        struct rusage ru {};
+        std::map<std::string, std::map<long, double>> threads;
         for (;;) {
+            sample_threads(pid, threads);
             hwm = std::max(hwm, proc_kib(pid, "VmHWM"));
             anon = std::max(anon, proc_kib(pid, "RssAnon"));
             file = std::max(file, proc_kib(pid, "RssFile"));
-            if (::waitpid(pid, &status, WNOHANG) == pid) break;
+            if (::wait4(pid, &status, WNOHANG, &ru) == pid) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         std::ifstream dec_in(dir / "decisions.jsonl");
@@ -316,6 +368,29 @@ int main(int argc, char** argv) {
         // VmHWM is the kernel's peak; RssAnon/RssFile peaks are sampled every 20 ms.
         // (wait4's ru_maxrss is no use here: posix_spawn's child starts in this
         // process's memory, which held the rendered frames.)
+        std::vector<double> frame_us;
+        long dropped = -1, unchanged = -1, decoded = -1;
+        std::ifstream log_in(dir / "log.txt");
+        for (std::string l; std::getline(log_in, l);) {
+            if (l.find(" msg=decision ") != std::string::npos && log_field(l, "frame_ms") >= 0)
+                frame_us.push_back(static_cast<double>(log_field(l, "frame_ms")) * 1000.0);
+            if (l.find(" msg=stopped ") != std::string::npos) {
+                dropped = log_field(l, "frames_dropped");
+                unchanged = log_field(l, "frames_unchanged");
+                decoded = log_field(l, "frames_decoded");
+            }
+        }
+        if (!frame_us.empty()) bench::print_row("  frame -> verdict (capture to decision line)", bench::summarize(frame_us));
+        std::printf("  frames: %ld dropped, %ld decoded, %ld unchanged (not decoded); CPU %.2f s user+sys\n", dropped,
+                    decoded, unchanged, cpu_seconds(ru));
+        // Sampled every 20 ms: the last 20 ms of a thread may be missing.
+        std::printf("  CPU by thread (s):");
+        for (const auto& [name, tids] : threads) {
+            double sum = 0;
+            for (const auto& [tid, v] : tids) sum += v;
+            if (sum >= 0.01) std::printf(" %s %.2f", name.c_str(), sum);
+        }
+        std::printf("\n");
         std::printf("%-44s %8.1f MiB  target < 64 MiB\n", "  peak RSS (VmHWM)", static_cast<double>(hwm) / 1024.0);
         std::printf("%-44s %8.1f MiB private (RssAnon) + %.1f MiB mapped files, libraries (RssFile)\n",
                     "  of which, sampled peaks", static_cast<double>(anon) / 1024.0, static_cast<double>(file) / 1024.0);
@@ -323,10 +398,36 @@ int main(int argc, char** argv) {
     run_daemon("file camera (20 people, 1280x720 PNG frames), no screen, no thermometer",
                "[camera]\nbackend = file\ndevice = " + (dir / "frames").string() +
                    "\n[thermometer]\nbackend = none\n[policy]\ntemperature_required = false\n[display]\nbackend = sim\n",
-               false);
-    run_daemon("host-sim board (sim camera rendering 1280x720, sim thermometer, PNG screen)", "", true);
-    run_daemon("host-sim board, no frame-difference gate", "[camera]\nmotion_gate = false\n", true);
-    run_daemon("host-sim board with the viewfinder at 10 fps (PNG screen)", "[display]\npreview_fps = 10\n", true);
+               fs::path());
+    // The same frames through the frame-difference gate off and the viewfinder on
+    // (sim screen: the preview is built, not written out). The file camera keeps
+    // its 30 fps, so frame -> verdict is the daemon's, not a simulator's backlog.
+    const std::string file_cam = "[camera]\nbackend = file\ndevice = " + (dir / "frames").string();
+    const std::string file_rest = "\n[thermometer]\nbackend = none\n[policy]\ntemperature_required = false\n";
+    run_daemon("file camera as above, no frame-difference gate", file_cam + "\nmotion_gate = false" + file_rest +
+               "[display]\nbackend = sim\n", fs::path());
+    run_daemon("file camera as above, viewfinder at 10 fps", file_cam + file_rest +
+               "[display]\nbackend = sim\npreview_fps = 10\n", fs::path());
+    run_daemon("file camera as above, viewfinder at 10 fps, no gate", file_cam + "\nmotion_gate = false" + file_rest +
+               "[display]\nbackend = sim\npreview_fps = 10\n", fs::path());
+    const fs::path lane = dir / "lane.json";
+    run_daemon("host-sim board (sim camera rendering 1280x720, sim thermometer, PNG screen)", "", lane);
+    run_daemon("host-sim board, no frame-difference gate", "[camera]\nmotion_gate = false\n", lane);
+    run_daemon("host-sim board with the viewfinder at 10 fps (PNG screen)", "[display]\npreview_fps = 10\n", lane);
+    run_daemon("host-sim board, viewfinder at 10 fps, no frame-difference gate",
+               "[camera]\nmotion_gate = false\n[display]\npreview_fps = 10\n", lane);
+
+    // ---- 3. idle CPU over an empty lane -------------------------------------------
+    if (idle_s > 0) {
+        const fs::path empty = dir / "empty-lane.json";
+        std::ofstream(empty) << "{\"version\":1,\"lead_frames\":" << idle_s * 30 << ",\"people\":[]}";
+        const std::string secs = std::to_string(idle_s) + " s";
+        run_daemon(("empty lane " + secs + " (30 fps), gate on (as the board has it)").c_str(), "", empty);
+        run_daemon(("empty lane " + secs + ", no frame-difference gate").c_str(), "[camera]\nmotion_gate = false\n", empty);
+        run_daemon(("empty lane " + secs + ", viewfinder at 10 fps, gate on").c_str(), "[display]\npreview_fps = 10\n", empty);
+        run_daemon(("empty lane " + secs + ", viewfinder at 10 fps, no gate").c_str(),
+                   "[camera]\nmotion_gate = false\n[display]\npreview_fps = 10\n", empty);
+    }
     std::error_code ec;
     fs::remove_all(dir, ec);
     return 0;
