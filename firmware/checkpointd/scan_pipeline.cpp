@@ -29,7 +29,7 @@ Result<std::optional<std::string>> ScanPipeline::read_code(const decode::ImageVi
     if (!codes) return fail(codes.error());
     if (codes->empty()) {
         const decode::DecodeReport& r = decoder_.last_report();
-        if (r.regions > 0 || r.budget_hit) last_likely_ms_ = mono_ms;
+        if (r.regions > 0) last_likely_ms_ = mono_ms;
         return std::optional<std::string>{};
     }
     last_code_ms_ = mono_ms;

@@ -104,10 +104,11 @@ public:
     const std::string& held_text() const { return held_text_; }
     // True when a code was read within the hold-off gap.
     bool code_in_view(std::int64_t mono_ms) const;
-    // True when a code was read, or a likely code stayed unread (the decoder
-    // proposed finder regions or ran out of budget), within the hold-off gap:
+    // True when a code was read, or a likely code stayed unread (the decoder's
+    // finder search proposed regions and none read), within the hold-off gap:
     // the frame gate keeps decoding then, even on a still picture, so a hard
-    // code gets every frame's tries.
+    // code gets every frame's tries. A frame that only ran out of budget does
+    // not count (an empty picture does that too, and the gate would never close).
     bool code_or_likely_in_view(std::int64_t mono_ms) const;
     const decision::RecentScans& recent() const { return recent_; }
     const PipelineOptions& options() const { return options_; }
