@@ -95,15 +95,19 @@ lane_person() {
 
 # qemu_boot DISK LOG TIMEOUT_S [QEMU ARGS...]: boots DISK (qcow2) in the
 # background, serial console to LOG; sets QEMU_PID. QEMU_NIC: the -nic
-# argument (default none; the boot test uses QEMU's user networking, where the
+# netdev (default none; the boot test uses QEMU's user networking, `user`, where the
 # guest reaches the host's loopback at 10.0.2.2). The machine does not
 # reboot (-no-reboot): a guest reboot ends QEMU, the caller starts it again.
 qemu_boot() {
   local disk=$1 log=$2 t=$3; shift 3
   : > "$log"
+  # A virtio NIC without a PXE option ROM (romfile=): UEFI boots from disk, and
+  # Debian's qemu-system-arm without ipxe-qemu has no efi-virtio.rom.
+  local net=(-nic none)
+  [[ ${QEMU_NIC:-none} == none ]] || net=(-netdev "$QEMU_NIC,id=n0" -device virtio-net-pci,netdev=n0,romfile=)
   timeout "$t" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic -no-reboot \
     -bios "$FIRMWARE" -drive if=none,id=hd,file="$disk",format=qcow2 -device virtio-blk-pci,drive=hd \
-    -nic "${QEMU_NIC:-none}" -serial "file:$log" -monitor none "$@" </dev/null >/dev/null 2>>"$log.qemu-err" &
+    "${net[@]}" -serial "file:$log" -monitor none "$@" </dev/null >/dev/null 2>>"$log.qemu-err" &
   QEMU_PID=$!
   QEMU_T0=$(date +%s)
 }
