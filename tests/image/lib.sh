@@ -94,7 +94,7 @@ lane_person() {
 }
 
 # qemu_boot DISK LOG TIMEOUT_S [QEMU ARGS...]: boots DISK (qcow2) in the
-# background, serial console to LOG; sets QEMU_PID. QEMU_NIC: the -nic
+# background, serial console to LOG; sets QEMU_PID. QEMU_NIC: the type of
 # netdev (default none; the boot test uses QEMU's user networking, `user`, where the
 # guest reaches the host's loopback at 10.0.2.2). The machine does not
 # reboot (-no-reboot): a guest reboot ends QEMU, the caller starts it again.
