@@ -2,6 +2,7 @@
 // (WAL; both connections wait on each other with a busy timeout), the console's
 // tables created by numbered migrations.
 #include "tools/upstream/console/console_store.hpp"
+#include "tools/upstream/sqlite_util.hpp"
 
 #include <sqlite3.h>
 
@@ -147,64 +148,7 @@ CREATE INDEX status_terms_until ON status_terms(until);
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";
 
-class Stmt {
-public:
-    Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-        rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr);
-    }
-    ~Stmt() { sqlite3_finalize(s_); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-    Stmt& bind(int i, std::int64_t v) {
-        if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(s_, i, v);
-        return *this;
-    }
-    Stmt& bind(int i, std::string_view v) {
-        if (rc_ == SQLITE_OK)
-            rc_ = sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
-    Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
-    Result<bool> step() {
-        if (rc_ != SQLITE_OK) return error();
-        int rc = sqlite3_step(s_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        rc_ = rc;
-        return error();
-    }
-    Status run() {
-        auto r = step();
-        if (!r) return fail(r.error());
-        return {};
-    }
-    void reset() {
-        sqlite3_reset(s_);
-        sqlite3_clear_bindings(s_);
-        if (rc_ != SQLITE_OK && s_) rc_ = SQLITE_OK;
-    }
-    std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
-    std::string text(int c) {
-        const auto* p = sqlite3_column_text(s_, c);
-        return p ? std::string(reinterpret_cast<const char*>(p),
-                               static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
-                 : std::string();
-    }
-    bool is_null(int c) { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-    std::optional<double> real_or_null(int c) {
-        if (sqlite3_column_type(s_, c) == SQLITE_NULL) return std::nullopt;
-        return sqlite3_column_double(s_, c);
-    }
-
-private:
-    Failure error() const {
-        return fail(ErrorKind::io, "sqlite", std::string(sqlite3_errstr(rc_)) + ": " + sqlite3_errmsg(db_));
-    }
-    sqlite3* db_;
-    sqlite3_stmt* s_ = nullptr;
-    int rc_ = SQLITE_OK;
-};
+using cp::upstream::Stmt;
 
 // Reads every row of `s` with `f(Stmt&)`.
 template <typename F>
