@@ -10,8 +10,9 @@
 
 namespace cp {
 
-// Broad category of an error; each module adds its own typed reason string
-// (e.g. pass rejections use the spec's reason words: "base45", "signature").
+// Broad category of an error; each module adds its own typed reason (a Reason
+// constant below, e.g. pass rejections use the spec's reason words "base45",
+// "signature").
 enum class ErrorKind {
     invalid_input,   // malformed data from outside (QR text, file, network)
     rejected,        // well-formed but refused by policy or crypto
@@ -24,6 +25,20 @@ enum class ErrorKind {
 
 const char* to_string(ErrorKind kind) noexcept;
 
+// A typed reason. Each module declares the reasons it produces once, as constants
+// in its own header:
+//     namespace cp::journal::reason { inline constexpr Reason corrupt{"corrupt"}; }
+// and code that branches on a reason names the constant (`err.is(reason::corrupt)`),
+// so a misspelt reason does not compile and each reason has exactly one spelling,
+// in logs and on the wire alike. `code` is that spelling ([a-z0-9-], kebab-case).
+struct Reason {
+    const char* code;
+    constexpr explicit Reason(const char* c) noexcept : code(c) {}
+    std::string_view view() const noexcept { return code; }
+    friend bool operator==(Reason a, Reason b) noexcept { return a.view() == b.view(); }
+};
+inline const char* to_string(Reason r) noexcept { return r.code; }
+
 struct Error {
     ErrorKind kind = ErrorKind::internal;
     std::string reason;   // short, typed, machine-readable ("inflate", "disk-full")
@@ -32,6 +47,12 @@ struct Error {
     Error() = default;
     Error(ErrorKind k, std::string r, std::string m = {})
         : kind(k), reason(std::move(r)), message(std::move(m)) {}
+    Error(ErrorKind k, Reason r, std::string m = {})
+        : kind(k), reason(r.code), message(std::move(m)) {}
+
+    // The one way to branch on a reason: compare with a module's Reason constant.
+    bool is(Reason r) const noexcept { return reason == r.view(); }
+    bool is(ErrorKind k, Reason r) const noexcept { return kind == k && is(r); }
 
     // Prefix the message with where it happened, as mender's WithContext().
     Error with_context(std::string_view where) const {
@@ -48,6 +69,9 @@ struct Failure {
 };
 inline Failure fail(ErrorKind k, std::string reason, std::string message = {}) {
     return Failure{Error{k, std::move(reason), std::move(message)}};
+}
+inline Failure fail(ErrorKind k, Reason reason, std::string message = {}) {
+    return Failure{Error{k, reason, std::move(message)}};
 }
 inline Failure fail(Error e) { return Failure{std::move(e)}; }
 

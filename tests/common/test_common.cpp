@@ -64,6 +64,27 @@ TEST_CASE("Result carries a value or a typed error") {
     CHECK(chain(1).error().reason == "odd");
 }
 
+namespace {
+namespace demo_reason {
+inline constexpr Reason corrupt{"corrupt"};
+inline constexpr Reason disk_full{"disk-full"};
+}  // namespace demo_reason
+Status fails_with(Reason r) { return fail(ErrorKind::io, r, "detail"); }
+}  // namespace
+
+TEST_CASE("a typed reason is compared by its constant and spelt one way") {
+    const Status s = fails_with(demo_reason::disk_full);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().is(demo_reason::disk_full));
+    CHECK_FALSE(s.error().is(demo_reason::corrupt));
+    CHECK(s.error().is(ErrorKind::io, demo_reason::disk_full));
+    CHECK_FALSE(s.error().is(ErrorKind::invalid_input, demo_reason::disk_full));
+    CHECK(s.error().reason == "disk-full");
+    CHECK(s.error().describe() == "io/disk-full: detail");
+    CHECK(demo_reason::corrupt == Reason{"corrupt"});
+    CHECK(std::string(to_string(demo_reason::corrupt)) == "corrupt");
+}
+
 TEST_CASE("log lines are key=value with quoting") {
     auto line = log::format_line(log::Level::warn, "journal", "disk full",
                                  {{"free_mb", "3"}, {"path", "/var/lib/x y"}});
