@@ -14,7 +14,7 @@ Result<cv::Mat> to_gray(const ImageView& v, int max_side) {
         return fail(ErrorKind::invalid_input, "image",
                     "frame " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds " +
                         std::to_string(max_side));
-    const int channels = v.format == PixelFormat::gray8 ? 1 : 3;
+    const int channels = cp::channels(v.format);
     if (v.stride < v.width * channels) return fail(ErrorKind::invalid_input, "image", "stride smaller than a row");
     // OpenCV wants a mutable pointer; the Mat is only read.
     cv::Mat m(v.height, v.width, channels == 1 ? CV_8UC1 : CV_8UC3, const_cast<std::uint8_t*>(v.data),
