@@ -10,8 +10,8 @@
 #pragma once
 
 #include "drivers/sim_lane/lane_script.hpp"
+#include "src/common/image.hpp"
 #include "src/common/result.hpp"
-#include "src/decode/decoder.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -20,23 +20,10 @@
 
 namespace cp::camera {
 
-// One captured frame: owns its pixels (BGR8 or gray8, rows packed). The v4l2
-// source delivers gray8 (luma: all the decode stage reads); file and sim
-// sources BGR8 (gray8 for a gray image file).
-struct Frame {
-    std::vector<std::uint8_t> pixels;
-    int width = 0;
-    int height = 0;
-    int stride = 0;                   // bytes per row
-    decode::PixelFormat format = decode::PixelFormat::bgr8;
-    std::int64_t timestamp_ms = 0;    // CLOCK_MONOTONIC when captured / rendered
-    std::uint64_t sequence = 0;       // 0, 1, 2, ... per opened source; gaps mean drops
-
-    // The view the decode stage takes; valid while this Frame lives unchanged.
-    decode::ImageView view() const {
-        return decode::ImageView{pixels.data(), width, height, stride, format};
-    }
-};
+// One captured frame (src/common/image.hpp): owns its pixels (BGR8 or gray8,
+// rows packed). The v4l2 source delivers gray8 (luma: all the decode stage
+// reads); file and sim sources BGR8 (gray8 for a gray image file).
+using cp::Frame;
 
 // Exposure the lane asks for: the camera's own automatic exposure and gain, or a
 // short exposure at low gain while a bright phone screen is in view (glare).

@@ -19,7 +19,7 @@ Frame frame_from_mat(const cv::Mat& mat, std::uint64_t sequence, std::int64_t ti
     Frame f;
     f.width = src.cols;
     f.height = src.rows;
-    f.format = src.channels() == 1 ? decode::PixelFormat::gray8 : decode::PixelFormat::bgr8;
+    f.format = src.channels() == 1 ? PixelFormat::gray8 : PixelFormat::bgr8;
     const auto row = static_cast<std::size_t>(src.cols) * static_cast<std::size_t>(src.channels());
     f.stride = static_cast<int>(row);
     f.pixels.resize(row * static_cast<std::size_t>(src.rows));

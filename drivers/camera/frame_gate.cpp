@@ -6,7 +6,7 @@
 namespace cp::camera {
 
 bool FrameGate::should_decode(const Frame& f, std::int64_t mono_ms, bool code_in_view) {
-    const int channels = f.format == decode::PixelFormat::gray8 ? 1 : 3;
+    const int channels = f.format == PixelFormat::gray8 ? 1 : 3;
     const int b = std::max(4, config_.block);
     const bool usable = f.width >= b && f.height >= b && f.stride >= f.width * channels &&
                         f.pixels.size() >= static_cast<std::size_t>(f.stride) * static_cast<std::size_t>(f.height);

@@ -386,7 +386,7 @@ private:
         f.width = fmt_.width;
         f.height = fmt_.height;
         f.stride = fmt_.width;
-        f.format = decode::PixelFormat::gray8;
+        f.format = PixelFormat::gray8;
         f.sequence = sequence;
         f.timestamp_ms = timestamp_of(b);
         if (fmt_.pixelformat == V4L2_PIX_FMT_MJPEG) {

@@ -26,13 +26,13 @@ namespace {
 
 // The frame as a Mat over its pixels (no copy).
 cv::Mat wrap(const Frame& f) {
-    const int type = f.format == decode::PixelFormat::gray8 ? CV_8UC1 : CV_8UC3;
+    const int type = f.format == PixelFormat::gray8 ? CV_8UC1 : CV_8UC3;
     return cv::Mat(f.height, f.width, type, const_cast<std::uint8_t*>(f.pixels.data()),
                    static_cast<std::size_t>(f.stride));
 }
 
 bool consistent(const Frame& f) {
-    const int channels = f.format == decode::PixelFormat::gray8 ? 1 : 3;
+    const int channels = f.format == PixelFormat::gray8 ? 1 : 3;
     return f.width > 0 && f.height > 0 && f.stride >= f.width * channels &&
            f.pixels.size() >= static_cast<std::size_t>(f.stride) * static_cast<std::size_t>(f.height);
 }
@@ -45,7 +45,7 @@ Result<Assessment> assess(const Frame& frame, const HintConfig& config) {
     const cv::Rect box = aim_box(frame.width, frame.height);
     cv::Mat roi = wrap(frame)(box);
     // The decoder's finder search over the aiming box (a view into the frame).
-    const decode::ImageView box_view{roi.data, box.width, box.height, frame.stride, frame.format};
+    const ImageView box_view{roi.data, box.width, box.height, frame.stride, frame.format};
     auto sighting = decode::find_code(box_view, config.finder_long_side);
     if (!sighting) return fail(sighting.error());
     a.sighting = *sighting;
@@ -58,7 +58,7 @@ Result<Assessment> assess(const Frame& frame, const HintConfig& config) {
     const double f = std::min(1.0, static_cast<double>(config.work_long_side) / std::max(box.width, box.height));
     cv::Mat small, gray;
     cv::resize(roi, small, cv::Size(), f, f, cv::INTER_AREA);
-    if (small.channels() == 3) cv::cvtColor(small, gray, frame.format == decode::PixelFormat::rgb8 ? cv::COLOR_RGB2GRAY
+    if (small.channels() == 3) cv::cvtColor(small, gray, frame.format == PixelFormat::rgb8 ? cv::COLOR_RGB2GRAY
                                                                                                    : cv::COLOR_BGR2GRAY);
     else gray = small;
     cv::Scalar mean, sd;
@@ -85,7 +85,7 @@ cv::Mat preview_image(const Frame& frame, int max_w, int max_h, bool mirror) {
     cv::resize(wrap(frame), scaled, cv::Size(w, h), 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     cv::Mat bgr;
     if (scaled.channels() == 1) cv::cvtColor(scaled, bgr, cv::COLOR_GRAY2BGR);
-    else if (frame.format == decode::PixelFormat::rgb8) cv::cvtColor(scaled, bgr, cv::COLOR_RGB2BGR);
+    else if (frame.format == PixelFormat::rgb8) cv::cvtColor(scaled, bgr, cv::COLOR_RGB2BGR);
     else bgr = scaled;
     if (mirror) cv::flip(bgr, bgr, 1);
     return bgr;

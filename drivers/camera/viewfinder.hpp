@@ -15,6 +15,7 @@
 #pragma once
 
 #include "drivers/camera/camera.hpp"
+#include "src/decode/decoder.hpp"
 #include "src/common/result.hpp"
 
 #include <opencv2/core.hpp>

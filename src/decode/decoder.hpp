@@ -3,6 +3,7 @@
 // implementation detail of this module.
 #pragma once
 
+#include "src/common/image.hpp"
 #include "src/common/result.hpp"
 
 #include <array>
@@ -13,16 +14,10 @@
 
 namespace cp::decode {
 
-enum class PixelFormat { gray8, bgr8, rgb8 };
-
-// Non-owning view of one frame; valid for the duration of the call only.
-struct ImageView {
-    const std::uint8_t* data = nullptr;
-    int width = 0;
-    int height = 0;
-    int stride = 0;  // bytes per row
-    PixelFormat format = PixelFormat::gray8;
-};
+// The frames the decoder reads (src/common/image.hpp); a view is read during
+// the call only.
+using cp::ImageView;
+using cp::PixelFormat;
 
 struct Point {
     float x = 0;

@@ -9,13 +9,13 @@ namespace cp::imagefile {
 
 using Bytes = std::span<const std::uint8_t>;
 
-Result<Image> decode(Bytes bytes, decode::PixelFormat want, const Limits& limits) {
-    if (want != decode::PixelFormat::gray8 && want != decode::PixelFormat::bgr8)
+Result<Image> decode(Bytes bytes, PixelFormat want, const Limits& limits) {
+    if (want != PixelFormat::gray8 && want != PixelFormat::bgr8)
         return fail(ErrorKind::internal, "image-format", "decode gives gray8 or bgr8");
     auto hr = probe(bytes, limits);
     if (!hr) return fail(hr.error());
     const Header h = *hr;
-    const bool gray = want == decode::PixelFormat::gray8;
+    const bool gray = want == PixelFormat::gray8;
     cv::Mat m;
     try {
         const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U,
@@ -40,7 +40,7 @@ Result<Image> decode(Bytes bytes, decode::PixelFormat want, const Limits& limits
     return out;
 }
 
-Result<Image> load(const std::string& path, decode::PixelFormat want, const Limits& limits) {
+Result<Image> load(const std::string& path, PixelFormat want, const Limits& limits) {
     auto bytes = read_file(path, limits);
     if (!bytes) return fail(bytes.error());
     auto img = decode(*bytes, want, limits);
@@ -49,7 +49,7 @@ Result<Image> load(const std::string& path, decode::PixelFormat want, const Limi
 }
 
 Result<std::vector<decode::Code>> decode_file(const std::string& path, const decode::DecoderOptions& options) {
-    auto img = load(path, decode::PixelFormat::gray8);
+    auto img = load(path, PixelFormat::gray8);
     if (!img) return fail(img.error());
     decode::QrDecoder dec(options);
     auto r = dec.decode(img->view());

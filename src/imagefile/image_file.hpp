@@ -3,6 +3,7 @@
 // decodes PNG with libpng and the rest through its camera plugin).
 #pragma once
 
+#include "src/common/image.hpp"
 #include "src/common/result.hpp"
 #include "src/decode/decoder.hpp"
 #include "src/imagefile/image_header.hpp"
@@ -14,21 +15,14 @@
 
 namespace cp::imagefile {
 
-// Decoded pixels, owned. gray8 or bgr8 as asked.
-struct Image {
-    std::vector<std::uint8_t> pixels;
-    int width = 0;
-    int height = 0;
-    int stride = 0;
-    decode::PixelFormat format = decode::PixelFormat::gray8;
-    decode::ImageView view() const { return {pixels.data(), width, height, stride, format}; }
-};
+// Decoded pixels, owned (src/common/image.hpp). gray8 or bgr8 as asked.
+using cp::Image;
 
 // probe() then decode. `want` is gray8 or bgr8.
-Result<Image> decode(std::span<const std::uint8_t> bytes, decode::PixelFormat want,
+Result<Image> decode(std::span<const std::uint8_t> bytes, PixelFormat want,
                      const Limits& limits = {});
 // Reads the whole file (regular files only, up to max_file_bytes) and decodes it.
-Result<Image> load(const std::string& path, decode::PixelFormat want, const Limits& limits = {});
+Result<Image> load(const std::string& path, PixelFormat want, const Limits& limits = {});
 
 // `checkpoint decode` / `verify --image`: load (gray) and run the decode stage.
 Result<std::vector<decode::Code>> decode_file(const std::string& path,

@@ -1,9 +1,9 @@
 #include "src/sync/https_client.hpp"
 
 #include "src/common/time.hpp"
+#include "src/zlib/zlib.hpp"
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -138,17 +138,8 @@ std::optional<std::int64_t> parse_retry_after(const std::string& value, std::int
 }
 
 std::string gzip_compress(const std::string& data) {
-    z_stream zs{};
-    if (deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-    std::string out(deflateBound(&zs, data.size()) + 32, '\0');
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    zs.avail_in = static_cast<uInt>(data.size());
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    int rc = deflate(&zs, Z_FINISH);
-    out.resize(zs.total_out);
-    deflateEnd(&zs);
-    return rc == Z_STREAM_END ? out : std::string();
+    auto z = zlib::deflate(std::string_view(data), zlib::Wrapper::gzip, 6);
+    return z ? std::move(*z) : std::string();
 }
 
 HttpsClient::HttpsClient(HttpsConfig cfg) : cfg_(std::move(cfg)) {}

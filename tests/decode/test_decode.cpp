@@ -5,6 +5,7 @@
 #include "src/decode/decoder.hpp"
 #include "src/decode/grid.hpp"
 #include "src/decode/regions.hpp"
+#include "src/decode/video_roi.hpp"
 #include "tests/decode/scoring.hpp"
 #include "tests/testing.hpp"
 
@@ -307,6 +308,37 @@ std::pair<cv::Mat, std::array<cv::Point2f, 4>> bent_code(const std::string& text
 }
 
 }  // namespace
+
+TEST_CASE("video region: the crop box is clipped to the frame; kept 15 frames without a read, forgotten on the 16th") {
+    const Quad q = square_around(Point{150, 150}, 50);  // a 100 px code
+    // Margin 0.6 of the side (60 px in float: the origin truncates to 39).
+    CHECK(roi_box(q, cv::Size(1000, 1000)) == cv::Rect(39, 39, 220, 220));
+    CHECK(roi_box(square_around(Point{20, 980}, 50), cv::Size(1000, 1000)) == cv::Rect(0, 870, 130, 130));
+
+    DecoderOptions opt;
+    FrameReader reader(opt);
+    RoiTracker tracker;
+    const cv::Mat blank(480, 640, CV_8UC1, cv::Scalar(255));
+    auto tries_on_blank = [&] {
+        reader.start_frame();
+        CHECK(tracker.try_region(reader, blank) == 0);
+        return reader.report.tries;
+    };
+    CHECK(tries_on_blank() == 0);  // nothing tracked yet
+    tracker.after_frame({Code{"CP1:X", q, "plain"}});
+    for (int i = 0; i < 15; ++i) {
+        CHECK(tries_on_blank() == 2);  // the crop as is, then equalised
+        tracker.after_frame({});
+    }
+    CHECK(tries_on_blank() == 2);
+    tracker.after_frame({});  // the 16th frame without a read
+    CHECK(tries_on_blank() == 0);
+
+    // A hint (three finder patterns seen, nothing read) is tried once.
+    tracker.set_hint(q);
+    CHECK(tries_on_blank() == 2);
+    CHECK(tries_on_blank() == 0);
+}
 
 TEST_CASE("grid sampler: a bent high-version code that one perspective transform cannot read") {
     const std::string text = long_text(1400);

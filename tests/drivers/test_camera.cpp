@@ -67,7 +67,7 @@ TEST_CASE("a sim frame is 1280x720 BGR with a view onto its pixels") {
     CHECK(f.pixels.size() == 1280u * 720u * 3u);
     auto v = f.view();
     CHECK(v.data == f.pixels.data());
-    CHECK(v.format == decode::PixelFormat::bgr8);
+    CHECK(v.format == PixelFormat::bgr8);
     CHECK(v.stride == f.stride);
 }
 

@@ -1,6 +1,6 @@
 #include "tools/upstream/requests.hpp"
 
-#include <zlib.h>
+#include "src/zlib/zlib.hpp"
 
 #include <algorithm>
 
@@ -9,34 +9,12 @@ namespace cp::upstream {
 using nlohmann::json;
 
 Result<std::string> gunzip(std::string_view data, std::size_t max_out) {
-    z_stream zs{};
-    // 16 + MAX_WBITS: gzip wrapper only.
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return fail(ErrorKind::internal, "zlib");
-    std::string out;
-    char buf[16384];
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    zs.avail_in = static_cast<uInt>(data.size());
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-        zs.next_out = reinterpret_cast<Bytef*>(buf);
-        zs.avail_out = sizeof buf;
-        rc = inflate(&zs, Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END) {
-            inflateEnd(&zs);
-            return fail(ErrorKind::invalid_input, "gzip", "body does not inflate");
-        }
-        out.append(buf, sizeof buf - zs.avail_out);
-        if (out.size() > max_out) {
-            inflateEnd(&zs);
-            return fail(ErrorKind::rejected, reason::kTooLarge, "inflated body over the limit");
-        }
-        if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
-            inflateEnd(&zs);
-            return fail(ErrorKind::invalid_input, "gzip", "truncated gzip body");
-        }
-    }
-    inflateEnd(&zs);
-    return out;
+    auto r = zlib::inflate(data, zlib::Wrapper::gzip, max_out, zlib::Trailing::ignore);
+    if (r) return r;
+    const Error& e = r.error();
+    if (e.is(zlib::reason::failed)) return fail(ErrorKind::internal, "zlib", e.message);
+    if (e.is(zlib::reason::too_large)) return fail(ErrorKind::rejected, reason::kTooLarge, "inflated body over the limit");
+    return fail(ErrorKind::invalid_input, "gzip", e.is(zlib::reason::truncated) ? "truncated gzip body" : "body does not inflate");
 }
 
 Result<std::string> decode_body(std::string_view body, std::string_view content_encoding,
