@@ -1,4 +1,5 @@
 #include "tools/upstream/http_reply.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <charconv>
 #include <ctime>
@@ -8,9 +9,6 @@ namespace cp::upstream {
 using nlohmann::json;
 
 namespace {
-// The reason of an answer httplib made itself (its status says what went wrong).
-constexpr Reason kHttp{"http"};
-
 ErrorKind kind_of_status(int status) {
     if (status == 404) return ErrorKind::not_found;
     if (status == 503) return ErrorKind::unavailable;
@@ -39,7 +37,7 @@ void send_error(httplib::Response& res, int status, const Error& e, const json& 
 }
 
 void send_http_status(httplib::Response& res, int status) {
-    send_error(res, status, kind_of_status(status), kHttp, {{"status", status}});
+    send_error(res, status, kind_of_status(status), reason::http, {{"status", status}});
 }
 
 std::optional<std::int64_t> to_i64(std::string_view s) {

@@ -358,7 +358,7 @@ int run(const Args& a) {
             if (last && now_s() - last->published_at < *max_age) {
                 // Changed statuses still go out; an unchanged, young list stays as it is.
                 auto v = publish_list(store, *signer, now_s(), false);
-                if (!v && v.error().reason == "unchanged") {
+                if (!v && v.error().is(reason::unchanged)) {
                     std::printf("list version %lld is %lld s old: not re-signed\n",
                                 static_cast<long long>(last->version),
                                 static_cast<long long>(now_s() - last->published_at));
@@ -372,7 +372,7 @@ int run(const Args& a) {
             force = true;  // aging out: re-signed even when nothing changed
         }
         auto v = publish_list(store, *signer, now_s(), force);
-        if (!v && v.error().reason == "unchanged") {
+        if (!v && v.error().is(reason::unchanged)) {
             std::fprintf(stderr,
                          "upstream: %s; --force signs it again as a new version (devices need a list younger "
                          "than their policy.max_list_age_s), or --if-older-than S does that only when due\n",

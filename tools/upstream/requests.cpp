@@ -11,7 +11,7 @@ using nlohmann::json;
 Result<std::string> gunzip(std::string_view data, std::size_t max_out) {
     z_stream zs{};
     // 16 + MAX_WBITS: gzip wrapper only.
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return fail(ErrorKind::internal, "zlib");
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return fail(ErrorKind::internal, reason::zlib);
     std::string out;
     char buf[16384];
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -23,16 +23,16 @@ Result<std::string> gunzip(std::string_view data, std::size_t max_out) {
         rc = inflate(&zs, Z_NO_FLUSH);
         if (rc != Z_OK && rc != Z_STREAM_END) {
             inflateEnd(&zs);
-            return fail(ErrorKind::invalid_input, "gzip", "body does not inflate");
+            return fail(ErrorKind::invalid_input, reason::gzip, "body does not inflate");
         }
         out.append(buf, sizeof buf - zs.avail_out);
         if (out.size() > max_out) {
             inflateEnd(&zs);
-            return fail(ErrorKind::rejected, reason::kTooLarge, "inflated body over the limit");
+            return fail(ErrorKind::rejected, reason::too_large, "inflated body over the limit");
         }
         if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
             inflateEnd(&zs);
-            return fail(ErrorKind::invalid_input, "gzip", "truncated gzip body");
+            return fail(ErrorKind::invalid_input, reason::gzip, "truncated gzip body");
         }
     }
     inflateEnd(&zs);
@@ -42,10 +42,10 @@ Result<std::string> gunzip(std::string_view data, std::size_t max_out) {
 Result<std::string> decode_body(std::string_view body, std::string_view content_encoding,
                                 const BodyLimits& limits) {
     if (body.size() > limits.max_body_bytes)
-        return fail(ErrorKind::rejected, reason::kTooLarge, "body over the limit");
+        return fail(ErrorKind::rejected, reason::too_large, "body over the limit");
     if (content_encoding.empty() || content_encoding == "identity") return std::string(body);
     if (content_encoding == "gzip") return gunzip(body, limits.max_inflated_bytes);
-    return fail(ErrorKind::invalid_input, reason::kEncoding, "only identity and gzip");
+    return fail(ErrorKind::invalid_input, reason::content_encoding, "only identity and gzip");
 }
 
 namespace {
@@ -109,7 +109,7 @@ constexpr std::int64_t kMaxJournalEpoch = (std::int64_t{1} << 53) - 1;
 
 Result<Scan> parse_scan(const json& j, const std::string& device_id, std::int64_t now_s) {
     auto bad = [](const char* field) {
-        return fail(ErrorKind::invalid_input, reason::kScan,
+        return fail(ErrorKind::invalid_input, reason::scan,
                     std::string("bad field '") + field + "'");
     };
     if (!j.is_object()) return bad("scan");
@@ -178,13 +178,13 @@ Result<json> parse_json_object(std::string_view text, std::size_t max_depth) {
     DepthCheck check(max_depth);
     if (!json::sax_parse(text, &check)) {
         if (check.too_deep)
-            return fail(ErrorKind::invalid_input, reason::kDepth,
+            return fail(ErrorKind::invalid_input, reason::json_depth,
                         "nested deeper than " + std::to_string(max_depth));
-        return fail(ErrorKind::invalid_input, reason::kJson, "not JSON");
+        return fail(ErrorKind::invalid_input, reason::json, "not JSON");
     }
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-        return fail(ErrorKind::invalid_input, reason::kJson, "not a JSON object");
+        return fail(ErrorKind::invalid_input, reason::json, "not a JSON object");
     return j;
 }
 
@@ -196,12 +196,12 @@ Result<std::vector<Scan>> parse_scan_upload(std::string_view json_text,
     const json& b = *body;
     if (b.contains("device_id") &&
         (!b["device_id"].is_string() || b["device_id"].get<std::string>() != device_id))
-        return fail(ErrorKind::rejected, reason::kDeviceMismatch, "batch names another device");
+        return fail(ErrorKind::rejected, reason::device_mismatch, "batch names another device");
     if (!b.contains("scans") || !b["scans"].is_array())
-        return fail(ErrorKind::invalid_input, reason::kScans, "no scans array");
+        return fail(ErrorKind::invalid_input, reason::scans, "no scans array");
     const json& arr = b["scans"];
     if (arr.size() > max_batch)
-        return fail(ErrorKind::rejected, reason::kBatch,
+        return fail(ErrorKind::rejected, reason::batch_too_large,
                     "at most " + std::to_string(max_batch) + " scans per upload");
     std::vector<Scan> scans;
     scans.reserve(arr.size());
@@ -213,7 +213,7 @@ Result<std::vector<Scan>> parse_scan_upload(std::string_view json_text,
         }
         if (!scans.empty() && s->epoch != scans.front().epoch) {
             if (bad_index) *bad_index = i;
-            return fail(ErrorKind::invalid_input, reason::kEpoch, "one journal epoch per batch");
+            return fail(ErrorKind::invalid_input, reason::epoch, "one journal epoch per batch");
         }
         scans.push_back(std::move(*s));
     }
@@ -226,7 +226,7 @@ Result<Heartbeat> parse_heartbeat(std::string_view json_text, const std::string&
     if (!body) return fail(body.error());
     const json& b = *body;
     auto bad = [](const char* field) {
-        return fail(ErrorKind::invalid_input, reason::kHeartbeat,
+        return fail(ErrorKind::invalid_input, reason::heartbeat,
                     std::string("bad field '") + field + "'");
     };
     Heartbeat hb;

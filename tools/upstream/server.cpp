@@ -66,7 +66,7 @@ struct UpstreamServer::Impl {
         auto total = store.scan_count();
         auto latest = store.latest_list_version();
         if (!devs || !hours || !alerts || !total || !latest)
-            return send_json(res, 500, {{"error", "internal"}});
+            return send_error(res, 500, ErrorKind::internal, reason::internal);
         json d = json::array();
         for (const auto& st : *devs) {
             json row = {{"id", st.device.id}, {"revoked", st.device.revoked},
@@ -109,13 +109,13 @@ struct UpstreamServer::Impl {
                 // address: a page of another site whose name resolves to loopback
                 // (DNS rebinding) sends its own name as Host and is refused.
                 if (req.method != "GET" && req.method != "HEAD") {
-                    send_json(res, 405, {{"error", "http"}, {"status", 405}});
+                    send_error(res, 405, ErrorKind::rejected, reason::method);
                     close_unread(res);
                     return httplib::Server::HandlerResponse::Handled;
                 }
                 if (!dashboard::host_header_allowed(req.get_header_value("Host"), cfg.web_host,
                                                     web_port)) {
-                    send_json(res, 403, {{"error", "rejected"}, {"reason", "host"}});
+                    send_error(res, 403, ErrorKind::rejected, reason::host);
                     return httplib::Server::HandlerResponse::Handled;
                 }
                 return httplib::Server::HandlerResponse::Unhandled;
@@ -150,7 +150,7 @@ UpstreamServer::~UpstreamServer() { stop(); }
 Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
                                                                UpstreamStore& store) {
     if (cfg.web_port >= 0 && !dashboard::is_loopback_address(cfg.web_host))
-        return fail(ErrorKind::config, "web-host",
+        return fail(ErrorKind::config, reason::web_host,
                     "the dashboard listens on a numeric loopback address only "
                     "(127.0.0.0/8 or ::1)");
     auto impl = std::make_unique<Impl>(std::move(cfg), store);
@@ -165,7 +165,7 @@ Result<std::unique_ptr<UpstreamServer>> UpstreamServer::create(ServerConfig cfg,
         return setup_ok;
     });
     if (!setup_ok || !impl->tls->is_valid())
-        return fail(ErrorKind::config, "tls",
+        return fail(ErrorKind::config, reason::tls,
                     "cannot load the server certificate, key or client CA");
     if (impl->cfg.web_port >= 0) impl->web = std::make_unique<httplib::Server>();
     impl->install_routes();
@@ -180,7 +180,7 @@ Status UpstreamServer::start() {
     else
         m.port = m.tls->bind_to_port(m.cfg.host, m.cfg.port) ? m.cfg.port : -1;
     if (m.port <= 0)
-        return fail(ErrorKind::unavailable, "bind",
+        return fail(ErrorKind::unavailable, reason::bind,
                     m.cfg.host + ":" + std::to_string(m.cfg.port));
     if (m.web) {
         if (m.cfg.web_port == 0)
@@ -188,7 +188,7 @@ Status UpstreamServer::start() {
         else
             m.web_port = m.web->bind_to_port(m.cfg.web_host, m.cfg.web_port) ? m.cfg.web_port : -1;
         if (m.web_port <= 0)
-            return fail(ErrorKind::unavailable, "bind",
+            return fail(ErrorKind::unavailable, reason::bind,
                         "dashboard " + m.cfg.web_host + ":" + std::to_string(m.cfg.web_port));
     }
     widen_listen_backlog(m.port);

@@ -20,7 +20,7 @@ constexpr std::size_t kMaxHeartbeatBytes = 64u << 10;
 int http_status_of(const Error& e) {
     switch (e.kind) {
         case ErrorKind::invalid_input: return 400;
-        case ErrorKind::rejected: return e.reason == "too-large" ? 413 : 409;
+        case ErrorKind::rejected: return e.is(reason::too_large) ? 413 : 409;
         case ErrorKind::not_found: return 404;
         case ErrorKind::unavailable: return 503;
         default: return 500;
@@ -46,7 +46,7 @@ void install_common(httplib::Server& srv, const ServerConfig& cfg,
     });
     srv.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         // A handler bug must not leak details or crash the server.
-        send_json(res, 500, {{"error", "internal"}});
+        send_error(res, 500, ErrorKind::internal, reason::internal);
     });
 }
 
@@ -58,7 +58,7 @@ void install_device_request_limits(httplib::Server& s) {
         const bool post_route =
             req.method == "POST" && (req.path == kScansPath || req.path == kHeartbeatPath);
         if (!post_route && req.method != "GET" && req.method != "HEAD") {
-            send_json(res, 405, {{"error", "http"}, {"status", 405}});
+            send_error(res, 405, ErrorKind::rejected, reason::method);
             close_unread(res);
             return httplib::Server::HandlerResponse::Handled;
         }
@@ -67,7 +67,7 @@ void install_device_request_limits(httplib::Server& s) {
         auto& r = const_cast<httplib::Request&>(req);
         r.headers.erase(kDeferredEncoding);
         if (r.headers.count("Content-Encoding") > 1) {
-            send_json(res, 415, {{"error", "invalid_input"}, {"reason", reason::kEncoding}});
+            send_error(res, 415, ErrorKind::invalid_input, reason::content_encoding);
             close_unread(res);
             return httplib::Server::HandlerResponse::Handled;
         }
@@ -100,7 +100,7 @@ std::optional<std::string> read_body(const httplib::Request& req, httplib::Respo
     if (!declared.empty()) {
         auto n = to_i64(declared);
         if (!n || *n < 0 || static_cast<std::uint64_t>(*n) > limits.max_body_bytes) {
-            refuse(Error{ErrorKind::rejected, reason::kTooLarge, "body over the limit"});
+            refuse(Error{ErrorKind::rejected, reason::too_large, "body over the limit"});
             return std::nullopt;
         }
     }
@@ -115,16 +115,16 @@ std::optional<std::string> read_body(const httplib::Request& req, httplib::Respo
         return true;
     });
     if (over) {
-        refuse(Error{ErrorKind::rejected, reason::kTooLarge, "body over the limit"});
+        refuse(Error{ErrorKind::rejected, reason::too_large, "body over the limit"});
         return std::nullopt;
     }
     if (!complete) {
-        refuse(Error{ErrorKind::invalid_input, "body", "incomplete request body"});
+        refuse(Error{ErrorKind::invalid_input, reason::body, "incomplete request body"});
         return std::nullopt;
     }
     auto text = decode_body(body, req.get_header_value(kDeferredEncoding), limits);
     if (!text) {
-        send_error(res, text.error().reason == reason::kEncoding ? 415 : http_status_of(text.error()),
+        send_error(res, text.error().is(reason::content_encoding) ? 415 : http_status_of(text.error()),
                    text.error());
         return std::nullopt;
     }

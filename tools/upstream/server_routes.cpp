@@ -33,8 +33,7 @@ void send_blob(const httplib::Request& req, httplib::Response& res, const Bytes&
                                                  static_cast<std::int64_t>(data.size()));
         if (!off || !len || *off < 0 || *len < 0 ||
             static_cast<std::size_t>(*off) > data.size()) {
-            send_json(res, 416, {{"error", "invalid_input"}, {"reason", "range"},
-                                 {"size", data.size()}});
+            send_error(res, 416, ErrorKind::invalid_input, reason::range, {{"size", data.size()}});
             return;
         }
         auto o = static_cast<std::size_t>(*off);
@@ -54,7 +53,7 @@ void send_blob(const httplib::Request& req, httplib::Response& res, const Bytes&
 std::optional<Device> DeviceRoutes::authenticate(const httplib::Request& req, httplib::Response& res) {
     auto peer = peer_identity(req.ssl);
     if (!peer) {
-        send_json(res, 401, {{"error", "rejected"}, {"reason", "no-client-certificate"}});
+        send_error(res, 401, ErrorKind::rejected, reason::no_client_certificate);
         return std::nullopt;
     }
     auto dev = store_.find_device(peer->cn);
@@ -63,16 +62,16 @@ std::optional<Device> DeviceRoutes::authenticate(const httplib::Request& req, ht
         send_error(res, 500, dev.error());
         return std::nullopt;
     }
-    const char* refusal = nullptr;
+    std::optional<Reason> refusal;
     if (!*dev)
-        refusal = "not-enrolled";
+        refusal = reason::not_enrolled;
     else if ((*dev)->revoked)
-        refusal = "revoked";
+        refusal = reason::revoked;
     else if ((*dev)->fingerprint != peer->fingerprint)
-        refusal = "certificate-not-enrolled";
+        refusal = reason::certificate_not_enrolled;
     if (refusal) {
-        log::warn(kCat, "device refused", {{"device", peer->cn}, {"reason", refusal}});
-        send_json(res, 403, {{"error", "rejected"}, {"reason", refusal}});
+        log::warn(kCat, "device refused", {{"device", peer->cn}, {"reason", refusal->code}});
+        send_error(res, 403, ErrorKind::rejected, *refusal);
         return std::nullopt;
     }
     (void)store_.touch_device((*dev)->id, now_ms() / 1000);
@@ -89,14 +88,12 @@ void DeviceRoutes::handle_scans(const httplib::Request& req, httplib::Response& 
     auto scans = parse_scan_upload(*text, dev->id, now_ms() / 1000, cfg_.max_batch, &index);
     if (!scans) {
         const Error& e = scans.error();
-        if (e.reason == reason::kScan || e.reason == reason::kEpoch)
-            return send_json(res, 400, {{"error", "invalid_input"}, {"reason", e.reason},
-                                        {"message", e.message}, {"index", index}});
-        if (e.reason == reason::kDeviceMismatch)
-            return send_json(res, 403, {{"error", "rejected"}, {"reason", e.reason}});
-        if (e.reason == reason::kBatch)
-            return send_json(res, 413, {{"error", "rejected"}, {"reason", e.reason},
-                                        {"max_batch", cfg_.max_batch}});
+        if (e.is(reason::scan) || e.is(reason::epoch)) return send_error(res, 400, e, {{"index", index}});
+        if (e.is(reason::device_mismatch))
+            return send_error(res, 403, ErrorKind::rejected, reason::device_mismatch);
+        if (e.is(reason::batch_too_large))
+            return send_error(res, 413, ErrorKind::rejected, reason::batch_too_large,
+                              {{"max_batch", cfg_.max_batch}});
         return send_error(res, http_status_of(e), e);
     }
     auto r = store_.ingest_scans(dev->id, *scans);
@@ -148,7 +145,7 @@ void DeviceRoutes::handle_list_info(const httplib::Request& req, httplib::Respon
     json out = {{"version", *latest}};
     if (*latest > 0) {
         auto v = store_.list_version(*latest);
-        if (!v || !*v) return send_json(res, 500, {{"error", "internal"}});
+        if (!v || !*v) return send_error(res, 500, ErrorKind::internal, reason::internal);
         out["published_at"] = (*v)->published_at;
         out["entries"] = (*v)->entries;
         out["snapshot_size"] = (*v)->snapshot.size();
@@ -159,13 +156,13 @@ void DeviceRoutes::handle_list_info(const httplib::Request& req, httplib::Respon
 void DeviceRoutes::handle_list_blob(const httplib::Request& req, httplib::Response& res, bool snapshot) {
     if (!authenticate(req, res)) return;
     auto version = to_i64(req.matches[1].str());
-    if (!version) return send_json(res, 400, {{"error", "invalid_input"}, {"reason", "version"}});
+    if (!version) return send_error(res, 400, ErrorKind::invalid_input, reason::version);
     auto v = store_.list_version(*version);
     if (!v) return send_error(res, 500, v.error());
-    if (!*v) return send_json(res, 404, {{"error", "not_found"}, {"reason", "version"}});
+    if (!*v) return send_error(res, 404, ErrorKind::not_found, reason::version);
     const Bytes& data = snapshot ? (*v)->snapshot : (*v)->delta;
     if (data.empty())  // version 1 has no delta
-        return send_json(res, 404, {{"error", "not_found"}, {"reason", "no-delta"}});
+        return send_error(res, 404, ErrorKind::not_found, reason::no_delta);
     res.set_header("X-List-Version", std::to_string(*version));
     send_blob(req, res, data,
               (snapshot ? "snapshot-" : "delta-") + std::to_string(*version));
@@ -175,7 +172,7 @@ void DeviceRoutes::handle_deltas(const httplib::Request& req, httplib::Response&
     if (!authenticate(req, res)) return;
     auto since = to_i64(req.has_param("since") ? req.get_param_value("since") : "");
     if (!since || *since < 0)
-        return send_json(res, 400, {{"error", "invalid_input"}, {"reason", "since"}});
+        return send_error(res, 400, ErrorKind::invalid_input, reason::since);
     auto latest = store_.latest_list_version();
     if (!latest) return send_error(res, 500, latest.error());
     json out = {{"latest", *latest}, {"since", *since}};
@@ -191,7 +188,7 @@ void DeviceRoutes::handle_deltas(const httplib::Request& req, httplib::Response&
     json arr = json::array();
     for (std::int64_t v = *since + 1; v <= *latest; ++v) {
         auto lv = store_.list_version(v);
-        if (!lv || !*lv) return send_json(res, 500, {{"error", "internal"}});
+        if (!lv || !*lv) return send_error(res, 500, ErrorKind::internal, reason::internal);
         arr.push_back({{"version", v}, {"base_version", v - 1},
                        {"size", (*lv)->delta.size()},
                        {"url", "/v1/list/delta/" + std::to_string(v)}});
@@ -205,7 +202,7 @@ void DeviceRoutes::handle_trust(const httplib::Request& req, httplib::Response& 
     if (!authenticate(req, res)) return;
     auto t = store_.latest_trust();
     if (!t) return send_error(res, 500, t.error());
-    if (!*t) return send_json(res, 404, {{"error", "not_found"}, {"reason", "trust-list"}});
+    if (!*t) return send_error(res, 404, ErrorKind::not_found, reason::trust_list);
     res.set_header("X-Trust-Version", std::to_string((*t)->version));
     send_blob(req, res, (*t)->signed_list, "trust-" + std::to_string((*t)->version));
 }
@@ -226,7 +223,7 @@ void DeviceRoutes::install(httplib::Server& s) {
           [this](const auto& q, auto& r) { handle_list_blob(q, r, false); });
     s.Get("/v1/trust", [this](const auto& q, auto& r) { handle_trust(q, r); });
     s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (res.body.empty()) send_json(res, res.status, {{"error", "http"}, {"status", res.status}});
+        if (res.body.empty()) send_http_status(res, res.status);
     });
 }
 

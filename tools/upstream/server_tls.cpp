@@ -212,16 +212,16 @@ void widen_listen_backlog(int port) {
 
 Result<CertificateIdentity> certificate_identity(const std::string& pem) {
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    if (!bio) return fail(ErrorKind::internal, "openssl");
+    if (!bio) return fail(ErrorKind::internal, reason::openssl);
     X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
     BIO_free(bio);
-    if (!cert) return fail(ErrorKind::invalid_input, "certificate", "not a PEM certificate");
+    if (!cert) return fail(ErrorKind::invalid_input, reason::certificate, "not a PEM certificate");
     auto id = identity_of(cert);
     X509_free(cert);
-    if (!id) return fail(ErrorKind::invalid_input, "subject", "certificate needs exactly one CN");
+    if (!id) return fail(ErrorKind::invalid_input, reason::subject, "certificate needs exactly one CN");
     // The device's own configuration refuses any other id (src/common/device_id.hpp).
     if (!is_device_id(id->cn))
-        return fail(ErrorKind::invalid_input, "subject",
+        return fail(ErrorKind::invalid_input, reason::subject,
                     std::string("the CN is not a device id (") + kDeviceIdRule + ")");
     return CertificateIdentity{id->cn, id->fingerprint};
 }

@@ -6,6 +6,7 @@
 
 #include "src/common/time.hpp"
 #include "tools/upstream/console/import.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -481,4 +482,39 @@ TEST_CASE("upstream operator add: the password from stdin or a file, never a def
     CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username chief") == 0);
     CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username nobody") == 1);
     CHECK(verify_password((*(*st)->find_operator("chief"))->pw_hash, "another long passphrase"));
+}
+
+TEST_CASE("console: each error body has one spelling of its kind and its typed reason") {
+    City city;
+    auto expect = [](const Reply& r, int status, ErrorKind kind, Reason reason) {
+        CHECK(r.status == status);
+        CHECK(r.body.value("error", "") == to_string(kind));
+        CHECK(r.body.value("reason", "") == reason.code);
+    };
+    Client anon(city);
+    expect(anon.get("/api/me"), 401, ErrorKind::rejected, upstream::reason::login);
+    expect(anon.login("worker-a", "wrong password"), 401, ErrorKind::rejected, upstream::reason::credentials);
+    expect(anon.get("/api/nothing-here"), 404, ErrorKind::not_found, upstream::reason::http);
+
+    Client a(city);
+    REQUIRE(a.login("worker-a").status == 200);
+    const std::string own = std::string("/api/passes/") + kPassA + "/status";
+    expect(a.post(own, {{"status", "red"}}, /*with_csrf=*/false), 403, ErrorKind::rejected,
+           upstream::reason::csrf);
+    expect(a.post(own, {{"status", "red"}}, true, "text/plain"), 415, ErrorKind::invalid_input,
+           upstream::reason::content_type);
+    expect(a.post(own, {{"status", "purple"}}), 400, ErrorKind::invalid_input, upstream::reason::status);
+    expect(a.post(own, {{"status", "red"}, {"until", "soon"}}), 400, ErrorKind::invalid_input,
+           upstream::reason::until);
+    // Another grid's pass and a missing one answer alike.
+    expect(a.get(std::string("/api/passes/") + kPassB), 404, ErrorKind::not_found, upstream::reason::not_found);
+    expect(a.post("/api/publish"), 403, ErrorKind::rejected, upstream::reason::role);
+
+    Client wall(city);
+    REQUIRE(wall.login("wall").status == 200);
+    expect(wall.post(own, {{"status", "red"}}), 403, ErrorKind::rejected, upstream::reason::read_only);
+
+    Client chief(city);
+    REQUIRE(chief.login("chief").status == 200);
+    expect(chief.post("/api/publish"), 503, ErrorKind::unavailable, upstream::reason::signer);
 }

@@ -4,6 +4,8 @@
 #include "src/common/time.hpp"
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/import.hpp"
+#include "tools/upstream/http_reply.hpp"
+#include "tools/upstream/reasons.hpp"
 #include "tools/upstream/server.hpp"
 
 #include <httplib.h>
@@ -11,7 +13,6 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -29,35 +30,23 @@ constexpr const char* kCookie = "__Host-cc_session";
 constexpr const char* kCsrfHeader = "X-CSRF-Token";
 constexpr std::int64_t kOfflineAfterS = 600;
 
-void send_json(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void refuse(httplib::Response& res, int status, const char* error, const std::string& reason) {
-    send_json(res, status, {{"error", error}, {"reason", reason}});
+void refuse(httplib::Response& res, int status, ErrorKind kind, Reason r) {
+    upstream::send_error(res, status, kind, r);
 }
 
 void send_error(httplib::Response& res, const Error& e) {
     switch (e.kind) {
         // Outside the scope and missing look the same: no detail that would tell.
-        case ErrorKind::not_found: return refuse(res, 404, "not_found", "not-found");
-        case ErrorKind::invalid_input:
-            return send_json(res, 400, {{"error", "invalid_input"}, {"reason", e.reason}, {"message", e.message}});
+        case ErrorKind::not_found: return refuse(res, 404, ErrorKind::not_found, reason::not_found);
+        case ErrorKind::invalid_input: return upstream::send_error(res, 400, e);
         case ErrorKind::rejected:
-            if (e.reason == "read-only") return refuse(res, 403, "rejected", "read-only");
-            return send_json(res, 409, {{"error", "rejected"}, {"reason", e.reason}});
+            if (e.is(reason::read_only)) return refuse(res, 403, ErrorKind::rejected, reason::read_only);
+            return upstream::send_error(res, 409, Error{e.kind, e.reason});
+        case ErrorKind::unavailable: return upstream::send_error(res, 503, Error{e.kind, e.reason});
         default:
             log::error(kCat, "request failed", {{"reason", e.reason}});
-            return refuse(res, 500, "internal", "internal");
+            return refuse(res, 500, ErrorKind::internal, reason::internal);
     }
-}
-
-std::optional<std::int64_t> to_i64(std::string_view s) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
 }
 
 std::size_t limit_param(const httplib::Request& req, std::size_t def, std::size_t max) {
@@ -157,7 +146,7 @@ struct ConsoleServer::Impl {
     std::optional<Ctx> authenticate(const httplib::Request& req, httplib::Response& res, bool write) {
         const std::string token = cookie_value(req, kCookie);
         if (token.size() != 64) {
-            refuse(res, 401, "unauthenticated", "login");
+            refuse(res, 401, ErrorKind::rejected, reason::login);
             return std::nullopt;
         }
         const std::string th = token_hash(token);
@@ -170,16 +159,16 @@ struct ConsoleServer::Impl {
         if (!*s || now - (*s)->last_seen > cfg.idle_timeout_s ||
             now - (*s)->created_at > cfg.absolute_timeout_s) {
             if (*s) (void)store.delete_session(th);
-            refuse(res, 401, "unauthenticated", *s ? "session-expired" : "login");
+            refuse(res, 401, ErrorKind::rejected, *s ? reason::session_expired : reason::login);
             return std::nullopt;
         }
         auto op = store.operator_by_id((*s)->operator_id);
         if (!op || !*op || (*op)->disabled) {
-            refuse(res, 401, "unauthenticated", "login");
+            refuse(res, 401, ErrorKind::rejected, reason::login);
             return std::nullopt;
         }
         if (write && !constant_time_equal(req.get_header_value(kCsrfHeader), (*s)->csrf)) {
-            refuse(res, 403, "rejected", "csrf");
+            refuse(res, 403, ErrorKind::rejected, reason::csrf);
             return std::nullopt;
         }
         (void)store.touch_session(th, now);
@@ -190,12 +179,12 @@ struct ConsoleServer::Impl {
     // CORS preflight, which this server never answers.
     std::optional<json> body(const httplib::Request& req, httplib::Response& res) {
         if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
-            refuse(res, 415, "invalid_input", "content-type");
+            refuse(res, 415, ErrorKind::invalid_input, reason::content_type);
             return std::nullopt;
         }
         json j = json::parse(req.body, nullptr, false);
         if (j.is_discarded() || !j.is_object()) {
-            refuse(res, 400, "invalid_input", "json");
+            refuse(res, 400, ErrorKind::invalid_input, reason::json);
             return std::nullopt;
         }
         return j;
@@ -210,7 +199,7 @@ struct ConsoleServer::Impl {
     httplib::Server::Handler write(Handler h) {
         return [this, h](const httplib::Request& q, httplib::Response& r) {
             if (auto c = authenticate(q, r, true)) {
-                if (c->op.role == Role::bigscreen) return refuse(r, 403, "rejected", "read-only");
+                if (c->op.role == Role::bigscreen) return refuse(r, 403, ErrorKind::rejected, reason::read_only);
                 h(q, r, *c);
             }
         };
@@ -232,13 +221,13 @@ struct ConsoleServer::Impl {
         if (!ip_fails || !user_fails) return send_error(res, ip_fails ? user_fails.error() : ip_fails.error());
         if (*ip_fails >= cfg.max_ip_failures) {
             res.set_header("Retry-After", std::to_string(cfg.failure_window_s));
-            return refuse(res, 429, "rejected", "rate-limit");
+            return refuse(res, 429, ErrorKind::rejected, reason::rate_limit);
         }
         if (*user_fails >= cfg.max_user_failures) {
             // Locked whether or not the name exists: the answer does not tell.
             (void)store.add_login_failure(ip_key, now);
             res.set_header("Retry-After", std::to_string(cfg.failure_window_s));
-            return refuse(res, 429, "rejected", "locked");
+            return refuse(res, 429, ErrorKind::rejected, reason::locked);
         }
         auto op = valid_username(user) ? store.find_operator(user) : Result<std::optional<Operator>>(std::nullopt);
         if (!op) return send_error(res, op.error());
@@ -253,7 +242,7 @@ struct ConsoleServer::Impl {
             if (*op)
                 (void)store.audit({0, now, (*op)->username, to_string((*op)->role), (*op)->area,
                                    "login-failed", req.remote_addr, "", "", ""});
-            return refuse(res, 401, "unauthenticated", "credentials");
+            return refuse(res, 401, ErrorKind::rejected, reason::credentials);
         }
         (void)store.clear_login_failures(user_key);
         const std::string token = random_token();
@@ -287,8 +276,8 @@ struct ConsoleServer::Impl {
         auto b = body(req, res);
         if (!b) return;
         const std::string old_pw = str_field(*b, "old"), new_pw = str_field(*b, "new");
-        if (!verify_password(c.op.pw_hash, old_pw)) return refuse(res, 403, "rejected", "credentials");
-        if (new_pw == old_pw) return refuse(res, 400, "invalid_input", "password-unchanged");
+        if (!verify_password(c.op.pw_hash, old_pw)) return refuse(res, 403, ErrorKind::rejected, reason::credentials);
+        if (new_pw == old_pw) return refuse(res, 400, ErrorKind::invalid_input, reason::password_unchanged);
         auto h = hash_password(new_pw);
         if (!h) return send_error(res, h.error());
         const std::int64_t now = now_s();
@@ -331,7 +320,7 @@ struct ConsoleServer::Impl {
         if (!b) return;
         AreaNode n{str_field(*b, "code"), str_field(*b, "parent"), Level::city, str_field(*b, "name_zh"),
                    str_field(*b, "name_en"), ""};
-        if (n.parent.empty()) return refuse(res, 404, "not_found", "not-found");
+        if (n.parent.empty()) return refuse(res, 404, ErrorKind::not_found, reason::not_found);
         const Scope sc = c.op.scope();
         if (auto st = store.add_area(n, &sc); !st) return send_error(res, st.error());
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), n.code, "area-add", n.code, "",
@@ -360,7 +349,7 @@ struct ConsoleServer::Impl {
         if (!nodes) return send_error(res, nodes.error());
         const Scope sc = c.op.scope();
         for (const auto& n : *nodes)
-            if (n.parent.empty()) return refuse(res, 404, "not_found", "not-found");
+            if (n.parent.empty()) return refuse(res, 404, ErrorKind::not_found, reason::not_found);
         if (auto st = store.add_areas(*nodes, &sc); !st) return send_error(res, st.error());
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), c.op.area, "areas-import",
                            std::to_string(nodes->size()), "", "", ""});
@@ -388,8 +377,8 @@ struct ConsoleServer::Impl {
         if (!b) return;
         auto st = parse_pass_status(str_field(*b, "status"));
         auto until = parse_end_date(str_field(*b, "until"));
-        if (!st) return refuse(res, 400, "invalid_input", "status");
-        if (!until) return refuse(res, 400, "invalid_input", "until");
+        if (!st) return refuse(res, 400, ErrorKind::invalid_input, reason::status);
+        if (!until) return refuse(res, 400, ErrorKind::invalid_input, reason::until);
         StatusChange ch{req.matches[1].str(), *st, str_field(*b, "reason"), *until};
         if (auto r = store.change_statuses({ch}, c.op.scope(), c.op, now_s()); !r) return send_error(res, r.error());
         auto p = store.pass(ch.pass_id, c.op.scope());
@@ -445,7 +434,7 @@ struct ConsoleServer::Impl {
 
     void work_action(const httplib::Request& req, httplib::Response& res, Ctx& c, bool resolve) {
         auto id = to_i64(req.matches[1].str());
-        if (!id) return refuse(res, 404, "not_found", "not-found");
+        if (!id) return refuse(res, 404, ErrorKind::not_found, reason::not_found);
         auto b = body(req, res);
         if (!b) return;
         Status st = resolve ? store.resolve_work(*id, str_field(*b, "outcome"), str_field(*b, "note"), c.op, now_s())
@@ -496,7 +485,7 @@ struct ConsoleServer::Impl {
         const std::string id = req.matches[1].str();
         auto d = store.device(id, c.op.scope());
         if (!d) return send_error(res, d.error());
-        if (c.op.role != Role::city) return refuse(res, 403, "rejected", "role");
+        if (c.op.role != Role::city) return refuse(res, 403, ErrorKind::rejected, reason::role);
         if (auto st = upstream.revoke_device(id, now_s()); !st) return send_error(res, st.error());
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), d->site ? d->site->area : c.op.area,
                            "device-revoke", id, "enrolled", "revoked", ""});
@@ -504,12 +493,12 @@ struct ConsoleServer::Impl {
     }
 
     void enroll_device(const httplib::Request& req, httplib::Response& res, Ctx& c) {
-        if (c.op.role != Role::city) return refuse(res, 403, "rejected", "role");
+        if (c.op.role != Role::city) return refuse(res, 403, ErrorKind::rejected, reason::role);
         auto b = body(req, res);
         if (!b) return;
         auto id = certificate_identity(str_field(*b, "certificate"));
         if (!id) return send_error(res, id.error());
-        if (!valid_area_code(id->cn)) return refuse(res, 400, "invalid_input", "device-id");
+        if (!valid_area_code(id->cn)) return refuse(res, 400, ErrorKind::invalid_input, reason::device_id);
         if (auto st = upstream.enroll_device(id->cn, id->fingerprint, now_s()); !st) return send_error(res, st.error());
         const std::string site = str_field(*b, "site");
         if (!site.empty()) {
@@ -565,8 +554,8 @@ struct ConsoleServer::Impl {
         auto b = body(req, res);
         if (!b) return;
         auto role = parse_role(str_field(*b, "role"));
-        if (!role) return refuse(res, 400, "invalid_input", "role");
-        if (!valid_username(str_field(*b, "username"))) return refuse(res, 400, "invalid_input", "username");
+        if (!role) return refuse(res, 400, ErrorKind::invalid_input, reason::role);
+        if (!valid_username(str_field(*b, "username"))) return refuse(res, 400, ErrorKind::invalid_input, reason::username);
         auto h = hash_password(str_field(*b, "password"));
         if (!h) return send_error(res, h.error());
         Operator o;
@@ -591,7 +580,7 @@ struct ConsoleServer::Impl {
         auto alerts = store.scans(sc, 20, true);
         auto latest = upstream.latest_list_version();
         if (!nodes || !counts || !hours || !days || !devs || !alerts || !latest)
-            return refuse(res, 500, "internal", "internal");
+            return refuse(res, 500, ErrorKind::internal, reason::internal);
         json h = json::array(), d = json::array(), a = json::array(), offline = json::array();
         for (const auto& x : *hours) h.push_back({{"t", x.hour}, {"n", x.scans}});
         for (const auto& x : *days) d.push_back({{"t", x.day}, {"n", x.scans}});
@@ -612,11 +601,11 @@ struct ConsoleServer::Impl {
 
     // Publishes when the working statuses differ from the published ones.
     Result<std::optional<ListVersion>> publish_now() {
-        if (!signer) return fail(ErrorKind::unavailable, "signer", "serve without --signing-key");
+        if (!signer) return fail(ErrorKind::unavailable, reason::signer, "serve without --signing-key");
         std::lock_guard lock(publish_mu);
         auto v = publish_list(upstream, *signer, now_s(), false);
         if (!v) {
-            if (v.error().reason == "unchanged") return std::optional<ListVersion>();
+            if (v.error().is(reason::unchanged)) return std::optional<ListVersion>();
             return fail(v.error());
         }
         log::info(kCat, "list published", {{"version", std::to_string(v->version)},
@@ -625,10 +614,10 @@ struct ConsoleServer::Impl {
     }
 
     void publish(const httplib::Request&, httplib::Response& res, Ctx& c) {
-        if (c.op.role != Role::city) return refuse(res, 403, "rejected", "role");
+        if (c.op.role != Role::city) return refuse(res, 403, ErrorKind::rejected, reason::role);
         auto v = publish_now();
         if (!v) return send_error(res, v.error());
-        if (!*v) return refuse(res, 409, "rejected", "unchanged");
+        if (!*v) return refuse(res, 409, ErrorKind::rejected, reason::unchanged);
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), c.op.area, "publish",
                            std::to_string((*v)->version), "", std::to_string((*v)->changes), ""});
         send_json(res, 200, {{"version", (*v)->version}, {"changes", (*v)->changes}});
@@ -678,10 +667,10 @@ struct ConsoleServer::Impl {
             (void)this;
         });
         s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-            refuse(res, 500, "internal", "internal");
+            refuse(res, 500, ErrorKind::internal, reason::internal);
         });
         s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-            if (res.body.empty()) refuse(res, res.status, "http", std::to_string(res.status));
+            if (res.body.empty()) send_http_status(res, res.status);
         });
         s.Get("/", [this](const auto&, auto& r) { page(r, assets::index_html(), "text/html; charset=utf-8"); });
         s.Get("/app.js", [this](const auto&, auto& r) { page(r, assets::app_js(), "text/javascript; charset=utf-8"); });
@@ -749,7 +738,7 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::create(ConsoleConfig cfg, 
         return true;
     });
     if (!setup_ok || !impl->srv->is_valid())
-        return fail(ErrorKind::config, "tls", "cannot load the console certificate or key");
+        return fail(ErrorKind::config, reason::tls, "cannot load the console certificate or key");
     impl->install_routes();
     return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
 }
@@ -759,7 +748,7 @@ Status ConsoleServer::start() {
     if (m.listen_thread.joinable()) return {};
     m.port = m.cfg.port == 0 ? m.srv->bind_to_any_port(m.cfg.host)
                              : (m.srv->bind_to_port(m.cfg.host, m.cfg.port) ? m.cfg.port : -1);
-    if (m.port <= 0) return fail(ErrorKind::unavailable, "bind", "console " + m.cfg.host + ":" + std::to_string(m.cfg.port));
+    if (m.port <= 0) return fail(ErrorKind::unavailable, reason::bind, "console " + m.cfg.host + ":" + std::to_string(m.cfg.port));
     m.next_publish_ms = m.now_ms() + m.cfg.publish_interval_s * 1000;
     m.listen_thread = std::thread([&m] { m.srv->listen_after_bind(); });
     m.jobs_thread = std::thread([&m] {
