@@ -5,6 +5,7 @@
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/import.hpp"
 #include "tools/upstream/http_reply.hpp"
+#include "tools/upstream/loopback.hpp"
 #include "tools/upstream/reasons.hpp"
 #include "tools/upstream/server.hpp"
 
@@ -126,8 +127,11 @@ struct ConsoleServer::Impl {
     UpstreamStore& upstream;
     ConsoleStore& store;
     const ListSigner* signer;
-    std::unique_ptr<httplib::SSLServer> srv;
+    std::unique_ptr<httplib::SSLServer> srv;   // null with port -1
     std::thread listen_thread;
+    std::unique_ptr<httplib::Server> wall;     // the loopback big screen, or null
+    std::thread wall_thread;
+    int wall_port = -1;
     std::thread jobs_thread;
     std::mutex mu;
     std::condition_variable cv;
@@ -642,9 +646,10 @@ struct ConsoleServer::Impl {
         res.set_content(std::string(body), type);
     }
 
-    void install_routes() {
-        httplib::SSLServer& s = *srv;
-        const std::size_t n = std::max<std::size_t>(cfg.worker_threads, 2);
+    // Worker pool, timeouts, security headers, error bodies and the page: the same on
+    // the operators' listener and the wall view.
+    void install_common(httplib::Server& s, std::size_t workers) {
+        const std::size_t n = std::max<std::size_t>(workers, 2);
         s.new_task_queue = [n] { return new httplib::ThreadPool(n); };
         // A browser's idle keep-alive connection holds a worker: let it go soon.
         s.set_keep_alive_timeout(3);
@@ -675,6 +680,53 @@ struct ConsoleServer::Impl {
         s.Get("/", [this](const auto&, auto& r) { page(r, assets::index_html(), "text/html; charset=utf-8"); });
         s.Get("/app.js", [this](const auto&, auto& r) { page(r, assets::app_js(), "text/javascript; charset=utf-8"); });
         s.Get("/app.css", [this](const auto&, auto& r) { page(r, assets::app_css(), "text/css; charset=utf-8"); });
+    }
+
+    // The wall view: GET only, only for pages loaded from its own address (a page of
+    // another site whose name resolves to loopback sends its own name as Host and is
+    // refused), the data of a big-screen account at the top of the tree. Whoever
+    // reaches loopback on the upstream host can read its database file anyway.
+    void install_wall_routes() {
+        httplib::Server& w = *wall;
+        install_common(w, 4);
+        w.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            if (req.method != "GET" && req.method != "HEAD") {
+                refuse(res, 405, ErrorKind::rejected, reason::method);
+                res.set_header("Connection", "close");
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            if (!loopback::host_header_allowed(req.get_header_value("Host"), cfg.wall_host, wall_port)) {
+                refuse(res, 403, ErrorKind::rejected, reason::host);
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
+        w.Get("/api/me", [this](const httplib::Request&, httplib::Response& r) {
+            send_json(r, 200, {{"csrf", ""}, {"wall", true},
+                               {"operator", {{"username", ""}, {"role", to_string(Role::bigscreen)}, {"area", ""},
+                                             {"read_only", true}}},
+                               {"publish_interval_s", cfg.publish_interval_s}, {"auto_publish", signer != nullptr}});
+        });
+        w.Get("/api/areas", [this](const httplib::Request& q, httplib::Response& r) {
+            Ctx c = wall_ctx();
+            areas(q, r, c);
+        });
+        w.Get("/api/bigscreen", [this](const httplib::Request& q, httplib::Response& r) {
+            Ctx c = wall_ctx();
+            bigscreen(q, r, c);
+        });
+    }
+
+    static Ctx wall_ctx() {
+        Ctx c;
+        c.op.role = Role::bigscreen;
+        c.op.area_path = "/";  // the whole tree, read-only
+        return c;
+    }
+
+    void install_routes() {
+        httplib::SSLServer& s = *srv;
+        install_common(s, cfg.worker_threads);
 
         using Q = const httplib::Request&;
         using R = httplib::Response&;
@@ -724,7 +776,15 @@ ConsoleServer::~ConsoleServer() { stop(); }
 
 Result<std::unique_ptr<ConsoleServer>> ConsoleServer::create(ConsoleConfig cfg, UpstreamStore& upstream,
                                                              ConsoleStore& store, const ListSigner* signer) {
+    if (cfg.wall_port >= 0 && !loopback::is_loopback_address(cfg.wall_host))
+        return fail(ErrorKind::config, reason::web_host,
+                    "the big-screen view listens on a numeric loopback address only (127.0.0.0/8 or ::1)");
     auto impl = std::make_unique<Impl>(std::move(cfg), upstream, store, signer);
+    if (impl->cfg.wall_port >= 0) {
+        impl->wall = std::make_unique<httplib::Server>();
+        impl->install_wall_routes();
+    }
+    if (impl->cfg.port < 0) return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
     const std::string cert = impl->cfg.cert_path, key = impl->cfg.key_path;
     bool setup_ok = false;
     impl->srv = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
@@ -745,12 +805,23 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::create(ConsoleConfig cfg, 
 
 Status ConsoleServer::start() {
     Impl& m = *impl_;
-    if (m.listen_thread.joinable()) return {};
-    m.port = m.cfg.port == 0 ? m.srv->bind_to_any_port(m.cfg.host)
-                             : (m.srv->bind_to_port(m.cfg.host, m.cfg.port) ? m.cfg.port : -1);
-    if (m.port <= 0) return fail(ErrorKind::unavailable, reason::bind, "console " + m.cfg.host + ":" + std::to_string(m.cfg.port));
+    if (m.jobs_thread.joinable()) return {};
+    if (m.srv) {
+        m.port = m.cfg.port == 0 ? m.srv->bind_to_any_port(m.cfg.host)
+                                 : (m.srv->bind_to_port(m.cfg.host, m.cfg.port) ? m.cfg.port : -1);
+        if (m.port <= 0)
+            return fail(ErrorKind::unavailable, reason::bind, "console " + m.cfg.host + ":" + std::to_string(m.cfg.port));
+    }
+    if (m.wall) {
+        m.wall_port = m.cfg.wall_port == 0 ? m.wall->bind_to_any_port(m.cfg.wall_host)
+                                           : (m.wall->bind_to_port(m.cfg.wall_host, m.cfg.wall_port) ? m.cfg.wall_port : -1);
+        if (m.wall_port <= 0)
+            return fail(ErrorKind::unavailable, reason::bind,
+                        "big screen " + m.cfg.wall_host + ":" + std::to_string(m.cfg.wall_port));
+    }
     m.next_publish_ms = m.now_ms() + m.cfg.publish_interval_s * 1000;
-    m.listen_thread = std::thread([&m] { m.srv->listen_after_bind(); });
+    if (m.srv) m.listen_thread = std::thread([&m] { m.srv->listen_after_bind(); });
+    if (m.wall) m.wall_thread = std::thread([&m] { m.wall->listen_after_bind(); });
     m.jobs_thread = std::thread([&m] {
         std::unique_lock lock(m.mu);
         while (!m.stopping) {
@@ -760,8 +831,11 @@ Status ConsoleServer::start() {
             m.cv.wait_for(lock, std::chrono::milliseconds(m.cfg.tick_ms), [&m] { return m.stopping; });
         }
     });
-    for (int i = 0; i < 2000 && !m.srv->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    log::info(kCat, "listening", {{"host", m.cfg.host}, {"port", std::to_string(m.port)}});
+    // stop() before an accept loop runs would be lost and join() would wait forever.
+    for (int i = 0; i < 2000 && ((m.srv && !m.srv->is_running()) || (m.wall && !m.wall->is_running())); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    log::info(kCat, "listening", {{"host", m.cfg.host}, {"port", std::to_string(m.port)},
+                                  {"wall_port", std::to_string(m.wall_port)}});
     return {};
 }
 
@@ -774,11 +848,14 @@ void ConsoleServer::stop() {
     }
     m.cv.notify_all();
     if (m.srv) m.srv->stop();
+    if (m.wall) m.wall->stop();
     if (m.listen_thread.joinable()) m.listen_thread.join();
+    if (m.wall_thread.joinable()) m.wall_thread.join();
     if (m.jobs_thread.joinable()) m.jobs_thread.join();
 }
 
 int ConsoleServer::port() const { return impl_->port; }
+int ConsoleServer::wall_port() const { return impl_->wall_port; }
 void ConsoleServer::run_jobs_once() { impl_->run_jobs(); }
 
 }  // namespace cp::upstream::console
