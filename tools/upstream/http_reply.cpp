@@ -1,8 +1,9 @@
 #include "tools/upstream/http_reply.hpp"
 #include "tools/upstream/reasons.hpp"
 
+#include "src/common/time.hpp"
+
 #include <charconv>
-#include <ctime>
 
 namespace cp::upstream {
 
@@ -47,13 +48,6 @@ std::optional<std::int64_t> to_i64(std::string_view s) {
     return v;
 }
 
-std::string http_date(std::int64_t epoch_s) {
-    std::time_t t = static_cast<std::time_t>(epoch_s);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    return buf;
-}
+std::string http_date(std::int64_t epoch_s) { return format_utc(epoch_s, "%a, %d %b %Y %H:%M:%S GMT"); }
 
 }  // namespace cp::upstream

@@ -370,10 +370,15 @@ struct ConsoleServer::Impl {
         send_json(res, 200, {{"passes", out}});
     }
 
-    void get_pass(const httplib::Request& req, httplib::Response& res, Ctx& c) {
-        auto p = store.pass(req.matches[1].str(), c.op.scope());
+    // The pass as the operator may see it (404 outside the scope).
+    void send_pass(httplib::Response& res, const std::string& pass_id, const Ctx& c) {
+        auto p = store.pass(pass_id, c.op.scope());
         if (!p) return send_error(res, p.error());
         send_json(res, 200, pass_json(*p));
+    }
+
+    void get_pass(const httplib::Request& req, httplib::Response& res, Ctx& c) {
+        send_pass(res, req.matches[1].str(), c);
     }
 
     void set_status(const httplib::Request& req, httplib::Response& res, Ctx& c) {
@@ -385,9 +390,7 @@ struct ConsoleServer::Impl {
         if (!until) return refuse(res, 400, ErrorKind::invalid_input, reason::until);
         StatusChange ch{req.matches[1].str(), *st, str_field(*b, "reason"), *until};
         if (auto r = store.change_statuses({ch}, c.op.scope(), c.op, now_s()); !r) return send_error(res, r.error());
-        auto p = store.pass(ch.pass_id, c.op.scope());
-        if (!p) return send_error(res, p.error());
-        send_json(res, 200, pass_json(*p));
+        send_pass(res, ch.pass_id, c);
     }
 
     void import_statuses(const httplib::Request& req, httplib::Response& res, Ctx& c) {
@@ -452,7 +455,8 @@ struct ConsoleServer::Impl {
         const auto& d = v.state.device;
         json j = {{"id", d.id}, {"revoked", d.revoked}, {"last_seen", v.state.last_seen},
                   {"online", !d.revoked && v.state.last_seen > 0 && now - v.state.last_seen <= kOfflineAfterS},
-                  {"acked_seq", d.acked_seq}, {"fingerprint", d.fingerprint.substr(0, 16)}};
+                  {"acked_seq", d.acked_seq}, {"fingerprint", d.fingerprint.substr(0, 16)},
+                  {"scan_conflicts", d.conflicts}};
         j["site"] = v.site ? site_json(*v.site) : json(nullptr);
         if (const auto& hb = v.state.last_heartbeat) {
             j["firmware"] = hb->firmware;
@@ -460,6 +464,9 @@ struct ConsoleServer::Impl {
             j["list_lag"] = std::max<std::int64_t>(0, latest - hb->list_version);
             j["backlog"] = hb->backlog;
             j["skew_ms"] = hb->device_time_ms - hb->server_time_ms;
+            j["journal_lost_rows"] = hb->lost_rows;
+            j["journal_lost_journals"] = hb->lost_journals;
+            j["sync_faults"] = hb->sync_faults;
             json sensors = json::parse(hb->sensors_json, nullptr, false);
             j["sensors"] = sensors.is_object() ? sensors : json::object();
         }
