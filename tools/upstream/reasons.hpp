@@ -74,6 +74,40 @@ inline constexpr Reason passes_csv{"passes-csv"};          // invalid_input
 inline constexpr Reason statuses_csv{"statuses-csv"};      // invalid_input
 inline constexpr Reason console{"console"};                // config: bad console option
 
+// ---- stores (sqlite_store.cpp, console/sqlite_console_store.cpp, sqlite_util.hpp) ----
+inline constexpr Reason sqlite{"sqlite"};                  // io
+inline constexpr Reason sqlite_open{"sqlite-open"};        // io
+inline constexpr Reason sqlite_schema{"sqlite-schema"};    // io
+inline constexpr Reason sqlite_migration{"sqlite-migration"};  // io
+inline constexpr Reason store{"store"};                    // invalid_input: not this store's database
+inline constexpr Reason device{"device"};                  // invalid_input / not_found: device id
+inline constexpr Reason issuer{"issuer"};                  // not_found: trust-list issuer
+inline constexpr Reason unrevoke{"unrevoke"};              // internal: the store cannot lift a revocation
+inline constexpr Reason area{"area"};                      // invalid_input / not_found
+inline constexpr Reason area_exists{"area-exists"};        // rejected
+inline constexpr Reason site{"site"};                      // invalid_input / not_found
+inline constexpr Reason site_exists{"site-exists"};        // rejected
+inline constexpr Reason pass{"pass"};                      // invalid_input / not_found
+inline constexpr Reason operator_{"operator"};             // invalid_input: account fields
+inline constexpr Reason operator_exists{"operator-exists"};  // rejected
+inline constexpr Reason outcome{"outcome"};                // invalid_input: worklist outcome
+inline constexpr Reason status_reason{"reason"};           // invalid_input: status reason code
+inline constexpr Reason claimed{"claimed"};                // rejected: worklist item claimed by another
+inline constexpr Reason resolved{"resolved"};              // rejected: worklist item already resolved
+
+// ---- lists and signing (lists.cpp), host commands (main.cpp) -------------------------
+inline constexpr Reason list_format{"list-format"};        // invalid_input
+inline constexpr Reason pass_id{"pass-id"};                // invalid_input
+inline constexpr Reason key{"key"};                        // invalid_input: signing key
+inline constexpr Reason key_mismatch{"key-mismatch"};      // config: key and certificate differ
+inline constexpr Reason envelope{"envelope"};              // invalid_input: signed document
+inline constexpr Reason alg{"alg"};                        // rejected
+inline constexpr Reason kid{"kid"};                        // rejected
+inline constexpr Reason signature{"signature"};            // rejected
+inline constexpr Reason crypto{"crypto"};                  // internal
+inline constexpr Reason read{"read"};                      // io
+inline constexpr Reason csv{"csv"};                        // invalid_input: `upstream import --csv`
+
 // ---- scan reasons from devices (decision reason codes) that make an alert ------
 inline constexpr Reason scan_fever{"fever"};
 inline constexpr Reason scan_status_red{"status-red"};
