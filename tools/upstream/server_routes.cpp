@@ -79,7 +79,7 @@ std::optional<Device> DeviceRoutes::authenticate(const httplib::Request& req, ht
 }
 
 void DeviceRoutes::handle_scans(const httplib::Request& req, httplib::Response& res,
-                  const httplib::ContentReader& reader) {
+                                const httplib::ContentReader& reader) {
     auto dev = authenticate(req, res);
     if (!dev) return close_unread(res);
     auto text = read_body(req, res, reader, scan_limits(cfg_));
@@ -111,7 +111,7 @@ void DeviceRoutes::handle_scans(const httplib::Request& req, httplib::Response& 
 }
 
 void DeviceRoutes::handle_heartbeat(const httplib::Request& req, httplib::Response& res,
-                      const httplib::ContentReader& reader) {
+                                    const httplib::ContentReader& reader) {
     auto dev = authenticate(req, res);
     if (!dev) return close_unread(res);
     auto text = read_body(req, res, reader, heartbeat_limits(cfg_));
