@@ -15,13 +15,17 @@ static std::int64_t clock_ms(clockid_t id) {
 std::int64_t wall_now_ms() { return clock_ms(CLOCK_REALTIME); }
 std::int64_t monotonic_now_ms() { return clock_ms(CLOCK_MONOTONIC); }
 
-std::string format_iso8601(std::int64_t epoch_seconds) {
+std::string format_utc(std::int64_t epoch_seconds, const char* format) {
     time_t t = static_cast<time_t>(epoch_seconds);
     tm parts{};
     gmtime_r(&t, &parts);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    char buf[64];
+    if (std::strftime(buf, sizeof buf, format, &parts) == 0) return {};
     return buf;
+}
+
+std::string format_iso8601(std::int64_t epoch_seconds) {
+    return format_utc(epoch_seconds, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 // Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).

@@ -1,6 +1,7 @@
 // mbedTLS edge of the trust core: every mbedTLS return code is turned into a
 // Result here, so no other module sees mbedTLS types or error codes.
 #include "src/crypto/crypto.hpp"
+#include "src/common/time.hpp"
 
 #include <mbedtls/base64.h>
 #include <mbedtls/bignum.h>
@@ -96,14 +97,7 @@ struct Mpi {
 };
 
 // "YYYYMMDDhhmmss" (UTC), the form mbedtls_x509write_crt_set_validity takes.
-std::string format_x509(std::int64_t epoch) {
-    std::time_t t = static_cast<std::time_t>(epoch);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
-    return buf;
-}
+std::string format_x509(std::int64_t epoch) { return format_utc(epoch, "%Y%m%d%H%M%S"); }
 
 bool looks_like_pem(ByteView data) {
     static const char kBegin[] = "-----BEGIN";

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t index = 0;
     auto scans = parse_scan_upload(*text, "gate-01", 1764338000, kMaxBatch, &index);
     if (!scans) {
-        if (scans.error().reason == reason::kScan && index >= kMaxBatch) std::abort();
+        if (scans.error().is(reason::scan) && index >= kMaxBatch) std::abort();
         return 0;
     }
     if (scans->size() > kMaxBatch) std::abort();

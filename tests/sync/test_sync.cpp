@@ -28,7 +28,7 @@ TEST_CASE("plain HTTP and missing TLS files are refused before any connection") 
 TEST_CASE("a server with an expired certificate or one from another CA is refused") {
     for (const char* bad : {"server-expired", "server-wrong-ca"}) {
         CAPTURE(bad);
-        Upstream up(false, bad);
+        Upstream up(bad);
         up.enroll("gate-01");
         auto c = HttpsClient::create(https_for(up));
         REQUIRE(c.ok());

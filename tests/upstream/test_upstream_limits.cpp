@@ -2,7 +2,7 @@
 // chunked bodies, idle connections, foreign Host headers, and its store's durability.
 #include "tests/upstream/upstream_fixture.hpp"
 
-#include "tools/upstream/dashboard.hpp"
+#include "tools/upstream/loopback.hpp"
 #include "tools/upstream/requests.hpp"
 
 #include <doctest/doctest.h>
@@ -254,7 +254,7 @@ TEST_CASE("a chunked large POST is refused before its body is read") {
 
 TEST_CASE("idle TCP connections do not keep a device from the server") {
     // The server's own timeouts, as deployed.
-    Upstream up(false, "server", /*production_timeouts=*/true);
+    Upstream up("server", /*production_timeouts=*/true);
     up.enroll("gate-01");
     // 60 connections from another loopback address that never start TLS, held open
     // while a device (from 127.0.0.1, with a 5 s handshake timeout) makes a request.
@@ -285,64 +285,25 @@ TEST_CASE("idle TCP connections do not keep a device from the server") {
     for (int fd : idle) ::close(fd);
 }
 
-TEST_CASE("dashboard: numeric loopback bind only, and only its own Host header") {
-    CHECK(dashboard::is_loopback_address("127.0.0.1"));
-    CHECK(dashboard::is_loopback_address("127.1.2.3"));
-    CHECK(dashboard::is_loopback_address("::1"));
-    CHECK_FALSE(dashboard::is_loopback_address("127.attacker.example"));
-    CHECK_FALSE(dashboard::is_loopback_address("127.0.0.1.attacker.example"));
-    CHECK_FALSE(dashboard::is_loopback_address("localhost"));
-    CHECK_FALSE(dashboard::is_loopback_address("0.0.0.0"));
-    CHECK_FALSE(dashboard::is_loopback_address("128.0.0.1"));
-    CHECK_FALSE(dashboard::is_loopback_address("::"));
-    CHECK_FALSE(dashboard::is_loopback_address(""));
+TEST_CASE("loopback view: numeric loopback bind only, and only its own Host header") {
+    CHECK(loopback::is_loopback_address("127.0.0.1"));
+    CHECK(loopback::is_loopback_address("127.1.2.3"));
+    CHECK(loopback::is_loopback_address("::1"));
+    CHECK_FALSE(loopback::is_loopback_address("127.attacker.example"));
+    CHECK_FALSE(loopback::is_loopback_address("127.0.0.1.attacker.example"));
+    CHECK_FALSE(loopback::is_loopback_address("localhost"));
+    CHECK_FALSE(loopback::is_loopback_address("0.0.0.0"));
+    CHECK_FALSE(loopback::is_loopback_address("128.0.0.1"));
+    CHECK_FALSE(loopback::is_loopback_address("::"));
+    CHECK_FALSE(loopback::is_loopback_address(""));
 
-    CHECK(dashboard::host_header_allowed("127.0.0.1:8080", "127.0.0.1", 8080));
-    CHECK(dashboard::host_header_allowed("LocalHost:8080", "127.0.0.1", 8080));
-    CHECK(dashboard::host_header_allowed("[::1]:8080", "::1", 8080));
-    CHECK_FALSE(dashboard::host_header_allowed("127.0.0.1", "127.0.0.1", 8080));
-    CHECK_FALSE(dashboard::host_header_allowed("127.0.0.1:8081", "127.0.0.1", 8080));
-    CHECK_FALSE(dashboard::host_header_allowed("attacker.example:8080", "127.0.0.1", 8080));
-    CHECK_FALSE(dashboard::host_header_allowed("", "127.0.0.1", 8080));
-}
-
-TEST_CASE("dashboard refuses a host name as bind address and foreign Host headers") {
-    Upstream up(/*web=*/true);
-    for (const char* host : {"127.attacker.example", "localhost", "0.0.0.0", "10.0.0.1"}) {
-        ServerConfig cfg;
-        cfg.web_port = 0;
-        cfg.web_host = host;
-        auto s = UpstreamServer::create(cfg, *up.store);
-        CHECK_MESSAGE(!s.ok(), host);
-        if (!s.ok()) CHECK(s.error().reason == "web-host");
-    }
-
-    const int port = up.server->web_port();
-    httplib::Client web("127.0.0.1", port);
-    web.set_connection_timeout(5, 0);
-    web.set_read_timeout(5, 0);
-    auto own = web.Get("/api/dashboard");
-    REQUIRE(own);
-    CHECK(own->status == 200);
-    auto named = web.Get("/api/dashboard", {{"Host", "localhost:" + std::to_string(port)}});
-    REQUIRE(named);
-    CHECK(named->status == 200);
-    // A rebound name, the right name with another port, no port: refused, no data.
-    for (const std::string& host : {"attacker.example:" + std::to_string(port),
-                                     "127.0.0.1:" + std::to_string(port + 1),
-                                     std::string("127.0.0.1")}) {
-        auto r = web.Get("/api/dashboard", {{"Host", host}});
-        REQUIRE(r);
-        CHECK_MESSAGE(r->status == 403, host);
-        CHECK(r->body.find("devices") == std::string::npos);
-        auto page = web.Get("/", {{"Host", host}});
-        REQUIRE(page);
-        CHECK(page->status == 403);
-    }
-    // Writes are refused before any body is read.
-    auto w = web.Post("/api/dashboard", "{}", "application/json");
-    REQUIRE(w);
-    CHECK(w->status == 405);
+    CHECK(loopback::host_header_allowed("127.0.0.1:8080", "127.0.0.1", 8080));
+    CHECK(loopback::host_header_allowed("LocalHost:8080", "127.0.0.1", 8080));
+    CHECK(loopback::host_header_allowed("[::1]:8080", "::1", 8080));
+    CHECK_FALSE(loopback::host_header_allowed("127.0.0.1", "127.0.0.1", 8080));
+    CHECK_FALSE(loopback::host_header_allowed("127.0.0.1:8081", "127.0.0.1", 8080));
+    CHECK_FALSE(loopback::host_header_allowed("attacker.example:8080", "127.0.0.1", 8080));
+    CHECK_FALSE(loopback::host_header_allowed("", "127.0.0.1", 8080));
 }
 
 TEST_CASE("the store commits with synchronous=FULL") {

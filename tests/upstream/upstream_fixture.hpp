@@ -47,7 +47,7 @@ struct Upstream {
 
     // `server_cert`: "server", or "server-expired" / "server-wrong-ca" for refusal tests.
     // `production_timeouts`: keep the server's default timeouts (tests of them).
-    explicit Upstream(bool web = false, const std::string& server_cert = "server",
+    explicit Upstream(const std::string& server_cert = "server",
                       bool production_timeouts = false) {
         make_pki(pki);
         auto s = open_sqlite_store((tmp / "upstream.db").string());
@@ -57,7 +57,6 @@ struct Upstream {
         cfg.cert_path = (pki / (server_cert + ".crt")).string();
         cfg.key_path = (pki / (server_cert + ".key")).string();
         cfg.client_ca_path = (pki / "fleet-ca.crt").string();
-        cfg.web_port = web ? 0 : -1;
         if (!production_timeouts) cfg.read_timeout_s = 5;
         cfg.clock_ms = [this] {
             return std::chrono::duration_cast<std::chrono::milliseconds>(

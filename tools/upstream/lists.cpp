@@ -1,4 +1,5 @@
 #include "tools/upstream/lists.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include "src/status/list_format.hpp"
 
@@ -330,7 +331,7 @@ Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer,
     }
     const auto changes = static_cast<std::int64_t>(delta_entries.size());
     if (changes == 0 && *latest > 0 && !force)
-        return fail(ErrorKind::rejected, "unchanged", "no status changed since the last version");
+        return fail(ErrorKind::rejected, reason::unchanged, "no status changed since the last version");
 
     ListVersion v;
     v.version = *latest + 1;

@@ -24,8 +24,8 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
 
   serve      --cert PEM --key PEM --client-ca PEM [--host 127.0.0.1] [--port 8443]
              [--web-port N] [--web-host 127.0.0.1] [--duration-s N]
-             HTTPS with mutual TLS for devices; with --web-port, a read-only dashboard
-             on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
+             HTTPS with mutual TLS for devices; with --web-port, the console's read-only
+             big screen on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
              [--console-port N [--console-host H] [--console-cert PEM --console-key PEM]
               [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]]
              the operators' console on its own HTTPS listener (docs/command-centre.md);
@@ -180,8 +180,6 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     auto duration = to_int(a.get("duration-s", "0"), 0, 30 * 24 * 3600);
     if (!port || !web_port || !duration) return usage_error("bad --port, --web-port or --duration-s");
     cfg.port = *port;
-    cfg.web_port = *web_port;
-    cfg.web_host = a.get("web-host", "127.0.0.1");
 
     // Block the stop signals before any thread starts so that only sigtimedwait sees them.
     sigset_t set;
@@ -196,18 +194,20 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     auto st = (*server)->start();
     if (!st) return failed(st.error());
     std::printf("listening https://%s:%d", cfg.host.c_str(), (*server)->port());
-    if ((*server)->web_port() > 0)
-        std::printf(" dashboard http://%s:%d/", cfg.web_host.c_str(), (*server)->web_port());
 #ifdef CHECKPOINT_WITH_CONSOLE
     std::unique_ptr<console::ConsoleRuntime> console_rt;
-    if (a.has("console-port")) {
+    if (a.has("console-port") || *web_port >= 0) {
         auto rt = console::start_console(a.opts, a.get("db"), store);
         if (!rt) return failed(rt.error());
         console_rt = std::move(*rt);
-        std::printf(" console https://%s:%d/", a.get("console-host", "127.0.0.1").c_str(), console_rt->port());
+        if (console_rt->port() > 0)
+            std::printf(" console https://%s:%d/", a.get("console-host", "127.0.0.1").c_str(), console_rt->port());
+        if (console_rt->wall_port() > 0)
+            std::printf(" big screen http://%s:%d/", a.get("web-host", "127.0.0.1").c_str(), console_rt->wall_port());
     }
 #else
-    if (a.has("console-port")) return usage_error("this upstream was built without the console (libsodium)");
+    if (a.has("console-port") || *web_port >= 0)
+        return usage_error("this upstream was built without the console (libsodium)");
 #endif
     std::printf("\n");
     std::fflush(stdout);
@@ -358,7 +358,7 @@ int run(const Args& a) {
             if (last && now_s() - last->published_at < *max_age) {
                 // Changed statuses still go out; an unchanged, young list stays as it is.
                 auto v = publish_list(store, *signer, now_s(), false);
-                if (!v && v.error().reason == "unchanged") {
+                if (!v && v.error().is(reason::unchanged)) {
                     std::printf("list version %lld is %lld s old: not re-signed\n",
                                 static_cast<long long>(last->version),
                                 static_cast<long long>(now_s() - last->published_at));
@@ -372,7 +372,7 @@ int run(const Args& a) {
             force = true;  // aging out: re-signed even when nothing changed
         }
         auto v = publish_list(store, *signer, now_s(), force);
-        if (!v && v.error().reason == "unchanged") {
+        if (!v && v.error().is(reason::unchanged)) {
             std::fprintf(stderr,
                          "upstream: %s; --force signs it again as a new version (devices need a list younger "
                          "than their policy.max_list_age_s), or --if-older-than S does that only when due\n",

@@ -12,18 +12,18 @@ Result<std::string> gunzip(std::string_view data, std::size_t max_out) {
     auto r = zlib::inflate(data, zlib::Wrapper::gzip, max_out, zlib::Trailing::ignore);
     if (r) return r;
     const Error& e = r.error();
-    if (e.is(zlib::reason::failed)) return fail(ErrorKind::internal, "zlib", e.message);
-    if (e.is(zlib::reason::too_large)) return fail(ErrorKind::rejected, reason::kTooLarge, "inflated body over the limit");
-    return fail(ErrorKind::invalid_input, "gzip", e.is(zlib::reason::truncated) ? "truncated gzip body" : "body does not inflate");
+    if (e.is(zlib::reason::failed)) return fail(ErrorKind::internal, reason::zlib, e.message);
+    if (e.is(zlib::reason::too_large)) return fail(ErrorKind::rejected, reason::too_large, "inflated body over the limit");
+    return fail(ErrorKind::invalid_input, reason::gzip, e.is(zlib::reason::truncated) ? "truncated gzip body" : "body does not inflate");
 }
 
 Result<std::string> decode_body(std::string_view body, std::string_view content_encoding,
                                 const BodyLimits& limits) {
     if (body.size() > limits.max_body_bytes)
-        return fail(ErrorKind::rejected, reason::kTooLarge, "body over the limit");
+        return fail(ErrorKind::rejected, reason::too_large, "body over the limit");
     if (content_encoding.empty() || content_encoding == "identity") return std::string(body);
     if (content_encoding == "gzip") return gunzip(body, limits.max_inflated_bytes);
-    return fail(ErrorKind::invalid_input, reason::kEncoding, "only identity and gzip");
+    return fail(ErrorKind::invalid_input, reason::content_encoding, "only identity and gzip");
 }
 
 namespace {
@@ -87,7 +87,7 @@ constexpr std::int64_t kMaxJournalEpoch = (std::int64_t{1} << 53) - 1;
 
 Result<Scan> parse_scan(const json& j, const std::string& device_id, std::int64_t now_s) {
     auto bad = [](const char* field) {
-        return fail(ErrorKind::invalid_input, reason::kScan,
+        return fail(ErrorKind::invalid_input, reason::scan,
                     std::string("bad field '") + field + "'");
     };
     if (!j.is_object()) return bad("scan");
@@ -156,13 +156,13 @@ Result<json> parse_json_object(std::string_view text, std::size_t max_depth) {
     DepthCheck check(max_depth);
     if (!json::sax_parse(text, &check)) {
         if (check.too_deep)
-            return fail(ErrorKind::invalid_input, reason::kDepth,
+            return fail(ErrorKind::invalid_input, reason::json_depth,
                         "nested deeper than " + std::to_string(max_depth));
-        return fail(ErrorKind::invalid_input, reason::kJson, "not JSON");
+        return fail(ErrorKind::invalid_input, reason::json, "not JSON");
     }
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-        return fail(ErrorKind::invalid_input, reason::kJson, "not a JSON object");
+        return fail(ErrorKind::invalid_input, reason::json, "not a JSON object");
     return j;
 }
 
@@ -174,12 +174,12 @@ Result<std::vector<Scan>> parse_scan_upload(std::string_view json_text,
     const json& b = *body;
     if (b.contains("device_id") &&
         (!b["device_id"].is_string() || b["device_id"].get<std::string>() != device_id))
-        return fail(ErrorKind::rejected, reason::kDeviceMismatch, "batch names another device");
+        return fail(ErrorKind::rejected, reason::device_mismatch, "batch names another device");
     if (!b.contains("scans") || !b["scans"].is_array())
-        return fail(ErrorKind::invalid_input, reason::kScans, "no scans array");
+        return fail(ErrorKind::invalid_input, reason::scans, "no scans array");
     const json& arr = b["scans"];
     if (arr.size() > max_batch)
-        return fail(ErrorKind::rejected, reason::kBatch,
+        return fail(ErrorKind::rejected, reason::batch_too_large,
                     "at most " + std::to_string(max_batch) + " scans per upload");
     std::vector<Scan> scans;
     scans.reserve(arr.size());
@@ -191,7 +191,7 @@ Result<std::vector<Scan>> parse_scan_upload(std::string_view json_text,
         }
         if (!scans.empty() && s->epoch != scans.front().epoch) {
             if (bad_index) *bad_index = i;
-            return fail(ErrorKind::invalid_input, reason::kEpoch, "one journal epoch per batch");
+            return fail(ErrorKind::invalid_input, reason::epoch, "one journal epoch per batch");
         }
         scans.push_back(std::move(*s));
     }
@@ -204,7 +204,7 @@ Result<Heartbeat> parse_heartbeat(std::string_view json_text, const std::string&
     if (!body) return fail(body.error());
     const json& b = *body;
     auto bad = [](const char* field) {
-        return fail(ErrorKind::invalid_input, reason::kHeartbeat,
+        return fail(ErrorKind::invalid_input, reason::heartbeat,
                     std::string("bad field '") + field + "'");
     };
     Heartbeat hb;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "src/common/result.hpp"
+#include "tools/upstream/reasons.hpp"
 #include "tools/upstream/store.hpp"
 
 #include <nlohmann/json.hpp>
@@ -29,19 +30,8 @@ struct BodyLimits {
     std::size_t max_inflated_bytes = 16u << 20;  // after gunzip
 };
 
-// Error reasons of this module (the server maps them to HTTP statuses).
-namespace reason {
-inline constexpr const char* kJson = "json";               // invalid_input: not a JSON object
-inline constexpr const char* kDepth = "json-depth";        // invalid_input: nested too deep
-inline constexpr const char* kTooLarge = "too-large";      // rejected: over a size cap
-inline constexpr const char* kEncoding = "content-encoding";  // invalid_input: not identity/gzip
-inline constexpr const char* kScans = "scans";             // invalid_input: no scans array
-inline constexpr const char* kScan = "scan";               // invalid_input: one bad scan
-inline constexpr const char* kEpoch = "epoch";             // invalid_input: a batch mixes journal epochs
-inline constexpr const char* kBatch = "batch-too-large";   // rejected: over max_batch
-inline constexpr const char* kDeviceMismatch = "device-mismatch";  // rejected: other device_id
-inline constexpr const char* kHeartbeat = "heartbeat";     // invalid_input: bad field
-}  // namespace reason
+// Error reasons of this module: tools/upstream/reasons.hpp (the server maps them
+// to HTTP statuses).
 
 // gunzip with a size cap. Errors: invalid_input "gzip", rejected "too-large".
 Result<std::string> gunzip(std::string_view data, std::size_t max_out);

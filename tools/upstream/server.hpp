@@ -1,10 +1,8 @@
 // The reference upstream (command centre) HTTPS server: mutual TLS with a fleet CA,
 // device identity = certificate subject CN + SHA-256 fingerprint registered at
 // enrollment, checked on every request. Routes in docs/sync-protocol.md.
-//
-// Optionally a read-only dashboard on a second, plain-HTTP listener that binds to a
-// loopback address only (it shows device ids, pass ids, verdicts, reasons and
-// temperatures; nothing else).
+// The read-only loopback view (`--web-port`) is the console's big screen
+// (console/console_server.hpp, ConsoleConfig::wall_port).
 //
 // Thread-safety: start()/stop() from one thread; handlers run on httplib's pool
 // and use the store, which is thread-safe.
@@ -28,8 +26,6 @@ struct ServerConfig {
     std::string cert_path;             // server certificate chain, PEM
     std::string key_path;              // server private key, PEM
     std::string client_ca_path;        // fleet CA, PEM: devices' certificates chain to it
-    int web_port = -1;                 // dashboard: -1 off, 0 any free port
-    std::string web_host = "127.0.0.1";  // a numeric loopback address (127.0.0.0/8, ::1)
     std::size_t max_body_bytes = 4u << 20;      // compressed request body limit
     std::size_t max_inflated_bytes = 16u << 20; // after gunzip
     std::size_t max_batch = 1000;      // scans per upload
@@ -48,8 +44,7 @@ struct ServerConfig {
 
 class UpstreamServer {
 public:
-    // Errors: config "tls" when the certificate, key or CA cannot be loaded,
-    // config "web-host" when the dashboard would listen off loopback (or on a name).
+    // Errors: config "tls" when the certificate, key or CA cannot be loaded.
     static Result<std::unique_ptr<UpstreamServer>> create(ServerConfig cfg, UpstreamStore& store);
     ~UpstreamServer();
     UpstreamServer(const UpstreamServer&) = delete;
@@ -57,10 +52,9 @@ public:
 
     // Binds and starts serving on background threads. Errors: unavailable "bind".
     Status start();
-    // Stops both listeners and joins their threads. Idempotent.
+    // Stops the listener and joins its thread. Idempotent.
     void stop();
     int port() const;
-    int web_port() const;
 
 private:
     struct Impl;

@@ -1,6 +1,7 @@
 // SQLite backend of UpstreamStore: one file, WAL, one connection behind a mutex
 // (SQLite serialises writers anyway; one connection keeps transactions simple).
 #include "tools/upstream/store.hpp"
+#include "tools/upstream/reasons.hpp"
 #include "tools/upstream/sqlite_util.hpp"
 
 #include <sqlite3.h>
@@ -99,7 +100,8 @@ INSERT OR IGNORE INTO device_epochs(device_id, epoch, acked_seq) SELECT id, 0, a
 // A guard's resolution is not a new event at the gate: never an alert.
 bool is_alert(const Scan& s) {
     return !s.manual &&
-           (s.verdict == "red" || s.reason == "fever" || s.reason == "status-red");
+           (s.verdict == "red" || s.reason == reason::scan_fever.view() ||
+            s.reason == reason::scan_status_red.view());
 }
 
 class SqliteStore final : public UpstreamStore {

@@ -222,15 +222,15 @@ def main():
         server = subprocess.Popen(
             [args.upstream, "serve", "--db", db, "--cert", os.path.join(pki, "server.crt"),
              "--key", os.path.join(pki, "server.key"), "--client-ca", os.path.join(pki, "fleet-ca.crt"),
-             "--port", "0", "--console-port", "0", "--signing-key", os.path.join(pki, "list-signer.key"),
+             "--port", "0", "--console-port", "0", "--web-port", "0", "--signing-key", os.path.join(pki, "list-signer.key"),
              "--signing-cert", os.path.join(pki, "list-signer.crt"), "--publish-interval-s", "5"],
             stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "upstream.log"), "w"), text=True,
             start_new_session=True)
         line = server.stdout.readline()
-        m = re.search(r"listening https://[^:]+:(\d+).*console https://[^:]+:(\d+)/", line)
+        m = re.search(r"listening https://[^:]+:(\d+).*console https://[^:]+:(\d+)/.*big screen (http://\S+/)", line)
         if not m:
             raise RuntimeError("upstream did not start: " + line)
-        dev_port, console_port = int(m.group(1)), int(m.group(2))
+        dev_port, console_port, wall_url = int(m.group(1)), int(m.group(2)), m.group(3)
         upload_scans(dev_port, pki, grid_of)
         # A device writes sensor names and states: markup there must stay text too.
         device_post(dev_port, pki, "gate-04", "/v1/heartbeat",
@@ -324,6 +324,15 @@ def main():
                "the red on the big screen")
         c.no_injected_markup()
         c.shot(os.path.join(args.images, "console-bigscreen.png"))
+
+        # --- the same big screen on loopback without a login (upstream serve --web-port) ---
+        driver.get(wall_url)
+        c.wait(lambda d: d.execute_script("return document.body.dataset.loaded") == "1", "the loopback big screen")
+        c.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "#big-map g[data-code='xy-s1-g1'][data-red='1']")),
+               "the red on the loopback big screen")
+        if driver.find_element(By.ID, "app-view").is_displayed() or driver.find_element(By.ID, "big-exit").is_displayed():
+            raise RuntimeError("the loopback big screen shows the console's navigation")
+        c.no_injected_markup()
         log("browser test passed")
         return 0
     except Exception as e:

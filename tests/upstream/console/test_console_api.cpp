@@ -6,6 +6,7 @@
 
 #include "src/common/time.hpp"
 #include "tools/upstream/console/import.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -481,4 +482,127 @@ TEST_CASE("upstream operator add: the password from stdin or a file, never a def
     CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username chief") == 0);
     CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username nobody") == 1);
     CHECK(verify_password((*(*st)->find_operator("chief"))->pw_hash, "another long passphrase"));
+}
+
+TEST_CASE("console: each error body has one spelling of its kind and its typed reason") {
+    City city;
+    auto expect = [](const Reply& r, int status, ErrorKind kind, Reason reason) {
+        CHECK(r.status == status);
+        CHECK(r.body.value("error", "") == to_string(kind));
+        CHECK(r.body.value("reason", "") == reason.code);
+    };
+    Client anon(city);
+    expect(anon.get("/api/me"), 401, ErrorKind::rejected, upstream::reason::login);
+    expect(anon.login("worker-a", "wrong password"), 401, ErrorKind::rejected, upstream::reason::credentials);
+    expect(anon.get("/api/nothing-here"), 404, ErrorKind::not_found, upstream::reason::http);
+
+    Client a(city);
+    REQUIRE(a.login("worker-a").status == 200);
+    const std::string own = std::string("/api/passes/") + kPassA + "/status";
+    expect(a.post(own, {{"status", "red"}}, /*with_csrf=*/false), 403, ErrorKind::rejected,
+           upstream::reason::csrf);
+    expect(a.post(own, {{"status", "red"}}, true, "text/plain"), 415, ErrorKind::invalid_input,
+           upstream::reason::content_type);
+    expect(a.post(own, {{"status", "purple"}}), 400, ErrorKind::invalid_input, upstream::reason::status);
+    expect(a.post(own, {{"status", "red"}, {"until", "soon"}}), 400, ErrorKind::invalid_input,
+           upstream::reason::until);
+    // Another grid's pass and a missing one answer alike.
+    expect(a.get(std::string("/api/passes/") + kPassB), 404, ErrorKind::not_found, upstream::reason::not_found);
+    expect(a.post("/api/publish"), 403, ErrorKind::rejected, upstream::reason::role);
+
+    Client wall(city);
+    REQUIRE(wall.login("wall").status == 200);
+    expect(wall.post(own, {{"status", "red"}}), 403, ErrorKind::rejected, upstream::reason::read_only);
+
+    Client chief(city);
+    REQUIRE(chief.login("chief").status == 200);
+    expect(chief.post("/api/publish"), 503, ErrorKind::unavailable, upstream::reason::signer);
+}
+
+// `upstream serve --web-port`: the console's own page and big-screen data, read-only,
+// on a numeric loopback address, only for its own Host header.
+TEST_CASE("loopback big screen: the console's page and data, read-only, loopback only") {
+    City city;
+    city.scan("gate-01", 1, kPassA, "red", "status-red");
+    city.scan("gate-02", 1, kPassB, "yellow", "fever", 38.4);
+    city.scan("gate-02", 2, kPassB, "green", "ok");
+
+    for (const char* host : {"127.attacker.example", "localhost", "0.0.0.0", "10.0.0.1"}) {
+        ConsoleConfig cfg;
+        cfg.port = -1;
+        cfg.wall_port = 0;
+        cfg.wall_host = host;
+        auto s = ConsoleServer::create(cfg, *city.up, *city.store, nullptr);
+        CHECK_MESSAGE(!s.ok(), host);
+        if (!s.ok()) CHECK(s.error().is(upstream::reason::web_host));
+    }
+
+    ConsoleConfig cfg;
+    cfg.port = -1;  // the wall alone, as `upstream serve --web-port N` without --console-port
+    cfg.wall_port = 0;
+    auto srv = ConsoleServer::create(cfg, *city.up, *city.store, nullptr);
+    REQUIRE(srv.ok());
+    REQUIRE((*srv)->start().ok());
+    CHECK((*srv)->port() == -1);
+    const int port = (*srv)->wall_port();
+    REQUIRE(port > 0);
+    httplib::Client web("127.0.0.1", port);
+    web.set_connection_timeout(5, 0);
+    web.set_read_timeout(5, 0);
+
+    // The console's own page (no second copy), with its CSP.
+    auto page = web.Get("/");
+    REQUIRE(page);
+    CHECK(page->status == 200);
+    CHECK(page->body == std::string(assets::index_html()));
+    CHECK(page->get_header_value("Content-Security-Policy").find("script-src 'self'") != std::string::npos);
+    CHECK(web.Get("/app.js")->body == std::string(assets::app_js()));
+
+    auto me = web.Get("/api/me");
+    REQUIRE(me);
+    REQUIRE(me->status == 200);
+    json m = json::parse(me->body);
+    CHECK(m["wall"] == true);
+    CHECK(m["operator"]["role"] == "bigscreen");
+    CHECK(m["operator"]["read_only"] == true);
+
+    // The big screen of the whole tree: both grids, both alerts, the devices.
+    auto big = web.Get("/api/bigscreen");
+    REQUIRE(big);
+    REQUIRE(big->status == 200);
+    json b = json::parse(big->body);
+    CHECK(b["areas"].size() == 7);
+    CHECK(b["alerts"].size() == 2);  // the red denial and the fever, not the green scan
+    CHECK(b["devices_total"] == 2);
+    std::int64_t scans = 0;
+    for (const auto& h : b["scans_per_hour"]) scans += h["n"].get<std::int64_t>();
+    CHECK(scans == 3);
+    CHECK(web.Get("/api/areas")->status == 200);
+
+    // Nothing else of the console: no passes, no audit, no login, no writes.
+    CHECK(web.Get((std::string("/api/passes/") + kPassA).c_str())->status == 404);
+    CHECK(web.Get("/api/audit")->status == 404);
+    auto login = web.Post("/api/login", json{{"username", "chief"}, {"password", kPassword}}.dump(),
+                          "application/json");
+    REQUIRE(login);
+    CHECK(login->status == 405);
+    CHECK(json::parse(login->body)["reason"] == "method");
+
+    // Its own address or localhost with its port only: a rebound name, another port,
+    // no port are refused with no data.
+    auto named = web.Get("/api/bigscreen", {{"Host", "localhost:" + std::to_string(port)}});
+    REQUIRE(named);
+    CHECK(named->status == 200);
+    for (const std::string& host : {"attacker.example:" + std::to_string(port),
+                                     "127.0.0.1:" + std::to_string(port + 1), std::string("127.0.0.1")}) {
+        auto r = web.Get("/api/bigscreen", {{"Host", host}});
+        REQUIRE(r);
+        CHECK_MESSAGE(r->status == 403, host);
+        CHECK(r->body.find("areas") == std::string::npos);
+        CHECK(json::parse(r->body)["reason"] == "host");
+        auto p = web.Get("/", {{"Host", host}});
+        REQUIRE(p);
+        CHECK(p->status == 403);
+    }
+    (*srv)->stop();
 }

@@ -1,4 +1,5 @@
 #include "tools/upstream/console/auth.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <sodium.h>
 
@@ -24,17 +25,17 @@ std::string hex(const unsigned char* p, std::size_t n) {
 
 Result<std::string> hash_password(std::string_view pw) {
     if (pw.size() < kMinPasswordBytes || pw.size() > kMaxPasswordBytes)
-        return fail(ErrorKind::invalid_input, "password",
+        return fail(ErrorKind::invalid_input, reason::password,
                     "a password has " + std::to_string(kMinPasswordBytes) + " to " +
                         std::to_string(kMaxPasswordBytes) + " bytes");
     for (char c : pw)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
-            return fail(ErrorKind::invalid_input, "password", "no control characters");
-    if (!init()) return fail(ErrorKind::internal, "sodium", "sodium_init failed");
+            return fail(ErrorKind::invalid_input, reason::password, "no control characters");
+    if (!init()) return fail(ErrorKind::internal, reason::sodium, "sodium_init failed");
     char out[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str_alg(out, pw.data(), pw.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                               crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return fail(ErrorKind::internal, "sodium", "crypto_pwhash_str failed (out of memory?)");
+        return fail(ErrorKind::internal, reason::sodium, "crypto_pwhash_str failed (out of memory?)");
     return std::string(out);
 }
 

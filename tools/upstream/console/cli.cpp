@@ -56,6 +56,7 @@ public:
     std::optional<ListSigner> signer;
     std::unique_ptr<ConsoleServer> server;
     int port() const override { return server->port(); }
+    int wall_port() const override { return server->wall_port(); }
     ~Runtime() override {
         if (server) server->stop();
     }
@@ -195,13 +196,15 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string
     ConsoleConfig cfg;
     cfg.host = get("console-host", "127.0.0.1");
     try {
-        cfg.port = std::stoi(get("console-port", "0"));
+        cfg.port = std::stoi(get("console-port", "-1"));
+        cfg.wall_port = std::stoi(get("web-port", "-1"));
         cfg.publish_interval_s = std::stoll(get("publish-interval-s", "60"));
     } catch (...) {
         return fail(ErrorKind::config, "console", "bad --console-port or --publish-interval-s");
     }
-    if (cfg.port < 0 || cfg.port > 65535 || cfg.publish_interval_s < 1 || cfg.publish_interval_s > 86400)
-        return fail(ErrorKind::config, "console", "--console-port 0..65535, --publish-interval-s 1..86400");
+    cfg.wall_host = get("web-host", "127.0.0.1");
+    if (cfg.port < -1 || cfg.port > 65535 || cfg.wall_port < -1 || cfg.wall_port > 65535 || cfg.publish_interval_s < 1 || cfg.publish_interval_s > 86400)
+        return fail(ErrorKind::config, "console", "--console-port and --web-port 0..65535, --publish-interval-s 1..86400");
     cfg.cert_path = get("console-cert", get("cert"));
     cfg.key_path = get("console-key", get("key"));
     if (!get("signing-key").empty()) {

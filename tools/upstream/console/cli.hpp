@@ -22,9 +22,11 @@ extern const char* const kCliUsage;
 class ConsoleRuntime {
 public:
     virtual ~ConsoleRuntime() = default;
-    virtual int port() const = 0;
+    virtual int port() const = 0;       // -1: no operator listener (only --web-port)
+    virtual int wall_port() const = 0;  // the loopback big screen, -1 off
 };
-// Options: console-port, console-host, cert, key (the upstream's server certificate
+// Options: console-port, console-host, web-port and web-host (the read-only big screen
+// on loopback), cert, key (the upstream's server certificate
 // unless console-cert/console-key), signing-key/signing-cert (automatic publishing),
 // publish-interval-s (default 60). Errors: config, io.
 Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string, std::string>& opts,

@@ -185,7 +185,7 @@ std::string_view index_html() {
   <header class="big-head">
     <h1>疫情防控一张图 <span class="en">Situation map</span> · <span id="big-scope"></span></h1>
     <div id="big-clock" class="mono"></div>
-    <a href="#/statuses" class="exit">退出大屏 <span class="en">exit</span></a>
+    <a id="big-exit" href="#/statuses" class="exit">退出大屏 <span class="en">exit</span></a>
   </header>
   <div class="big-tiles" id="big-tiles"></div>
   <div class="big-grid">
@@ -276,6 +276,7 @@ std::string_view app_js() {
     try {
       const r = await api('GET', '/api/me');
       csrf = r.csrf; me = r.operator; me.auto_publish = r.auto_publish; me.publish_interval_s = r.publish_interval_s;
+      me.wall = r.wall === true;  // the loopback big screen of `upstream serve --web-port`
     } catch (e) { if (e.message !== 'login') showLogin(false); return; }
     $('login-view').hidden = true;
     $('who').textContent = me.username + ' · ' + (ROLE[me.role] || me.role) + ' · ' + (me.area_zh || me.area);
@@ -285,6 +286,7 @@ std::string_view app_js() {
       a.hidden = (v === 'admin' && (me.role === 'grid' || me.role === 'bigscreen')) ||
                  (me.role === 'bigscreen' && !['map', 'audit', 'fleet', 'big'].includes(v));
     }
+    $('big-exit').hidden = me.wall;
     $('publish-info').textContent = me.auto_publish
       ? '自动发布：每 ' + me.publish_interval_s + ' 秒 Auto-publish every ' + me.publish_interval_s + ' s' : '';
     await loadAreas();
@@ -318,6 +320,7 @@ std::string_view app_js() {
     if (!me) return;
     let v = (location.hash || '#/statuses').slice(2);
     if (!views[v]) v = 'statuses';
+    if (me.wall) v = 'big';
     if (me.role === 'bigscreen' && v !== 'map' && v !== 'audit' && v !== 'fleet') v = 'big';
     document.body.dataset.view = v;
     stopRefresh();

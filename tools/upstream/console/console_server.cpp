@@ -4,6 +4,9 @@
 #include "src/common/time.hpp"
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/import.hpp"
+#include "tools/upstream/http_reply.hpp"
+#include "tools/upstream/loopback.hpp"
+#include "tools/upstream/reasons.hpp"
 #include "tools/upstream/server.hpp"
 
 #include <httplib.h>
@@ -11,7 +14,6 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -29,35 +31,23 @@ constexpr const char* kCookie = "__Host-cc_session";
 constexpr const char* kCsrfHeader = "X-CSRF-Token";
 constexpr std::int64_t kOfflineAfterS = 600;
 
-void send_json(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-}
-
-void refuse(httplib::Response& res, int status, const char* error, const std::string& reason) {
-    send_json(res, status, {{"error", error}, {"reason", reason}});
+void refuse(httplib::Response& res, int status, ErrorKind kind, Reason r) {
+    upstream::send_error(res, status, kind, r);
 }
 
 void send_error(httplib::Response& res, const Error& e) {
     switch (e.kind) {
         // Outside the scope and missing look the same: no detail that would tell.
-        case ErrorKind::not_found: return refuse(res, 404, "not_found", "not-found");
-        case ErrorKind::invalid_input:
-            return send_json(res, 400, {{"error", "invalid_input"}, {"reason", e.reason}, {"message", e.message}});
+        case ErrorKind::not_found: return refuse(res, 404, ErrorKind::not_found, reason::not_found);
+        case ErrorKind::invalid_input: return upstream::send_error(res, 400, e);
         case ErrorKind::rejected:
-            if (e.reason == "read-only") return refuse(res, 403, "rejected", "read-only");
-            return send_json(res, 409, {{"error", "rejected"}, {"reason", e.reason}});
+            if (e.is(reason::read_only)) return refuse(res, 403, ErrorKind::rejected, reason::read_only);
+            return upstream::send_error(res, 409, Error{e.kind, e.reason});
+        case ErrorKind::unavailable: return upstream::send_error(res, 503, Error{e.kind, e.reason});
         default:
             log::error(kCat, "request failed", {{"reason", e.reason}});
-            return refuse(res, 500, "internal", "internal");
+            return refuse(res, 500, ErrorKind::internal, reason::internal);
     }
-}
-
-std::optional<std::int64_t> to_i64(std::string_view s) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-    return v;
 }
 
 std::size_t limit_param(const httplib::Request& req, std::size_t def, std::size_t max) {
@@ -137,8 +127,11 @@ struct ConsoleServer::Impl {
     UpstreamStore& upstream;
     ConsoleStore& store;
     const ListSigner* signer;
-    std::unique_ptr<httplib::SSLServer> srv;
+    std::unique_ptr<httplib::SSLServer> srv;   // null with port -1
     std::thread listen_thread;
+    std::unique_ptr<httplib::Server> wall;     // the loopback big screen, or null
+    std::thread wall_thread;
+    int wall_port = -1;
     std::thread jobs_thread;
     std::mutex mu;
     std::condition_variable cv;
@@ -157,7 +150,7 @@ struct ConsoleServer::Impl {
     std::optional<Ctx> authenticate(const httplib::Request& req, httplib::Response& res, bool write) {
         const std::string token = cookie_value(req, kCookie);
         if (token.size() != 64) {
-            refuse(res, 401, "unauthenticated", "login");
+            refuse(res, 401, ErrorKind::rejected, reason::login);
             return std::nullopt;
         }
         const std::string th = token_hash(token);
@@ -170,16 +163,16 @@ struct ConsoleServer::Impl {
         if (!*s || now - (*s)->last_seen > cfg.idle_timeout_s ||
             now - (*s)->created_at > cfg.absolute_timeout_s) {
             if (*s) (void)store.delete_session(th);
-            refuse(res, 401, "unauthenticated", *s ? "session-expired" : "login");
+            refuse(res, 401, ErrorKind::rejected, *s ? reason::session_expired : reason::login);
             return std::nullopt;
         }
         auto op = store.operator_by_id((*s)->operator_id);
         if (!op || !*op || (*op)->disabled) {
-            refuse(res, 401, "unauthenticated", "login");
+            refuse(res, 401, ErrorKind::rejected, reason::login);
             return std::nullopt;
         }
         if (write && !constant_time_equal(req.get_header_value(kCsrfHeader), (*s)->csrf)) {
-            refuse(res, 403, "rejected", "csrf");
+            refuse(res, 403, ErrorKind::rejected, reason::csrf);
             return std::nullopt;
         }
         (void)store.touch_session(th, now);
@@ -190,12 +183,12 @@ struct ConsoleServer::Impl {
     // CORS preflight, which this server never answers.
     std::optional<json> body(const httplib::Request& req, httplib::Response& res) {
         if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
-            refuse(res, 415, "invalid_input", "content-type");
+            refuse(res, 415, ErrorKind::invalid_input, reason::content_type);
             return std::nullopt;
         }
         json j = json::parse(req.body, nullptr, false);
         if (j.is_discarded() || !j.is_object()) {
-            refuse(res, 400, "invalid_input", "json");
+            refuse(res, 400, ErrorKind::invalid_input, reason::json);
             return std::nullopt;
         }
         return j;
@@ -210,7 +203,7 @@ struct ConsoleServer::Impl {
     httplib::Server::Handler write(Handler h) {
         return [this, h](const httplib::Request& q, httplib::Response& r) {
             if (auto c = authenticate(q, r, true)) {
-                if (c->op.role == Role::bigscreen) return refuse(r, 403, "rejected", "read-only");
+                if (c->op.role == Role::bigscreen) return refuse(r, 403, ErrorKind::rejected, reason::read_only);
                 h(q, r, *c);
             }
         };
@@ -232,13 +225,13 @@ struct ConsoleServer::Impl {
         if (!ip_fails || !user_fails) return send_error(res, ip_fails ? user_fails.error() : ip_fails.error());
         if (*ip_fails >= cfg.max_ip_failures) {
             res.set_header("Retry-After", std::to_string(cfg.failure_window_s));
-            return refuse(res, 429, "rejected", "rate-limit");
+            return refuse(res, 429, ErrorKind::rejected, reason::rate_limit);
         }
         if (*user_fails >= cfg.max_user_failures) {
             // Locked whether or not the name exists: the answer does not tell.
             (void)store.add_login_failure(ip_key, now);
             res.set_header("Retry-After", std::to_string(cfg.failure_window_s));
-            return refuse(res, 429, "rejected", "locked");
+            return refuse(res, 429, ErrorKind::rejected, reason::locked);
         }
         auto op = valid_username(user) ? store.find_operator(user) : Result<std::optional<Operator>>(std::nullopt);
         if (!op) return send_error(res, op.error());
@@ -253,7 +246,7 @@ struct ConsoleServer::Impl {
             if (*op)
                 (void)store.audit({0, now, (*op)->username, to_string((*op)->role), (*op)->area,
                                    "login-failed", req.remote_addr, "", "", ""});
-            return refuse(res, 401, "unauthenticated", "credentials");
+            return refuse(res, 401, ErrorKind::rejected, reason::credentials);
         }
         (void)store.clear_login_failures(user_key);
         const std::string token = random_token();
@@ -287,8 +280,8 @@ struct ConsoleServer::Impl {
         auto b = body(req, res);
         if (!b) return;
         const std::string old_pw = str_field(*b, "old"), new_pw = str_field(*b, "new");
-        if (!verify_password(c.op.pw_hash, old_pw)) return refuse(res, 403, "rejected", "credentials");
-        if (new_pw == old_pw) return refuse(res, 400, "invalid_input", "password-unchanged");
+        if (!verify_password(c.op.pw_hash, old_pw)) return refuse(res, 403, ErrorKind::rejected, reason::credentials);
+        if (new_pw == old_pw) return refuse(res, 400, ErrorKind::invalid_input, reason::password_unchanged);
         auto h = hash_password(new_pw);
         if (!h) return send_error(res, h.error());
         const std::int64_t now = now_s();
@@ -331,7 +324,7 @@ struct ConsoleServer::Impl {
         if (!b) return;
         AreaNode n{str_field(*b, "code"), str_field(*b, "parent"), Level::city, str_field(*b, "name_zh"),
                    str_field(*b, "name_en"), ""};
-        if (n.parent.empty()) return refuse(res, 404, "not_found", "not-found");
+        if (n.parent.empty()) return refuse(res, 404, ErrorKind::not_found, reason::not_found);
         const Scope sc = c.op.scope();
         if (auto st = store.add_area(n, &sc); !st) return send_error(res, st.error());
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), n.code, "area-add", n.code, "",
@@ -360,7 +353,7 @@ struct ConsoleServer::Impl {
         if (!nodes) return send_error(res, nodes.error());
         const Scope sc = c.op.scope();
         for (const auto& n : *nodes)
-            if (n.parent.empty()) return refuse(res, 404, "not_found", "not-found");
+            if (n.parent.empty()) return refuse(res, 404, ErrorKind::not_found, reason::not_found);
         if (auto st = store.add_areas(*nodes, &sc); !st) return send_error(res, st.error());
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), c.op.area, "areas-import",
                            std::to_string(nodes->size()), "", "", ""});
@@ -377,10 +370,15 @@ struct ConsoleServer::Impl {
         send_json(res, 200, {{"passes", out}});
     }
 
-    void get_pass(const httplib::Request& req, httplib::Response& res, Ctx& c) {
-        auto p = store.pass(req.matches[1].str(), c.op.scope());
+    // The pass as the operator may see it (404 outside the scope).
+    void send_pass(httplib::Response& res, const std::string& pass_id, const Ctx& c) {
+        auto p = store.pass(pass_id, c.op.scope());
         if (!p) return send_error(res, p.error());
         send_json(res, 200, pass_json(*p));
+    }
+
+    void get_pass(const httplib::Request& req, httplib::Response& res, Ctx& c) {
+        send_pass(res, req.matches[1].str(), c);
     }
 
     void set_status(const httplib::Request& req, httplib::Response& res, Ctx& c) {
@@ -388,13 +386,11 @@ struct ConsoleServer::Impl {
         if (!b) return;
         auto st = parse_pass_status(str_field(*b, "status"));
         auto until = parse_end_date(str_field(*b, "until"));
-        if (!st) return refuse(res, 400, "invalid_input", "status");
-        if (!until) return refuse(res, 400, "invalid_input", "until");
+        if (!st) return refuse(res, 400, ErrorKind::invalid_input, reason::status);
+        if (!until) return refuse(res, 400, ErrorKind::invalid_input, reason::until);
         StatusChange ch{req.matches[1].str(), *st, str_field(*b, "reason"), *until};
         if (auto r = store.change_statuses({ch}, c.op.scope(), c.op, now_s()); !r) return send_error(res, r.error());
-        auto p = store.pass(ch.pass_id, c.op.scope());
-        if (!p) return send_error(res, p.error());
-        send_json(res, 200, pass_json(*p));
+        send_pass(res, ch.pass_id, c);
     }
 
     void import_statuses(const httplib::Request& req, httplib::Response& res, Ctx& c) {
@@ -445,7 +441,7 @@ struct ConsoleServer::Impl {
 
     void work_action(const httplib::Request& req, httplib::Response& res, Ctx& c, bool resolve) {
         auto id = to_i64(req.matches[1].str());
-        if (!id) return refuse(res, 404, "not_found", "not-found");
+        if (!id) return refuse(res, 404, ErrorKind::not_found, reason::not_found);
         auto b = body(req, res);
         if (!b) return;
         Status st = resolve ? store.resolve_work(*id, str_field(*b, "outcome"), str_field(*b, "note"), c.op, now_s())
@@ -459,7 +455,8 @@ struct ConsoleServer::Impl {
         const auto& d = v.state.device;
         json j = {{"id", d.id}, {"revoked", d.revoked}, {"last_seen", v.state.last_seen},
                   {"online", !d.revoked && v.state.last_seen > 0 && now - v.state.last_seen <= kOfflineAfterS},
-                  {"acked_seq", d.acked_seq}, {"fingerprint", d.fingerprint.substr(0, 16)}};
+                  {"acked_seq", d.acked_seq}, {"fingerprint", d.fingerprint.substr(0, 16)},
+                  {"scan_conflicts", d.conflicts}};
         j["site"] = v.site ? site_json(*v.site) : json(nullptr);
         if (const auto& hb = v.state.last_heartbeat) {
             j["firmware"] = hb->firmware;
@@ -467,6 +464,9 @@ struct ConsoleServer::Impl {
             j["list_lag"] = std::max<std::int64_t>(0, latest - hb->list_version);
             j["backlog"] = hb->backlog;
             j["skew_ms"] = hb->device_time_ms - hb->server_time_ms;
+            j["journal_lost_rows"] = hb->lost_rows;
+            j["journal_lost_journals"] = hb->lost_journals;
+            j["sync_faults"] = hb->sync_faults;
             json sensors = json::parse(hb->sensors_json, nullptr, false);
             j["sensors"] = sensors.is_object() ? sensors : json::object();
         }
@@ -496,7 +496,7 @@ struct ConsoleServer::Impl {
         const std::string id = req.matches[1].str();
         auto d = store.device(id, c.op.scope());
         if (!d) return send_error(res, d.error());
-        if (c.op.role != Role::city) return refuse(res, 403, "rejected", "role");
+        if (c.op.role != Role::city) return refuse(res, 403, ErrorKind::rejected, reason::role);
         if (auto st = upstream.revoke_device(id, now_s()); !st) return send_error(res, st.error());
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), d->site ? d->site->area : c.op.area,
                            "device-revoke", id, "enrolled", "revoked", ""});
@@ -504,12 +504,12 @@ struct ConsoleServer::Impl {
     }
 
     void enroll_device(const httplib::Request& req, httplib::Response& res, Ctx& c) {
-        if (c.op.role != Role::city) return refuse(res, 403, "rejected", "role");
+        if (c.op.role != Role::city) return refuse(res, 403, ErrorKind::rejected, reason::role);
         auto b = body(req, res);
         if (!b) return;
         auto id = certificate_identity(str_field(*b, "certificate"));
         if (!id) return send_error(res, id.error());
-        if (!valid_area_code(id->cn)) return refuse(res, 400, "invalid_input", "device-id");
+        if (!valid_area_code(id->cn)) return refuse(res, 400, ErrorKind::invalid_input, reason::device_id);
         if (auto st = upstream.enroll_device(id->cn, id->fingerprint, now_s()); !st) return send_error(res, st.error());
         const std::string site = str_field(*b, "site");
         if (!site.empty()) {
@@ -565,8 +565,8 @@ struct ConsoleServer::Impl {
         auto b = body(req, res);
         if (!b) return;
         auto role = parse_role(str_field(*b, "role"));
-        if (!role) return refuse(res, 400, "invalid_input", "role");
-        if (!valid_username(str_field(*b, "username"))) return refuse(res, 400, "invalid_input", "username");
+        if (!role) return refuse(res, 400, ErrorKind::invalid_input, reason::role);
+        if (!valid_username(str_field(*b, "username"))) return refuse(res, 400, ErrorKind::invalid_input, reason::username);
         auto h = hash_password(str_field(*b, "password"));
         if (!h) return send_error(res, h.error());
         Operator o;
@@ -591,7 +591,7 @@ struct ConsoleServer::Impl {
         auto alerts = store.scans(sc, 20, true);
         auto latest = upstream.latest_list_version();
         if (!nodes || !counts || !hours || !days || !devs || !alerts || !latest)
-            return refuse(res, 500, "internal", "internal");
+            return refuse(res, 500, ErrorKind::internal, reason::internal);
         json h = json::array(), d = json::array(), a = json::array(), offline = json::array();
         for (const auto& x : *hours) h.push_back({{"t", x.hour}, {"n", x.scans}});
         for (const auto& x : *days) d.push_back({{"t", x.day}, {"n", x.scans}});
@@ -612,11 +612,11 @@ struct ConsoleServer::Impl {
 
     // Publishes when the working statuses differ from the published ones.
     Result<std::optional<ListVersion>> publish_now() {
-        if (!signer) return fail(ErrorKind::unavailable, "signer", "serve without --signing-key");
+        if (!signer) return fail(ErrorKind::unavailable, reason::signer, "serve without --signing-key");
         std::lock_guard lock(publish_mu);
         auto v = publish_list(upstream, *signer, now_s(), false);
         if (!v) {
-            if (v.error().reason == "unchanged") return std::optional<ListVersion>();
+            if (v.error().is(reason::unchanged)) return std::optional<ListVersion>();
             return fail(v.error());
         }
         log::info(kCat, "list published", {{"version", std::to_string(v->version)},
@@ -625,10 +625,10 @@ struct ConsoleServer::Impl {
     }
 
     void publish(const httplib::Request&, httplib::Response& res, Ctx& c) {
-        if (c.op.role != Role::city) return refuse(res, 403, "rejected", "role");
+        if (c.op.role != Role::city) return refuse(res, 403, ErrorKind::rejected, reason::role);
         auto v = publish_now();
         if (!v) return send_error(res, v.error());
-        if (!*v) return refuse(res, 409, "rejected", "unchanged");
+        if (!*v) return refuse(res, 409, ErrorKind::rejected, reason::unchanged);
         (void)store.audit({0, now_s(), c.op.username, to_string(c.op.role), c.op.area, "publish",
                            std::to_string((*v)->version), "", std::to_string((*v)->changes), ""});
         send_json(res, 200, {{"version", (*v)->version}, {"changes", (*v)->changes}});
@@ -653,9 +653,10 @@ struct ConsoleServer::Impl {
         res.set_content(std::string(body), type);
     }
 
-    void install_routes() {
-        httplib::SSLServer& s = *srv;
-        const std::size_t n = std::max<std::size_t>(cfg.worker_threads, 2);
+    // Worker pool, timeouts, security headers, error bodies and the page: the same on
+    // the operators' listener and the wall view.
+    void install_common(httplib::Server& s, std::size_t workers) {
+        const std::size_t n = std::max<std::size_t>(workers, 2);
         s.new_task_queue = [n] { return new httplib::ThreadPool(n); };
         // A browser's idle keep-alive connection holds a worker: let it go soon.
         s.set_keep_alive_timeout(3);
@@ -678,14 +679,61 @@ struct ConsoleServer::Impl {
             (void)this;
         });
         s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-            refuse(res, 500, "internal", "internal");
+            refuse(res, 500, ErrorKind::internal, reason::internal);
         });
         s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-            if (res.body.empty()) refuse(res, res.status, "http", std::to_string(res.status));
+            if (res.body.empty()) send_http_status(res, res.status);
         });
         s.Get("/", [this](const auto&, auto& r) { page(r, assets::index_html(), "text/html; charset=utf-8"); });
         s.Get("/app.js", [this](const auto&, auto& r) { page(r, assets::app_js(), "text/javascript; charset=utf-8"); });
         s.Get("/app.css", [this](const auto&, auto& r) { page(r, assets::app_css(), "text/css; charset=utf-8"); });
+    }
+
+    // The wall view: GET only, only for pages loaded from its own address (a page of
+    // another site whose name resolves to loopback sends its own name as Host and is
+    // refused), the data of a big-screen account at the top of the tree. Whoever
+    // reaches loopback on the upstream host can read its database file anyway.
+    void install_wall_routes() {
+        httplib::Server& w = *wall;
+        install_common(w, 4);
+        w.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            if (req.method != "GET" && req.method != "HEAD") {
+                refuse(res, 405, ErrorKind::rejected, reason::method);
+                res.set_header("Connection", "close");
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            if (!loopback::host_header_allowed(req.get_header_value("Host"), cfg.wall_host, wall_port)) {
+                refuse(res, 403, ErrorKind::rejected, reason::host);
+                return httplib::Server::HandlerResponse::Handled;
+            }
+            return httplib::Server::HandlerResponse::Unhandled;
+        });
+        w.Get("/api/me", [this](const httplib::Request&, httplib::Response& r) {
+            send_json(r, 200, {{"csrf", ""}, {"wall", true},
+                               {"operator", {{"username", ""}, {"role", to_string(Role::bigscreen)}, {"area", ""},
+                                             {"read_only", true}}},
+                               {"publish_interval_s", cfg.publish_interval_s}, {"auto_publish", signer != nullptr}});
+        });
+        w.Get("/api/areas", [this](const httplib::Request& q, httplib::Response& r) {
+            Ctx c = wall_ctx();
+            areas(q, r, c);
+        });
+        w.Get("/api/bigscreen", [this](const httplib::Request& q, httplib::Response& r) {
+            Ctx c = wall_ctx();
+            bigscreen(q, r, c);
+        });
+    }
+
+    static Ctx wall_ctx() {
+        Ctx c;
+        c.op.role = Role::bigscreen;
+        c.op.area_path = "/";  // the whole tree, read-only
+        return c;
+    }
+
+    void install_routes() {
+        httplib::SSLServer& s = *srv;
+        install_common(s, cfg.worker_threads);
 
         using Q = const httplib::Request&;
         using R = httplib::Response&;
@@ -735,7 +783,15 @@ ConsoleServer::~ConsoleServer() { stop(); }
 
 Result<std::unique_ptr<ConsoleServer>> ConsoleServer::create(ConsoleConfig cfg, UpstreamStore& upstream,
                                                              ConsoleStore& store, const ListSigner* signer) {
+    if (cfg.wall_port >= 0 && !loopback::is_loopback_address(cfg.wall_host))
+        return fail(ErrorKind::config, reason::web_host,
+                    "the big-screen view listens on a numeric loopback address only (127.0.0.0/8 or ::1)");
     auto impl = std::make_unique<Impl>(std::move(cfg), upstream, store, signer);
+    if (impl->cfg.wall_port >= 0) {
+        impl->wall = std::make_unique<httplib::Server>();
+        impl->install_wall_routes();
+    }
+    if (impl->cfg.port < 0) return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
     const std::string cert = impl->cfg.cert_path, key = impl->cfg.key_path;
     bool setup_ok = false;
     impl->srv = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
@@ -749,19 +805,30 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::create(ConsoleConfig cfg, 
         return true;
     });
     if (!setup_ok || !impl->srv->is_valid())
-        return fail(ErrorKind::config, "tls", "cannot load the console certificate or key");
+        return fail(ErrorKind::config, reason::tls, "cannot load the console certificate or key");
     impl->install_routes();
     return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
 }
 
 Status ConsoleServer::start() {
     Impl& m = *impl_;
-    if (m.listen_thread.joinable()) return {};
-    m.port = m.cfg.port == 0 ? m.srv->bind_to_any_port(m.cfg.host)
-                             : (m.srv->bind_to_port(m.cfg.host, m.cfg.port) ? m.cfg.port : -1);
-    if (m.port <= 0) return fail(ErrorKind::unavailable, "bind", "console " + m.cfg.host + ":" + std::to_string(m.cfg.port));
+    if (m.jobs_thread.joinable()) return {};
+    if (m.srv) {
+        m.port = m.cfg.port == 0 ? m.srv->bind_to_any_port(m.cfg.host)
+                                 : (m.srv->bind_to_port(m.cfg.host, m.cfg.port) ? m.cfg.port : -1);
+        if (m.port <= 0)
+            return fail(ErrorKind::unavailable, reason::bind, "console " + m.cfg.host + ":" + std::to_string(m.cfg.port));
+    }
+    if (m.wall) {
+        m.wall_port = m.cfg.wall_port == 0 ? m.wall->bind_to_any_port(m.cfg.wall_host)
+                                           : (m.wall->bind_to_port(m.cfg.wall_host, m.cfg.wall_port) ? m.cfg.wall_port : -1);
+        if (m.wall_port <= 0)
+            return fail(ErrorKind::unavailable, reason::bind,
+                        "big screen " + m.cfg.wall_host + ":" + std::to_string(m.cfg.wall_port));
+    }
     m.next_publish_ms = m.now_ms() + m.cfg.publish_interval_s * 1000;
-    m.listen_thread = std::thread([&m] { m.srv->listen_after_bind(); });
+    if (m.srv) m.listen_thread = std::thread([&m] { m.srv->listen_after_bind(); });
+    if (m.wall) m.wall_thread = std::thread([&m] { m.wall->listen_after_bind(); });
     m.jobs_thread = std::thread([&m] {
         std::unique_lock lock(m.mu);
         while (!m.stopping) {
@@ -771,8 +838,11 @@ Status ConsoleServer::start() {
             m.cv.wait_for(lock, std::chrono::milliseconds(m.cfg.tick_ms), [&m] { return m.stopping; });
         }
     });
-    for (int i = 0; i < 2000 && !m.srv->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    log::info(kCat, "listening", {{"host", m.cfg.host}, {"port", std::to_string(m.port)}});
+    // stop() before an accept loop runs would be lost and join() would wait forever.
+    for (int i = 0; i < 2000 && ((m.srv && !m.srv->is_running()) || (m.wall && !m.wall->is_running())); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    log::info(kCat, "listening", {{"host", m.cfg.host}, {"port", std::to_string(m.port)},
+                                  {"wall_port", std::to_string(m.wall_port)}});
     return {};
 }
 
@@ -785,11 +855,14 @@ void ConsoleServer::stop() {
     }
     m.cv.notify_all();
     if (m.srv) m.srv->stop();
+    if (m.wall) m.wall->stop();
     if (m.listen_thread.joinable()) m.listen_thread.join();
+    if (m.wall_thread.joinable()) m.wall_thread.join();
     if (m.jobs_thread.joinable()) m.jobs_thread.join();
 }
 
 int ConsoleServer::port() const { return impl_->port; }
+int ConsoleServer::wall_port() const { return impl_->wall_port; }
 void ConsoleServer::run_jobs_once() { impl_->run_jobs(); }
 
 }  // namespace cp::upstream::console

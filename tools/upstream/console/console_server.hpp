@@ -26,7 +26,12 @@ namespace cp::upstream::console {
 
 struct ConsoleConfig {
     std::string host = "127.0.0.1";
-    int port = 0;                       // 0: any free port (tests)
+    int port = 0;                       // 0: any free port (tests); -1: no operator listener
+    // The read-only big screen for a wall display on the upstream host (`upstream serve
+    // --web-port`): plain HTTP on a numeric loopback address, the console's own page
+    // and /api/bigscreen data for the whole area tree, no login. -1 off, 0 any port.
+    int wall_port = -1;
+    std::string wall_host = "127.0.0.1";
     std::string cert_path;              // server certificate chain, PEM
     std::string key_path;
     std::int64_t idle_timeout_s = 15 * 60;
@@ -44,7 +49,8 @@ struct ConsoleConfig {
 class ConsoleServer {
 public:
     // `signer` may be null: then only manual publishing from the host CLI exists.
-    // Errors: config "tls".
+    // Errors: config "tls"; config "web-host" when the wall view would listen off
+    // loopback (or on a name).
     static Result<std::unique_ptr<ConsoleServer>> create(ConsoleConfig cfg, UpstreamStore& upstream,
                                                          ConsoleStore& store,
                                                          const ListSigner* signer);
@@ -55,6 +61,7 @@ public:
     Status start();   // Errors: unavailable "bind"
     void stop();      // idempotent; joins the listener and the background thread
     int port() const;
+    int wall_port() const;
     // One pass of the background jobs (tests call it instead of waiting).
     void run_jobs_once();
 

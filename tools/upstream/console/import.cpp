@@ -1,4 +1,5 @@
 #include "tools/upstream/console/import.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include "src/common/time.hpp"
 
@@ -13,7 +14,7 @@ namespace {
 
 // Splits text into lines (LF or CRLF), skipping empty ones; calls f(line_no, fields).
 template <typename F>
-Status each_csv_line(std::string_view text, const char* reason, std::size_t want_min,
+Status each_csv_line(std::string_view text, Reason reason, std::size_t want_min,
                      std::size_t want_max, std::string_view header, F&& f) {
     std::size_t pos = 0, line_no = 0, rows = 0;
     if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // BOM from spreadsheets
@@ -49,7 +50,7 @@ Status each_csv_line(std::string_view text, const char* reason, std::size_t want
 
 // Orders nodes parents first; nodes whose parent is not in the batch come first
 // (the store checks that parent exists). Errors on duplicates and cycles.
-Result<std::vector<AreaNode>> order(std::vector<AreaNode> nodes, const char* reason) {
+Result<std::vector<AreaNode>> order(std::vector<AreaNode> nodes, Reason reason) {
     std::map<std::string, std::size_t> idx;
     for (std::size_t i = 0; i < nodes.size(); ++i)
         if (!idx.emplace(nodes[i].code, i).second)
@@ -84,7 +85,7 @@ std::string check_node(const AreaNode& n) {
 
 Result<std::vector<AreaNode>> parse_areas_csv(std::string_view text) {
     std::vector<AreaNode> nodes;
-    CP_TRY(each_csv_line(text, "areas-csv", 3, 4, "code,", [&](const std::vector<std::string>& f) {
+    CP_TRY(each_csv_line(text, reason::areas_csv, 3, 4, "code,", [&](const std::vector<std::string>& f) {
         AreaNode n;
         n.code = f[0];
         n.parent = f[1];
@@ -94,13 +95,13 @@ Result<std::vector<AreaNode>> parse_areas_csv(std::string_view text) {
         if (err.empty()) nodes.push_back(std::move(n));
         return err;
     }));
-    return order(std::move(nodes), "areas-csv");
+    return order(std::move(nodes), reason::areas_csv);
 }
 
 Result<std::vector<AreaNode>> parse_areas_json(std::string_view text) {
     using nlohmann::json;
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return fail(ErrorKind::invalid_input, "areas-json", "not JSON");
+    if (j.is_discarded()) return fail(ErrorKind::invalid_input, reason::areas_json, "not JSON");
     std::vector<AreaNode> nodes;
     std::string err;
     auto str = [](const json& o, const char* k) -> std::optional<std::string> {
@@ -143,13 +144,13 @@ Result<std::vector<AreaNode>> parse_areas_json(std::string_view text) {
     } else {
         ok = walk(walk, j, "", 1);
     }
-    if (!ok) return fail(ErrorKind::invalid_input, "areas-json", err);
-    return order(std::move(nodes), "areas-json");
+    if (!ok) return fail(ErrorKind::invalid_input, reason::areas_json, err);
+    return order(std::move(nodes), reason::areas_json);
 }
 
 Result<std::vector<PassRecord>> parse_passes_csv(std::string_view text) {
     std::vector<PassRecord> out;
-    CP_TRY(each_csv_line(text, "passes-csv", 2, 3, "pass_id,", [&](const std::vector<std::string>& f) {
+    CP_TRY(each_csv_line(text, reason::passes_csv, 2, 3, "pass_id,", [&](const std::vector<std::string>& f) {
         PassRecord p;
         p.pass_id = f[0];
         p.grid = f[1];
@@ -171,7 +172,7 @@ std::optional<std::int64_t> parse_end_date(std::string_view t) {
 
 Result<std::vector<StatusChange>> parse_statuses_csv(std::string_view text) {
     std::vector<StatusChange> out;
-    CP_TRY(each_csv_line(text, "statuses-csv", 2, 4, "pass_id,", [&](const std::vector<std::string>& f) {
+    CP_TRY(each_csv_line(text, reason::statuses_csv, 2, 4, "pass_id,", [&](const std::vector<std::string>& f) {
         StatusChange c;
         c.pass_id = f[0];
         if (!valid_pass_id(c.pass_id)) return std::string("pass_id: 32 lower-case hex digits");

@@ -2,6 +2,7 @@
 // (WAL; both connections wait on each other with a busy timeout), the console's
 // tables created by numbered migrations.
 #include "tools/upstream/console/console_store.hpp"
+#include "tools/upstream/reasons.hpp"
 #include "tools/upstream/sqlite_util.hpp"
 
 #include <sqlite3.h>
@@ -646,7 +647,7 @@ public:
                 auto p = pass_locked(c.pass_id);
                 if (!p) return fail(p.error());
                 if (!in_scope(p->second, scope)) return nf("pass", c.pass_id);
-                if (scope.read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+                if (scope.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
                 CP_TRY(write_status_locked(c, now));
                 AuditEntry e;
                 e.at = now;
@@ -1006,7 +1007,7 @@ public:
         auto r = s.step();
         if (!r) return fail(r.error());
         if (!*r || !in_scope(s.text(11), actor.scope())) return nf("work-item", std::to_string(id));
-        if (actor.role == Role::bigscreen) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+        if (actor.role == Role::bigscreen) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
         return std::make_pair(read_work(s), s.text(11));
     }
 

@@ -1,11 +1,12 @@
-// The command centre's live page, embedded in the binary (no CDN, no external fonts).
-// Served read-only on the loopback dashboard listener; it polls /api/dashboard.
+// Loopback-only listeners (the console's read-only big-screen view, `upstream serve
+// --web-port`): which bind addresses count as loopback, and which Host headers a
+// browser on this host sends to them.
 #pragma once
 
 #include <string>
 #include <string_view>
 
-namespace cp::upstream::dashboard {
+namespace cp::upstream::loopback {
 
 // True for a numeric loopback address: IPv4 127.0.0.0/8 or IPv6 ::1 (no names:
 // a name resolves to whatever DNS or /etc/hosts says).
@@ -16,8 +17,4 @@ bool is_loopback_address(const std::string& host);
 // another site that resolved its name to loopback (DNS rebinding) and is refused.
 bool host_header_allowed(std::string_view host_header, std::string_view bound_host, int port);
 
-std::string_view index_html();
-std::string_view app_js();
-std::string_view app_css();
-
-}  // namespace cp::upstream::dashboard
+}  // namespace cp::upstream::loopback
