@@ -24,6 +24,12 @@
 #include <variant>
 #include <vector>
 
+// Error reasons: "input" (the device cannot be opened), "input-lost" (it went away).
+namespace cp::input::reason {
+inline constexpr Reason input{"input"};
+inline constexpr Reason input_lost{"input-lost"};
+}  // namespace cp::input::reason
+
 namespace cp::input {
 
 struct PlateEntered { std::string text; };

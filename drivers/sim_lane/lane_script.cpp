@@ -16,7 +16,7 @@ constexpr std::size_t kMaxText = 4096;
 constexpr int kMaxFrames = 100000;  // per phase: bounds total_frames() well inside int64
 
 Failure bad(const std::string& where, const std::string& what) {
-    return fail(ErrorKind::invalid_input, "lane-script", where + ": " + what);
+    return fail(ErrorKind::invalid_input, reason::lane_script, where + ": " + what);
 }
 
 // Rejects keys the format does not know, so a typo does not silently do nothing.
@@ -244,11 +244,11 @@ Result<LaneScript> parse_lane_script(std::string_view json_text) {
 
 Result<LaneScript> load_lane_script(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "lane-script", "cannot open " + path);
+    if (!in) return fail(ErrorKind::io, reason::lane_script, "cannot open " + path);
     std::ostringstream ss;
     ss << in.rdbuf();
     if (ss.str().size() > 64u * 1024 * 1024)
-        return fail(ErrorKind::invalid_input, "lane-script", path + ": larger than 64 MiB");
+        return fail(ErrorKind::invalid_input, reason::lane_script, path + ": larger than 64 MiB");
     auto r = parse_lane_script(ss.str());
     if (!r) return fail(r.error().with_context(path));
     return r;

@@ -1,4 +1,5 @@
 #include "firmware/checkpointd/bench_root.hpp"
+#include "firmware/checkpointd/reason.hpp"
 
 #include "src/config/ini.hpp"
 
@@ -28,7 +29,7 @@ Result<config::Config> load_config(const ConfigRequest& req) {
     std::string root;
     if (!req.root.empty()) {
         if (!fs::is_directory(req.root, ec))
-            return fail(ErrorKind::config, "root", "--root " + req.root + ": not a folder");
+            return fail(ErrorKind::config, reason::root, "--root " + req.root + ": not a folder");
         root = fs::absolute(req.root, ec).lexically_normal().string();
     }
     const std::string config_path = config_path_of(ConfigRequest{req.config_path, req.board_path, root});
@@ -44,7 +45,7 @@ Result<config::Config> load_config(const ConfigRequest& req) {
                 if (e.key != "device.board" || e.value.empty() || e.value.front() != '/') continue;
                 board = under_root(root, e.value);
                 if (!fs::is_regular_file(board, ec))
-                    return fail(ErrorKind::config, "root",
+                    return fail(ErrorKind::config, reason::root,
                                 "device.board " + e.value + " is not under --root " + root +
                                     ": give the board file, e.g. --board board/host-sim/board.conf");
             }

@@ -1,4 +1,5 @@
 #include "firmware/checkpointd/daemon.hpp"
+#include "firmware/checkpointd/reason.hpp"
 
 #include "drivers/camera/viewfinder.hpp"
 #include "firmware/checkpointd/json_line.hpp"
@@ -171,9 +172,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
 
     std::error_code ec;
     fs::create_directories(cfg.paths.data_dir, ec);
-    if (ec) return fail(ErrorKind::io, "data-dir", cfg.paths.data_dir + ": " + ec.message());
+    if (ec) return fail(ErrorKind::io, reason::data_dir, cfg.paths.data_dir + ": " + ec.message());
     d->done_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (d->done_fd_ < 0) return fail(ErrorKind::internal, "eventfd", std::strerror(errno));
+    if (d->done_fd_ < 0) return fail(ErrorKind::internal, reason::eventfd, std::strerror(errno));
 
     // Trust store: without one every pass is "unknown issuer" (YELLOW), which a
     // guard handles; refusing to start would leave the lane with no screen at all.
@@ -210,7 +211,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     jo.disk_floor_bytes = cfg.journal.disk_floor_bytes;
     jo.prune_in_append = false;  // the housekeeping thread prunes: no delete before a gate opens
     auto j = journal::ScanJournal::open(cfg.paths.journal, jo);
-    if (!j && j.error().reason == "corrupt") {
+    if (!j && j.error().is(journal::reason::corrupt)) {
         log::error("journal", "integrity check failed: moved aside, starting a new journal",
                    {{"path", cfg.paths.journal}});
         const std::string aside = move_aside(cfg.paths.journal);
@@ -308,7 +309,7 @@ Status Daemon::start() {
         if (preview_screen_) viewfinder_ = std::thread([this] { viewfinder_loop(); });
     } catch (const std::system_error& e) {
         stop();
-        return fail(ErrorKind::internal, "thread", e.what());
+        return fail(ErrorKind::internal, reason::thread, e.what());
     }
     return {};
 }
@@ -407,11 +408,11 @@ void Daemon::capture_loop() {
             continue;
         }
         const Error& e = f.error();
-        if (e.reason == "end-of-stream") {
+        if (e.is(camera::reason::end_of_stream)) {
             log::info("camera", "source ended");
             break;
         }
-        if (e.reason != "timeout" && e.reason != last_problem) {
+        if (!e.is(camera::reason::timeout) && e.reason != last_problem) {
             log::warn("camera", "no frame", {{"reason", e.reason}, {"detail", e.message}});
         }
         last_problem = e.reason;
@@ -536,7 +537,7 @@ void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame
         wall_now_ms());
     // The journal row commits here, before anything on the lane moves.
     pipeline_->commit(r);
-    note_journal(r.journal_error ? r.journal_error->reason : std::string());
+    note_journal(r.journal_error ? &*r.journal_error : nullptr);
     if (upstream_ && r.journaled && r.verdict == decision::Verdict::red) upstream_->wake();  // alerts go at once
 
     switch (r.measurement.status) {
@@ -639,7 +640,7 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
     ml.plate = oy.plate;
     ml.direction = oy.direction;
     auto row = journal_->append_manual(oy.seq, allow ? "GREEN" : "RED", allow ? "manual-allow" : "manual-deny");
-    if (row) note_journal({});
+    if (row) note_journal(nullptr);
     display::ScreenModel m;
     m.masked_name = oy.name;
     m.pass_kind = kind_label(oy.kind);
@@ -657,11 +658,11 @@ void Daemon::resolve_manual(Lane& lane, bool allow) {
         m.verdict = allow ? display::Verdict::green : display::Verdict::red;
         m.reason = allow ? "人工放行  Allowed by guard" : "人工拒绝  Denied by guard";
     } else {
-        note_journal(row.error().reason);
+        note_journal(&row.error());
         ml.verdict = "YELLOW";
         ml.reason = "journal-" + row.error().reason;
         m.verdict = display::Verdict::yellow;
-        m.reason = row.error().reason == "disk-full" ? "记录存储已满  Journal full (disk): gate closed"
+        m.reason = row.error().is(journal::reason::disk_full) ? "记录存储已满  Journal full (disk): gate closed"
                                                      : "记录写入失败  Journal failure: gate closed";
         log::error("journal", "manual decision not journaled: gate closed", {{"reason", row.error().reason}});
     }
@@ -958,13 +959,13 @@ void Daemon::open_upstream() {
     log::info("sync", "upstream configured", {{"url", cfg.upstream.url}, {"trust_dir", cfg.upstream.trust_dir}});
 }
 
-void Daemon::note_journal(const std::string& error_reason) {
-    if (error_reason.empty()) {
+void Daemon::note_journal(const Error* error) {
+    if (error == nullptr) {
         journal_state_ = static_cast<int>(JournalState::ok);
         return;
     }
     ++journal_failures_;
-    journal_state_ = static_cast<int>(error_reason == "disk-full" ? JournalState::disk_full : JournalState::failed);
+    journal_state_ = static_cast<int>(error->is(journal::reason::disk_full) ? JournalState::disk_full : JournalState::failed);
 }
 
 const char* Daemon::journal_state_word() const {

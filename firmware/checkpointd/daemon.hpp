@@ -18,6 +18,7 @@
 #include "drivers/camera/frame_gate.hpp"
 #include "drivers/trigger/trigger.hpp"
 #include "firmware/checkpointd/devices.hpp"
+#include "firmware/checkpointd/reason.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
 #include "firmware/checkpointd/upstream_link.hpp"
@@ -166,7 +167,7 @@ private:
     enum class JournalState { ok, disk_full, failed };
     std::atomic<int> journal_state_{static_cast<int>(JournalState::ok)};
     std::atomic<std::int64_t> journal_failures_{0};
-    void note_journal(const std::string& error_reason);  // empty: a row was written
+    void note_journal(const Error* error);  // nullptr: a row was written
     const char* journal_state_word() const;
 
     std::mutex screen_mu_;  // the screen and its model; the json output

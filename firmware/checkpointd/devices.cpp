@@ -1,4 +1,5 @@
 #include "firmware/checkpointd/devices.hpp"
+#include "firmware/checkpointd/reason.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -62,7 +63,7 @@ Result<std::unique_ptr<camera::Camera>> open_camera(const config::Config& cfg,
                                                     std::shared_ptr<lane::LaneCursor> cursor) {
     if (cfg.camera.backend == "sim") {
         if (!script)
-            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
+            return fail(ErrorKind::config, reason::lane_script, "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
         // Built in one piece: copy-assigning the script into a default config
         // trips GCC 12's -Wnull-dereference on aarch64 (a false positive).
         const camera::SimCameraConfig c{.script = *script,
