@@ -18,6 +18,9 @@
 #include "drivers/camera/frame_gate.hpp"
 #include "drivers/trigger/trigger.hpp"
 #include "firmware/checkpointd/devices.hpp"
+#include "firmware/checkpointd/frame_mailbox.hpp"
+#include "firmware/checkpointd/lane_outputs.hpp"
+#include "firmware/checkpointd/manual_resolver.hpp"
 #include "firmware/checkpointd/reason.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
@@ -36,26 +39,8 @@
 
 namespace cp::daemon {
 
-// The newest frame only: capture never waits for decode, and a slow decode
-// never works on a stale frame (latency does not build up). Thread-safe.
-class FrameMailbox {
-public:
-    // Replaces a frame not yet taken (counted as dropped).
-    void put(camera::Frame frame);
-    // Waits up to timeout_ms for a frame.
-    std::optional<camera::Frame> take(int timeout_ms);
-    // No more frames will come (end of a file or sim source).
-    void close();
-    bool drained() const;  // closed and empty
-    std::uint64_t dropped() const;
-
-private:
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::optional<camera::Frame> frame_;
-    bool closed_ = false;
-    std::uint64_t dropped_ = 0;
-};
+// Names the calling thread (top, ps -L, /proc/PID/task/*/comm).
+void name_thread(const char* name);
 
 struct DaemonOptions {
     config::Config config;
@@ -85,20 +70,23 @@ public:
     void reload_list();
 
 private:
+    static constexpr std::int64_t kVerdictShownMs = 6'000;  // then the screen goes back to idle
+    static constexpr std::int64_t kStallMs = 10'000;        // a thread silent this long stops the watchdog pings
+
     Daemon(DaemonOptions options, const Notifier& notifier);
     void capture_loop();
     void decide_loop();
-    void housekeeping_loop();
+    void housekeeping_loop();  // housekeeping.cpp
     void viewfinder_loop();
 
     struct Lane;  // decide-thread state
     void handle_scan(Lane& lane, const std::string& text, std::int64_t frame_mono_ms);
     void handle_input(Lane& lane, bool during_scan);
-    void resolve_manual(Lane& lane, bool allow);
+    void resolve_manual(const ManualAction& action);
     void expire_pending(Lane& lane, std::int64_t mono_ms);
+    bool lane_done(Lane& lane);  // after input and expiry: true when --exit-when-done is met
     void show(const display::ScreenModel& model, std::int64_t mono_ms, bool verdict);
     display::StatusBar status_bar();
-    void emit_json(const std::string& line);
     void signal_done();
 
     // Upstream sync (upstream_link.hpp); all no-ops without upstream.url.
@@ -173,7 +161,7 @@ private:
     std::mutex screen_mu_;  // the screen and its model; the json output
     display::ScreenModel model_;
     std::int64_t verdict_shown_ms_ = -1;
-    std::mutex json_mu_;
+    JsonOut json_;
 };
 
 }  // namespace cp::daemon
