@@ -112,4 +112,9 @@ private:
     int typed_for_ = -1;  // the last person whose keystrokes were queued
 };
 
+// Inspector commands as text lines on a file descriptor (the "stdin" input
+// backend, for a bench terminal): "allow" or "+", "deny" or "-", "in", "out",
+// "plate <TEXT>". Unknown lines are logged and ignored; end of input ends polling.
+std::unique_ptr<InputSource> open_line_input(int fd, std::string name);
+
 }  // namespace cp::input

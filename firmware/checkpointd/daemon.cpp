@@ -145,7 +145,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     if (!j) return fail(j.error());
     d->journal_ = std::move(*j);
 
-    auto dev = open_devices(cfg, d->options_.sim);
+    auto dev = devices::open_devices(cfg, d->options_.sim);
     if (!dev) return fail(dev.error());
     d->devices_ = std::move(*dev);
     // Configured but not there (no I2C bus, no sensor): a fault, not "none".

@@ -16,8 +16,8 @@
 
 #include "drivers/audio/audio.hpp"
 #include "drivers/camera/frame_gate.hpp"
+#include "drivers/factory/devices.hpp"
 #include "drivers/trigger/trigger.hpp"
-#include "firmware/checkpointd/devices.hpp"
 #include "firmware/checkpointd/frame_mailbox.hpp"
 #include "firmware/checkpointd/lane_outputs.hpp"
 #include "firmware/checkpointd/manual_resolver.hpp"
@@ -46,7 +46,7 @@ struct DaemonOptions {
     config::Config config;
     bool json = false;            // a JSON line per decision on stdout
     bool exit_when_done = false;  // finish when the camera source ends (file/sim)
-    SimOptions sim;
+    devices::SimOptions sim;
     std::string version = "0";    // firmware version, sent in the upstream heartbeat
 };
 
@@ -107,7 +107,7 @@ private:
     std::unique_ptr<UpstreamLink> upstream_;
     bool upstream_failed_ = false;        // configured but not running: health "down"
     bool thermometer_missing_ = false;    // a thermometer is configured but did not open
-    Devices devices_;
+    devices::Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;
     std::unique_ptr<camera::FrameGate> gate_;  // camera.motion_gate; decide thread only

@@ -7,9 +7,7 @@
 namespace cp::daemon::reason {
 inline constexpr Reason data_dir{"data-dir"};
 inline constexpr Reason eventfd{"eventfd"};
-inline constexpr Reason lane_script{"lane-script"};
 inline constexpr Reason list_signer{"list-signer"};
-inline constexpr Reason root{"root"};
 inline constexpr Reason sd_notify{"sd-notify"};
 inline constexpr Reason thread{"thread"};
 inline constexpr Reason trust_store{"trust-store"};
