@@ -42,6 +42,15 @@ Result<double> number(const json& obj, const char* key, const std::string& where
     return v;
 }
 
+// `field` = obj[key] when present (lo..hi), else left as it is (its default).
+Status set_number(const json& obj, const char* key, const std::string& where, double lo, double hi,
+                  double& field) {
+    auto v = number(obj, key, where, lo, hi, field);
+    CP_TRY(v);
+    field = *v;
+    return {};
+}
+
 Result<int> integer(const json& obj, const char* key, const std::string& where, int lo, int hi,
                     int dflt) {
     auto it = obj.find(key);
@@ -85,32 +94,18 @@ Result<Effects> parse_effects(const json& j, const std::string& where) {
     CP_TRY(only_keys(j, where,
                      {"tilt_deg", "rotate_deg", "blur", "blur_px", "glare", "brightness", "noise",
                       "size"}));
-    auto tilt = number(j, "tilt_deg", where, 0, 60, e.tilt_deg);
-    CP_TRY(tilt);
-    e.tilt_deg = *tilt;
-    auto rot = number(j, "rotate_deg", where, -180, 180, e.rotate_deg);
-    CP_TRY(rot);
-    e.rotate_deg = *rot;
+    CP_TRY(set_number(j, "tilt_deg", where, 0, 60, e.tilt_deg));
+    CP_TRY(set_number(j, "rotate_deg", where, -180, 180, e.rotate_deg));
     auto blur = choice<Blur>(j, "blur", where,
                              {{"none", Blur::none}, {"motion", Blur::motion},
                               {"defocus", Blur::defocus}});
     CP_TRY(blur);
     if (*blur) e.blur = **blur;
-    auto bpx = number(j, "blur_px", where, 0, 30, e.blur_px);
-    CP_TRY(bpx);
-    e.blur_px = *bpx;
-    auto glare = number(j, "glare", where, 0, 1, e.glare);
-    CP_TRY(glare);
-    e.glare = *glare;
-    auto bright = number(j, "brightness", where, 0.1, 1.5, e.brightness);
-    CP_TRY(bright);
-    e.brightness = *bright;
-    auto noise = number(j, "noise", where, 0, 40, e.noise);
-    CP_TRY(noise);
-    e.noise = *noise;
-    auto size = number(j, "size", where, 0.1, 0.9, e.size);
-    CP_TRY(size);
-    e.size = *size;
+    CP_TRY(set_number(j, "blur_px", where, 0, 30, e.blur_px));
+    CP_TRY(set_number(j, "glare", where, 0, 1, e.glare));
+    CP_TRY(set_number(j, "brightness", where, 0.1, 1.5, e.brightness));
+    CP_TRY(set_number(j, "noise", where, 0, 40, e.noise));
+    CP_TRY(set_number(j, "size", where, 0.1, 0.9, e.size));
     return e;
 }
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <random>
 #include <utility>
@@ -441,27 +442,38 @@ Result<std::vector<ScanRecord>> ScanJournal::next_batch(std::size_t n) {
     return out;
 }
 
-Result<std::int64_t> ScanJournal::mark_carried_uploaded(std::int64_t epoch, const std::vector<std::int64_t>& seqs) {
-    std::lock_guard lock(mu_);
-    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), reason::journal_write, "begin");
+namespace {
+// Steps `s` once per seq in one transaction (`bind` binds the seq and whatever
+// else `s` takes); the rows changed, or a rollback and the error.
+Result<std::int64_t> step_each_seq(sqlite3* db, sqlite3_stmt* s, const std::vector<std::int64_t>& seqs,
+                                   const std::function<void(std::int64_t)>& bind, const char* what) {
+    if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db, sqlite3_errcode(db), reason::journal_write, "begin");
     std::int64_t changed = 0;
-    sqlite3_stmt* s = st_->mark_carried.get();
     for (auto seq : seqs) {
         Reset reset{s};
-        sqlite3_bind_int64(s, 1, epoch);
-        sqlite3_bind_int64(s, 2, seq);
+        bind(seq);
         int rc = sqlite3_step(s);
         if (rc != SQLITE_DONE) {
-            exec(db_, "ROLLBACK");
-            return db_error(db_, rc, reason::journal_write, "mark_carried");
+            exec(db, "ROLLBACK");
+            return db_error(db, rc, reason::journal_write, what);
         }
-        changed += sqlite3_changes(db_);
+        changed += sqlite3_changes(db);
     }
-    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) {
-        exec(db_, "ROLLBACK");
-        return db_error(db_, rc, reason::journal_write, "commit");
+    if (int rc = exec(db, "COMMIT"); rc != SQLITE_OK) {
+        exec(db, "ROLLBACK");
+        return db_error(db, rc, reason::journal_write, "commit");
     }
     return changed;
+}
+}  // namespace
+
+Result<std::int64_t> ScanJournal::mark_carried_uploaded(std::int64_t epoch, const std::vector<std::int64_t>& seqs) {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = st_->mark_carried.get();
+    return step_each_seq(db_, s, seqs, [&](std::int64_t seq) {
+        sqlite3_bind_int64(s, 1, epoch);
+        sqlite3_bind_int64(s, 2, seq);
+    }, "mark_carried");
 }
 
 Status ScanJournal::carry(const std::vector<ScanRecord>& rows, Losses lost) {
@@ -539,24 +551,8 @@ Result<std::int64_t> ScanJournal::mark_uploaded_through(std::int64_t up_to) {
 
 Result<std::int64_t> ScanJournal::mark_uploaded(const std::vector<std::int64_t>& seqs) {
     std::lock_guard lock(mu_);
-    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), reason::journal_write, "begin");
-    std::int64_t changed = 0;
     sqlite3_stmt* s = st_->mark_one.get();
-    for (auto seq : seqs) {
-        Reset reset{s};
-        sqlite3_bind_int64(s, 1, seq);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-            exec(db_, "ROLLBACK");
-            return db_error(db_, rc, reason::journal_write, "mark_uploaded");
-        }
-        changed += sqlite3_changes(db_);
-    }
-    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) {
-        exec(db_, "ROLLBACK");
-        return db_error(db_, rc, reason::journal_write, "commit");
-    }
-    return changed;
+    return step_each_seq(db_, s, seqs, [s](std::int64_t seq) { sqlite3_bind_int64(s, 1, seq); }, "mark_uploaded");
 }
 
 Result<std::vector<ScanRecord>> ScanJournal::tail(std::size_t n) {
