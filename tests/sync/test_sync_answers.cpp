@@ -166,7 +166,7 @@ TEST_CASE("wrong JSON types on every route are typed errors, never exceptions") 
               R"({"alg":null})", R"([])", R"({"alg":["ES256"]})"}) {
             CAPTURE(body);
             fake.answer("/v1/trust", body);
-            check_typed(client.pull_trust_once(0), "trust-format");
+            check_typed(client.pull_trust_once(0), reason::trust_format);
         }
     }
     SUBCASE("an error answer whose reason is not a string") {
