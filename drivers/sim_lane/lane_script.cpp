@@ -43,12 +43,17 @@ Result<double> number(const json& obj, const char* key, const std::string& where
 }
 
 // `field` = obj[key] when present (lo..hi), else left as it is (its default).
-Status set_number(const json& obj, const char* key, const std::string& where, double lo, double hi,
-                  double& field) {
-    auto v = number(obj, key, where, lo, hi, field);
+template <typename T>
+Status set_field(Result<T> (*read)(const json&, const char*, const std::string&, T, T, T), const json& obj,
+                 const char* key, const std::string& where, T lo, T hi, T& field) {
+    auto v = read(obj, key, where, lo, hi, field);
     CP_TRY(v);
     field = *v;
     return {};
+}
+Status set_number(const json& obj, const char* key, const std::string& where, double lo, double hi,
+                  double& field) {
+    return set_field<double>(number, obj, key, where, lo, hi, field);
 }
 
 Result<int> integer(const json& obj, const char* key, const std::string& where, int lo, int hi,
@@ -61,6 +66,10 @@ Result<int> integer(const json& obj, const char* key, const std::string& where, 
         return bad(where + "." + key,
                    "out of range " + std::to_string(lo) + ".." + std::to_string(hi));
     return static_cast<int>(v);
+}
+
+Status set_integer(const json& obj, const char* key, const std::string& where, int lo, int hi, int& field) {
+    return set_field<int>(integer, obj, key, where, lo, hi, field);
 }
 
 Result<std::optional<std::string>> text(const json& obj, const char* key,
@@ -159,18 +168,10 @@ Result<Person> parse_person(const json& j, const std::string& where) {
                                       {"error-flag", ThermoFault::error_flag}});
     CP_TRY(fault);
     if (*fault) p.thermo_fault = **fault;
-    auto arrive = integer(j, "arrive_frames", where, 0, kMaxFrames, p.arrive_frames);
-    CP_TRY(arrive);
-    p.arrive_frames = *arrive;
-    auto hold = integer(j, "hold_frames", where, 1, kMaxFrames, p.hold_frames);
-    CP_TRY(hold);
-    p.hold_frames = *hold;
-    auto leave = integer(j, "leave_frames", where, 0, kMaxFrames, p.leave_frames);
-    CP_TRY(leave);
-    p.leave_frames = *leave;
-    auto gap = integer(j, "gap_frames", where, 0, kMaxFrames, p.gap_frames);
-    CP_TRY(gap);
-    p.gap_frames = *gap;
+    CP_TRY(set_integer(j, "arrive_frames", where, 0, kMaxFrames, p.arrive_frames));
+    CP_TRY(set_integer(j, "hold_frames", where, 1, kMaxFrames, p.hold_frames));
+    CP_TRY(set_integer(j, "leave_frames", where, 0, kMaxFrames, p.leave_frames));
+    CP_TRY(set_integer(j, "gap_frames", where, 0, kMaxFrames, p.gap_frames));
     return p;
 }
 

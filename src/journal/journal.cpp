@@ -46,6 +46,26 @@ void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
     else sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
+// A row's columns from scan_id to direction, at parameters first .. first + 14
+// (the scans table and the carried table list them in the same order).
+void bind_row(sqlite3_stmt* s, int first, const ScanRecord& r) {
+    bind_text(s, first, r.scan_id);
+    bind_text(s, first + 1, to_string(r.type));
+    if (r.ref_seq) sqlite3_bind_int64(s, first + 2, *r.ref_seq);
+    sqlite3_bind_int64(s, first + 3, r.wall_ms);
+    sqlite3_bind_int64(s, first + 4, r.mono_ms);
+    bind_text(s, first + 5, r.pass_id);
+    bind_text(s, first + 6, r.format);
+    bind_text(s, first + 7, r.kind);
+    bind_text(s, first + 8, r.verdict);
+    bind_text(s, first + 9, r.reason);
+    if (r.temperature_c) sqlite3_bind_double(s, first + 10, *r.temperature_c);
+    bind_text(s, first + 11, r.lane);
+    bind_text(s, first + 12, r.device_id);
+    bind_text(s, first + 13, r.plate);
+    bind_text(s, first + 14, r.direction);
+}
+
 std::string col_text(sqlite3_stmt* s, int i) {
     const unsigned char* t = sqlite3_column_text(s, i);
     return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(s, i)))
@@ -336,21 +356,7 @@ Result<ScanRecord> ScanJournal::append_locked(ScanRecord r) {
     {
         Reset reset{s};
         sqlite3_bind_int64(s, 1, r.seq);
-        bind_text(s, 2, r.scan_id);
-        bind_text(s, 3, to_string(r.type));
-        if (r.ref_seq) sqlite3_bind_int64(s, 4, *r.ref_seq);
-        sqlite3_bind_int64(s, 5, r.wall_ms);
-        sqlite3_bind_int64(s, 6, r.mono_ms);
-        bind_text(s, 7, r.pass_id);
-        bind_text(s, 8, r.format);
-        bind_text(s, 9, r.kind);
-        bind_text(s, 10, r.verdict);
-        bind_text(s, 11, r.reason);
-        if (r.temperature_c) sqlite3_bind_double(s, 12, *r.temperature_c);
-        bind_text(s, 13, r.lane);
-        bind_text(s, 14, r.device_id);
-        bind_text(s, 15, r.plate);
-        bind_text(s, 16, r.direction);
+        bind_row(s, 2, r);
         rc = sqlite3_step(s);
     }
     if (rc == SQLITE_DONE) {
@@ -502,21 +508,7 @@ Status ScanJournal::carry(const std::vector<ScanRecord>& rows, Losses lost) {
         Reset reset{s};
         sqlite3_bind_int64(s, 1, r.epoch);
         sqlite3_bind_int64(s, 2, r.seq);
-        bind_text(s, 3, r.scan_id);
-        bind_text(s, 4, to_string(r.type));
-        if (r.ref_seq) sqlite3_bind_int64(s, 5, *r.ref_seq);
-        sqlite3_bind_int64(s, 6, r.wall_ms);
-        sqlite3_bind_int64(s, 7, r.mono_ms);
-        bind_text(s, 8, r.pass_id);
-        bind_text(s, 9, r.format);
-        bind_text(s, 10, r.kind);
-        bind_text(s, 11, r.verdict);
-        bind_text(s, 12, r.reason);
-        if (r.temperature_c) sqlite3_bind_double(s, 13, *r.temperature_c);
-        bind_text(s, 14, r.lane);
-        bind_text(s, 15, r.device_id);
-        bind_text(s, 16, r.plate);
-        bind_text(s, 17, r.direction);
+        bind_row(s, 3, r);
         if (int rc = sqlite3_step(s); rc != SQLITE_DONE) return abort(rc, "carry");
     }
     Stmt add(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value");
