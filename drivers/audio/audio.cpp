@@ -36,7 +36,7 @@ void put16(std::vector<std::uint8_t>& v, std::uint16_t x) {
     v.push_back(static_cast<std::uint8_t>(x >> 8));
 }
 
-Error bad_wav(const std::string& why) { return Error{ErrorKind::invalid_input, "wav", why}; }
+Error bad_wav(const std::string& why) { return Error{ErrorKind::invalid_input, reason::wav, why}; }
 
 }  // namespace
 
@@ -80,7 +80,7 @@ Result<Clip> parse_wav(std::span<const std::uint8_t> b) {
 
 Result<Clip> load_wav(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "wav", "cannot read " + path);
+    if (!in) return fail(ErrorKind::io, reason::wav, "cannot read " + path);
     std::vector<std::uint8_t> bytes;
     char buf[65536];
     while (in.read(buf, sizeof buf) || in.gcount() > 0) {
@@ -127,11 +127,11 @@ public:
             std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
             const auto bytes = wav_bytes(clip);
             out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-            if (!out) return fail(ErrorKind::io, "audio", "cannot write " + tmp.string());
+            if (!out) return fail(ErrorKind::io, reason::audio, "cannot write " + tmp.string());
         }
         std::error_code ec;
         fs::rename(tmp, final_path, ec);
-        if (ec) return fail(ErrorKind::io, "audio", final_path.string() + ": " + ec.message());
+        if (ec) return fail(ErrorKind::io, reason::audio, final_path.string() + ": " + ec.message());
         written_.push_back(final_path);
         while (static_cast<int>(written_.size()) > keep_) {
             fs::remove(written_.front(), ec);
@@ -158,13 +158,13 @@ public:
                                        static_cast<unsigned>(clip.channels), static_cast<unsigned>(clip.rate), 1,
                                        200000);
             e < 0)
-            return fail(ErrorKind::io, "audio", device_ + ": " + snd_strerror(e));
+            return fail(ErrorKind::io, reason::audio, device_ + ": " + snd_strerror(e));
         const std::int16_t* p = clip.samples.data();
         auto frames = static_cast<snd_pcm_sframes_t>(clip.samples.size() / static_cast<std::size_t>(clip.channels));
         while (frames > 0) {
             snd_pcm_sframes_t n = snd_pcm_writei(pcm_, p, static_cast<snd_pcm_uframes_t>(frames));
             if (n < 0) n = snd_pcm_recover(pcm_, static_cast<int>(n), 1);
-            if (n < 0) return fail(ErrorKind::io, "audio", device_ + ": " + snd_strerror(static_cast<int>(n)));
+            if (n < 0) return fail(ErrorKind::io, reason::audio, device_ + ": " + snd_strerror(static_cast<int>(n)));
             p += n * clip.channels;
             frames -= n;
         }
@@ -185,18 +185,18 @@ Result<std::unique_ptr<AudioOut>> open_alsa(const std::string& device) {
 #ifdef CHECKPOINT_WITH_ALSA
     snd_pcm_t* pcm = nullptr;
     if (int e = snd_pcm_open(&pcm, device.c_str(), SND_PCM_STREAM_PLAYBACK, 0); e < 0)
-        return fail(ErrorKind::unavailable, "audio", device + ": " + snd_strerror(e));
+        return fail(ErrorKind::unavailable, reason::audio, device + ": " + snd_strerror(e));
     return std::unique_ptr<AudioOut>(new AlsaAudio(pcm, device));
 #else
-    return fail(ErrorKind::unavailable, "audio", device + ": built without ALSA (libasound2-dev)");
+    return fail(ErrorKind::unavailable, reason::audio, device + ": built without ALSA (libasound2-dev)");
 #endif
 }
 
 Result<std::unique_ptr<AudioOut>> open_sim_audio(const std::string& folder, int keep) {
-    if (keep < 1) return fail(ErrorKind::config, "audio", "keep must be >= 1");
+    if (keep < 1) return fail(ErrorKind::config, reason::audio, "keep must be >= 1");
     std::error_code ec;
     fs::create_directories(folder, ec);
-    if (ec) return fail(ErrorKind::io, "audio", folder + ": " + ec.message());
+    if (ec) return fail(ErrorKind::io, reason::audio, folder + ": " + ec.message());
     int next = 1;
     for (const auto& e : fs::directory_iterator(folder, ec)) {
         const std::string n = e.path().filename().string();
@@ -222,9 +222,9 @@ Result<QuietHours> parse_quiet_hours(std::string_view t) {
         const int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
         return h < 24 && m < 60 ? h * 60 + m : -1;
     };
-    if (t.size() != 11 || t[5] != '-') return fail(ErrorKind::config, "audio", "quiet hours must be HH:MM-HH:MM");
+    if (t.size() != 11 || t[5] != '-') return fail(ErrorKind::config, reason::audio, "quiet hours must be HH:MM-HH:MM");
     QuietHours q{hhmm(t.substr(0, 5)), hhmm(t.substr(6, 5))};
-    if (q.from_min < 0 || q.to_min < 0) return fail(ErrorKind::config, "audio", "quiet hours must be HH:MM-HH:MM");
+    if (q.from_min < 0 || q.to_min < 0) return fail(ErrorKind::config, reason::audio, "quiet hours must be HH:MM-HH:MM");
     return q;
 }
 
@@ -248,11 +248,11 @@ Result<std::unique_ptr<Voice>> Voice::create(VoiceConfig config, std::unique_ptr
         c->key = e.path().stem().string();
         v->clips_.emplace(c->key, std::move(*c));
     }
-    if (v->clips_.empty()) return fail(ErrorKind::not_found, "voice-clips", dir.string() + ": no .wav clips");
+    if (v->clips_.empty()) return fail(ErrorKind::not_found, reason::voice_clips, dir.string() + ": no .wav clips");
     try {
         v->thread_ = std::thread([p = v.get()] { p->run(); });
     } catch (const std::system_error& e) {
-        return fail(ErrorKind::internal, "thread", e.what());
+        return fail(ErrorKind::internal, reason::thread, e.what());
     }
     return v;
 }

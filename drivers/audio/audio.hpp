@@ -28,6 +28,14 @@
 #include <thread>
 #include <vector>
 
+// Error reasons of the audio driver.
+namespace cp::audio::reason {
+inline constexpr Reason audio{"audio"};
+inline constexpr Reason thread{"thread"};
+inline constexpr Reason voice_clips{"voice-clips"};
+inline constexpr Reason wav{"wav"};
+}  // namespace cp::audio::reason
+
 namespace cp::audio {
 
 struct Clip {

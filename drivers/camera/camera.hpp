@@ -9,6 +9,7 @@
 // No backend starts a thread of its own.
 #pragma once
 
+#include "drivers/camera/reason.hpp"
 #include "drivers/sim_lane/lane_script.hpp"
 #include "src/common/image.hpp"
 #include "src/common/result.hpp"

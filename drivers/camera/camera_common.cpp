@@ -1,4 +1,5 @@
 #include "drivers/camera/camera_internal.hpp"
+#include "drivers/camera/reason.hpp"
 
 #include "drivers/plugin/plugin.hpp"
 #include "src/common/time.hpp"
@@ -58,7 +59,7 @@ Result<cv::Mat> cv_imdecode(std::span<const std::uint8_t> bytes) {
     if (auto s = plugin::plugin_function(kVideoioPlugin, "cp_camera_videoio_imdecode", fn); !s) return fail(s.error());
     cv::Mat img;
     std::string error = "cannot decode";
-    if (!fn(bytes.data(), bytes.size(), &img, &error)) return fail(ErrorKind::io, "frame", error);
+    if (!fn(bytes.data(), bytes.size(), &img, &error)) return fail(ErrorKind::io, reason::frame, error);
     return img;
 }
 

@@ -1,5 +1,6 @@
 // File sources: replay recorded frames through the same interface as a camera.
 #include "drivers/camera/camera_internal.hpp"
+#include "drivers/camera/reason.hpp"
 
 #include "src/common/time.hpp"
 #include "src/imagefile/image_header.hpp"
@@ -35,7 +36,7 @@ Result<cv::Mat> read_checked(const std::string& path) {
     auto img = header->format == imagefile::Format::png ? png::decode_bgr(*bytes) : detail::cv_imdecode(*bytes);
     if (!img) return fail(img.error().with_context(path));
     if (img->cols != header->width || img->rows != header->height)
-        return fail(ErrorKind::invalid_input, "image-header", path + ": decoded size differs from the header");
+        return fail(ErrorKind::invalid_input, reason::image_header, path + ": decoded size differs from the header");
     return img;
 }
 
@@ -46,11 +47,11 @@ public:
 
     Result<Frame> next_frame(int timeout_ms) override {
         if (index_ >= files_.size()) {
-            if (!config_.loop) return fail(ErrorKind::not_found, "end-of-stream", config_.path);
+            if (!config_.loop) return fail(ErrorKind::not_found, reason::end_of_stream, config_.path);
             index_ = 0;
         }
         if (config_.fps > 0 && !pacer_.wait_for(sequence_, timeout_ms))
-            return fail(ErrorKind::unavailable, "timeout");
+            return fail(ErrorKind::unavailable, reason::timeout);
         const fs::path& file = files_[index_++];
         const std::uint64_t seq = sequence_++;
         // Format and size come from the header before any decoder sees the bytes
@@ -58,7 +59,7 @@ public:
         // for this frame, not a huge allocation. PNG through libpng; JPEG and BMP
         // through OpenCV's imgcodecs (plugin).
         auto img = read_checked(file.string());
-        if (!img) return fail(ErrorKind::io, "frame", img.error().describe());
+        if (!img) return fail(ErrorKind::io, reason::frame, img.error().describe());
         return detail::frame_from_mat(*img, seq, monotonic_now_ms());
     }
     std::string describe() const override {
@@ -84,13 +85,13 @@ public:
 
     Result<Frame> next_frame(int timeout_ms) override {
         if (config_.fps > 0 && !pacer_.wait_for(sequence_, timeout_ms))
-            return fail(ErrorKind::unavailable, "timeout");
+            return fail(ErrorKind::unavailable, reason::timeout);
         cv::Mat img;
         std::string error;
         if (!cap_->read(img, error)) {
-            if (!error.empty()) return fail(ErrorKind::io, "frame", config_.path + ": " + error);
+            if (!error.empty()) return fail(ErrorKind::io, reason::frame, config_.path + ": " + error);
             if (!config_.loop || !reopen() || !cap_->read(img, error))
-                return fail(ErrorKind::not_found, "end-of-stream", config_.path);
+                return fail(ErrorKind::not_found, reason::end_of_stream, config_.path);
         }
         return detail::frame_from_mat(img, sequence_++, monotonic_now_ms());
     }
@@ -112,18 +113,18 @@ private:
 Result<std::unique_ptr<Camera>> open_file_source(const FileSourceConfig& config) {
     std::error_code ec;
     if (config.fps < 0 || config.fps > 240)
-        return fail(ErrorKind::config, "camera", "file source fps must be in [0, 240]");
+        return fail(ErrorKind::config, reason::camera, "file source fps must be in [0, 240]");
     if (!fs::exists(config.path, ec))
-        return fail(ErrorKind::not_found, "camera-source", config.path + ": does not exist");
+        return fail(ErrorKind::not_found, reason::camera_source, config.path + ": does not exist");
     if (fs::is_directory(config.path, ec)) {
         std::vector<fs::path> files;
         for (const auto& entry : fs::directory_iterator(config.path, ec)) {
             if (entry.is_regular_file(ec) && is_image(entry.path())) files.push_back(entry.path());
             if (files.size() > 1000000) break;  // bounded: a runaway folder is not a camera
         }
-        if (ec) return fail(ErrorKind::io, "camera-source", config.path + ": " + ec.message());
+        if (ec) return fail(ErrorKind::io, reason::camera_source, config.path + ": " + ec.message());
         if (files.empty())
-            return fail(ErrorKind::not_found, "camera-source", config.path + ": no images");
+            return fail(ErrorKind::not_found, reason::camera_source, config.path + ": no images");
         std::sort(files.begin(), files.end());
         return std::unique_ptr<Camera>(new FolderSource(config, std::move(files)));
     }
@@ -131,7 +132,7 @@ Result<std::unique_ptr<Camera>> open_file_source(const FileSourceConfig& config)
     if (!cap) return fail(cap.error());
     auto src = std::make_unique<VideoSource>(config, std::move(*cap));
     if (!src->open())
-        return fail(ErrorKind::io, "camera-source", config.path + ": cannot open as video");
+        return fail(ErrorKind::io, reason::camera_source, config.path + ": cannot open as video");
     return std::unique_ptr<Camera>(std::move(src));
 }
 

@@ -4,6 +4,7 @@
 // longjmp back here and become io/"frame", and the frame must have exactly the
 // negotiated dimensions before a single row is written.
 #include "drivers/camera/v4l2_io.hpp"
+#include "drivers/camera/reason.hpp"
 
 #include <csetjmp>
 #include <cstdio>
@@ -94,14 +95,14 @@ bool decode_gray(const std::uint8_t* data, std::size_t size, int width, int heig
 
 Status decode_mjpeg_gray(std::span<const std::uint8_t> jpeg, int width, int height, std::uint8_t* out) {
     if (width <= 0 || height <= 0 || out == nullptr)
-        return fail(ErrorKind::io, "frame", "MJPEG: no frame geometry");
-    if (jpeg.size() < 4) return fail(ErrorKind::io, "frame", "MJPEG: empty or truncated frame");
+        return fail(ErrorKind::io, reason::frame, "MJPEG: no frame geometry");
+    if (jpeg.size() < 4) return fail(ErrorKind::io, reason::frame, "MJPEG: empty or truncated frame");
     if (jpeg.size() > kMaxMjpegBytes)
-        return fail(ErrorKind::io, "frame", "MJPEG: frame of " + std::to_string(jpeg.size()) + " bytes exceeds the cap");
-    if (jpeg[0] != 0xFF || jpeg[1] != 0xD8) return fail(ErrorKind::io, "frame", "MJPEG: no JPEG start marker");
+        return fail(ErrorKind::io, reason::frame, "MJPEG: frame of " + std::to_string(jpeg.size()) + " bytes exceeds the cap");
+    if (jpeg[0] != 0xFF || jpeg[1] != 0xD8) return fail(ErrorKind::io, reason::frame, "MJPEG: no JPEG start marker");
     char message[JMSG_LENGTH_MAX] = {};
     if (!decode_gray(jpeg.data(), jpeg.size(), width, height, out, message))
-        return fail(ErrorKind::io, "frame", std::string("MJPEG: ") + message);
+        return fail(ErrorKind::io, reason::frame, std::string("MJPEG: ") + message);
     return {};
 }
 

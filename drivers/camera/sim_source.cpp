@@ -2,6 +2,7 @@
 // Effects are the ones that make real reads fail — tilt, blur, glare, dim
 // screens, sensor noise — so the decode stage is exercised, not flattered.
 #include "drivers/camera/camera_internal.hpp"
+#include "drivers/camera/reason.hpp"
 
 #include "src/common/log.hpp"
 
@@ -230,9 +231,9 @@ public:
     Result<Frame> next_frame(int timeout_ms) override {
         const std::int64_t total = config_.script.total_frames();
         if (!config_.loop && static_cast<std::int64_t>(sequence_) >= total)
-            return fail(ErrorKind::not_found, "end-of-stream", "lane script finished");
+            return fail(ErrorKind::not_found, reason::end_of_stream, "lane script finished");
         if (config_.real_time && !pacer_.wait_for(sequence_, timeout_ms))
-            return fail(ErrorKind::unavailable, "timeout");
+            return fail(ErrorKind::unavailable, reason::timeout);
         const std::int64_t lane_frame =
             total > 0 ? static_cast<std::int64_t>(sequence_) % total : 0;
         if (config_.cursor) config_.cursor->set_frame(lane_frame);
@@ -264,10 +265,10 @@ private:
 
 Result<std::unique_ptr<Camera>> open_sim(const SimCameraConfig& config) {
     if (!(config.fps > 0 && config.fps <= 240))
-        return fail(ErrorKind::config, "camera", "sim fps must be in (0, 240]");
+        return fail(ErrorKind::config, reason::camera, "sim fps must be in (0, 240]");
     if (config.width < 160 || config.height < 120 || config.width > 3840 ||
         config.height > 2160)
-        return fail(ErrorKind::config, "camera", "sim frame size outside 160x120..3840x2160");
+        return fail(ErrorKind::config, reason::camera, "sim frame size outside 160x120..3840x2160");
     return std::unique_ptr<Camera>(new SimCamera(config));
 }
 

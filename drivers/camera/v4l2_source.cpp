@@ -5,6 +5,7 @@
 // source then releases the device and reopens it with exponential backoff
 // instead of failing the daemon.
 #include "drivers/camera/v4l2_io.hpp"
+#include "drivers/camera/reason.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -149,11 +150,11 @@ private:
         };
         const bool shorten = exposure_ == Exposure::short_exposure;
         if (set(V4L2_CID_EXPOSURE_AUTO, shorten ? V4L2_EXPOSURE_MANUAL : V4L2_EXPOSURE_APERTURE_PRIORITY) < 0)
-            return fail(ErrorKind::unavailable, "camera-control",
+            return fail(ErrorKind::unavailable, reason::camera_control,
                         config_.device + ": V4L2_CID_EXPOSURE_AUTO: " + std::strerror(errno));
         if (shorten) {
             if (set(V4L2_CID_EXPOSURE_ABSOLUTE, config_.short_exposure_100us) < 0)
-                return fail(ErrorKind::unavailable, "camera-control",
+                return fail(ErrorKind::unavailable, reason::camera_control,
                             config_.device + ": V4L2_CID_EXPOSURE_ABSOLUTE: " + std::strerror(errno));
             if (config_.short_gain >= 0) {
                 (void)set(V4L2_CID_AUTOGAIN, 0);
@@ -174,7 +175,7 @@ private:
     }
 
     Failure lost(const char* what, int err) const {
-        return fail(ErrorKind::unavailable, "device-lost", config_.device + ": " + what + ": " + std::strerror(err));
+        return fail(ErrorKind::unavailable, reason::device_lost, config_.device + ": " + what + ": " + std::strerror(err));
     }
 
     // Open, check, negotiate, map and stream. On failure the caller releases.
@@ -186,10 +187,10 @@ private:
         if (xioctl(VIDIOC_QUERYCAP, &cap) < 0) return lost("VIDIOC_QUERYCAP", errno);
         const std::uint32_t caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps : cap.capabilities;
         if (!(caps & V4L2_CAP_VIDEO_CAPTURE))
-            return fail(ErrorKind::config, "camera-device",
+            return fail(ErrorKind::config, reason::camera_device,
                         config_.device + " is not a video capture node (a UVC camera's metadata node?)");
         if (!(caps & V4L2_CAP_STREAMING))
-            return fail(ErrorKind::config, "camera-device", config_.device + " has no streaming I/O");
+            return fail(ErrorKind::config, reason::camera_device, config_.device + " has no streaming I/O");
 
         v4l2_format f{};
         f.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -217,7 +218,7 @@ private:
         if (xioctl(VIDIOC_REQBUFS, &req) < 0) return lost("VIDIOC_REQBUFS", errno);
         requested_ = true;
         if (req.count < 2 || req.count > 32)
-            return fail(ErrorKind::unavailable, "device-lost",
+            return fail(ErrorKind::unavailable, reason::device_lost,
                         config_.device + ": driver granted " + std::to_string(req.count) + " buffers");
         const std::size_t need = fmt_.pixelformat == V4L2_PIX_FMT_MJPEG ? 1 : fmt_.sizeimage;
         for (std::uint32_t i = 0; i < req.count; ++i) {
@@ -227,7 +228,7 @@ private:
             b.index = i;
             if (xioctl(VIDIOC_QUERYBUF, &b) < 0) return lost("VIDIOC_QUERYBUF", errno);
             if (b.length < need)
-                return fail(ErrorKind::unavailable, "device-lost",
+                return fail(ErrorKind::unavailable, reason::device_lost,
                             config_.device + ": buffer of " + std::to_string(b.length) + " bytes for a " +
                                 std::to_string(fmt_.sizeimage) + "-byte image");
             void* p = io_->mmap(b.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, static_cast<off_t>(b.m.offset));
@@ -248,7 +249,7 @@ private:
 
     Status check_format(const v4l2_pix_format& p) {
         const auto bad = [&](const std::string& why) {
-            return fail(ErrorKind::config, "camera-format",
+            return fail(ErrorKind::config, reason::camera_format,
                         config_.device + ": driver returned " + fourcc_text(p.pixelformat) + " " +
                             std::to_string(p.width) + "x" + std::to_string(p.height) + ": " + why);
         };
@@ -314,10 +315,10 @@ private:
             const int r = io_->poll(&p, 1, left);
             if (r < 0) {
                 if (errno != EINTR) return drop_device("poll", errno);
-                if (left == 0) return fail(ErrorKind::unavailable, "timeout", config_.device);
+                if (left == 0) return fail(ErrorKind::unavailable, reason::timeout, config_.device);
                 continue;
             }
-            if (r == 0) return fail(ErrorKind::unavailable, "timeout", config_.device);
+            if (r == 0) return fail(ErrorKind::unavailable, reason::timeout, config_.device);
             if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) return drop_device("poll", ENODEV);
             // Take the newest filled buffer; older ones go straight back.
             v4l2_buffer newest{};
@@ -336,7 +337,7 @@ private:
                 have = true;
             }
             if (!have) {
-                if (left == 0) return fail(ErrorKind::unavailable, "timeout", config_.device);
+                if (left == 0) return fail(ErrorKind::unavailable, reason::timeout, config_.device);
                 continue;  // woken without a buffer
             }
             Result<Frame> frame = convert(newest);
@@ -373,7 +374,7 @@ private:
         const std::uint64_t sequence = sequence_of(b);
         const Buffer& buf = buffers_[b.index];
         const auto bad = [&](const std::string& why) {
-            return fail(ErrorKind::io, "frame", config_.device + " frame " + std::to_string(sequence) + ": " + why);
+            return fail(ErrorKind::io, reason::frame, config_.device + " frame " + std::to_string(sequence) + ": " + why);
         };
         if (b.flags & V4L2_BUF_FLAG_ERROR) return bad("the driver marked it corrupt");
         if (b.bytesused > buf.length || b.bytesused > fmt_.sizeimage)
@@ -435,19 +436,19 @@ namespace detail {
 
 Result<std::unique_ptr<Camera>> open_v4l2_with(const V4l2Config& config, std::shared_ptr<V4l2Io> io) {
     if (config.fourcc != "MJPG" && config.fourcc != "YUYV" && config.fourcc != "GREY")
-        return fail(ErrorKind::config, "camera", "fourcc must be MJPG, YUYV or GREY");
+        return fail(ErrorKind::config, reason::camera, "fourcc must be MJPG, YUYV or GREY");
     if (config.width < 160 || config.height < 120 || config.width > 7680 || config.height > 4320)
-        return fail(ErrorKind::config, "camera", "width/height outside 160x120..7680x4320");
+        return fail(ErrorKind::config, reason::camera, "width/height outside 160x120..7680x4320");
     if (!(config.fps > 0 && config.fps <= 240))
-        return fail(ErrorKind::config, "camera", "fps must be in (0, 240]");
+        return fail(ErrorKind::config, reason::camera, "fps must be in (0, 240]");
     if (config.reconnect_min_ms < 10 || config.reconnect_max_ms < config.reconnect_min_ms)
-        return fail(ErrorKind::config, "camera", "reconnect_min_ms >= 10 and <= reconnect_max_ms");
+        return fail(ErrorKind::config, reason::camera, "reconnect_min_ms >= 10 and <= reconnect_max_ms");
 #ifdef CHECKPOINT_WITH_V4L2
-    if (!io) return fail(ErrorKind::internal, "camera", "no V4L2 system call layer");
+    if (!io) return fail(ErrorKind::internal, reason::camera, "no V4L2 system call layer");
     return std::unique_ptr<Camera>(new V4l2Source(config, std::move(io)));
 #else
     (void)io;
-    return fail(ErrorKind::unavailable, "v4l2-disabled", "built without CHECKPOINT_WITH_V4L2");
+    return fail(ErrorKind::unavailable, reason::v4l2_disabled, "built without CHECKPOINT_WITH_V4L2");
 #endif
 }
 

@@ -1,4 +1,5 @@
 #include "drivers/camera/viewfinder.hpp"
+#include "drivers/camera/reason.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -40,7 +41,7 @@ bool consistent(const Frame& f) {
 }  // namespace
 
 Result<Assessment> assess(const Frame& frame, const HintConfig& config) {
-    if (!consistent(frame)) return fail(ErrorKind::invalid_input, "image", "empty or inconsistent frame");
+    if (!consistent(frame)) return fail(ErrorKind::invalid_input, reason::image, "empty or inconsistent frame");
     Assessment a;
     const cv::Rect box = aim_box(frame.width, frame.height);
     cv::Mat roi = wrap(frame)(box);

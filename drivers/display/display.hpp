@@ -6,6 +6,7 @@
 // one thread (the main loop) owns the screen. ScreenModel is a value.
 #pragma once
 
+#include "drivers/display/reason.hpp"
 #include "src/common/result.hpp"
 
 #include <opencv2/core.hpp>

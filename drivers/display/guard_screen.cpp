@@ -2,6 +2,7 @@
 // same layout reads from two metres on a 7" 800x480 panel and a 21" 1920x1080
 // one: the verdict word is about a fifth of the screen tall.
 #include "drivers/display/display.hpp"
+#include "drivers/display/reason.hpp"
 #include "drivers/display/screen_body.hpp"
 
 #include "src/common/log.hpp"
@@ -46,19 +47,19 @@ GuardScreen::~GuardScreen() = default;
 
 Result<std::unique_ptr<GuardScreen>> GuardScreen::create(const ScreenConfig& config) {
     if (config.width < 320 || config.height < 240 || config.width > 7680 || config.height > 4320)
-        return fail(ErrorKind::config, "screen", "width/height outside 320x240..7680x4320");
+        return fail(ErrorKind::config, reason::screen, "width/height outside 320x240..7680x4320");
     if (config.font_index < 0 || config.font_index > 31)
-        return fail(ErrorKind::config, "screen", "font_index: must be 0..31");
+        return fail(ErrorKind::config, reason::screen, "font_index: must be 0..31");
     std::error_code ec;
     if (!std::filesystem::is_regular_file(config.font_path, ec))
-        return fail(ErrorKind::not_found, "font",
+        return fail(ErrorKind::not_found, reason::font,
                     config.font_path + ": missing (Debian: apt install fonts-noto-cjk)");
     auto impl = std::make_unique<Impl>();
     try {
         impl->ft = cv::freetype::createFreeType2();
         impl->ft->loadFontData(config.font_path, config.font_index);
     } catch (const cv::Exception& e) {
-        return fail(ErrorKind::io, "font", config.font_path + ": " + e.what());
+        return fail(ErrorKind::io, reason::font, config.font_path + ": " + e.what());
     }
     return std::unique_ptr<GuardScreen>(new GuardScreen(config, std::move(impl)));
 }

@@ -1,5 +1,6 @@
 // Where the rendered screen goes.
 #include "drivers/display/display.hpp"
+#include "drivers/display/reason.hpp"
 
 #include "drivers/plugin/plugin.hpp"
 #include "drivers/png/png_io.hpp"
@@ -24,17 +25,17 @@ namespace cp::display {
 Status convert_to_fb(const cv::Mat& bgr, const FbFormat& f, std::uint8_t* dst,
                      std::size_t line_length, int width, int height) {
     if (f.bits_per_pixel != 16 && f.bits_per_pixel != 24 && f.bits_per_pixel != 32)
-        return fail(ErrorKind::invalid_input, "fb-format",
+        return fail(ErrorKind::invalid_input, reason::fb_format,
                     std::to_string(f.bits_per_pixel) + " bpp is not supported");
     const int lens[3] = {f.red_length, f.green_length, f.blue_length};
     const int offs[3] = {f.red_offset, f.green_offset, f.blue_offset};
     for (int i = 0; i < 3; ++i)
         if (lens[i] < 1 || lens[i] > 8 || offs[i] < 0 || offs[i] + lens[i] > f.bits_per_pixel)
-            return fail(ErrorKind::invalid_input, "fb-format", "channel layout outside the pixel");
-    if (bgr.type() != CV_8UC3) return fail(ErrorKind::invalid_input, "fb-format", "need BGR8");
+            return fail(ErrorKind::invalid_input, reason::fb_format, "channel layout outside the pixel");
+    if (bgr.type() != CV_8UC3) return fail(ErrorKind::invalid_input, reason::fb_format, "need BGR8");
     const auto bytes = static_cast<std::size_t>(f.bits_per_pixel / 8);
     if (line_length < bytes * static_cast<std::size_t>(width))
-        return fail(ErrorKind::invalid_input, "fb-format", "line_length shorter than a row");
+        return fail(ErrorKind::invalid_input, reason::fb_format, "line_length shorter than a row");
     const int rows = std::min(height, bgr.rows), cols = std::min(width, bgr.cols);
     for (int y = 0; y < rows; ++y) {
         const std::uint8_t* src = bgr.ptr<std::uint8_t>(y);
@@ -85,7 +86,7 @@ public:
                                   static_cast<std::size_t>(var_.xoffset) *
                                       static_cast<std::size_t>(var_.bits_per_pixel / 8);
         if (start + static_cast<std::size_t>(h) * fix_.line_length > len_)
-            return fail(ErrorKind::io, "screen", path_ + ": visible area beyond the mapping");
+            return fail(ErrorKind::io, reason::screen, path_ + ": visible area beyond the mapping");
         auto s = convert_to_fb(fitted, f, mem_ + start, fix_.line_length, w, h);
         if (!s.ok()) return fail(s.error().with_context(path_));
         return {};
@@ -112,7 +113,7 @@ public:
     WindowSink(std::string title, WindowShowFn* show_fn) : title_(std::move(title)), show_(show_fn) {}
     Status show(const cv::Mat& bgr) override {
         std::string error;
-        if (!show_(title_.c_str(), &bgr, &error)) return fail(ErrorKind::io, "screen", "window: " + error);
+        if (!show_(title_.c_str(), &bgr, &error)) return fail(ErrorKind::io, reason::screen, "window: " + error);
         return {};
     }
     std::string describe() const override { return "window:" + title_; }
@@ -134,10 +135,10 @@ public:
         const auto final_path = folder_ / name;
         // Write under a temporary name then rename, so a viewer never sees half a file.
         const auto tmp = folder_ / (".partial-" + std::string(name));
-        if (auto w = png::write(tmp.string(), bgr); !w) return fail(ErrorKind::io, "screen", w.error().message);
+        if (auto w = png::write(tmp.string(), bgr); !w) return fail(ErrorKind::io, reason::screen, w.error().message);
         std::error_code ec;
         std::filesystem::rename(tmp, final_path, ec);
-        if (ec) return fail(ErrorKind::io, "screen", final_path.string() + ": " + ec.message());
+        if (ec) return fail(ErrorKind::io, reason::screen, final_path.string() + ": " + ec.message());
         ++next_;
         // Rotation: keep the newest `keep` screens so the folder stays bounded.
         if (next_ > static_cast<std::uint64_t>(keep_)) {
@@ -161,24 +162,24 @@ private:
 Result<std::unique_ptr<ScreenSink>> open_framebuffer(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return fail(ErrorKind::unavailable, "framebuffer", path + ": " + std::strerror(errno));
+        return fail(ErrorKind::unavailable, reason::framebuffer, path + ": " + std::strerror(errno));
     fb_var_screeninfo var{};
     fb_fix_screeninfo fix{};
     if (::ioctl(fd, FBIOGET_VSCREENINFO, &var) < 0 || ::ioctl(fd, FBIOGET_FSCREENINFO, &fix) < 0) {
         const int err = errno;
         ::close(fd);
-        return fail(ErrorKind::unavailable, "framebuffer", path + ": " + std::strerror(err));
+        return fail(ErrorKind::unavailable, reason::framebuffer, path + ": " + std::strerror(err));
     }
     if (var.bits_per_pixel != 16 && var.bits_per_pixel != 24 && var.bits_per_pixel != 32) {
         ::close(fd);
-        return fail(ErrorKind::unavailable, "framebuffer",
+        return fail(ErrorKind::unavailable, reason::framebuffer,
                     path + ": " + std::to_string(var.bits_per_pixel) + " bpp not supported");
     }
     void* mem = ::mmap(nullptr, fix.smem_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (mem == MAP_FAILED) {
         const int err = errno;
         ::close(fd);
-        return fail(ErrorKind::unavailable, "framebuffer", path + ": mmap: " + std::strerror(err));
+        return fail(ErrorKind::unavailable, reason::framebuffer, path + ": mmap: " + std::strerror(err));
     }
     return std::unique_ptr<ScreenSink>(new FramebufferSink(
         fd, path, var, fix, static_cast<std::uint8_t*>(mem), fix.smem_len));
@@ -188,19 +189,19 @@ Result<std::unique_ptr<ScreenSink>> open_window(const std::string& title) {
     const char* x11 = std::getenv("DISPLAY");
     const char* wl = std::getenv("WAYLAND_DISPLAY");
     if ((!x11 || !*x11) && (!wl || !*wl))
-        return fail(ErrorKind::unavailable, "window", "no DISPLAY or WAYLAND_DISPLAY");
+        return fail(ErrorKind::unavailable, reason::window, "no DISPLAY or WAYLAND_DISPLAY");
     WindowShowFn* show_fn = nullptr;
     if (auto s = plugin::plugin_function("cp_display_window", "cp_display_window_show", show_fn); !s)
-        return fail(ErrorKind::unavailable, "window", s.error().message);
+        return fail(ErrorKind::unavailable, reason::window, s.error().message);
     return std::unique_ptr<ScreenSink>(new WindowSink(title, show_fn));
 }
 
 Result<std::unique_ptr<ScreenSink>> open_png_folder(const std::string& folder, int keep) {
     if (keep < 1 || keep > 100000)
-        return fail(ErrorKind::config, "screen", "keep: must be 1..100000");
+        return fail(ErrorKind::config, reason::screen, "keep: must be 1..100000");
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
-    if (ec) return fail(ErrorKind::io, "screen", folder + ": " + ec.message());
+    if (ec) return fail(ErrorKind::io, reason::screen, folder + ": " + ec.message());
     // Continue numbering after what is there, so a restart does not overwrite.
     std::uint64_t next = 0;
     for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {

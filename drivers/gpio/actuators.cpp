@@ -1,4 +1,5 @@
 #include "drivers/gpio/gpio.hpp"
+#include "drivers/gpio/reason.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -20,9 +21,9 @@ const char* to_string(Line l) {
 
 Status validate(const ActuatorConfig& c) {
     if (c.relay_pulse_ms < 50 || c.relay_pulse_ms > 30000)
-        return fail(ErrorKind::config, "gpio", "relay_pulse_ms: must be 50..30000");
+        return fail(ErrorKind::config, reason::gpio, "relay_pulse_ms: must be 50..30000");
     if (c.buzzer_ms < 10 || c.buzzer_ms > 5000)
-        return fail(ErrorKind::config, "gpio", "buzzer_ms: must be 10..5000");
+        return fail(ErrorKind::config, reason::gpio, "buzzer_ms: must be 10..5000");
     return {};
 }
 
@@ -62,7 +63,7 @@ Actuators::~Actuators() {
 }
 
 Status Actuators::set_locked(Line line, bool on) {
-    if (faulted_) return fail(ErrorKind::unavailable, "gpio-faulted", "outputs in safe state");
+    if (faulted_) return fail(ErrorKind::unavailable, reason::gpio_faulted, "outputs in safe state");
     return backend_->set(line, on);
 }
 
@@ -111,7 +112,7 @@ void Actuators::timer_loop() {
 
 Status Actuators::pulse_gate() {
     std::lock_guard lock(mutex_);
-    if (faulted_) return fail(ErrorKind::unavailable, "gpio-faulted", "outputs in safe state");
+    if (faulted_) return fail(ErrorKind::unavailable, reason::gpio_faulted, "outputs in safe state");
     auto s = set_locked(Line::gate_relay, true);
     if (!s.ok()) {
         auto off = set_locked(Line::gate_relay, false);
@@ -139,7 +140,7 @@ Status Actuators::close_gate() {
 
 Status Actuators::set_signal(Signal sig) {
     std::lock_guard lock(mutex_);
-    if (faulted_) return fail(ErrorKind::unavailable, "gpio-faulted", "outputs in safe state");
+    if (faulted_) return fail(ErrorKind::unavailable, reason::gpio_faulted, "outputs in safe state");
     const bool green = sig == Signal::green || sig == Signal::both;
     const bool red = sig == Signal::red || sig == Signal::both;
     Status s = set_locked(Line::green_lamp, green);
@@ -157,7 +158,7 @@ Status Actuators::set_signal(Signal sig) {
 
 Status Actuators::beep(std::optional<int> ms) {
     std::lock_guard lock(mutex_);
-    if (faulted_) return fail(ErrorKind::unavailable, "gpio-faulted", "outputs in safe state");
+    if (faulted_) return fail(ErrorKind::unavailable, reason::gpio_faulted, "outputs in safe state");
     const int len = ms ? std::clamp(*ms, 10, 5000) : config_.buzzer_ms;
     auto s = set_locked(Line::buzzer, true);
     if (!s.ok()) {

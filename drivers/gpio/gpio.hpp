@@ -11,6 +11,7 @@
 // thread-safe.
 #pragma once
 
+#include "drivers/gpio/reason.hpp"
 #include "src/common/result.hpp"
 
 #include <array>

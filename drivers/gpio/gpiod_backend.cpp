@@ -1,6 +1,7 @@
 // libgpiod 1.6: the character-device GPIO interface. Lines are requested as
 // outputs with their initial value "off", so there is no glitch at start.
 #include "drivers/gpio/gpio.hpp"
+#include "drivers/gpio/reason.hpp"
 
 #ifdef CHECKPOINT_WITH_GPIOD
 #include <gpiod.h>
@@ -30,19 +31,19 @@ public:
                             : gpiod_chip_find_line(chip_, spec.name.c_str());
         const std::string what = std::string(to_string(line)) + " (" +
                                  (spec.name.empty() ? std::to_string(spec.offset) : spec.name) + ")";
-        if (!l) return fail(ErrorKind::not_found, "gpio-line", what + " not on " + name_);
+        if (!l) return fail(ErrorKind::not_found, reason::gpio_line, what + " not on " + name_);
         const int flags = spec.active_low ? GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW : 0;
         if (gpiod_line_request_output_flags(l, consumer.c_str(), flags, 0) < 0)
-            return fail(ErrorKind::io, "gpio", what + ": " + std::strerror(errno));
+            return fail(ErrorKind::io, reason::gpio, what + ": " + std::strerror(errno));
         lines_[static_cast<std::size_t>(line)] = l;
         return {};
     }
 
     Status set(Line line, bool on) override {
         gpiod_line* l = lines_[static_cast<std::size_t>(line)];
-        if (!l) return fail(ErrorKind::io, "gpio", std::string(to_string(line)) + ": not requested");
+        if (!l) return fail(ErrorKind::io, reason::gpio, std::string(to_string(line)) + ": not requested");
         if (gpiod_line_set_value(l, on ? 1 : 0) < 0)
-            return fail(ErrorKind::io, "gpio", std::string(to_string(line)) + ": " +
+            return fail(ErrorKind::io, reason::gpio, std::string(to_string(line)) + ": " +
                                                    std::strerror(errno));
         return {};
     }
@@ -69,13 +70,13 @@ Result<std::unique_ptr<GpioBackend>> open_gpiod(const GpiodConfig& config) {
     for (int i = 0; i < kLineCount; ++i) {
         const auto& spec = config.lines[static_cast<std::size_t>(i)];
         if (spec.name.empty() && spec.offset < 0)
-            return fail(ErrorKind::config, "gpio",
+            return fail(ErrorKind::config, reason::gpio,
                         std::string(to_string(static_cast<Line>(i))) + ": needs a name or offset");
     }
 #ifdef CHECKPOINT_WITH_GPIOD
     gpiod_chip* chip = gpiod_chip_open_lookup(config.chip.c_str());
     if (!chip)
-        return fail(ErrorKind::unavailable, "gpio-chip", config.chip + ": " + std::strerror(errno));
+        return fail(ErrorKind::unavailable, reason::gpio_chip, config.chip + ": " + std::strerror(errno));
     auto backend = std::make_unique<GpiodBackend>(chip, config.chip);
     // The relay is requested first and every line starts at "off".
     for (int i = 0; i < kLineCount; ++i)
@@ -83,7 +84,7 @@ Result<std::unique_ptr<GpioBackend>> open_gpiod(const GpiodConfig& config) {
                                 config.consumer));
     return std::unique_ptr<GpioBackend>(std::move(backend));
 #else
-    return fail(ErrorKind::unavailable, "gpiod-disabled", "built without CHECKPOINT_WITH_GPIOD");
+    return fail(ErrorKind::unavailable, reason::gpiod_disabled, "built without CHECKPOINT_WITH_GPIOD");
 #endif
 }
 

@@ -1,4 +1,5 @@
 #include "drivers/gpio/gpio.hpp"
+#include "drivers/gpio/reason.hpp"
 
 #include "src/common/time.hpp"
 
@@ -53,9 +54,9 @@ class SimGpio final : public GpioBackend {
 public:
     explicit SimGpio(std::shared_ptr<SimTimeline> t) : timeline_(std::move(t)) {}
     Status set(Line line, bool on) override {
-        if (released_) return fail(ErrorKind::io, "gpio", std::string(to_string(line)) + ": released");
+        if (released_) return fail(ErrorKind::io, reason::gpio, std::string(to_string(line)) + ": released");
         if (timeline_->take_failure(line))
-            return fail(ErrorKind::io, "gpio", std::string(to_string(line)) + ": sim fault");
+            return fail(ErrorKind::io, reason::gpio, std::string(to_string(line)) + ": sim fault");
         timeline_->record({monotonic_now_ms(), line, on, false});
         return {};
     }

@@ -101,7 +101,7 @@ public:
 
     Result<std::optional<InputEvent>> poll(int timeout_ms) override {
         if (!events_.empty()) return pop();
-        if (lost_) return fail(ErrorKind::unavailable, "input-lost", name_);
+        if (lost_) return fail(ErrorKind::unavailable, reason::input_lost, name_);
         pollfd p{fd_, POLLIN, 0};
         const int r = ::poll(&p, 1, timeout_ms);
         if (r < 0) {
@@ -137,7 +137,7 @@ private:
     Result<std::optional<InputEvent>> lose(const std::string& why) {
         lost_ = true;
         log::warn("input", "device lost", {{"device", name_}, {"error", why}});
-        return fail(ErrorKind::unavailable, "input-lost", name_ + ": " + why);
+        return fail(ErrorKind::unavailable, reason::input_lost, name_ + ": " + why);
     }
     int fd_;
     std::string name_;
@@ -151,7 +151,7 @@ private:
 
 Result<std::unique_ptr<InputSource>> open_evdev(const std::string& path, bool grab) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return fail(ErrorKind::unavailable, "input", path + ": " + std::strerror(errno));
+    if (fd < 0) return fail(ErrorKind::unavailable, reason::input, path + ": " + std::strerror(errno));
     if (grab && ::ioctl(fd, EVIOCGRAB, 1) < 0)
         log::warn("input", "cannot grab device", {{"device", path}, {"error", std::strerror(errno)}});
     return std::unique_ptr<InputSource>(new EvdevInput(fd, path));

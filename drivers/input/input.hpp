@@ -24,6 +24,12 @@
 #include <variant>
 #include <vector>
 
+// Error reasons: "input" (the device cannot be opened), "input-lost" (it went away).
+namespace cp::input::reason {
+inline constexpr Reason input{"input"};
+inline constexpr Reason input_lost{"input-lost"};
+}  // namespace cp::input::reason
+
 namespace cp::input {
 
 struct PlateEntered { std::string text; };
@@ -105,5 +111,10 @@ private:
     std::shared_ptr<const lane::LaneCursor> cursor_;
     int typed_for_ = -1;  // the last person whose keystrokes were queued
 };
+
+// Inspector commands as text lines on a file descriptor (the "stdin" input
+// backend, for a bench terminal): "allow" or "+", "deny" or "-", "in", "out",
+// "plate <TEXT>". Unknown lines are logged and ignored; end of input ends polling.
+std::unique_ptr<InputSource> open_line_input(int fd, std::string name);
 
 }  // namespace cp::input

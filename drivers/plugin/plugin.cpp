@@ -46,7 +46,7 @@ Result<void*> load_plugin(const std::string& name) {
         const char* err = ::dlerror();
         tried += (tried.empty() ? "" : "; ") + p.string() + ": " + (err ? err : "dlopen failed");
     }
-    return fail(ErrorKind::unavailable, "plugin", file + ": " + (tried.empty() ? "not found" : tried));
+    return fail(ErrorKind::unavailable, reason::plugin, file + ": " + (tried.empty() ? "not found" : tried));
 }
 
 Result<void*> plugin_symbol(void* handle, const char* symbol) {
@@ -54,7 +54,7 @@ Result<void*> plugin_symbol(void* handle, const char* symbol) {
     void* s = ::dlsym(handle, symbol);
     if (!s) {
         const char* err = ::dlerror();
-        return fail(ErrorKind::unavailable, "plugin", std::string(symbol) + ": " + (err ? err : "not found"));
+        return fail(ErrorKind::unavailable, reason::plugin, std::string(symbol) + ": " + (err ? err : "not found"));
     }
     return s;
 }

@@ -10,6 +10,11 @@
 
 #include <string>
 
+// Error reason: [unavailable] "plugin" (the library or a symbol is missing).
+namespace cp::plugin::reason {
+inline constexpr Reason plugin{"plugin"};
+}  // namespace cp::plugin::reason
+
 namespace cp::plugin {
 
 // Loads lib<name>.so (RTLD_LAZY | RTLD_LOCAL, once per process; later calls

@@ -12,6 +12,11 @@
 
 #include <string>
 
+// Error reason: "png" (any read, decode or write failure).
+namespace cp::png::reason {
+inline constexpr Reason png{"png"};
+}  // namespace cp::png::reason
+
 namespace cp::png {
 
 // Largest image accepted when decoding (a camera frame or a screen).

@@ -16,7 +16,7 @@ constexpr std::size_t kMaxText = 4096;
 constexpr int kMaxFrames = 100000;  // per phase: bounds total_frames() well inside int64
 
 Failure bad(const std::string& where, const std::string& what) {
-    return fail(ErrorKind::invalid_input, "lane-script", where + ": " + what);
+    return fail(ErrorKind::invalid_input, reason::lane_script, where + ": " + what);
 }
 
 // Rejects keys the format does not know, so a typo does not silently do nothing.
@@ -42,6 +42,20 @@ Result<double> number(const json& obj, const char* key, const std::string& where
     return v;
 }
 
+// `field` = obj[key] when present (lo..hi), else left as it is (its default).
+template <typename T>
+Status set_field(Result<T> (*read)(const json&, const char*, const std::string&, T, T, T), const json& obj,
+                 const char* key, const std::string& where, T lo, T hi, T& field) {
+    auto v = read(obj, key, where, lo, hi, field);
+    CP_TRY(v);
+    field = *v;
+    return {};
+}
+Status set_number(const json& obj, const char* key, const std::string& where, double lo, double hi,
+                  double& field) {
+    return set_field<double>(number, obj, key, where, lo, hi, field);
+}
+
 Result<int> integer(const json& obj, const char* key, const std::string& where, int lo, int hi,
                     int dflt) {
     auto it = obj.find(key);
@@ -52,6 +66,10 @@ Result<int> integer(const json& obj, const char* key, const std::string& where, 
         return bad(where + "." + key,
                    "out of range " + std::to_string(lo) + ".." + std::to_string(hi));
     return static_cast<int>(v);
+}
+
+Status set_integer(const json& obj, const char* key, const std::string& where, int lo, int hi, int& field) {
+    return set_field<int>(integer, obj, key, where, lo, hi, field);
 }
 
 Result<std::optional<std::string>> text(const json& obj, const char* key,
@@ -85,32 +103,18 @@ Result<Effects> parse_effects(const json& j, const std::string& where) {
     CP_TRY(only_keys(j, where,
                      {"tilt_deg", "rotate_deg", "blur", "blur_px", "glare", "brightness", "noise",
                       "size"}));
-    auto tilt = number(j, "tilt_deg", where, 0, 60, e.tilt_deg);
-    CP_TRY(tilt);
-    e.tilt_deg = *tilt;
-    auto rot = number(j, "rotate_deg", where, -180, 180, e.rotate_deg);
-    CP_TRY(rot);
-    e.rotate_deg = *rot;
+    CP_TRY(set_number(j, "tilt_deg", where, 0, 60, e.tilt_deg));
+    CP_TRY(set_number(j, "rotate_deg", where, -180, 180, e.rotate_deg));
     auto blur = choice<Blur>(j, "blur", where,
                              {{"none", Blur::none}, {"motion", Blur::motion},
                               {"defocus", Blur::defocus}});
     CP_TRY(blur);
     if (*blur) e.blur = **blur;
-    auto bpx = number(j, "blur_px", where, 0, 30, e.blur_px);
-    CP_TRY(bpx);
-    e.blur_px = *bpx;
-    auto glare = number(j, "glare", where, 0, 1, e.glare);
-    CP_TRY(glare);
-    e.glare = *glare;
-    auto bright = number(j, "brightness", where, 0.1, 1.5, e.brightness);
-    CP_TRY(bright);
-    e.brightness = *bright;
-    auto noise = number(j, "noise", where, 0, 40, e.noise);
-    CP_TRY(noise);
-    e.noise = *noise;
-    auto size = number(j, "size", where, 0.1, 0.9, e.size);
-    CP_TRY(size);
-    e.size = *size;
+    CP_TRY(set_number(j, "blur_px", where, 0, 30, e.blur_px));
+    CP_TRY(set_number(j, "glare", where, 0, 1, e.glare));
+    CP_TRY(set_number(j, "brightness", where, 0.1, 1.5, e.brightness));
+    CP_TRY(set_number(j, "noise", where, 0, 40, e.noise));
+    CP_TRY(set_number(j, "size", where, 0.1, 0.9, e.size));
     return e;
 }
 
@@ -164,18 +168,10 @@ Result<Person> parse_person(const json& j, const std::string& where) {
                                       {"error-flag", ThermoFault::error_flag}});
     CP_TRY(fault);
     if (*fault) p.thermo_fault = **fault;
-    auto arrive = integer(j, "arrive_frames", where, 0, kMaxFrames, p.arrive_frames);
-    CP_TRY(arrive);
-    p.arrive_frames = *arrive;
-    auto hold = integer(j, "hold_frames", where, 1, kMaxFrames, p.hold_frames);
-    CP_TRY(hold);
-    p.hold_frames = *hold;
-    auto leave = integer(j, "leave_frames", where, 0, kMaxFrames, p.leave_frames);
-    CP_TRY(leave);
-    p.leave_frames = *leave;
-    auto gap = integer(j, "gap_frames", where, 0, kMaxFrames, p.gap_frames);
-    CP_TRY(gap);
-    p.gap_frames = *gap;
+    CP_TRY(set_integer(j, "arrive_frames", where, 0, kMaxFrames, p.arrive_frames));
+    CP_TRY(set_integer(j, "hold_frames", where, 1, kMaxFrames, p.hold_frames));
+    CP_TRY(set_integer(j, "leave_frames", where, 0, kMaxFrames, p.leave_frames));
+    CP_TRY(set_integer(j, "gap_frames", where, 0, kMaxFrames, p.gap_frames));
     return p;
 }
 
@@ -244,11 +240,11 @@ Result<LaneScript> parse_lane_script(std::string_view json_text) {
 
 Result<LaneScript> load_lane_script(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "lane-script", "cannot open " + path);
+    if (!in) return fail(ErrorKind::io, reason::lane_script, "cannot open " + path);
     std::ostringstream ss;
     ss << in.rdbuf();
     if (ss.str().size() > 64u * 1024 * 1024)
-        return fail(ErrorKind::invalid_input, "lane-script", path + ": larger than 64 MiB");
+        return fail(ErrorKind::invalid_input, reason::lane_script, path + ": larger than 64 MiB");
     auto r = parse_lane_script(ss.str());
     if (!r) return fail(r.error().with_context(path));
     return r;

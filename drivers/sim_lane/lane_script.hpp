@@ -13,6 +13,11 @@
 #include <string_view>
 #include <vector>
 
+// Error reason: "lane-script" (the script cannot be read or does not parse).
+namespace cp::lane::reason {
+inline constexpr Reason lane_script{"lane-script"};
+}  // namespace cp::lane::reason
+
 namespace cp::lane {
 
 enum class Medium { phone, paper };

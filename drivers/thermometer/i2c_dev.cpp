@@ -2,6 +2,7 @@
 // command and the read of the reply are joined by a repeated start, which the
 // MLX90614 requires (a stop in between makes it return the wrong register).
 #include "drivers/thermometer/thermometer.hpp"
+#include "drivers/thermometer/reason.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -25,7 +26,7 @@ public:
     Status write_read(std::uint8_t address7, std::span<const std::uint8_t> out,
                       std::span<std::uint8_t> in) override {
         if (out.size() > 32 || in.size() > 32)
-            return fail(ErrorKind::internal, "i2c", "SMBus block longer than 32 bytes");
+            return fail(ErrorKind::internal, reason::i2c, "SMBus block longer than 32 bytes");
         std::vector<std::uint8_t> wbuf(out.begin(), out.end());  // i2c_msg wants non-const
         i2c_msg msgs[2] = {};
         msgs[0].addr = address7;
@@ -41,8 +42,8 @@ public:
             const int err = errno;
             // ENXIO / EREMOTEIO: no ACK from the address — sensor unplugged or dead.
             if (err == ENXIO || err == EREMOTEIO || err == ETIMEDOUT)
-                return fail(ErrorKind::unavailable, "nack", path_ + ": " + std::strerror(err));
-            return fail(ErrorKind::io, "i2c", path_ + ": " + std::strerror(err));
+                return fail(ErrorKind::unavailable, reason::nack, path_ + ": " + std::strerror(err));
+            return fail(ErrorKind::io, reason::i2c, path_ + ": " + std::strerror(err));
         }
         return {};
     }
@@ -57,7 +58,7 @@ private:
 Result<std::unique_ptr<SmbusBus>> open_i2c_dev(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return fail(ErrorKind::unavailable, "no-bus", path + ": " + std::strerror(errno));
+        return fail(ErrorKind::unavailable, reason::no_bus, path + ": " + std::strerror(errno));
     return std::unique_ptr<SmbusBus>(new I2cDevBus(fd, path));
 }
 

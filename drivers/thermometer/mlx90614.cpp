@@ -1,4 +1,5 @@
 #include "drivers/thermometer/thermometer.hpp"
+#include "drivers/thermometer/reason.hpp"
 
 #include "src/common/bytes.hpp"
 #include "src/common/log.hpp"
@@ -43,18 +44,18 @@ Result<std::uint16_t> mlx_read_word(SmbusBus& bus, std::uint8_t address7, std::u
     const std::uint8_t covered[5] = {addr_w, command, static_cast<std::uint8_t>(addr_w | 1), in[0],
                                      in[1]};
     if (smbus_pec(covered) != in[2])
-        return fail(ErrorKind::io, "pec", "command 0x" + to_hex_byte(command));
+        return fail(ErrorKind::io, reason::pec, "command 0x" + to_hex_byte(command));
     return static_cast<std::uint16_t>(in[0] | (in[1] << 8));
 }
 
 Result<double> mlx_raw_to_celsius(std::uint16_t raw) {
-    if (raw & 0x8000) return fail(ErrorKind::io, "error-flag", "temperature word has bit 15 set");
+    if (raw & 0x8000) return fail(ErrorKind::io, reason::error_flag, "temperature word has bit 15 set");
     return raw * 0.02 - 273.15;
 }
 
 Status validate(const MeasureConfig& c) {
     auto bad = [](const char* field, const char* why) {
-        return fail(ErrorKind::config, "thermometer", std::string(field) + ": " + why);
+        return fail(ErrorKind::config, reason::thermometer, std::string(field) + ": " + why);
     };
     if (c.samples < 1 || c.samples > 50) return bad("samples", "must be 1..50");
     if (c.min_valid < 1 || c.min_valid > c.samples) return bad("min_valid", "must be 1..samples");
@@ -112,7 +113,7 @@ bool all_equal(const std::vector<std::uint16_t>& v) {
 }
 
 std::string fault_name(const Error& e) {
-    if (e.reason == "nack") return "no-device";
+    if (e.is(reason::nack)) return "no-device";
     return e.reason;  // "pec", "error-flag", "i2c"
 }
 

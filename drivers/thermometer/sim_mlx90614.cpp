@@ -1,6 +1,7 @@
 // A byte-level MLX90614 on a simulated SMBus: the protocol driver above it runs
 // unchanged, so the sim exercises PEC checks, retries and fault handling.
 #include "drivers/thermometer/thermometer.hpp"
+#include "drivers/thermometer/reason.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -93,10 +94,10 @@ Status SimMlx90614::write_read(std::uint8_t address7, std::span<const std::uint8
     ++transfers_;
     const Scene scene = current_scene_locked();
     if (scene.fault == lane::ThermoFault::no_device || address7 != kMlxAddress)
-        return fail(ErrorKind::unavailable, "nack", "sim: no ACK from 0x" +
+        return fail(ErrorKind::unavailable, reason::nack, "sim: no ACK from 0x" +
                                                         std::to_string(address7));
     if (out.size() != 1 || in.size() != 3)
-        return fail(ErrorKind::io, "i2c", "sim: only read-word transactions are supported");
+        return fail(ErrorKind::io, reason::i2c, "sim: only read-word transactions are supported");
     const std::uint8_t cmd = out[0];
     std::uint16_t word = 0;
     if (scene.fault != lane::ThermoFault::stuck) {
@@ -126,7 +127,7 @@ Status SimMlx90614::write_read(std::uint8_t address7, std::span<const std::uint8
         word = static_cast<std::uint16_t>(std::lround(emissivity_ * 65535.0));
         break;
     default:
-        return fail(ErrorKind::unavailable, "nack", "sim: command not modelled");
+        return fail(ErrorKind::unavailable, reason::nack, "sim: command not modelled");
     }
     in[0] = static_cast<std::uint8_t>(word & 0xff);
     in[1] = static_cast<std::uint8_t>(word >> 8);
@@ -144,7 +145,7 @@ Result<std::unique_ptr<Thermometer>> open_sim_thermometer(const SimThermometerCo
                                                           SimMlx90614** device) {
     CP_TRY(validate(config.measure));
     if (config.measure.address7 != kMlxAddress)
-        return fail(ErrorKind::config, "thermometer", "address7: the sim answers at 0x5a only");
+        return fail(ErrorKind::config, reason::thermometer, "address7: the sim answers at 0x5a only");
     auto sim = std::make_unique<SimMlx90614>(config.seed);
     SimMlx90614::Scene scene;
     scene.ambient_c = config.ambient_c;

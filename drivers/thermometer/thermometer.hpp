@@ -9,6 +9,7 @@
 // may change what the sensor sees while another thread measures.
 #pragma once
 
+#include "drivers/thermometer/reason.hpp"
 #include "drivers/sim_lane/lane_script.hpp"
 #include "src/common/result.hpp"
 

@@ -27,7 +27,7 @@ public:
         if (fd_ >= 0) ::close(fd_);
     }
     Result<bool> wait(int timeout_ms) override {
-        if (fd_ < 0) return fail(ErrorKind::unavailable, "trigger-lost", name_);
+        if (fd_ < 0) return fail(ErrorKind::unavailable, reason::trigger_lost, name_);
         pollfd p{fd_, POLLIN, 0};
         const int r = ::poll(&p, 1, std::max(0, timeout_ms));
         if (r < 0 && errno != EINTR) return fail(lost());
@@ -46,7 +46,7 @@ private:
     Error lost() {
         ::close(fd_);
         fd_ = -1;
-        return Error{ErrorKind::unavailable, "trigger-lost", name_};
+        return Error{ErrorKind::unavailable, reason::trigger_lost, name_};
     }
     int fd_;
     std::uint16_t key_;
@@ -65,10 +65,10 @@ public:
     Result<bool> wait(int timeout_ms) override {
         const timespec ts{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1'000'000L};
         const int r = gpiod_line_event_wait(line_, &ts);
-        if (r < 0) return fail(ErrorKind::unavailable, "trigger-lost", name_ + ": " + std::strerror(errno));
+        if (r < 0) return fail(ErrorKind::unavailable, reason::trigger_lost, name_ + ": " + std::strerror(errno));
         if (r == 0) return false;
         gpiod_line_event ev{};
-        if (gpiod_line_event_read(line_, &ev) < 0) return fail(ErrorKind::unavailable, "trigger-lost", name_);
+        if (gpiod_line_event_read(line_, &ev) < 0) return fail(ErrorKind::unavailable, reason::trigger_lost, name_);
         return ev.event_type == GPIOD_LINE_EVENT_FALLING_EDGE;
     }
     std::string describe() const override { return "gpio:" + name_; }
@@ -84,7 +84,7 @@ private:
 
 Result<std::unique_ptr<Trigger>> open_evdev_trigger(const std::string& path, std::uint16_t key_code) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return fail(ErrorKind::unavailable, "trigger", path + ": " + std::strerror(errno));
+    if (fd < 0) return fail(ErrorKind::unavailable, reason::trigger, path + ": " + std::strerror(errno));
     return open_evdev_trigger_fd(fd, key_code, path);
 }
 
@@ -95,17 +95,17 @@ std::unique_ptr<Trigger> open_evdev_trigger_fd(int fd, std::uint16_t key_code, s
 Result<std::unique_ptr<Trigger>> open_gpio_trigger(const std::string& chip, const std::string& line) {
 #ifdef CHECKPOINT_WITH_GPIOD
     gpiod_chip* c = gpiod_chip_open_lookup(chip.c_str());
-    if (!c) return fail(ErrorKind::unavailable, "trigger", chip + ": " + std::strerror(errno));
+    if (!c) return fail(ErrorKind::unavailable, reason::trigger, chip + ": " + std::strerror(errno));
     gpiod_line* l = gpiod_chip_find_line(c, line.c_str());
     if (!l && !line.empty() && std::all_of(line.begin(), line.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
         l = gpiod_chip_get_line(c, static_cast<unsigned>(std::stoul(line)));
     if (!l || gpiod_line_request_falling_edge_events_flags(l, "checkpointd-trigger", GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_UP) < 0) {
         gpiod_chip_close(c);
-        return fail(ErrorKind::unavailable, "trigger", chip + " " + line + ": no such line or busy");
+        return fail(ErrorKind::unavailable, reason::trigger, chip + " " + line + ": no such line or busy");
     }
     return std::unique_ptr<Trigger>(new GpioTrigger(c, l, chip + ":" + line));
 #else
-    return fail(ErrorKind::unavailable, "trigger", chip + " " + line + ": built without libgpiod");
+    return fail(ErrorKind::unavailable, reason::trigger, chip + " " + line + ": built without libgpiod");
 #endif
 }
 

@@ -12,6 +12,12 @@
 #include <memory>
 #include <string>
 
+// Error reasons: "trigger" (the line cannot be opened), "trigger-lost" (it went away).
+namespace cp::trigger::reason {
+inline constexpr Reason trigger{"trigger"};
+inline constexpr Reason trigger_lost{"trigger-lost"};
+}  // namespace cp::trigger::reason
+
 namespace cp::trigger {
 
 class Trigger {

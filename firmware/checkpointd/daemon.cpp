@@ -1,7 +1,9 @@
 #include "firmware/checkpointd/daemon.hpp"
+#include "firmware/checkpointd/reason.hpp"
 
 #include "drivers/camera/viewfinder.hpp"
 #include "firmware/checkpointd/json_line.hpp"
+#include "firmware/checkpointd/lane_outputs.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 
@@ -9,7 +11,6 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/eventfd.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,38 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::int64_t kManualWindowMs = 120'000;   // a YELLOW can be resolved by hand this long
-constexpr std::int64_t kPendingPressMs = 3'000;     // a key press waits this long for its scan
-constexpr std::int64_t kVerdictShownMs = 6'000;     // then the screen goes back to idle
-constexpr std::int64_t kStallMs = 10'000;           // a thread silent this long stops the watchdog pings
-
 bool cfg_truck(const config::Config& c) { return c.device.lane == decision::LaneMode::truck; }
-
-void name_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
-
-display::Verdict screen_verdict(decision::Verdict v) {
-    switch (v) {
-    case decision::Verdict::green: return display::Verdict::green;
-    case decision::Verdict::red: return display::Verdict::red;
-    case decision::Verdict::yellow: break;
-    }
-    return display::Verdict::yellow;
-}
-
-std::string kind_label(const std::string& kind) {
-    if (kind == "R") return "Resident pass";
-    if (kind == "D") return "Driver pass";
-    if (kind == "V") return "Visitor pass";
-    if (kind == "E") return "Entry registration";
-    if (kind == "DCC") return "EU DCC";
-    return {};
-}
-
-bool same_bar(const display::StatusBar& a, const display::StatusBar& b) {
-    return a.list_age_s == b.list_age_s && a.list_max_age_s == b.list_max_age_s &&
-           a.journal_backlog == b.journal_backlog && a.sensor == b.sensor && a.network == b.network &&
-           a.disk_low == b.disk_low && a.lane == b.lane && a.clock == b.clock;
-}
 
 // Moves a journal that failed its integrity check aside (kept for a technician);
 // returns its new path.
@@ -102,63 +72,18 @@ void carry_pending(journal::ScanJournal& into, const std::string& aside) {
 
 }  // namespace
 
-// ---- FrameMailbox -----------------------------------------------------------
-
-void FrameMailbox::put(camera::Frame frame) {
-    {
-        std::lock_guard lock(mu_);
-        if (frame_) ++dropped_;
-        frame_ = std::move(frame);
-    }
-    cv_.notify_one();
-}
-
-std::optional<camera::Frame> FrameMailbox::take(int timeout_ms) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return frame_.has_value() || closed_; });
-    std::optional<camera::Frame> f = std::move(frame_);
-    frame_.reset();
-    return f;
-}
-
-void FrameMailbox::close() {
-    {
-        std::lock_guard lock(mu_);
-        closed_ = true;
-    }
-    cv_.notify_all();
-}
-
-bool FrameMailbox::drained() const {
-    std::lock_guard lock(mu_);
-    return closed_ && !frame_;
-}
-
-std::uint64_t FrameMailbox::dropped() const {
-    std::lock_guard lock(mu_);
-    return dropped_;
-}
+void name_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 // ---- Daemon -----------------------------------------------------------------
 
 struct Daemon::Lane {
     std::string typed_plate;
     decision::Direction direction = decision::Direction::in;
-    struct OpenYellow {
-        std::int64_t seq = 0;
-        std::string pass_id, kind, text, plate, direction, name;
-        std::int64_t mono_ms = 0;
-    };
-    std::optional<OpenYellow> open_yellow;  // the YELLOW a guard's key press resolves
-    struct Press {
-        bool allow = false;
-        std::int64_t mono_ms = 0;
-    };
-    std::optional<Press> pending;           // a key press waiting for its scan
+    ManualResolver manual;  // the YELLOW a guard's key press resolves
 };
 
 Daemon::Daemon(DaemonOptions options, const Notifier& notifier)
-    : options_(std::move(options)), notifier_(notifier) {}
+    : options_(std::move(options)), notifier_(notifier), json_(options_.json) {}
 
 Daemon::~Daemon() {
     stop();
@@ -171,9 +96,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
 
     std::error_code ec;
     fs::create_directories(cfg.paths.data_dir, ec);
-    if (ec) return fail(ErrorKind::io, "data-dir", cfg.paths.data_dir + ": " + ec.message());
+    if (ec) return fail(ErrorKind::io, reason::data_dir, cfg.paths.data_dir + ": " + ec.message());
     d->done_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (d->done_fd_ < 0) return fail(ErrorKind::internal, "eventfd", std::strerror(errno));
+    if (d->done_fd_ < 0) return fail(ErrorKind::internal, reason::eventfd, std::strerror(errno));
 
     // Trust store: without one every pass is "unknown issuer" (YELLOW), which a
     // guard handles; refusing to start would leave the lane with no screen at all.
@@ -210,7 +135,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     jo.disk_floor_bytes = cfg.journal.disk_floor_bytes;
     jo.prune_in_append = false;  // the housekeeping thread prunes: no delete before a gate opens
     auto j = journal::ScanJournal::open(cfg.paths.journal, jo);
-    if (!j && j.error().reason == "corrupt") {
+    if (!j && j.error().is(journal::reason::corrupt)) {
         log::error("journal", "integrity check failed: moved aside, starting a new journal",
                    {{"path", cfg.paths.journal}});
         const std::string aside = move_aside(cfg.paths.journal);
@@ -220,7 +145,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions options, const Noti
     if (!j) return fail(j.error());
     d->journal_ = std::move(*j);
 
-    auto dev = open_devices(cfg, d->options_.sim);
+    auto dev = devices::open_devices(cfg, d->options_.sim);
     if (!dev) return fail(dev.error());
     d->devices_ = std::move(*dev);
     // Configured but not there (no I2C bus, no sensor): a fault, not "none".
@@ -308,7 +233,7 @@ Status Daemon::start() {
         if (preview_screen_) viewfinder_ = std::thread([this] { viewfinder_loop(); });
     } catch (const std::system_error& e) {
         stop();
-        return fail(ErrorKind::internal, "thread", e.what());
+        return fail(ErrorKind::internal, reason::thread, e.what());
     }
     return {};
 }
@@ -355,14 +280,6 @@ void Daemon::signal_done() {
     (void)!::write(done_fd_, &one, sizeof one);
 }
 
-void Daemon::emit_json(const std::string& line) {
-    if (!options_.json) return;
-    std::lock_guard lock(json_mu_);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-}
-
 // ---- capture ----------------------------------------------------------------
 
 void Daemon::capture_loop() {
@@ -407,11 +324,11 @@ void Daemon::capture_loop() {
             continue;
         }
         const Error& e = f.error();
-        if (e.reason == "end-of-stream") {
+        if (e.is(camera::reason::end_of_stream)) {
             log::info("camera", "source ended");
             break;
         }
-        if (e.reason != "timeout" && e.reason != last_problem) {
+        if (!e.is(camera::reason::timeout) && e.reason != last_problem) {
             log::warn("camera", "no frame", {{"reason", e.reason}, {"detail", e.message}});
         }
         last_problem = e.reason;
@@ -431,13 +348,7 @@ void Daemon::decide_loop() {
         decide_beat_ms_ = monotonic_now_ms();
         take_new_issuers();
         if (trigger_ && !window_open_) {
-            handle_input(lane, false);
-            expire_pending(lane, monotonic_now_ms());
-            if (options_.exit_when_done && mailbox_.drained() && !lane.pending) {
-                log::info("checkpointd", "lane script done");
-                signal_done();
-                break;
-            }
+            if (lane_done(lane)) break;
             if (trigger_lost) {
                 // No scans without a trigger; the lane's other duties (input, shutdown) go on.
                 std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -468,14 +379,17 @@ void Daemon::decide_loop() {
                 }
             }
         }
-        handle_input(lane, false);
-        expire_pending(lane, monotonic_now_ms());
-        if (options_.exit_when_done && mailbox_.drained() && !lane.pending) {
-            log::info("checkpointd", "lane script done");
-            signal_done();
-            break;
-        }
+        if (lane_done(lane)) break;
     }
+}
+
+bool Daemon::lane_done(Lane& lane) {
+    handle_input(lane, false);
+    expire_pending(lane, monotonic_now_ms());
+    if (!options_.exit_when_done || !mailbox_.drained() || lane.manual.press_waiting()) return false;
+    log::info("checkpointd", "lane script done");
+    signal_done();
+    return true;
 }
 
 void Daemon::handle_input(Lane& lane, bool during_scan) {
@@ -500,29 +414,20 @@ void Daemon::handle_input(Lane& lane, bool during_scan) {
         } else if (auto* dset = std::get_if<input::DirectionSet>(&**ev)) {
             lane.direction = dset->direction == lane::Direction::out ? decision::Direction::out : decision::Direction::in;
         } else if (auto* m = std::get_if<input::ManualDecision>(&**ev)) {
-            const bool allow = m->decision == lane::Decision::allow;
             const std::int64_t mono = monotonic_now_ms();
-            // Immediately only when the YELLOW's own code is still in front of the
-            // camera; otherwise the press may belong to the person stepping up now.
-            if (!during_scan && lane.open_yellow && mono - lane.open_yellow->mono_ms <= kManualWindowMs &&
-                pipeline_->held_text() == lane.open_yellow->text && pipeline_->code_in_view(mono)) {
-                resolve_manual(lane, allow);
-            } else {
-                lane.pending = Lane::Press{allow, mono};
-            }
+            const OpenYellow* oy = lane.manual.open(mono);
+            const bool in_view = oy && pipeline_->held_text() == oy->text && pipeline_->code_in_view(mono);
+            if (auto a = lane.manual.press(m->decision == lane::Decision::allow, mono, during_scan, in_view))
+                resolve_manual(*a);
         }
     }
 }
 
 void Daemon::expire_pending(Lane& lane, std::int64_t mono_ms) {
-    if (!lane.pending || mono_ms - lane.pending->mono_ms < kPendingPressMs) return;
-    const bool allow = lane.pending->allow;
-    lane.pending.reset();
-    if (lane.open_yellow && mono_ms - lane.open_yellow->mono_ms <= kManualWindowMs) {
-        resolve_manual(lane, allow);
-    } else {
+    const ManualResolver::Step step = lane.manual.expire(mono_ms);
+    if (step.action) resolve_manual(*step.action);
+    else if (step.ignored != ManualResolver::Ignored::none)
         log::warn("input", "manual decision without a YELLOW to resolve: ignored");
-    }
 }
 
 void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame_mono_ms) {
@@ -536,7 +441,7 @@ void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame
         wall_now_ms());
     // The journal row commits here, before anything on the lane moves.
     pipeline_->commit(r);
-    note_journal(r.journal_error ? r.journal_error->reason : std::string());
+    note_journal(r.journal_error ? &*r.journal_error : nullptr);
     if (upstream_ && r.journaled && r.verdict == decision::Verdict::red) upstream_->wake();  // alerts go at once
 
     switch (r.measurement.status) {
@@ -547,37 +452,13 @@ void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame
     }
     if (!devices_.thermometer) sensor_health_ = static_cast<int>(display::Health::unknown);
 
-    auto& act = *devices_.actuators;
-    if (r.open_gate) {
-        if (auto s = act.pulse_gate(); !s) log::error("gpio", "gate did not open", {{"reason", s.error().reason}});
-    }
-    const gpio::Signal sig = r.verdict == decision::Verdict::green  ? gpio::Signal::green
-                             : r.verdict == decision::Verdict::red ? gpio::Signal::red
-                                                                   : gpio::Signal::both;
-    if (auto s = act.set_signal(sig); !s) log::error("gpio", "lamps", {{"reason", s.error().reason}});
-    if (r.verdict != decision::Verdict::green) (void)act.beep();
-
-    display::ScreenModel m;
-    m.verdict = screen_verdict(r.verdict);
-    if (r.pass) {
-        m.masked_name = r.pass->name;
-        m.pass_kind = kind_label(r.kind);
-    }
-    m.temperature_c = r.temperature_c;
-    m.reason = reason_text_zh(r) + "  " + reason_text_en(r);
-    if (cfg_truck(options_.config) && !r.decision.plate.empty()) m.reason += "  [" + r.decision.plate + "]";
-    // A journal that cannot record is shown beside the verdict, never instead of it.
-    if (r.journal_error) m.reason += "  |  " + journal_note_zh(r) + "  " + journal_note_en(r);
-    if (r.decision.reason == decision::Reason::plate_mismatch) {
-        m.typed_plate = r.typed_plate;
-        m.pass_plate = r.pass ? r.pass->plate : std::string();
-    }
-    show(m, monotonic_now_ms(), true);
+    act_on_scan(*devices_.actuators, r);
+    show(scan_screen(r, cfg_truck(options_.config)), monotonic_now_ms(), true);
     say(audio::clip_key(r.reason));
 
     const config::Config& cfg = options_.config;
     LaneLabel label{pipeline_->options().lane, cfg.device.id};
-    emit_json(scan_json(r, label));
+    json_.emit(scan_json(r, label));
     log::info("scan", "decision",
               {{"pass_id", r.pass_id.empty() ? "-" : r.pass_id}, {"verdict", decision::to_string(r.verdict)},
                {"reason", r.reason}, {"seq", std::to_string(r.seq)}, {"repeat", r.decision.repeat ? "1" : "0"},
@@ -602,8 +483,9 @@ void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame
     // The inspector's plate belongs to one vehicle.
     if (cfg.device.lane == decision::LaneMode::truck && !r.decision.repeat) lane.typed_plate.clear();
 
+    std::optional<OpenYellow> yellow;
     if (r.journaled && r.verdict == decision::Verdict::yellow) {
-        Lane::OpenYellow oy;
+        OpenYellow oy;
         oy.seq = r.seq;
         oy.pass_id = r.pass_id;
         oy.kind = r.kind;
@@ -614,60 +496,27 @@ void Daemon::handle_scan(Lane& lane, const std::string& text, std::int64_t frame
                            : "";
         if (r.pass) oy.name = r.pass->name;
         oy.mono_ms = monotonic_now_ms();
-        lane.open_yellow = oy;
-    } else if (!(r.decision.repeat && lane.open_yellow && lane.open_yellow->pass_id == r.pass_id)) {
-        lane.open_yellow.reset();
+        yellow = std::move(oy);
     }
-    if (lane.pending) {
-        const bool allow = lane.pending->allow;
-        lane.pending.reset();
-        if (lane.open_yellow) resolve_manual(lane, allow);
-        else log::warn("input", "manual decision ignored: the scan is not YELLOW", {{"verdict", decision::to_string(r.verdict)}});
-    }
+    const ManualResolver::Step step = lane.manual.scanned(std::move(yellow), r.decision.repeat, r.pass_id);
+    if (step.action) resolve_manual(*step.action);
+    else if (step.ignored != ManualResolver::Ignored::none)
+        log::warn("input", "manual decision ignored: the scan is not YELLOW", {{"verdict", decision::to_string(r.verdict)}});
 }
 
-void Daemon::resolve_manual(Lane& lane, bool allow) {
-    if (!lane.open_yellow) return;
-    const Lane::OpenYellow oy = *lane.open_yellow;
-    lane.open_yellow.reset();
-    ManualLine ml;
-    ml.wall_ms = wall_now_ms();
-    ml.ref_seq = oy.seq;
-    ml.pass_id = oy.pass_id;
-    ml.kind = oy.kind;
-    ml.allow = allow;
-    ml.plate = oy.plate;
-    ml.direction = oy.direction;
-    auto row = journal_->append_manual(oy.seq, allow ? "GREEN" : "RED", allow ? "manual-allow" : "manual-deny");
-    if (row) note_journal({});
-    display::ScreenModel m;
-    m.masked_name = oy.name;
-    m.pass_kind = kind_label(oy.kind);
-    auto& act = *devices_.actuators;
+void Daemon::resolve_manual(const ManualAction& a) {
+    const OpenYellow& oy = a.yellow;
+    auto row = journal_->append_manual(oy.seq, a.allow ? "GREEN" : "RED", a.allow ? "manual-allow" : "manual-deny");
+    note_journal(row ? nullptr : &row.error());
+    const ManualLine ml = manual_line(a, row, wall_now_ms());
     if (row) {
-        ml.journaled = true;
-        ml.seq = row->seq;
-        ml.scan_id = row->scan_id;
-        ml.verdict = allow ? "GREEN" : "RED";
-        ml.reason = allow ? "manual-allow" : "manual-deny";
-        if (allow) {
-            if (auto s = act.pulse_gate(); !s) log::error("gpio", "gate did not open", {{"reason", s.error().reason}});
-        }
-        (void)act.set_signal(allow ? gpio::Signal::green : gpio::Signal::red);
-        m.verdict = allow ? display::Verdict::green : display::Verdict::red;
-        m.reason = allow ? "人工放行  Allowed by guard" : "人工拒绝  Denied by guard";
+        act_on_manual(*devices_.actuators, a.allow);
     } else {
-        note_journal(row.error().reason);
-        ml.verdict = "YELLOW";
-        ml.reason = "journal-" + row.error().reason;
-        m.verdict = display::Verdict::yellow;
-        m.reason = row.error().reason == "disk-full" ? "记录存储已满  Journal full (disk): gate closed"
-                                                     : "记录写入失败  Journal failure: gate closed";
         log::error("journal", "manual decision not journaled: gate closed", {{"reason", row.error().reason}});
     }
-    show(m, monotonic_now_ms(), true);
+    show(manual_screen(a, row), monotonic_now_ms(), true);
     say(audio::clip_key(ml.reason));
-    emit_json(manual_json(ml, LaneLabel{pipeline_->options().lane, options_.config.device.id}));
+    json_.emit(manual_json(ml, LaneLabel{pipeline_->options().lane, options_.config.device.id}));
     log::info("scan", "manual decision", {{"ref_seq", std::to_string(oy.seq)}, {"verdict", ml.verdict},
                                           {"seq", std::to_string(ml.seq)}});
 }
@@ -685,128 +534,6 @@ void Daemon::show(const display::ScreenModel& model, std::int64_t mono_ms, bool 
     }
     if (devices_.display) {
         if (auto s = devices_.display->show(model_); !s) log::error("screen", "show failed", {{"reason", s.error().reason}});
-    }
-}
-
-display::StatusBar Daemon::status_bar() {
-    const config::Config& cfg = options_.config;
-    display::StatusBar b;
-    const std::int64_t now_s = wall_now_ms() / 1000;
-    if (list_) {
-        if (auto info = list_->info()) {
-            // Seconds in the first minute, then whole minutes, so the screen
-            // changes once a minute, not every second.
-            const std::int64_t age = std::max<std::int64_t>(0, now_s - info->created_at);
-            b.list_age_s = age < 60 ? age : age / 60 * 60;
-        }
-    }
-    b.list_max_age_s = cfg.policy.max_list_age_s;
-    struct statvfs vfs {};
-    if (::statvfs(cfg.paths.data_dir.c_str(), &vfs) == 0) {
-        const auto free_b = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
-        b.disk_low = free_b < cfg.journal.disk_floor_bytes;
-    }
-    if (static_cast<JournalState>(journal_state_.load()) == JournalState::disk_full) b.disk_low = true;
-    if (journal_) {
-        if (auto st = journal_->stats()) b.journal_backlog = st->pending;
-    }
-    b.sensor = thermometer_missing_ ? display::Health::fault : static_cast<display::Health>(sensor_health_.load());
-    b.network = network_health_now();
-    // Short: the bar also holds list age, backlog, sensor, network and clock at 800 px.
-    b.lane = cfg.device.id;
-    std::time_t t = static_cast<std::time_t>(now_s);
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    // The date too: a device whose clock is wrong shows it at a glance.
-    char clock[64];
-    std::snprintf(clock, sizeof clock, "%04d-%02d-%02d %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min);
-    b.clock = clock;
-    return b;
-}
-
-// ---- housekeeping -------------------------------------------------------------
-
-void Daemon::housekeeping_loop() {
-    name_thread("housekeeping");
-    const auto wd = notifier_.watchdog_interval_ms();
-    std::int64_t next_wd = monotonic_now_ms();
-    std::int64_t next_bar = 0, next_reload = 0, next_status = 0;
-    std::string last_status;
-    for (;;) {
-        {
-            std::unique_lock lock(stop_mu_);
-            std::int64_t wait = 250;
-            if (wd) wait = std::min<std::int64_t>(wait, std::max<std::int64_t>(1, next_wd - monotonic_now_ms()));
-            stop_cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stop_.load(); });
-            if (stop_) break;
-        }
-        const std::int64_t now = monotonic_now_ms();
-        if (journal_) {
-            if (auto p = journal_->prune(); !p) log::warn("journal", "prune failed", {{"detail", p.error().message}});
-        }
-
-        if (wd && now >= next_wd) {
-            // Ping only while the lane works: a stuck capture or decide thread
-            // lets systemd's watchdog restart the daemon.
-            const bool capture_ok = capture_ended_ || now - capture_beat_ms_ <= kStallMs;
-            const bool decide_ok = now - decide_beat_ms_ <= kStallMs;
-            if (capture_ok && decide_ok) {
-                if (auto s = notifier_.send("WATCHDOG=1"); !s) log::warn("systemd", "watchdog ping failed");
-            } else {
-                log::error("checkpointd", "a thread is stalled: watchdog not pinged",
-                           {{"capture_ok", capture_ok ? "1" : "0"}, {"decide_ok", decide_ok ? "1" : "0"}});
-            }
-            next_wd = now + *wd;
-        }
-        if (now >= next_reload) {
-            reload_list();
-            next_reload = now + 5000;
-        }
-        if (now >= next_bar) {
-            next_bar = now + 1000;
-            display::StatusBar bar = status_bar();
-            bool lamps_off = false;
-            {
-                std::lock_guard lock(screen_mu_);
-                bool changed = !same_bar(bar, model_.status);
-                if (verdict_shown_ms_ >= 0 && now - verdict_shown_ms_ > kVerdictShownMs) {
-                    model_ = idle_model();
-                    verdict_shown_ms_ = -1;
-                    verdict_on_screen_ = false;
-                    changed = true;
-                    lamps_off = true;
-                    say("idle");
-                }
-                if (changed) {
-                    model_.status = bar;
-                    if (devices_.display) {
-                        if (auto s = devices_.display->show(model_); !s)
-                            log::error("screen", "show failed", {{"reason", s.error().reason}});
-                    }
-                }
-            }
-            if (lamps_off) (void)devices_.actuators->set_signal(gpio::Signal::off);
-        }
-        if (now >= next_status) {
-            next_status = now + 5000;
-            std::string disk = "?";
-            struct statvfs vfs {};
-            if (::statvfs(options_.config.paths.data_dir.c_str(), &vfs) == 0) {
-                disk = std::to_string(static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize / (1024 * 1024)) + "MiB";
-            }
-            display::StatusBar bar = status_bar();
-            std::string st = "STATUS=scans " + std::to_string(scans_.load()) + ", list age " +
-                             (bar.list_age_s ? std::to_string(*bar.list_age_s / 60) + " min" : std::string("none")) +
-                             ", backlog " + std::to_string(bar.journal_backlog) + ", disk free " + disk +
-                             ", journal " + journal_state_word();
-            if (journal_failures_ > 0) st += " (" + std::to_string(journal_failures_.load()) + " scans not recorded)";
-            if (!options_.config.upstream.url.empty()) st += ", upstream " + std::string(network_label(bar.network));
-            if (st != last_status) {
-                (void)notifier_.send(st);
-                last_status = st;
-            }
-        }
     }
 }
 
@@ -958,13 +685,13 @@ void Daemon::open_upstream() {
     log::info("sync", "upstream configured", {{"url", cfg.upstream.url}, {"trust_dir", cfg.upstream.trust_dir}});
 }
 
-void Daemon::note_journal(const std::string& error_reason) {
-    if (error_reason.empty()) {
+void Daemon::note_journal(const Error* error) {
+    if (error == nullptr) {
         journal_state_ = static_cast<int>(JournalState::ok);
         return;
     }
     ++journal_failures_;
-    journal_state_ = static_cast<int>(error_reason == "disk-full" ? JournalState::disk_full : JournalState::failed);
+    journal_state_ = static_cast<int>(error->is(journal::reason::disk_full) ? JournalState::disk_full : JournalState::failed);
 }
 
 const char* Daemon::journal_state_word() const {

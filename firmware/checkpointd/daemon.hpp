@@ -16,8 +16,12 @@
 
 #include "drivers/audio/audio.hpp"
 #include "drivers/camera/frame_gate.hpp"
+#include "drivers/factory/devices.hpp"
 #include "drivers/trigger/trigger.hpp"
-#include "firmware/checkpointd/devices.hpp"
+#include "firmware/checkpointd/frame_mailbox.hpp"
+#include "firmware/checkpointd/lane_outputs.hpp"
+#include "firmware/checkpointd/manual_resolver.hpp"
+#include "firmware/checkpointd/reason.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
 #include "firmware/checkpointd/upstream_link.hpp"
@@ -35,32 +39,14 @@
 
 namespace cp::daemon {
 
-// The newest frame only: capture never waits for decode, and a slow decode
-// never works on a stale frame (latency does not build up). Thread-safe.
-class FrameMailbox {
-public:
-    // Replaces a frame not yet taken (counted as dropped).
-    void put(camera::Frame frame);
-    // Waits up to timeout_ms for a frame.
-    std::optional<camera::Frame> take(int timeout_ms);
-    // No more frames will come (end of a file or sim source).
-    void close();
-    bool drained() const;  // closed and empty
-    std::uint64_t dropped() const;
-
-private:
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::optional<camera::Frame> frame_;
-    bool closed_ = false;
-    std::uint64_t dropped_ = 0;
-};
+// Names the calling thread (top, ps -L, /proc/PID/task/*/comm).
+void name_thread(const char* name);
 
 struct DaemonOptions {
     config::Config config;
     bool json = false;            // a JSON line per decision on stdout
     bool exit_when_done = false;  // finish when the camera source ends (file/sim)
-    SimOptions sim;
+    devices::SimOptions sim;
     std::string version = "0";    // firmware version, sent in the upstream heartbeat
 };
 
@@ -84,20 +70,23 @@ public:
     void reload_list();
 
 private:
+    static constexpr std::int64_t kVerdictShownMs = 6'000;  // then the screen goes back to idle
+    static constexpr std::int64_t kStallMs = 10'000;        // a thread silent this long stops the watchdog pings
+
     Daemon(DaemonOptions options, const Notifier& notifier);
     void capture_loop();
     void decide_loop();
-    void housekeeping_loop();
+    void housekeeping_loop();  // housekeeping.cpp
     void viewfinder_loop();
 
     struct Lane;  // decide-thread state
     void handle_scan(Lane& lane, const std::string& text, std::int64_t frame_mono_ms);
     void handle_input(Lane& lane, bool during_scan);
-    void resolve_manual(Lane& lane, bool allow);
+    void resolve_manual(const ManualAction& action);
     void expire_pending(Lane& lane, std::int64_t mono_ms);
+    bool lane_done(Lane& lane);  // after input and expiry: true when --exit-when-done is met
     void show(const display::ScreenModel& model, std::int64_t mono_ms, bool verdict);
     display::StatusBar status_bar();
-    void emit_json(const std::string& line);
     void signal_done();
 
     // Upstream sync (upstream_link.hpp); all no-ops without upstream.url.
@@ -118,7 +107,7 @@ private:
     std::unique_ptr<UpstreamLink> upstream_;
     bool upstream_failed_ = false;        // configured but not running: health "down"
     bool thermometer_missing_ = false;    // a thermometer is configured but did not open
-    Devices devices_;
+    devices::Devices devices_;
     std::unique_ptr<ScanPipeline> pipeline_;
     FrameMailbox mailbox_;
     std::unique_ptr<camera::FrameGate> gate_;  // camera.motion_gate; decide thread only
@@ -166,13 +155,13 @@ private:
     enum class JournalState { ok, disk_full, failed };
     std::atomic<int> journal_state_{static_cast<int>(JournalState::ok)};
     std::atomic<std::int64_t> journal_failures_{0};
-    void note_journal(const std::string& error_reason);  // empty: a row was written
+    void note_journal(const Error* error);  // nullptr: a row was written
     const char* journal_state_word() const;
 
     std::mutex screen_mu_;  // the screen and its model; the json output
     display::ScreenModel model_;
     std::int64_t verdict_shown_ms_ = -1;
-    std::mutex json_mu_;
+    JsonOut json_;
 };
 
 }  // namespace cp::daemon

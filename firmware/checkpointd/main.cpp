@@ -5,11 +5,11 @@
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT, or the lane ended with
 // --exit-when-done); 1 start-up failure (journal, devices); 2 usage or
 // configuration error (the message names the key).
-#include "firmware/checkpointd/bench_root.hpp"
 #include "firmware/checkpointd/daemon.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
 #include "src/common/log.hpp"
 #include "src/config/config.hpp"
+#include "src/config/config_request.hpp"
 
 #include <malloc.h>
 #include <poll.h>
@@ -77,9 +77,9 @@ int main(int argc, char** argv) {
     }
     if (config_path.empty() && root.empty()) return usage();
 
-    const daemon::ConfigRequest req{config_path, board_path, root};
-    config_path = daemon::config_path_of(req);
-    auto cfg = daemon::load_config(req);
+    const config::ConfigRequest req{config_path, board_path, root};
+    config_path = config::config_path_of(req);
+    auto cfg = config::load_config(req);
     if (!cfg) {
         std::fprintf(stderr, "checkpointd: configuration rejected: %s\n", cfg.error().message.c_str());
         return 2;

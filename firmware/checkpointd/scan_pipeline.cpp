@@ -249,13 +249,13 @@ void ScanPipeline::commit(ScanResult& r) {
 
 std::string journal_note_en(const ScanResult& r) {
     if (!r.journal_error) return {};
-    return r.journal_error->reason == "disk-full" ? "Journal full (disk): not recorded, gate closed"
+    return r.journal_error->is(journal::reason::disk_full) ? "Journal full (disk): not recorded, gate closed"
                                                   : "Journal failure: not recorded, gate closed";
 }
 
 std::string journal_note_zh(const ScanResult& r) {
     if (!r.journal_error) return {};
-    return r.journal_error->reason == "disk-full" ? "记录存储已满，未记录，闸门关闭" : "记录写入失败，未记录，闸门关闭";
+    return r.journal_error->is(journal::reason::disk_full) ? "记录存储已满，未记录，闸门关闭" : "记录写入失败，未记录，闸门关闭";
 }
 
 std::string reason_text_en(const ScanResult& r) {

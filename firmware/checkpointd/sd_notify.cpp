@@ -1,4 +1,5 @@
 #include "firmware/checkpointd/sd_notify.hpp"
+#include "firmware/checkpointd/reason.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -51,7 +52,7 @@ Status Notifier::send(std::string_view message) const {
     do {
         n = ::sendto(fd_, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) return fail(ErrorKind::io, "sd-notify", std::string("sendto: ") + std::strerror(errno));
+    if (n < 0) return fail(ErrorKind::io, reason::sd_notify, std::string("sendto: ") + std::strerror(errno));
     return {};
 }
 

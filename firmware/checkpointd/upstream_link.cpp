@@ -1,4 +1,5 @@
 #include "firmware/checkpointd/upstream_link.hpp"
+#include "firmware/checkpointd/reason.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -48,7 +49,7 @@ Result<crypto::TrustStore> load_issuers(const std::string& image_dir, const std:
             if (auto s = all.add_pem_or_der(cert->der()); !s) return fail(s.error());
         }
     }
-    if (all.size() == 0) return fail(ErrorKind::io, "trust-store", "no issuer certificate: " + why);
+    if (all.size() == 0) return fail(ErrorKind::io, reason::trust_store, "no issuer certificate: " + why);
     return all;
 }
 
@@ -89,7 +90,7 @@ Result<std::unique_ptr<UpstreamLink>> UpstreamLink::create(const config::Config&
                                                            status::StatusList& list, UpstreamHooks hooks) {
     std::unique_ptr<UpstreamLink> link(new UpstreamLink());
     auto signers = crypto::TrustStore::load(cfg.paths.list_signer);
-    if (!signers) return fail(ErrorKind::io, "list-signer", cfg.paths.list_signer + ": " + signers.error().message);
+    if (!signers) return fail(ErrorKind::io, reason::list_signer, cfg.paths.list_signer + ": " + signers.error().message);
     link->signers_ = std::move(*signers);
     const config::UpstreamConfig& u = cfg.upstream;
     sync::SyncWorkerConfig w;

@@ -10,7 +10,7 @@
 namespace cp {
 
 Status write_file_atomically(const std::filesystem::path& path, std::string_view data,
-                             const std::filesystem::path& tmp, const char* reason) {
+                             const std::filesystem::path& tmp, Reason reason) {
     auto err = [&](const char* what) {
         const std::string msg = std::string(what) + " " + tmp.string() + ": " + std::strerror(errno);
         ::unlink(tmp.c_str());

@@ -14,6 +14,6 @@ namespace cp {
 // directory fsync). On any failure the temporary file is removed and the error is
 // io/`reason` with the step, the file and errno's text.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view data,
-                             const std::filesystem::path& tmp, const char* reason);
+                             const std::filesystem::path& tmp, Reason reason);
 
 }  // namespace cp

@@ -1,5 +1,6 @@
 #include "src/config/config.hpp"
 #include "src/common/device_id.hpp"
+#include "src/config/reason.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -15,7 +16,7 @@ namespace cp::config {
 namespace {
 
 Failure bad(std::string_view origin, const IniEntry& e, const std::string& what) {
-    return fail(ErrorKind::config, "config",
+    return fail(ErrorKind::config, reason::config,
                 e.key + ": " + what + " (" + std::string(origin) + ":" + std::to_string(e.line) + ")");
 }
 
@@ -282,7 +283,7 @@ const std::vector<Field>& fields() {
 
 Result<std::string> read_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "config-read", "cannot read " + path);
+    if (!in) return fail(ErrorKind::io, reason::config_read, "cannot read " + path);
     std::string s;
     char buf[4096];
     while (in.read(buf, sizeof buf) || in.gcount() > 0) {
@@ -320,10 +321,10 @@ Status apply(Config& cfg, const std::vector<IniEntry>& entries, Scope scope, std
     }
     // Cross-field rules.
     if (!(cfg.thermometer.ambient_min_c < cfg.thermometer.ambient_max_c)) {
-        return fail(ErrorKind::config, "config", "thermometer.ambient_min_c: must be below thermometer.ambient_max_c");
+        return fail(ErrorKind::config, reason::config, "thermometer.ambient_min_c: must be below thermometer.ambient_max_c");
     }
     if (cfg.journal.disk_floor_bytes >= cfg.journal.max_bytes * 4 && cfg.journal.disk_floor_bytes > (1LL << 30)) {
-        return fail(ErrorKind::config, "config", "journal.disk_floor_bytes: larger than 4 x journal.max_bytes and 1 GiB");
+        return fail(ErrorKind::config, reason::config, "journal.disk_floor_bytes: larger than 4 x journal.max_bytes and 1 GiB");
     }
     return {};
 }

@@ -5,6 +5,7 @@
 // config file overrides anything the board file sets.
 #pragma once
 
+#include "src/config/reason.hpp"
 #include "src/common/result.hpp"
 #include "src/config/ini.hpp"
 #include "src/decision/decision.hpp"

@@ -1,4 +1,5 @@
 #include "src/config/ini.hpp"
+#include "src/config/reason.hpp"
 
 #include <set>
 
@@ -23,7 +24,7 @@ bool valid_name(std::string_view s) {
 }
 
 Failure bad(std::string_view origin, std::size_t line, const std::string& what) {
-    return fail(ErrorKind::config, "config",
+    return fail(ErrorKind::config, reason::config,
                 std::string(origin) + ":" + std::to_string(line) + ": " + what);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "src/common/result.hpp"
+#include "src/config/reason.hpp"
 
 #include <cstddef>
 #include <string>

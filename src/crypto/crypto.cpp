@@ -2,6 +2,7 @@
 // Result here, so no other module sees mbedTLS types or error codes.
 #include "src/crypto/crypto.hpp"
 #include "src/common/time.hpp"
+#include "src/crypto/reason.hpp"
 
 #include <mbedtls/base64.h>
 #include <mbedtls/bignum.h>
@@ -69,7 +70,7 @@ int locked_rng(void*, unsigned char* out, size_t len) {
 
 Status rng_ready() {
     if (drbg().seed_rc != 0)
-        return fail(ErrorKind::internal, "rng", "seeding CTR_DRBG: " + mbed_error(drbg().seed_rc));
+        return fail(ErrorKind::internal, reason::rng, "seeding CTR_DRBG: " + mbed_error(drbg().seed_rc));
     return {};
 }
 
@@ -121,7 +122,7 @@ Bytes kid_of(ByteView certificate_der) {
 Status random_bytes(std::uint8_t* out, std::size_t len) {
     CP_TRY(rng_ready());
     int rc = locked_rng(nullptr, out, len);
-    if (rc != 0) return fail(ErrorKind::internal, "rng", mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::internal, reason::rng, mbed_error(rc));
     return {};
 }
 
@@ -167,15 +168,15 @@ Result<Certificate> Certificate::parse(ByteView data) {
         int rc = mbedtls_x509_crt_parse(&chain, text.data(), text.size());
         if (rc < 0 || chain.raw.len == 0) {
             mbedtls_x509_crt_free(&chain);
-            return fail(ErrorKind::invalid_input, "certificate",
+            return fail(ErrorKind::invalid_input, reason::certificate,
                         rc < 0 ? mbed_error(rc) : "no certificate in PEM");
         }
         rc = mbedtls_x509_crt_parse_der(&impl->crt, chain.raw.p, chain.raw.len);
         mbedtls_x509_crt_free(&chain);
-        if (rc != 0) return fail(ErrorKind::invalid_input, "certificate", mbed_error(rc));
+        if (rc != 0) return fail(ErrorKind::invalid_input, reason::certificate, mbed_error(rc));
     } else {
         int rc = mbedtls_x509_crt_parse_der(&impl->crt, data.data(), data.size());
-        if (rc != 0) return fail(ErrorKind::invalid_input, "certificate", mbed_error(rc));
+        if (rc != 0) return fail(ErrorKind::invalid_input, reason::certificate, mbed_error(rc));
     }
     return Certificate(std::move(impl));
 }
@@ -214,33 +215,33 @@ Status Certificate::verify_es256(ByteView message, ByteView signature_rs) const 
 
 Status Certificate::verify_es256_digest(const Sha256& digest, ByteView signature_rs) const {
     if (key_type() != KeyType::ec_p256)
-        return fail(ErrorKind::rejected, "alg", "certificate key is not EC P-256");
+        return fail(ErrorKind::rejected, reason::alg, "certificate key is not EC P-256");
     if (signature_rs.size() != 64)
-        return fail(ErrorKind::rejected, "signature", "ES256 signature must be 64 bytes");
+        return fail(ErrorKind::rejected, reason::signature, "ES256 signature must be 64 bytes");
     // Verifying r and s directly avoids the DER round trip mbedtls_pk_verify needs.
     mbedtls_ecp_keypair* ec = mbedtls_pk_ec(impl_->crt.pk);
-    if (ec == nullptr) return fail(ErrorKind::rejected, "alg", "certificate key is not EC");
+    if (ec == nullptr) return fail(ErrorKind::rejected, reason::alg, "certificate key is not EC");
     Mpi r, s;
     if (mbedtls_mpi_read_binary(&r.v, signature_rs.data(), 32) != 0 ||
         mbedtls_mpi_read_binary(&s.v, signature_rs.data() + 32, 32) != 0)
-        return fail(ErrorKind::internal, "crypto", "out of memory");
+        return fail(ErrorKind::internal, reason::crypto, "out of memory");
     int rc = mbedtls_ecdsa_verify(&ec->grp, digest.data(), digest.size(), &ec->Q, &r.v, &s.v);
-    if (rc != 0) return fail(ErrorKind::rejected, "signature", mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::rejected, reason::signature, mbed_error(rc));
     return {};
 }
 
 Status Certificate::verify_ps256(ByteView message, ByteView signature) const {
-    if (key_type() != KeyType::rsa) return fail(ErrorKind::rejected, "alg", "certificate key is not RSA");
+    if (key_type() != KeyType::rsa) return fail(ErrorKind::rejected, reason::alg, "certificate key is not RSA");
     mbedtls_rsa_context* rsa = mbedtls_pk_rsa(impl_->crt.pk);
-    if (rsa == nullptr) return fail(ErrorKind::rejected, "alg", "certificate key is not RSA");
+    if (rsa == nullptr) return fail(ErrorKind::rejected, reason::alg, "certificate key is not RSA");
     if (signature.size() != mbedtls_rsa_get_len(rsa))
-        return fail(ErrorKind::rejected, "signature", "PS256 signature length differs from the modulus");
+        return fail(ErrorKind::rejected, reason::signature, "PS256 signature length differs from the modulus");
     Sha256 digest = sha256(message);
     int rc = mbedtls_rsa_rsassa_pss_verify_ext(rsa, nullptr, nullptr, MBEDTLS_RSA_PUBLIC,
                                                MBEDTLS_MD_SHA256, static_cast<unsigned>(digest.size()),
                                                digest.data(), MBEDTLS_MD_SHA256,
                                                MBEDTLS_RSA_SALT_LEN_ANY, signature.data());
-    if (rc != 0) return fail(ErrorKind::rejected, "signature", mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::rejected, reason::signature, mbed_error(rc));
     return {};
 }
 
@@ -265,7 +266,7 @@ Result<PrivateKey> PrivateKey::generate_p256() {
     int rc = mbedtls_pk_setup(&impl->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
     if (rc == 0)
         rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(impl->pk), locked_rng, nullptr);
-    if (rc != 0) return fail(ErrorKind::internal, "crypto", "key generation: " + mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::internal, reason::crypto, "key generation: " + mbed_error(rc));
     return PrivateKey(std::move(impl));
 }
 
@@ -275,18 +276,18 @@ Result<PrivateKey> PrivateKey::parse(ByteView data) {
     if (looks_like_pem(data)) buf.push_back(0);
     int rc = mbedtls_pk_parse_key(&impl->pk, buf.data(), buf.size(), nullptr, 0);
     mbedtls_platform_zeroize(buf.data(), buf.size());
-    if (rc != 0) return fail(ErrorKind::invalid_input, "key", mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::invalid_input, reason::key, mbed_error(rc));
     const mbedtls_ecp_keypair* ec =
         mbedtls_pk_get_type(&impl->pk) == MBEDTLS_PK_ECKEY ? mbedtls_pk_ec(impl->pk) : nullptr;
     if (ec == nullptr || ec->grp.id != MBEDTLS_ECP_DP_SECP256R1)
-        return fail(ErrorKind::invalid_input, "key", "not an EC P-256 private key");
+        return fail(ErrorKind::invalid_input, reason::key, "not an EC P-256 private key");
     return PrivateKey(std::move(impl));
 }
 
 Result<std::string> PrivateKey::to_pem() const {
     unsigned char buf[1024];
     int rc = mbedtls_pk_write_key_pem(&impl_->pk, buf, sizeof buf);
-    if (rc != 0) return fail(ErrorKind::internal, "crypto", mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::internal, reason::crypto, mbed_error(rc));
     std::string pem(reinterpret_cast<const char*>(buf));
     mbedtls_platform_zeroize(buf, sizeof buf);
     return pem;
@@ -295,7 +296,7 @@ Result<std::string> PrivateKey::to_pem() const {
 Result<std::string> PrivateKey::public_key_pem() const {
     unsigned char buf[1024];
     int rc = mbedtls_pk_write_pubkey_pem(&impl_->pk, buf, sizeof buf);
-    if (rc != 0) return fail(ErrorKind::internal, "crypto", mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::internal, reason::crypto, mbed_error(rc));
     return std::string(reinterpret_cast<const char*>(buf));
 }
 
@@ -303,14 +304,14 @@ Result<Bytes> PrivateKey::sign_es256(ByteView message) const {
     CP_TRY(rng_ready());
     Sha256 digest = sha256(message);
     mbedtls_ecp_keypair* ec = mbedtls_pk_ec(impl_->pk);
-    if (ec == nullptr) return fail(ErrorKind::internal, "crypto", "not an EC key");
+    if (ec == nullptr) return fail(ErrorKind::internal, reason::crypto, "not an EC key");
     Mpi r, s;
     int rc = mbedtls_ecdsa_sign(&ec->grp, &r.v, &s.v, &ec->d, digest.data(), digest.size(), locked_rng,
                                 nullptr);
     Bytes sig(64);
     if (rc == 0) rc = mbedtls_mpi_write_binary(&r.v, sig.data(), 32);
     if (rc == 0) rc = mbedtls_mpi_write_binary(&s.v, sig.data() + 32, 32);
-    if (rc != 0) return fail(ErrorKind::internal, "crypto", "ES256 sign: " + mbed_error(rc));
+    if (rc != 0) return fail(ErrorKind::internal, reason::crypto, "ES256 sign: " + mbed_error(rc));
     return sig;
 }
 
@@ -319,8 +320,8 @@ Result<Bytes> PrivateKey::self_signed_certificate(const std::string& common_name
     // The subject is written as an mbedTLS DN string; these characters would change its structure.
     if (common_name.empty() || common_name.size() > 64 ||
         common_name.find_first_of(",=+\\\"<>;") != std::string::npos)
-        return fail(ErrorKind::invalid_input, "cn", "common name must be 1-64 chars without , = + \\ \" < > ;");
-    if (days <= 0) return fail(ErrorKind::invalid_input, "days", "validity must be at least one day");
+        return fail(ErrorKind::invalid_input, reason::cn, "common name must be 1-64 chars without , = + \\ \" < > ;");
+    if (days <= 0) return fail(ErrorKind::invalid_input, reason::days, "validity must be at least one day");
     CP_TRY(rng_ready());
     std::string from = format_x509(not_before);
     std::string to = format_x509(not_before + static_cast<std::int64_t>(days) * 86400);
@@ -348,7 +349,7 @@ Result<Bytes> PrivateKey::self_signed_certificate(const std::string& common_name
     unsigned char buf[2048];
     int len = rc == 0 ? mbedtls_x509write_crt_der(&crt, buf, sizeof buf, locked_rng, nullptr) : rc;
     mbedtls_x509write_crt_free(&crt);
-    if (len < 0) return fail(ErrorKind::internal, "crypto", "certificate: " + mbed_error(len));
+    if (len < 0) return fail(ErrorKind::internal, reason::crypto, "certificate: " + mbed_error(len));
     // mbedTLS writes the DER at the end of the buffer.
     const unsigned char* start = buf + sizeof buf - static_cast<std::size_t>(len);
     return Bytes(start, start + len);

@@ -10,6 +10,7 @@
 //   "crypto"       [internal]      an unexpected mbedTLS failure
 #pragma once
 
+#include "src/crypto/reason.hpp"
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
 

@@ -1,4 +1,5 @@
 #include "src/crypto/trust_store.hpp"
+#include "src/crypto/reason.hpp"
 
 #include <atomic>
 
@@ -18,7 +19,7 @@ namespace {
 
 Result<Bytes> read_all(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "trust-store", "cannot read " + p.string());
+    if (!in) return fail(ErrorKind::io, reason::trust_store, "cannot read " + p.string());
     Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return data;
 }
@@ -65,7 +66,7 @@ Status TrustStore::add_pem_or_der(ByteView data) {
     int rc = mbedtls_x509_crt_parse(&chain, buf.data(), buf.size());
     if (rc != 0) {  // > 0: some certificates failed; refuse the whole file rather than half-trust it
         mbedtls_x509_crt_free(&chain);
-        return fail(ErrorKind::invalid_input, "certificate",
+        return fail(ErrorKind::invalid_input, reason::certificate,
                     rc > 0 ? std::to_string(rc) + " certificate(s) in the PEM do not parse"
                            : "PEM does not parse");
     }
@@ -95,7 +96,7 @@ Result<TrustStore> TrustStore::load(const std::string& path) {
     } else if (fs::is_regular_file(path, ec)) {
         files.emplace_back(path);
     } else {
-        return fail(ErrorKind::io, "trust-store", "no such file or directory: " + path);
+        return fail(ErrorKind::io, reason::trust_store, "no such file or directory: " + path);
     }
     for (const auto& f : files) {
         auto data = read_all(f);
@@ -103,7 +104,7 @@ Result<TrustStore> TrustStore::load(const std::string& path) {
         auto st = store.add_pem_or_der(*data);
         if (!st) return fail(st.error().with_context(f.string()));
     }
-    if (store.size() == 0) return fail(ErrorKind::io, "trust-store", "no certificate in " + path);
+    if (store.size() == 0) return fail(ErrorKind::io, reason::trust_store, "no certificate in " + path);
     return store;
 }
 

@@ -55,15 +55,17 @@ struct Finding {
     }
 };
 
-Reason rejection_reason(const std::string& word) noexcept {
+// The verifier's reason word (pass::reason) as this module's Reason.
+Reason rejection_reason(std::string_view word) noexcept {
+    const auto is = [word](cp::Reason r) { return word == r.view(); };
     // A known key did not sign exactly this message (or claimed another alg):
     // someone altered or forged it.
-    if (word == "signature" || word == "alg") return Reason::forged;
-    if (word == "expired") return Reason::expired;
-    if (word == "not-yet-valid") return Reason::not_yet_valid;
+    if (is(pass::reason::signature) || is(pass::reason::alg)) return Reason::forged;
+    if (is(pass::reason::expired)) return Reason::expired;
+    if (is(pass::reason::not_yet_valid)) return Reason::not_yet_valid;
     // A key we do not know: most often a trust store behind a key rotation, not
     // a forgery; a person checks it (YELLOW never opens the gate).
-    if (word == "unknown-key") return Reason::unknown_issuer;
+    if (is(pass::reason::unknown_key)) return Reason::unknown_issuer;
     // Everything else (prefix, base45, inflate, too-large, cbor, cose, claims,
     // or a word this module has not heard of) is a pass we could not read.
     return Reason::unreadable;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <random>
 #include <utility>
@@ -32,10 +33,10 @@ struct Reset {
     }
 };
 
-Failure db_error(sqlite3* db, int rc, const char* reason, const std::string& what) {
-    if (rc == SQLITE_FULL) return fail(ErrorKind::io, "disk-full", what + ": " + sqlite3_errstr(rc));
-    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return fail(ErrorKind::io, "corrupt", what + ": " + sqlite3_errstr(rc));
-    return fail(ErrorKind::io, reason, what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+Failure db_error(sqlite3* db, int rc, Reason otherwise, const std::string& what) {
+    if (rc == SQLITE_FULL) return fail(ErrorKind::io, reason::disk_full, what + ": " + sqlite3_errstr(rc));
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return fail(ErrorKind::io, reason::corrupt, what + ": " + sqlite3_errstr(rc));
+    return fail(ErrorKind::io, otherwise, what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 }
 
 int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
@@ -43,6 +44,26 @@ int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, n
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
     if (v.empty()) sqlite3_bind_null(s, i);
     else sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+// A row's columns from scan_id to direction, at parameters first .. first + 14
+// (the scans table and the carried table list them in the same order).
+void bind_row(sqlite3_stmt* s, int first, const ScanRecord& r) {
+    bind_text(s, first, r.scan_id);
+    bind_text(s, first + 1, to_string(r.type));
+    if (r.ref_seq) sqlite3_bind_int64(s, first + 2, *r.ref_seq);
+    sqlite3_bind_int64(s, first + 3, r.wall_ms);
+    sqlite3_bind_int64(s, first + 4, r.mono_ms);
+    bind_text(s, first + 5, r.pass_id);
+    bind_text(s, first + 6, r.format);
+    bind_text(s, first + 7, r.kind);
+    bind_text(s, first + 8, r.verdict);
+    bind_text(s, first + 9, r.reason);
+    if (r.temperature_c) sqlite3_bind_double(s, first + 10, *r.temperature_c);
+    bind_text(s, first + 11, r.lane);
+    bind_text(s, first + 12, r.device_id);
+    bind_text(s, first + 13, r.plate);
+    bind_text(s, first + 14, r.direction);
 }
 
 std::string col_text(sqlite3_stmt* s, int i) {
@@ -99,7 +120,7 @@ ScanRecord read_row(sqlite3_stmt* s) {
 }
 
 Status validate(const ScanRecord& r) {
-    auto bad = [](const std::string& m) { return fail(ErrorKind::invalid_input, "record", m); };
+    auto bad = [](const std::string& m) { return fail(ErrorKind::invalid_input, reason::record, m); };
     if (!r.pass_id.empty() && !is_hex32(r.pass_id)) return bad("pass_id must be 32 lower-case hex digits");
     if (r.verdict != "GREEN" && r.verdict != "YELLOW" && r.verdict != "RED") return bad("verdict must be GREEN, YELLOW or RED");
     if (r.reason.empty()) return bad("reason is empty");
@@ -136,7 +157,7 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
     int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              nullptr);
     if (rc != SQLITE_OK) {
-        auto f = db_error(db, rc, "journal-open", "open " + path);
+        auto f = db_error(db, rc, reason::journal_open, "open " + path);
         sqlite3_close(db);
         return f;
     }
@@ -150,27 +171,27 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
     {
         Stmt wal(db, "PRAGMA journal_mode=WAL");
         int wrc = wal ? sqlite3_step(wal.get()) : sqlite3_errcode(db);
-        if (wrc == SQLITE_NOTADB || wrc == SQLITE_CORRUPT) return db_error(db, wrc, "journal-open", path);
+        if (wrc == SQLITE_NOTADB || wrc == SQLITE_CORRUPT) return db_error(db, wrc, reason::journal_open, path);
         if (wrc != SQLITE_ROW || col_text(wal.get(), 0) != "wal") {
-            return fail(ErrorKind::io, "journal-open", "cannot enable WAL on " + path + ": " + sqlite3_errmsg(db));
+            return fail(ErrorKind::io, reason::journal_open, "cannot enable WAL on " + path + ": " + sqlite3_errmsg(db));
         }
     }
     if (exec(db, "PRAGMA synchronous=FULL") != SQLITE_OK || exec(db, "PRAGMA foreign_keys=OFF") != SQLITE_OK ||
         exec(db, "PRAGMA cache_size=-2048") != SQLITE_OK) {
-        return db_error(db, sqlite3_errcode(db), "journal-open", "pragmas");
+        return db_error(db, sqlite3_errcode(db), reason::journal_open, "pragmas");
     }
 
     if (j->opts_.integrity != IntegrityCheck::none) {
         Stmt chk(db, j->opts_.integrity == IntegrityCheck::full ? "PRAGMA integrity_check" : "PRAGMA quick_check");
         if (!chk || sqlite3_step(chk.get()) != SQLITE_ROW || col_text(chk.get(), 0) != "ok") {
-            return fail(ErrorKind::io, "corrupt", "integrity check failed on " + path);
+            return fail(ErrorKind::io, reason::corrupt, "integrity check failed on " + path);
         }
     }
 
     bool existed = false;
     {
         Stmt q(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'scans'");
-        if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), "journal-open", "schema");
+        if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), reason::journal_open, "schema");
         existed = sqlite3_column_int64(q.get(), 0) > 0;
     }
     // AUTOINCREMENT: a sequence number is never reused, even after every row was
@@ -206,11 +227,11 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
               " lane TEXT, device_id TEXT, plate TEXT, direction TEXT,"
               " uploaded INTEGER NOT NULL DEFAULT 0,"
               " PRIMARY KEY (epoch, seq));");
-    if (rc != SQLITE_OK) return db_error(db, rc, "journal-open", "schema");
+    if (rc != SQLITE_OK) return db_error(db, rc, reason::journal_open, "schema");
 
     {
         Stmt q(db, "SELECT value FROM meta WHERE key = 'epoch'");
-        if (!q) return db_error(db, sqlite3_errcode(db), "journal-open", "epoch");
+        if (!q) return db_error(db, sqlite3_errcode(db), reason::journal_open, "epoch");
         rc = sqlite3_step(q.get());
         if (rc == SQLITE_ROW) {
             j->epoch_ = sqlite3_column_int64(q.get(), 0);
@@ -219,14 +240,14 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
             // under the old ids); a new one draws its own.
             j->epoch_ = existed ? 0 : random_epoch();
             Stmt ins(db, "INSERT INTO meta (key, value) VALUES ('epoch', ?)");
-            if (!ins) return db_error(db, sqlite3_errcode(db), "journal-open", "epoch");
+            if (!ins) return db_error(db, sqlite3_errcode(db), reason::journal_open, "epoch");
             sqlite3_bind_int64(ins.get(), 1, j->epoch_);
             rc = sqlite3_step(ins.get());
-            if (rc != SQLITE_DONE) return db_error(db, rc, "journal-open", "epoch");
+            if (rc != SQLITE_DONE) return db_error(db, rc, reason::journal_open, "epoch");
         } else {
-            return db_error(db, rc, "journal-open", "epoch");
+            return db_error(db, rc, reason::journal_open, "epoch");
         }
-        if (j->epoch_ < 0 || j->epoch_ > kMaxEpoch) return fail(ErrorKind::io, "corrupt", "epoch out of range in " + path);
+        if (j->epoch_ < 0 || j->epoch_ > kMaxEpoch) return fail(ErrorKind::io, reason::corrupt, "epoch out of range in " + path);
     }
 
     auto& st = j->st_;
@@ -255,7 +276,7 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
     for (const Stmt* s : {&st->insert, &st->find_ref, &st->batch, &st->batch_carried, &st->mark_through,
                           &st->mark_one, &st->mark_carried, &st->tail, &st->prune, &st->count_pending, &st->begin,
                           &st->commit, &st->rollback}) {
-        if (!*s) return db_error(db, sqlite3_errcode(db), "journal-open", "prepare");
+        if (!*s) return db_error(db, sqlite3_errcode(db), reason::journal_open, "prepare");
     }
 
     {
@@ -263,7 +284,7 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
         // remembers it even when the table is empty).
         Stmt q(db, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='scans'),0),"
                    " coalesce((SELECT max(seq) FROM scans),0)), (SELECT count(*) FROM scans)");
-        if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), "journal-open", "sequence");
+        if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), reason::journal_open, "sequence");
         j->last_seq_ = sqlite3_column_int64(q.get(), 0);
         j->rows_ = sqlite3_column_int64(q.get(), 1);
     }
@@ -280,7 +301,7 @@ Status ScanJournal::check_disk_locked() const {
     if (::statvfs(dir.c_str(), &vfs) != 0) return {};  // cannot tell: let SQLite report SQLITE_FULL
     auto free_bytes = static_cast<std::int64_t>(vfs.f_bavail) * static_cast<std::int64_t>(vfs.f_frsize);
     if (free_bytes < opts_.disk_floor_bytes) {
-        return fail(ErrorKind::io, "disk-full",
+        return fail(ErrorKind::io, reason::disk_full,
                     "free " + std::to_string(free_bytes) + " B below floor " + std::to_string(opts_.disk_floor_bytes) + " B");
     }
     return {};
@@ -300,8 +321,8 @@ Result<ScanRecord> ScanJournal::append_manual(std::int64_t ref_seq, const std::s
         Reset reset{s};
         sqlite3_bind_int64(s, 1, ref_seq);
         int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) return fail(ErrorKind::not_found, "ref", "no scan with seq " + std::to_string(ref_seq));
-        if (rc != SQLITE_ROW) return db_error(db_, rc, "journal-write", "find ref");
+        if (rc == SQLITE_DONE) return fail(ErrorKind::not_found, reason::ref, "no scan with seq " + std::to_string(ref_seq));
+        if (rc != SQLITE_ROW) return db_error(db_, rc, reason::journal_write, "find ref");
         ref = read_row(s);
         ref.epoch = epoch_;
     }
@@ -329,27 +350,13 @@ Result<ScanRecord> ScanJournal::append_locked(ScanRecord r) {
 
     int rc = sqlite3_step(st_->begin.get());
     sqlite3_reset(st_->begin.get());
-    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-write", "begin");
+    if (rc != SQLITE_DONE) return db_error(db_, rc, reason::journal_write, "begin");
 
     sqlite3_stmt* s = st_->insert.get();
     {
         Reset reset{s};
         sqlite3_bind_int64(s, 1, r.seq);
-        bind_text(s, 2, r.scan_id);
-        bind_text(s, 3, to_string(r.type));
-        if (r.ref_seq) sqlite3_bind_int64(s, 4, *r.ref_seq);
-        sqlite3_bind_int64(s, 5, r.wall_ms);
-        sqlite3_bind_int64(s, 6, r.mono_ms);
-        bind_text(s, 7, r.pass_id);
-        bind_text(s, 8, r.format);
-        bind_text(s, 9, r.kind);
-        bind_text(s, 10, r.verdict);
-        bind_text(s, 11, r.reason);
-        if (r.temperature_c) sqlite3_bind_double(s, 12, *r.temperature_c);
-        bind_text(s, 13, r.lane);
-        bind_text(s, 14, r.device_id);
-        bind_text(s, 15, r.plate);
-        bind_text(s, 16, r.direction);
+        bind_row(s, 2, r);
         rc = sqlite3_step(s);
     }
     if (rc == SQLITE_DONE) {
@@ -357,7 +364,7 @@ Result<ScanRecord> ScanJournal::append_locked(ScanRecord r) {
         sqlite3_reset(st_->commit.get());
     }
     if (rc != SQLITE_DONE) {
-        auto err = db_error(db_, rc, "journal-write", "append");
+        auto err = db_error(db_, rc, reason::journal_write, "append");
         if (!sqlite3_get_autocommit(db_)) {
             sqlite3_step(st_->rollback.get());
             sqlite3_reset(st_->rollback.get());
@@ -407,7 +414,7 @@ Status ScanJournal::prune_locked(bool check_bytes, std::int64_t max_delete) {
         sqlite3_bind_int64(s, 1, want);
         rc = sqlite3_step(s);
     }
-    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-write", "prune");
+    if (rc != SQLITE_DONE) return db_error(db_, rc, reason::journal_write, "prune");
     auto removed = static_cast<std::int64_t>(sqlite3_changes(db_));
     rows_ -= removed;
     if (removed > 0) log::info(kCat, "pruned uploaded rows", {{"rows", std::to_string(removed)}});
@@ -427,7 +434,7 @@ Result<std::vector<ScanRecord>> ScanJournal::next_batch(std::size_t n) {
             out.push_back(read_row(s));
             out.back().epoch = sqlite3_column_int64(s, 17);
         }
-        if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "next_batch");
+        if (rc != SQLITE_DONE) return db_error(db_, rc, reason::journal_read, "next_batch");
     }
     if (!out.empty()) return out;
     sqlite3_stmt* s = st_->batch.get();
@@ -437,49 +444,60 @@ Result<std::vector<ScanRecord>> ScanJournal::next_batch(std::size_t n) {
         out.push_back(read_row(s));
         out.back().epoch = epoch_;
     }
-    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "next_batch");
+    if (rc != SQLITE_DONE) return db_error(db_, rc, reason::journal_read, "next_batch");
     return out;
 }
 
-Result<std::int64_t> ScanJournal::mark_carried_uploaded(std::int64_t epoch, const std::vector<std::int64_t>& seqs) {
-    std::lock_guard lock(mu_);
-    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), "journal-write", "begin");
+namespace {
+// Steps `s` once per seq in one transaction (`bind` binds the seq and whatever
+// else `s` takes); the rows changed, or a rollback and the error.
+Result<std::int64_t> step_each_seq(sqlite3* db, sqlite3_stmt* s, const std::vector<std::int64_t>& seqs,
+                                   const std::function<void(std::int64_t)>& bind, const char* what) {
+    if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db, sqlite3_errcode(db), reason::journal_write, "begin");
     std::int64_t changed = 0;
-    sqlite3_stmt* s = st_->mark_carried.get();
     for (auto seq : seqs) {
         Reset reset{s};
-        sqlite3_bind_int64(s, 1, epoch);
-        sqlite3_bind_int64(s, 2, seq);
+        bind(seq);
         int rc = sqlite3_step(s);
         if (rc != SQLITE_DONE) {
-            exec(db_, "ROLLBACK");
-            return db_error(db_, rc, "journal-write", "mark_carried");
+            exec(db, "ROLLBACK");
+            return db_error(db, rc, reason::journal_write, what);
         }
-        changed += sqlite3_changes(db_);
+        changed += sqlite3_changes(db);
     }
-    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) {
-        exec(db_, "ROLLBACK");
-        return db_error(db_, rc, "journal-write", "commit");
+    if (int rc = exec(db, "COMMIT"); rc != SQLITE_OK) {
+        exec(db, "ROLLBACK");
+        return db_error(db, rc, reason::journal_write, "commit");
     }
     return changed;
+}
+}  // namespace
+
+Result<std::int64_t> ScanJournal::mark_carried_uploaded(std::int64_t epoch, const std::vector<std::int64_t>& seqs) {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = st_->mark_carried.get();
+    return step_each_seq(db_, s, seqs, [&](std::int64_t seq) {
+        sqlite3_bind_int64(s, 1, epoch);
+        sqlite3_bind_int64(s, 2, seq);
+    }, "mark_carried");
 }
 
 Status ScanJournal::carry(const std::vector<ScanRecord>& rows, Losses lost) {
     for (const auto& r : rows) {
         CP_TRY(validate(r));
         if (r.epoch == epoch_ || r.epoch < 0 || r.epoch > kMaxEpoch)
-            return fail(ErrorKind::invalid_input, "record", "carried row with this journal's epoch");
+            return fail(ErrorKind::invalid_input, reason::record, "carried row with this journal's epoch");
         if (r.seq < 1 || r.scan_id.empty() || r.scan_id.size() > kMaxScanId)
-            return fail(ErrorKind::invalid_input, "record", "carried row without seq or scan id");
+            return fail(ErrorKind::invalid_input, reason::record, "carried row without seq or scan id");
         for (char c : r.scan_id) {
-            if (static_cast<unsigned char>(c) <= 0x20) return fail(ErrorKind::invalid_input, "record", "scan id");
+            if (static_cast<unsigned char>(c) <= 0x20) return fail(ErrorKind::invalid_input, reason::record, "scan id");
         }
     }
     std::lock_guard lock(mu_);
-    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), "journal-write", "begin");
+    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), reason::journal_write, "begin");
     auto abort = [&](int rc, const char* what) {
         exec(db_, "ROLLBACK");
-        return db_error(db_, rc, "journal-write", what);
+        return db_error(db_, rc, reason::journal_write, what);
     };
     Stmt ins(db_, "INSERT OR IGNORE INTO carried (epoch, seq, scan_id, type, ref_seq, wall_ms, mono_ms, pass_id, "
                   "format, kind, verdict, reason, temperature_c, lane, device_id, plate, direction, uploaded) "
@@ -490,21 +508,7 @@ Status ScanJournal::carry(const std::vector<ScanRecord>& rows, Losses lost) {
         Reset reset{s};
         sqlite3_bind_int64(s, 1, r.epoch);
         sqlite3_bind_int64(s, 2, r.seq);
-        bind_text(s, 3, r.scan_id);
-        bind_text(s, 4, to_string(r.type));
-        if (r.ref_seq) sqlite3_bind_int64(s, 5, *r.ref_seq);
-        sqlite3_bind_int64(s, 6, r.wall_ms);
-        sqlite3_bind_int64(s, 7, r.mono_ms);
-        bind_text(s, 8, r.pass_id);
-        bind_text(s, 9, r.format);
-        bind_text(s, 10, r.kind);
-        bind_text(s, 11, r.verdict);
-        bind_text(s, 12, r.reason);
-        if (r.temperature_c) sqlite3_bind_double(s, 13, *r.temperature_c);
-        bind_text(s, 14, r.lane);
-        bind_text(s, 15, r.device_id);
-        bind_text(s, 16, r.plate);
-        bind_text(s, 17, r.direction);
+        bind_row(s, 3, r);
         if (int rc = sqlite3_step(s); rc != SQLITE_DONE) return abort(rc, "carry");
     }
     Stmt add(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value");
@@ -523,7 +527,7 @@ Result<Losses> ScanJournal::losses() {
     std::lock_guard lock(mu_);
     Stmt q(db_, "SELECT coalesce((SELECT value FROM meta WHERE key = 'lost_rows'), 0),"
                 " coalesce((SELECT value FROM meta WHERE key = 'lost_journals'), 0)");
-    if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), "journal-read", "losses");
+    if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), reason::journal_read, "losses");
     return Losses{sqlite3_column_int64(q.get(), 0), sqlite3_column_int64(q.get(), 1)};
 }
 
@@ -533,30 +537,14 @@ Result<std::int64_t> ScanJournal::mark_uploaded_through(std::int64_t up_to) {
     Reset reset{s};
     sqlite3_bind_int64(s, 1, up_to);
     int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-write", "mark_uploaded");
+    if (rc != SQLITE_DONE) return db_error(db_, rc, reason::journal_write, "mark_uploaded");
     return static_cast<std::int64_t>(sqlite3_changes(db_));
 }
 
 Result<std::int64_t> ScanJournal::mark_uploaded(const std::vector<std::int64_t>& seqs) {
     std::lock_guard lock(mu_);
-    if (exec(db_, "BEGIN IMMEDIATE") != SQLITE_OK) return db_error(db_, sqlite3_errcode(db_), "journal-write", "begin");
-    std::int64_t changed = 0;
     sqlite3_stmt* s = st_->mark_one.get();
-    for (auto seq : seqs) {
-        Reset reset{s};
-        sqlite3_bind_int64(s, 1, seq);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-            exec(db_, "ROLLBACK");
-            return db_error(db_, rc, "journal-write", "mark_uploaded");
-        }
-        changed += sqlite3_changes(db_);
-    }
-    if (int rc = exec(db_, "COMMIT"); rc != SQLITE_OK) {
-        exec(db_, "ROLLBACK");
-        return db_error(db_, rc, "journal-write", "commit");
-    }
-    return changed;
+    return step_each_seq(db_, s, seqs, [s](std::int64_t seq) { sqlite3_bind_int64(s, 1, seq); }, "mark_uploaded");
 }
 
 Result<std::vector<ScanRecord>> ScanJournal::tail(std::size_t n) {
@@ -570,7 +558,7 @@ Result<std::vector<ScanRecord>> ScanJournal::tail(std::size_t n) {
         out.push_back(read_row(s));
         out.back().epoch = epoch_;
     }
-    if (rc != SQLITE_DONE) return db_error(db_, rc, "journal-read", "tail");
+    if (rc != SQLITE_DONE) return db_error(db_, rc, reason::journal_read, "tail");
     return out;
 }
 
@@ -582,7 +570,7 @@ Result<ScanJournal::Stats> ScanJournal::stats() {
     sqlite3_stmt* s = st_->count_pending.get();
     {
         Reset reset{s};
-        if (sqlite3_step(s) != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), "journal-read", "stats");
+        if (sqlite3_step(s) != SQLITE_ROW) return db_error(db_, sqlite3_errcode(db_), reason::journal_read, "stats");
         st.pending = sqlite3_column_int64(s, 0);
     }
     Stmt pc(db_, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()),"
@@ -595,23 +583,23 @@ Result<ScanJournal::Stats> ScanJournal::stats() {
 
 Result<Backlog> read_backlog(const std::string& path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) return fail(ErrorKind::not_found, "journal-missing", "no journal at " + path);
+    if (!std::filesystem::is_regular_file(path, ec)) return fail(ErrorKind::not_found, reason::journal_missing, "no journal at " + path);
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
     struct Close {
         sqlite3* db;
         ~Close() { sqlite3_close(db); }
     } close{db};
-    if (rc != SQLITE_OK) return db_error(db, rc, "journal-read", "open " + path);
+    if (rc != SQLITE_OK) return db_error(db, rc, reason::journal_read, "open " + path);
     sqlite3_busy_timeout(db, 2000);  // the daemon's commit holds the WAL briefly
     Backlog b;
     {
         Stmt q(db, "SELECT (SELECT count(*) FROM scans), (SELECT count(*) FROM scans WHERE uploaded = 0),"
                    " coalesce((SELECT max(seq) FROM scans), 0),"
                    " (SELECT min(wall_ms) FROM scans WHERE uploaded = 0)");
-        if (!q) return db_error(db, sqlite3_errcode(db), "journal-read", path + " is not a scan journal");
+        if (!q) return db_error(db, sqlite3_errcode(db), reason::journal_read, path + " is not a scan journal");
         rc = sqlite3_step(q.get());
-        if (rc != SQLITE_ROW) return db_error(db, rc, "journal-read", "read " + path);
+        if (rc != SQLITE_ROW) return db_error(db, rc, reason::journal_read, "read " + path);
         b.rows = sqlite3_column_int64(q.get(), 0);
         b.pending = sqlite3_column_int64(q.get(), 1);
         b.last_seq = sqlite3_column_int64(q.get(), 2);

@@ -28,6 +28,22 @@
 
 struct sqlite3;
 
+// Error reasons: [io] "corrupt" (integrity check or header fails: the daemon moves the
+// file aside and starts a new journal), [io] "disk-full" (the file system or the
+// journal's size cap is full), [io] "journal-open" / "journal-read" / "journal-write"
+// (any other SQLite failure), [not_found] "journal-missing",
+// [invalid_input] "record" (a row that breaks the journal's rules), [not_found] "ref".
+namespace cp::journal::reason {
+inline constexpr Reason corrupt{"corrupt"};
+inline constexpr Reason disk_full{"disk-full"};
+inline constexpr Reason journal_missing{"journal-missing"};
+inline constexpr Reason journal_open{"journal-open"};
+inline constexpr Reason journal_read{"journal-read"};
+inline constexpr Reason journal_write{"journal-write"};
+inline constexpr Reason record{"record"};
+inline constexpr Reason ref{"ref"};
+}  // namespace cp::journal::reason
+
 namespace cp::journal {
 
 enum class RowType { scan, manual };

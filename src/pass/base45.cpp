@@ -1,4 +1,5 @@
 #include "src/pass/base45.hpp"
+#include "src/pass/reason.hpp"
 
 #include <array>
 #include <cstdint>
@@ -40,7 +41,7 @@ std::string base45_encode(ByteView data) {
 
 Result<Bytes> base45_decode(std::string_view text) {
     if (text.size() % 3 == 1)
-        return fail(ErrorKind::invalid_input, "base45", "length leaves a single character");
+        return fail(ErrorKind::invalid_input, reason::base45, "length leaves a single character");
     Bytes out;
     out.reserve(text.size() / 3 * 2 + 1);
     for (std::size_t i = 0; i < text.size(); i += 3) {
@@ -49,18 +50,18 @@ Result<Bytes> base45_decode(std::string_view text) {
         for (std::size_t j = 0; j < n; ++j) {
             std::int8_t d = kTable[static_cast<unsigned char>(text[i + j])];
             if (d < 0)
-                return fail(ErrorKind::invalid_input, "base45",
+                return fail(ErrorKind::invalid_input, reason::base45,
                             "character outside the alphabet at " + std::to_string(i + j));
             v[j] = static_cast<unsigned>(d);
         }
         unsigned value = v[0] + v[1] * 45 + v[2] * 2025;
         if (n == 3) {
             if (value > 0xffff)
-                return fail(ErrorKind::invalid_input, "base45", "triplet value above 65535");
+                return fail(ErrorKind::invalid_input, reason::base45, "triplet value above 65535");
             out.push_back(static_cast<std::uint8_t>(value >> 8));
             out.push_back(static_cast<std::uint8_t>(value & 0xff));
         } else {
-            if (value > 0xff) return fail(ErrorKind::invalid_input, "base45", "pair value above 255");
+            if (value > 0xff) return fail(ErrorKind::invalid_input, reason::base45, "pair value above 255");
             out.push_back(static_cast<std::uint8_t>(value));
         }
     }

@@ -1,4 +1,5 @@
 #include "src/pass/cbor.hpp"
+#include "src/pass/reason.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -117,13 +118,13 @@ Status precheck(ByteView data) {
         w.remaining = data.size() - offset;
         cbor_decoder_result r = cbor_stream_decode(data.data() + offset, data.size() - offset, &kCallbacks, &w);
         if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
-            return fail(ErrorKind::invalid_input, "cbor",
+            return fail(ErrorKind::invalid_input, reason::cbor,
                         r.status == CBOR_DECODER_NEDATA ? "truncated CBOR" : "malformed CBOR");
         offset += r.read;
-        if (w.error) return fail(ErrorKind::invalid_input, "cbor", "CBOR too deep or lengths beyond the input");
+        if (w.error) return fail(ErrorKind::invalid_input, reason::cbor, "CBOR too deep or lengths beyond the input");
     }
-    if (!w.root_done) return fail(ErrorKind::invalid_input, "cbor", "truncated CBOR");
-    if (offset != data.size()) return fail(ErrorKind::invalid_input, "cbor", "bytes after the CBOR item");
+    if (!w.root_done) return fail(ErrorKind::invalid_input, reason::cbor, "truncated CBOR");
+    if (offset != data.size()) return fail(ErrorKind::invalid_input, reason::cbor, "bytes after the CBOR item");
     return {};
 }
 
@@ -196,13 +197,13 @@ nlohmann::json json_of(const cbor_item_t* item) {
 }  // namespace
 
 Result<Item> decode(ByteView data) {
-    if (data.empty()) return fail(ErrorKind::invalid_input, "cbor", "empty CBOR");
+    if (data.empty()) return fail(ErrorKind::invalid_input, reason::cbor, "empty CBOR");
     CP_TRY(precheck(data));
     cbor_load_result res{};
     Item item(cbor_load(data.data(), data.size(), &res));
     if (!item || res.error.code != CBOR_ERR_NONE)
-        return fail(ErrorKind::invalid_input, "cbor", "libcbor could not decode the item");
-    if (res.read != data.size()) return fail(ErrorKind::invalid_input, "cbor", "bytes after the CBOR item");
+        return fail(ErrorKind::invalid_input, reason::cbor, "libcbor could not decode the item");
+    if (res.read != data.size()) return fail(ErrorKind::invalid_input, reason::cbor, "bytes after the CBOR item");
     return item;
 }
 
@@ -223,7 +224,7 @@ Result<Bytes> encode(const cbor_item_t* item) {
     std::size_t len = cbor_serialize_alloc(const_cast<cbor_item_t*>(item), &buf, &cap);
     if (len == 0 || buf == nullptr) {
         std::free(buf);
-        return fail(ErrorKind::internal, "cbor", "serialisation failed");
+        return fail(ErrorKind::internal, reason::cbor, "serialisation failed");
     }
     Bytes out(buf, buf + len);
     std::free(buf);

@@ -1,4 +1,5 @@
 #include "src/pass/claims.hpp"
+#include "src/pass/reason.hpp"
 
 #include "src/crypto/crypto.hpp"
 #include "src/pass/cbor.hpp"
@@ -19,7 +20,7 @@ constexpr std::int64_t kClaimPass = -65537;
 constexpr std::int64_t kClaimHcert = -260;
 constexpr std::size_t kMaxNameChars = 32;
 
-Failure bad(std::string what) { return fail(ErrorKind::invalid_input, "claims", std::move(what)); }
+Failure bad(std::string what) { return fail(ErrorKind::invalid_input, reason::claims, std::move(what)); }
 
 // CWT NumericDate: an integer (CP1), or for HC1 also a float (RFC 8392 allows it).
 std::optional<std::int64_t> numeric_date(const cbor_item_t* item, bool allow_float) {
@@ -224,7 +225,7 @@ Result<Bytes> encode_cp1_claims(const Pass& p) {
     std::size_t n = std::size_t{4} + (p.grid.empty() ? 0u : 1u) + (p.plate.empty() ? 0u : 1u) + (p.entry ? 1u : 0u) + (p.id_hash ? 1u : 0u);
     cbor::Item pm(cbor_new_definite_map(n));
     cbor::Item claims(cbor_new_definite_map(4));
-    if (!pm || !claims) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!pm || !claims) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     bool ok = add(pm.get(), text("v"), integer(1));
     ok = ok && add(pm.get(), text("id"), cbor_move(cbor_build_bytestring(p.id.data(), p.id.size())));
     ok = ok && add(pm.get(), text("k"), text(to_string(p.kind)));
@@ -233,7 +234,7 @@ Result<Bytes> encode_cp1_claims(const Pass& p) {
     if (!p.plate.empty()) ok = ok && add(pm.get(), text("p"), text(p.plate));
     if (p.entry) {
         cbor::Item e(cbor_new_definite_map(3));
-        if (!e) return fail(ErrorKind::internal, "cbor", "out of memory");
+        if (!e) return fail(ErrorKind::internal, reason::cbor, "out of memory");
         ok = ok && add(e.get(), text("o"), text(p.entry->origin));
         ok = ok && add(e.get(), text("a"), integer(p.entry->expected_arrival));
         ok = ok && add(e.get(), text("t"), text(p.entry->transport));
@@ -244,7 +245,7 @@ Result<Bytes> encode_cp1_claims(const Pass& p) {
     ok = ok && add(claims.get(), integer(kClaimIat), integer(p.issued_at));
     ok = ok && add(claims.get(), integer(kClaimExp), integer(p.expires_at));
     ok = ok && add(claims.get(), integer(kClaimPass), pm.get());
-    if (!ok) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!ok) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     return cbor::encode(claims.get());
 }
 

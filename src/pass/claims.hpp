@@ -5,6 +5,7 @@
 
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
+#include "src/pass/reason.hpp"
 #include "src/pass/pass.hpp"
 
 #include <cstddef>

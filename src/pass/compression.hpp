@@ -3,6 +3,7 @@
 
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
+#include "src/pass/reason.hpp"
 
 #include <cstddef>
 

@@ -1,4 +1,5 @@
 #include "src/pass/cose.hpp"
+#include "src/pass/reason.hpp"
 
 #include "src/pass/cbor.hpp"
 
@@ -12,22 +13,22 @@ constexpr std::int64_t kLabelAlg = 1;
 constexpr std::int64_t kLabelKid = 4;
 
 Result<CoseHeader> parse_header(const cbor_item_t* map) {
-    if (map == nullptr || !cbor_isa_map(map)) return fail(ErrorKind::invalid_input, "cose", "header is not a map");
-    if (cbor::has_duplicate_keys(map)) return fail(ErrorKind::invalid_input, "cose", "duplicate header label");
+    if (map == nullptr || !cbor_isa_map(map)) return fail(ErrorKind::invalid_input, reason::cose, "header is not a map");
+    if (cbor::has_duplicate_keys(map)) return fail(ErrorKind::invalid_input, reason::cose, "duplicate header label");
     CoseHeader h;
     cbor_pair* pairs = cbor_map_handle(map);
     for (std::size_t i = 0; i < cbor_map_size(map); ++i) {
         auto key = cbor::key_of(pairs[i].key);
-        if (!key) return fail(ErrorKind::invalid_input, "cose", "header label is neither int nor text");
+        if (!key) return fail(ErrorKind::invalid_input, reason::cose, "header label is neither int nor text");
         if (key->is_text) continue;
         if (key->number == kLabelAlg) {
             h.alg_present = true;
             h.alg = cbor::as_int(pairs[i].value);  // a text alg stays nullopt: unsupported
             if (!h.alg && !cbor_isa_string(pairs[i].value))
-                return fail(ErrorKind::invalid_input, "cose", "alg is neither int nor text");
+                return fail(ErrorKind::invalid_input, reason::cose, "alg is neither int nor text");
         } else if (key->number == kLabelKid) {
             h.kid = cbor::as_bytes(pairs[i].value);
-            if (!h.kid) return fail(ErrorKind::invalid_input, "cose", "kid is not a byte string");
+            if (!h.kid) return fail(ErrorKind::invalid_input, reason::cose, "kid is not a byte string");
         }
     }
     return h;
@@ -49,7 +50,7 @@ std::optional<std::int64_t> pick_alg(const CoseSign1& msg, HeaderRules rules, Co
     bool allowed = alg && (*alg == kAlgES256 || (rules == HeaderRules::hcert && *alg == kAlgPS256));
     if (allowed) return alg;
     v.state = SignatureState::unsupported_alg;
-    v.reason = "alg";
+    v.reason = reason::alg.code;
     v.detail = !alg_present ? "no alg in the protected header"
                : alg        ? "alg " + std::to_string(*alg) + " not allowed"
                             : "alg is not an integer";
@@ -62,7 +63,7 @@ CoseVerification verify_with(const CoseSign1& msg, const std::vector<const crypt
     v.kid = kid;
     if (certs.empty()) {
         v.state = SignatureState::unknown_key;
-        v.reason = "unknown-key";
+        v.reason = reason::unknown_key.code;
         v.detail = kid_lookup_done ? "no trusted certificate for kid " + to_hex(kid) : "no kid";
         return v;
     }
@@ -81,7 +82,7 @@ CoseVerification verify_with(const CoseSign1& msg, const std::vector<const crypt
         last = st.error().message;
     }
     v.state = SignatureState::invalid;
-    v.reason = "signature";
+    v.reason = reason::signature.code;
     v.detail = "signature does not verify with " + std::to_string(certs.size()) + " certificate(s): " + last;
     return v;
 }
@@ -123,30 +124,30 @@ Result<CoseSign1> parse_cose_sign1(ByteView data) {
     if (data.size() >= 2 && data[0] == 0xd8 && data[1] == kTagCwt) {
         data = data.subspan(2);
         if (data.empty() || data[0] != 0xc0 + kTagCoseSign1)
-            return fail(ErrorKind::invalid_input, "cose", "CWT tag 61 must wrap tag 18");
+            return fail(ErrorKind::invalid_input, reason::cose, "CWT tag 61 must wrap tag 18");
     }
     if (!data.empty() && data[0] == 0xc0 + kTagCoseSign1) data = data.subspan(1);
     auto item = cbor::decode(data);
     if (!item) return fail(item.error());
     const cbor_item_t* top = item->get();
     if (cbor_isa_tag(top))
-        return fail(ErrorKind::invalid_input, "cose", "tag " + std::to_string(cbor_tag_value(top)) + " is not COSE_Sign1");
+        return fail(ErrorKind::invalid_input, reason::cose, "tag " + std::to_string(cbor_tag_value(top)) + " is not COSE_Sign1");
     if (!cbor_isa_array(top) || cbor_array_size(top) != 4)
-        return fail(ErrorKind::invalid_input, "cose", "COSE_Sign1 must be an array of 4");
+        return fail(ErrorKind::invalid_input, reason::cose, "COSE_Sign1 must be an array of 4");
     cbor_item_t** parts = cbor_array_handle(top);
     CoseSign1 msg;
     auto prot = cbor::as_bytes(parts[0]);
     auto payload = cbor::as_bytes(parts[2]);
     auto sig = cbor::as_bytes(parts[3]);
-    if (!prot) return fail(ErrorKind::invalid_input, "cose", "protected header is not a byte string");
-    if (!payload) return fail(ErrorKind::invalid_input, "cose", "payload is not a byte string");
-    if (!sig) return fail(ErrorKind::invalid_input, "cose", "signature is not a byte string");
+    if (!prot) return fail(ErrorKind::invalid_input, reason::cose, "protected header is not a byte string");
+    if (!payload) return fail(ErrorKind::invalid_input, reason::cose, "payload is not a byte string");
+    if (!sig) return fail(ErrorKind::invalid_input, reason::cose, "signature is not a byte string");
     msg.protected_bstr = std::move(*prot);
     msg.payload = std::move(*payload);
     msg.signature = std::move(*sig);
     if (!msg.protected_bstr.empty()) {  // a zero-length bstr stands for an empty map
         auto ph = cbor::decode(msg.protected_bstr);
-        if (!ph) return fail(ErrorKind::invalid_input, "cose", "protected header: " + ph.error().message);
+        if (!ph) return fail(ErrorKind::invalid_input, reason::cose, "protected header: " + ph.error().message);
         auto h = parse_header(ph->get());
         if (!h) return fail(h.error());
         msg.protected_header = *h;
@@ -194,12 +195,12 @@ Bytes sig_structure(ByteView protected_bstr, ByteView payload) {
 
 Result<Bytes> encode_protected_header(std::int64_t alg, ByteView kid) {
     cbor::Item map(cbor_new_definite_map(2));
-    if (!map) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!map) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     cbor_item_t* alg_item = cbor::build_int(alg);
     bool ok = cbor_map_add(map.get(), cbor_pair{cbor_move(cbor_build_uint8(1)), cbor_move(alg_item)});
     ok = ok && cbor_map_add(map.get(), cbor_pair{cbor_move(cbor_build_uint8(4)),
                                                  cbor_move(cbor_build_bytestring(kid.data(), kid.size()))});
-    if (!ok) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!ok) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     return cbor::encode(map.get());
 }
 
@@ -211,19 +212,19 @@ Result<Bytes> build_cose_sign1(ByteView protected_bstr, ByteView unprotected_map
     } else {
         auto u = cbor::decode(unprotected_map);
         if (!u || !cbor_isa_map(u->get()))
-            return fail(ErrorKind::invalid_input, "cose", "unprotected header is not a CBOR map");
+            return fail(ErrorKind::invalid_input, reason::cose, "unprotected header is not a CBOR map");
         unprot = std::move(*u);
     }
     cbor::Item arr(cbor_new_definite_array(4));
-    if (!arr || !unprot) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!arr || !unprot) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     bool ok = cbor_array_push(arr.get(), cbor_move(cbor_build_bytestring(protected_bstr.data(), protected_bstr.size())));
     ok = ok && cbor_array_push(arr.get(), unprot.get());
     ok = ok && cbor_array_push(arr.get(), cbor_move(cbor_build_bytestring(payload.data(), payload.size())));
     ok = ok && cbor_array_push(arr.get(), cbor_move(cbor_build_bytestring(signature.data(), signature.size())));
-    if (!ok) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!ok) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     if (!tag18) return cbor::encode(arr.get());
     cbor::Item tagged(cbor_build_tag(kTagCoseSign1, arr.get()));
-    if (!tagged) return fail(ErrorKind::internal, "cbor", "out of memory");
+    if (!tagged) return fail(ErrorKind::internal, reason::cbor, "out of memory");
     return cbor::encode(tagged.get());
 }
 
@@ -248,7 +249,7 @@ CoseVerification verify_headers_then(const CoseSign1& msg, HeaderRules rules,
     bool have = false;
     if (auto bad = pick_kid(msg, rules, kid, have)) {
         CoseVerification v;
-        v.reason = "cose";
+        v.reason = reason::cose.code;
         v.detail = *bad;
         return v;
     }
@@ -279,10 +280,14 @@ CoseVerification verify_cose_sign1(const CoseSign1& msg, const crypto::Certifica
 namespace {
 Result<Bytes> open_result(CoseSign1&& msg, const CoseVerification& v) {
     if (v.state == SignatureState::valid) return std::move(msg.payload);
-    ErrorKind kind = *v.reason == "cose" ? ErrorKind::invalid_input : ErrorKind::rejected;
-    return fail(kind, *v.reason, v.detail);
+    return fail(v.error());
 }
 }  // namespace
+
+Error CoseVerification::error() const {
+    return Error{is(reason::cose) ? ErrorKind::invalid_input : ErrorKind::rejected,
+                 reason.value_or(reason::signature.code), detail};
+}
 
 Result<Bytes> cose_sign1_open(ByteView data, const crypto::TrustStore& store) {
     auto msg = parse_cose_sign1(data);

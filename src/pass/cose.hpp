@@ -10,6 +10,7 @@
 #include "src/common/result.hpp"
 #include "src/crypto/crypto.hpp"
 #include "src/crypto/trust_store.hpp"
+#include "src/pass/reason.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -69,6 +70,11 @@ struct CoseVerification {
     std::string detail;
     Bytes kid;                           // the kid used for the look-up (may be empty)
     const crypto::Certificate* signer = nullptr;
+
+    bool is(Reason r) const { return reason && *reason == r.view(); }
+    // A failed verification as an Error: [invalid_input] "cose", else [rejected]
+    // with the reason ("signature" when none was set).
+    Error error() const;
 };
 
 // Verifies a parsed message against every trusted certificate sharing its kid.

@@ -1,4 +1,5 @@
 #include "src/pass/issuer.hpp"
+#include "src/pass/reason.hpp"
 
 #include "src/pass/base45.hpp"
 #include "src/pass/claims.hpp"
@@ -14,7 +15,7 @@ Result<std::string> qr_text_from_cose(std::string_view prefix, ByteView cose) {
 }
 
 Result<std::string> issue_cp1(const Pass& pass, const crypto::PrivateKey& key, ByteView kid) {
-    if (kid.size() != 8) return fail(ErrorKind::invalid_input, "cose", "kid must be 8 bytes");
+    if (kid.size() != 8) return fail(ErrorKind::invalid_input, reason::cose, "kid must be 8 bytes");
     auto claims = encode_cp1_claims(pass);
     if (!claims) return fail(claims.error());
     auto cose = cose_sign1_sign(*claims, key, kid);

@@ -2,6 +2,7 @@
 // or an EU Digital COVID Certificate, HC1). Pure data: no I/O, no OpenCV, no logging.
 #pragma once
 
+#include "src/pass/reason.hpp"
 #include "src/common/bytes.hpp"
 
 #include <array>

@@ -1,4 +1,5 @@
 #include "src/pass/verifier.hpp"
+#include "src/pass/reason.hpp"
 
 #include "src/pass/base45.hpp"
 #include "src/pass/claims.hpp"
@@ -28,7 +29,7 @@ bool is_expired(Format format, const Pass& p, std::int64_t now, std::int64_t ske
 Result<std::pair<Format, std::string_view>> split_prefix(std::string_view text) {
     if (text.starts_with("CP1:")) return std::pair{Format::cp1, text.substr(4)};
     if (text.starts_with("HC1:")) return std::pair{Format::hc1, text.substr(4)};
-    return fail(ErrorKind::invalid_input, "prefix", "text does not start with CP1: or HC1:");
+    return fail(ErrorKind::invalid_input, reason::prefix, "text does not start with CP1: or HC1:");
 }
 
 PassVerifier::PassVerifier(const crypto::TrustStore& store, VerifierOptions options)
@@ -37,7 +38,7 @@ PassVerifier::PassVerifier(const crypto::TrustStore& store, VerifierOptions opti
 Verification PassVerifier::verify(std::string_view text, std::int64_t now) const {
     Verification v;
     if (text.size() > kMaxQrText)
-        return reject(v, Error(ErrorKind::invalid_input, "too-large", "QR text longer than 16 KiB"));
+        return reject(v, Error(ErrorKind::invalid_input, reason::too_large, "QR text longer than 16 KiB"));
     auto split = split_prefix(text);
     if (!split) return reject(v, split.error());
     v.format = split->first;
@@ -52,7 +53,7 @@ Verification PassVerifier::verify_cose(Format format, ByteView cose, std::int64_
     Verification v;
     v.format = format;
     if (cose.size() > kMaxInflated)
-        return reject(v, Error(ErrorKind::invalid_input, "too-large", "COSE larger than 64 KiB"));
+        return reject(v, Error(ErrorKind::invalid_input, reason::too_large, "COSE larger than 64 KiB"));
     auto msg = parse_cose_sign1(cose);
     if (!msg) return reject(v, msg.error());
 
@@ -84,7 +85,7 @@ Verification PassVerifier::verify_cose(Format format, ByteView cose, std::int64_
 
 void PassVerifier::recheck_time(Verification& v, std::int64_t now) const {
     if (!v.pass || !v.format || v.signature != SignatureState::valid) return;
-    if (v.reason && *v.reason != "expired" && *v.reason != "not-yet-valid") return;
+    if (!v.verified_but_for_time()) return;
     const std::int64_t skew = options_.skew_seconds;
     const bool expired = is_expired(*v.format, *v.pass, now, skew);
     // Arithmetic only on now and skew, as in is_expired().
@@ -93,9 +94,9 @@ void PassVerifier::recheck_time(Verification& v, std::int64_t now) const {
     v.reason.reset();
     v.detail.clear();
     if (not_yet_valid) {
-        v = reject(std::move(v), Error(ErrorKind::rejected, "not-yet-valid", "issued after now + skew"));
+        v = reject(std::move(v), Error(ErrorKind::rejected, reason::not_yet_valid, "issued after now + skew"));
     } else if (expired) {
-        v = reject(std::move(v), Error(ErrorKind::rejected, "expired", "expired before now - skew"));
+        v = reject(std::move(v), Error(ErrorKind::rejected, reason::expired, "expired before now - skew"));
     }
 }
 

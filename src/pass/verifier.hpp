@@ -40,6 +40,12 @@ struct Verification {
     std::optional<Pass> pass;
 
     bool verified() const { return !reason.has_value(); }
+    bool is(Reason r) const { return reason && *reason == r.view(); }
+    // Verified, or refused only for its validity period ("expired", "not-yet-valid"):
+    // the outcome recheck_time() can update.
+    bool verified_but_for_time() const {
+        return verified() || is(reason::expired) || is(reason::not_yet_valid);
+    }
 };
 
 // "CP1:"/"HC1:" prefix → format and the Base45 text. Errors: invalid_input/"prefix".

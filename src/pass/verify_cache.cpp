@@ -24,7 +24,7 @@ std::optional<Verification> VerificationCache::find(const PassVerifier& verifier
 
 void VerificationCache::store(const PassVerifier& verifier, std::string_view text, const Verification& v) {
     if (capacity_ == 0 || text.size() > kMaxKey || !v.pass || v.signature != SignatureState::valid) return;
-    if (v.reason && *v.reason != "expired" && *v.reason != "not-yet-valid") return;
+    if (!v.verified_but_for_time()) return;
     sync_generation(verifier);
     if (auto it = map_.find(text); it != map_.end()) {
         it->second->second = v;

@@ -1,5 +1,6 @@
 #include "src/status/list_format.hpp"
 #include "src/status/version_floor.hpp"
+#include "src/status/reason.hpp"
 
 #include "src/pass/cbor.hpp"
 #include "src/pass/cose.hpp"
@@ -18,7 +19,7 @@ enum Key : std::int64_t {
     kFormat = 1, kKind = 2, kVersion = 3, kBase = 4, kCreated = 5, kCount = 6, kDigest = 7, kReasons = 8, kIssuer = 9,
 };
 
-Failure bad(const std::string& m) { return fail(ErrorKind::invalid_input, "list-format", m); }
+Failure bad(const std::string& m) { return fail(ErrorKind::invalid_input, reason::list_format, m); }
 
 // A minimal canonical CBOR writer: the header has only ints, strings and one array.
 void put_head(Bytes& out, std::uint8_t major, std::uint64_t v) {
@@ -266,7 +267,7 @@ Status write_list_file(const std::string& path, ListHeader header, std::span<con
     Bytes prefix;
     put_prefix(prefix, *cose);
     std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) return fail(ErrorKind::io, "io", "cannot create " + path + ": " + std::strerror(errno));
+    if (!f) return fail(ErrorKind::io, reason::io, "cannot create " + path + ": " + std::strerror(errno));
     bool ok = std::fwrite(prefix.data(), 1, prefix.size(), f) == prefix.size();
     std::vector<std::uint8_t> buf;
     buf.reserve(4096 * kRecordSize);
@@ -282,7 +283,7 @@ Status write_list_file(const std::string& path, ListHeader header, std::span<con
     ok = (std::fclose(f) == 0) && ok;
     if (!ok) {
         std::remove(path.c_str());
-        return fail(ErrorKind::io, "io", "cannot write " + path);
+        return fail(ErrorKind::io, reason::io, "cannot write " + path);
     }
     return {};
 }
@@ -315,13 +316,13 @@ Result<std::size_t> MemorySource::read(std::uint8_t* out, std::size_t n) {
 
 Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return fail(ErrorKind::io, "io", "cannot open " + path + ": " + std::strerror(errno));
+    if (!f) return fail(ErrorKind::io, reason::io, "cannot open " + path + ": " + std::strerror(errno));
     return std::unique_ptr<FileSource>(new FileSource(f));
 }
 FileSource::~FileSource() { std::fclose(f_); }
 Result<std::size_t> FileSource::read(std::uint8_t* out, std::size_t n) {
     std::size_t k = std::fread(out, 1, n, f_);
-    if (k == 0 && std::ferror(f_)) return fail(ErrorKind::io, "io", "read error");
+    if (k == 0 && std::ferror(f_)) return fail(ErrorKind::io, reason::io, "read error");
     return k;
 }
 
@@ -348,11 +349,7 @@ Result<std::unique_ptr<ListReader>> ListReader::open(ByteSource& src, const cryp
     auto msg = pass::parse_cose_sign1(cose);
     if (!msg) return fail(msg.error());
     auto v = pass::verify_cose_sign1(*msg, trust, pass::HeaderRules::strict);
-    if (v.state != pass::SignatureState::valid) {
-        std::string reason = v.reason.value_or("signature");
-        return fail(reason == "cose" ? ErrorKind::invalid_input : ErrorKind::rejected, reason,
-                    "status list signature: " + v.detail);
-    }
+    if (v.state != pass::SignatureState::valid) return fail(v.error().with_context("status list signature"));
     auto h = decode_header(msg->payload);
     if (!h) return fail(h.error());
     return std::unique_ptr<ListReader>(new ListReader(src, std::move(h).value(), v.kid));
@@ -360,7 +357,7 @@ Result<std::unique_ptr<ListReader>> ListReader::open(ByteSource& src, const cryp
 
 Result<std::size_t> ListReader::next(std::span<ListEntry> out) {
     if (done_) return std::size_t{0};
-    if (out.empty()) return fail(ErrorKind::internal, "list-format", "next() needs room for one entry");
+    if (out.empty()) return fail(ErrorKind::internal, reason::list_format, "next() needs room for one entry");
     const std::uint64_t left = header_.entry_count - read_;
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size()));
     if (want == 0) {
@@ -370,7 +367,7 @@ Result<std::size_t> ListReader::next(std::span<ListEntry> out) {
         if (!more) return fail(more.error());
         if (*more != 0) return bad("bytes after the last entry");
         if (hash_->finish() != header_.entries_sha256)
-            return fail(ErrorKind::rejected, "list-digest", "entries do not match the signed digest");
+            return fail(ErrorKind::rejected, reason::list_digest, "entries do not match the signed digest");
         done_ = true;
         return std::size_t{0};
     }

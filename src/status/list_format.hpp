@@ -15,6 +15,7 @@
 
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
+#include "src/status/reason.hpp"
 #include "src/crypto/crypto.hpp"
 #include "src/crypto/trust_store.hpp"
 #include "src/pass/pass.hpp"

@@ -11,6 +11,7 @@
 // answer comes from one list. Delta: one transaction on <path>; rollback journal
 // keeps it atomic, also across a power loss.
 #include "src/status/store.hpp"
+#include "src/status/reason.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/sqlite_stmt.hpp"
@@ -50,7 +51,7 @@ struct Db {
 int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
 
 Failure db_fail(sqlite3* db, int rc, const char* reason, const std::string& what) {
-    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return fail(ErrorKind::io, "corrupt", what + ": " + sqlite3_errstr(rc));
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return fail(ErrorKind::io, reason::corrupt, what + ": " + sqlite3_errstr(rc));
     return fail(ErrorKind::io, reason, what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 }
 
@@ -76,10 +77,10 @@ std::optional<FileId> file_id(const std::string& path) {
 
 Status fsync_path(const std::string& path, bool dir) {
     int fd = ::open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0) return fail(ErrorKind::io, "status-write", "open for fsync " + path + ": " + std::strerror(errno));
+    if (fd < 0) return fail(ErrorKind::io, reason::status_write, "open for fsync " + path + ": " + std::strerror(errno));
     int rc = ::fsync(fd);
     ::close(fd);
-    if (rc != 0) return fail(ErrorKind::io, "status-write", "fsync " + path + ": " + std::strerror(errno));
+    if (rc != 0) return fail(ErrorKind::io, reason::status_write, "fsync " + path + ": " + std::strerror(errno));
     return {};
 }
 
@@ -100,14 +101,14 @@ Result<ListInfo> read_meta(sqlite3* db, std::vector<std::string>* reasons) {
         else if (k == "issuer") info.issuer = col_text(q.get(), 1);
     }
     if (rc != SQLITE_DONE) return db_fail(db, rc, "status-read", "meta");
-    if (seen != 2) return fail(ErrorKind::io, "corrupt", "meta without version/created_at");
+    if (seen != 2) return fail(ErrorKind::io, reason::corrupt, "meta without version/created_at");
     if (reasons) {
         reasons->clear();
         Stmt r(db, "SELECT idx, text FROM reasons ORDER BY idx");
         if (!r) return db_fail(db, SQLITE_CORRUPT, "status-read", "no reasons table");
         while ((rc = sqlite3_step(r.get())) == SQLITE_ROW) {
             auto idx = static_cast<std::size_t>(sqlite3_column_int64(r.get(), 0));
-            if (idx > 1'000'000) return fail(ErrorKind::io, "corrupt", "reason index");
+            if (idx > 1'000'000) return fail(ErrorKind::io, reason::corrupt, "reason index");
             if (reasons->size() <= idx) reasons->resize(idx + 1);
             (*reasons)[idx] = col_text(r.get(), 1);
         }
@@ -153,7 +154,7 @@ struct Snapshot {
 Result<std::unique_ptr<Snapshot>> open_snapshot(const std::string& path, std::int64_t cache_kib) {
     auto snap = std::make_unique<Snapshot>();
     auto fid = file_id(path);
-    if (!fid) return fail(ErrorKind::io, "status-open", "missing " + path);
+    if (!fid) return fail(ErrorKind::io, reason::status_open, "missing " + path);
     snap->id = *fid;
     int rc = sqlite3_open_v2(path.c_str(), &snap->db.h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return db_fail(snap->db.h, rc, "status-open", "open " + path);
@@ -197,14 +198,14 @@ public:
 
     Status init() {
         if (!file_id(path_)) {
-            if (!opts_.create) return fail(ErrorKind::io, "status-open", "missing " + path_);
+            if (!opts_.create) return fail(ErrorKind::io, reason::status_open, "missing " + path_);
             return {};
         }
         auto s = open_snapshot(path_, opts_.cache_kib);
         if (!s) {
             // A damaged list must not stop the daemon or block the next import:
             // answer "no list" (YELLOW) and let a good list replace the file.
-            if (s.error().reason != "corrupt") return fail(s.error());
+            if (!s.error().is(reason::corrupt)) return fail(s.error());
             log::error(kCat, "status database unreadable; no list until a new one is imported",
                        {{"path", path_}, {"detail", s.error().message}});
             return {};
@@ -298,20 +299,20 @@ private:
 Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::TrustStore& trust, ImportOptions o) {
     std::lock_guard imp(import_mu_);
     FileLock flock_(path_ + ".lock");
-    if (!flock_.ok()) return fail(ErrorKind::io, "status-write", "cannot lock " + path_ + ".lock");
+    if (!flock_.ok()) return fail(ErrorKind::io, reason::status_write, "cannot lock " + path_ + ".lock");
 
     auto reader = ListReader::open(src, trust);
     if (!reader) return fail(reader.error());
     const ListHeader& h = (*reader)->header();
-    if (h.kind != ListKind::full) return fail(ErrorKind::rejected, "list-kind", "a delta is not a full list");
+    if (h.kind != ListKind::full) return fail(ErrorKind::rejected, reason::list_kind, "a delta is not a full list");
     const std::string floor_path = list_floor_path(path_);
     auto current = disk_info();
     if (!current) {
         // An unreadable database must not lock the device out of every future list.
-        if (current.error().reason != "corrupt") return fail(current.error());
+        if (!current.error().is(reason::corrupt)) return fail(current.error());
         log::warn(kCat, "active list unreadable; replacing it", {{"detail", current.error().message}});
     } else if (*current && h.version <= (*current)->version && !o.reset_version_floor) {
-        return fail(ErrorKind::rejected, "list-version",
+        return fail(ErrorKind::rejected, reason::list_version,
                     "version " + std::to_string(h.version) + " is not newer than the active " +
                         std::to_string((*current)->version));
     }
@@ -321,7 +322,7 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
         auto floor = read_version_floor(floor_path);
         if (!floor) return fail(floor.error());
         if (h.version < *floor)
-            return fail(ErrorKind::rejected, "list-version",
+            return fail(ErrorKind::rejected, reason::list_version,
                         "version " + std::to_string(h.version) + " is older than version " +
                             std::to_string(*floor) + " installed before");
     }
@@ -399,11 +400,11 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
     if (o.reset_version_floor) {
         if (auto s = reset_version_floor(floor_path, info.version, "list import with reset_version_floor"); !s.ok())
             return cleanup(fail(s.error()));
-    } else if (auto s = admit_version(floor_path, info.version, "list-version", "list-format"); !s.ok()) {
+    } else if (auto s = admit_version(floor_path, info.version, reason::list_version, reason::list_format); !s.ok()) {
         return cleanup(fail(s.error()));
     }
     if (::rename(tmp.c_str(), path_.c_str()) != 0)
-        return cleanup(fail(ErrorKind::io, "status-write", std::string("rename: ") + std::strerror(errno)));
+        return cleanup(fail(ErrorKind::io, reason::status_write, std::string("rename: ") + std::strerror(errno)));
     std::string dir = std::filesystem::path(path_).parent_path().string();
     (void)fsync_path(dir.empty() ? "." : dir, true);  // best effort: some file systems refuse a dir fsync
 
@@ -421,16 +422,16 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
 Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::TrustStore& trust, ImportOptions o) {
     std::lock_guard imp(import_mu_);
     FileLock flock_(path_ + ".lock");
-    if (!flock_.ok()) return fail(ErrorKind::io, "status-write", "cannot lock " + path_ + ".lock");
+    if (!flock_.ok()) return fail(ErrorKind::io, reason::status_write, "cannot lock " + path_ + ".lock");
 
     MemorySource src(data);
     auto reader = ListReader::open(src, trust);
     if (!reader) return fail(reader.error());
     const ListHeader& h = (*reader)->header();
-    if (h.kind != ListKind::delta) return fail(ErrorKind::rejected, "list-kind", "a full list is not a delta");
+    if (h.kind != ListKind::delta) return fail(ErrorKind::rejected, reason::list_kind, "a full list is not a delta");
     auto current = disk_info();
     if (!current) return fail(current.error());
-    if (!*current) return fail(ErrorKind::rejected, "list-base", "no list installed to apply a delta to");
+    if (!*current) return fail(ErrorKind::rejected, reason::list_base, "no list installed to apply a delta to");
     if ((*current)->version != h.base_version) {
         return fail(ErrorKind::rejected, (*current)->version >= h.version ? "list-version" : "list-base",
                     "delta " + std::to_string(h.base_version) + "→" + std::to_string(h.version) +
@@ -441,7 +442,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
         auto floor = read_version_floor(floor_path);
         if (!floor) return fail(floor.error());
         if (h.version < *floor)
-            return fail(ErrorKind::rejected, "list-version",
+            return fail(ErrorKind::rejected, reason::list_version,
                         "delta to version " + std::to_string(h.version) + " is older than version " +
                             std::to_string(*floor) + " installed before");
     }
@@ -521,7 +522,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
 
     // Commit and re-read under the lookup lock: no lookup sees new entries with
     // the old reason table or metadata.
-    if (auto fs = admit_version(floor_path, info.version, "list-version", "list-format"); !fs.ok()) return rollback(fail(fs.error()));
+    if (auto fs = admit_version(floor_path, info.version, reason::list_version, reason::list_format); !fs.ok()) return rollback(fail(fs.error()));
     std::lock_guard lock(mu_);
     if (int crc = exec(db.h, "COMMIT"); crc != SQLITE_OK) return rollback(db_fail(db.h, crc, "status-write", "commit"));
     auto snap = open_snapshot(path_, opts_.cache_kib);

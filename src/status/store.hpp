@@ -16,6 +16,7 @@
 // lookups while they stream and build; lookups wait only for the final swap.
 #pragma once
 
+#include "src/status/reason.hpp"
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
 #include "src/crypto/trust_store.hpp"

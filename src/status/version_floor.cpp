@@ -1,4 +1,5 @@
 #include "src/status/version_floor.hpp"
+#include "src/status/reason.hpp"
 
 #include "src/common/file_io.hpp"
 #include "src/common/log.hpp"
@@ -17,10 +18,10 @@ namespace {
 constexpr const char* kCat = "status";
 constexpr std::size_t kMaxFloorFileBytes = 64;
 
-Failure floor_error(const std::string& msg) { return fail(ErrorKind::io, "version-floor", msg); }
+Failure floor_error(const std::string& msg) { return fail(ErrorKind::io, reason::version_floor, msg); }
 
 Status write_floor(const std::string& path, std::int64_t version) {
-    return write_file_atomically(path, std::to_string(version) + "\n", path + ".tmp", "version-floor");
+    return write_file_atomically(path, std::to_string(version) + "\n", path + ".tmp", reason::version_floor);
 }
 
 }  // namespace
@@ -52,8 +53,8 @@ Result<std::int64_t> read_version_floor(const std::string& path) {
     return v;
 }
 
-Status admit_version(const std::string& path, std::int64_t version, const char* older_reason,
-                     const char* bound_reason) {
+Status admit_version(const std::string& path, std::int64_t version, Reason older_reason,
+                     Reason bound_reason) {
     if (version < 1 || version > kMaxListVersion)
         return fail(ErrorKind::invalid_input, bound_reason,
                     "version " + std::to_string(version) + " outside 1.." + std::to_string(kMaxListVersion));

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "src/common/result.hpp"
+#include "src/status/reason.hpp"
 
 #include <cstdint>
 #include <string>
@@ -38,8 +39,8 @@ Result<std::int64_t> read_version_floor(const std::string& path);
 // admitted: the same signed list may be installed again after a loss), [io]
 // "version-floor" when the floor cannot be read or written. On success the floor
 // is at least `version` (raised durably before the caller installs).
-Status admit_version(const std::string& path, std::int64_t version, const char* older_reason,
-                     const char* bound_reason);
+Status admit_version(const std::string& path, std::int64_t version, Reason older_reason,
+                     Reason bound_reason);
 
 // Technician override: sets the floor to `version` (0 removes it) whatever it
 // was, and logs the change as a warning with `why`. Errors: [io] "version-floor".

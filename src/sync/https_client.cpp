@@ -1,4 +1,5 @@
 #include "src/sync/https_client.hpp"
+#include "src/sync/reason.hpp"
 
 #include "src/common/time.hpp"
 #include "src/zlib/zlib.hpp"
@@ -63,9 +64,9 @@ Failure curl_failure(CURLcode rc, const char* errbuf) {
     switch (rc) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:
-            return fail(ErrorKind::unavailable, "connect", msg);
+            return fail(ErrorKind::unavailable, reason::connect, msg);
         case CURLE_OPERATION_TIMEDOUT:
-            return fail(ErrorKind::unavailable, "timeout", msg);
+            return fail(ErrorKind::unavailable, reason::timeout, msg);
         case CURLE_SSL_CONNECT_ERROR:
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_CERTPROBLEM:
@@ -74,13 +75,13 @@ Failure curl_failure(CURLcode rc, const char* errbuf) {
         case CURLE_SSL_ISSUER_ERROR:
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
         case CURLE_SSL_CLIENTCERT:
-            return fail(ErrorKind::unavailable, "tls", msg);
+            return fail(ErrorKind::unavailable, reason::tls, msg);
         case CURLE_ABORTED_BY_CALLBACK:
-            return fail(ErrorKind::unavailable, "aborted", "stopping");
+            return fail(ErrorKind::unavailable, reason::aborted, "stopping");
         case CURLE_UNSUPPORTED_PROTOCOL:
-            return fail(ErrorKind::config, "url", msg);
+            return fail(ErrorKind::config, reason::url, msg);
         default:
-            return fail(ErrorKind::unavailable, "network", msg);
+            return fail(ErrorKind::unavailable, reason::network, msg);
     }
 }
 
@@ -88,7 +89,7 @@ Failure curl_failure(CURLcode rc, const char* errbuf) {
 
 Status check_request_path(const std::string& path) {
     auto bad = [&](const char* why) {
-        return fail(ErrorKind::invalid_input, kReasonUrlPath,
+        return fail(ErrorKind::invalid_input, reason::url_path,
                     std::string(why) + ": '" + path.substr(0, 80) + "'");
     };
     if (path.empty() || path.front() != '/') return bad("not an absolute path");
@@ -160,16 +161,16 @@ HttpsClient::~HttpsClient() {
 
 Result<HttpsClient> HttpsClient::create(HttpsConfig cfg) {
     if (cfg.base_url.rfind("https://", 0) != 0)
-        return fail(ErrorKind::config, "url", "the upstream URL must start with https://");
+        return fail(ErrorKind::config, reason::url, "the upstream URL must start with https://");
     for (const auto* p : {&cfg.ca_path, &cfg.cert_path, &cfg.key_path}) {
         std::error_code ec;
         if (p->empty() || !std::filesystem::is_regular_file(*p, ec))
-            return fail(ErrorKind::config, "tls-files", "missing: " + *p);
+            return fail(ErrorKind::config, reason::tls_files, "missing: " + *p);
     }
     global_init_once();
     HttpsClient c(std::move(cfg));
     c.curl_ = curl_easy_init();
-    if (!c.curl_) return fail(ErrorKind::internal, "curl", "curl_easy_init failed");
+    if (!c.curl_) return fail(ErrorKind::internal, reason::curl, "curl_easy_init failed");
     return c;
 }
 
@@ -182,7 +183,7 @@ Result<HttpResponse> HttpsClient::post_json(const std::string& path, const std::
                                             bool gzip) {
     if (gzip) {
         std::string z = gzip_compress(json);
-        if (z.empty()) return fail(ErrorKind::internal, "zlib", "gzip failed");
+        if (z.empty()) return fail(ErrorKind::internal, reason::zlib, "gzip failed");
         return perform(path, &z, true, {"Content-Type: application/json"});
     }
     return perform(path, &json, false, {"Content-Type: application/json"});
@@ -195,7 +196,7 @@ Result<HttpResponse> HttpsClient::perform(const std::string& path, const std::st
     char errbuf[CURL_ERROR_SIZE] = {};
     BodySink sink{&res.body, cfg_.max_answer_bytes};
     const int rc = run(path, body, gzip, headers, res, sink, errbuf);
-    if (sink.over) return fail(ErrorKind::invalid_input, kReasonTooLarge, path + ": answer over the size limit");
+    if (sink.over) return fail(ErrorKind::invalid_input, reason::too_large, path + ": answer over the size limit");
     if (rc != CURLE_OK) return curl_failure(static_cast<CURLcode>(rc), errbuf);
     return res;
 }
@@ -214,7 +215,7 @@ Result<HttpResponse> HttpsClient::download(const std::string& path, Download& d)
     const int rc = run(path, nullptr, false, headers, res, sink, errbuf);
     if (sink.over) {
         d = Download{path, {}, {}};
-        return fail(ErrorKind::invalid_input, kReasonTooLarge, path + ": download over the size limit");
+        return fail(ErrorKind::invalid_input, reason::too_large, path + ": download over the size limit");
     }
     const std::string etag = res.header("etag");
     if (have > 0 && res.status == 206 && !etag.empty() && etag == d.etag &&
@@ -233,7 +234,7 @@ Result<HttpResponse> HttpsClient::download(const std::string& path, Download& d)
     const std::string total = res.header("x-total-length");
     if (!total.empty() && total != std::to_string(d.body.size())) {
         d = Download{path, {}, {}};
-        return fail(ErrorKind::invalid_input, "download-size", path + ": parts do not add up to X-Total-Length " + total);
+        return fail(ErrorKind::invalid_input, reason::download_size, path + ": parts do not add up to X-Total-Length " + total);
     }
     res.status = 200;
     res.body = std::move(d.body);

@@ -15,7 +15,7 @@
 // Thread-safety: one HttpsClient per thread (the sync thread owns it).
 #pragma once
 
-#include "src/common/result.hpp"
+#include "src/sync/reason.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -30,8 +30,6 @@ namespace cp::sync {
 // resumed download counts every part.
 constexpr std::size_t kMaxAnswerBytes = std::size_t{64} << 20;
 constexpr std::size_t kMaxPathBytes = 512;
-constexpr const char* kReasonUrlPath = "url-path";
-constexpr const char* kReasonTooLarge = "too-large";
 
 // A request path is appended to the configured base URL, so it must stay a path on
 // that host: it starts with one "/", is at most kMaxPathBytes, uses only

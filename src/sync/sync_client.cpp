@@ -1,4 +1,5 @@
 #include "src/sync/sync_client.hpp"
+#include "src/sync/reason.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace cp::sync {
 
@@ -18,7 +20,7 @@ constexpr const char* kCat = "sync";
 // Typed reading of the server's answers: every field is checked before it is
 // read, so an answer of the wrong shape is an [invalid_input] "response" error on
 // the sync thread, never a thrown nlohmann::type_error.
-Failure bad_answer(const std::string& what) { return fail(ErrorKind::invalid_input, kReasonResponse, what); }
+Failure bad_answer(const std::string& what) { return fail(ErrorKind::invalid_input, reason::response, what); }
 
 Result<json> parse_object(const std::string& body, const char* what) {
     json j = json::parse(body, nullptr, false);
@@ -58,7 +60,7 @@ Result<std::string> server_path(const json& o, const char* key, const char* what
     auto p = str_field(o, key, what);
     if (!p) return fail(p.error());
     if (p->rfind("/v1/list/", 0) != 0)
-        return fail(ErrorKind::invalid_input, kReasonUrlPath, std::string(what) + ": not a /v1/list/ path");
+        return fail(ErrorKind::invalid_input, reason::url_path, std::string(what) + ": not a /v1/list/ path");
     CP_TRY(check_request_path(*p));
     return p;
 }
@@ -105,7 +107,17 @@ Failure SyncClient::refused(const HttpResponse& r) {
         auto it = j.find("reason");
         if (it != j.end() && it->is_string()) reason = it->get<std::string>().substr(0, 200);
     }
-    return fail(ErrorKind::rejected, "http-" + std::to_string(r.status), reason);
+    return fail(ErrorKind::rejected, std::string(kHttpReasonPrefix) + std::to_string(r.status), reason);
+}
+
+int http_status(const Error& e) {
+    const std::string_view r = e.reason;
+    if (e.kind != ErrorKind::rejected || r.substr(0, kHttpReasonPrefix.size()) != kHttpReasonPrefix) return 0;
+    const std::string_view digits = r.substr(kHttpReasonPrefix.size());
+    int status = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), status);
+    if (ec != std::errc() || end != digits.data() + digits.size() || status < 100 || status > 599) return 0;
+    return status;
 }
 
 void SyncClient::observe(const HttpResponse& r) {
@@ -292,7 +304,7 @@ Result<ListReport> SyncClient::pull_list_once() {
 
 Result<TrustList> verify_trust_list(const std::string& envelope,
                                     const crypto::TrustStore& list_signers) {
-    auto bad = [](const char* what) { return fail(ErrorKind::invalid_input, "trust-format", what); };
+    auto bad = [](const char* what) { return fail(ErrorKind::invalid_input, reason::trust_format, what); };
     json env = json::parse(envelope, nullptr, false);
     if (env.is_discarded() || !env.is_object()) return bad("not a signed envelope");
     auto alg = str_field(env, "alg", "trust list");
@@ -305,11 +317,11 @@ Result<TrustList> verify_trust_list(const std::string& envelope,
     if (!kid || !sig) return bad("kid or sig is not hex");
     const std::string payload = std::move(*payload_r);
     auto candidates = list_signers.find(*kid);
-    if (candidates.empty()) return fail(ErrorKind::rejected, "unknown-key", "trust list signer");
+    if (candidates.empty()) return fail(ErrorKind::rejected, reason::unknown_key, "trust list signer");
     bool verified = false;
     for (const auto* cert : candidates)
         if (cert->verify_es256(as_bytes(payload), *sig).ok()) verified = true;
-    if (!verified) return fail(ErrorKind::rejected, "signature", "trust list");
+    if (!verified) return fail(ErrorKind::rejected, reason::signature, "trust list");
     // Only now is the payload trusted enough to parse.
     json p = json::parse(payload, nullptr, false);
     if (p.is_discarded() || !p.is_object()) return bad("payload");
@@ -341,7 +353,7 @@ Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t curren
     auto t = verify_trust_list(r->body, signers_);
     if (!t) return fail(t.error());
     if (t->version < current_version)
-        return fail(ErrorKind::rejected, "trust-version", "older than the installed trust list");
+        return fail(ErrorKind::rejected, reason::trust_version, "older than the installed trust list");
     if (t->version == current_version) return std::optional<TrustList>();
     return std::optional<TrustList>(std::move(*t));
 }
@@ -370,7 +382,7 @@ Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json, st
     auto pub = parse_heartbeat_answer(r->body);
     if (!pub) return fail(pub.error());
     published_ = *pub;
-    if (!skew_) return fail(ErrorKind::invalid_input, "response", "no Date header");
+    if (!skew_) return fail(ErrorKind::invalid_input, reason::response, "no Date header");
     return *skew_;
 }
 

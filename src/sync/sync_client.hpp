@@ -8,6 +8,7 @@
 // list it uses are thread-safe themselves.
 #pragma once
 
+#include "src/sync/reason.hpp"
 #include "src/common/result.hpp"
 #include "src/crypto/trust_store.hpp"
 #include "src/journal/journal.hpp"
@@ -57,8 +58,11 @@ struct UploadReport {
     std::int64_t conflicts = 0;  // rows the server holds with other content under the same id
 };
 
-// Reason of an answer that is not the protocol's (wrong type, missing field).
-constexpr const char* kReasonResponse = "response";
+// reason::response: an answer that is not the protocol's (wrong type, missing field).
+
+// The HTTP status of a request the server refused ([rejected] "http-<status>", from
+// SyncClient), or 0 for any other error.
+int http_status(const Error& e);
 
 struct ListReport {
     std::int64_t from_version = 0;

@@ -1,4 +1,5 @@
 #include "src/sync/sync_worker.hpp"
+#include "src/sync/reason.hpp"
 
 #include "src/common/file_io.hpp"
 #include "src/common/log.hpp"
@@ -27,8 +28,8 @@ constexpr const char* kEnvelopeFile = "upstream-trust.json";
 // 4xx other than 408 (timeout) and 429 (too many requests): the server refused
 // this request on its merits; the same request will be refused again.
 bool is_refusal(const Error& e) {
-    if (e.kind != ErrorKind::rejected || e.reason.rfind("http-4", 0) != 0) return false;
-    return e.reason != "http-408" && e.reason != "http-429";
+    const int status = http_status(e);
+    return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
 // Longest Retry-After honoured: a larger value is taken as this (a misconfigured
@@ -66,7 +67,7 @@ std::string pem_of(const Bytes& der) {
 
 Status write_trust_file(const std::filesystem::path& dir, const std::string& name, const std::string& data) {
     // A dot-name without a certificate extension: TrustStore::load never reads it.
-    return cp::write_file_atomically(dir / name, data, dir / ("." + name + ".tmp"), "trust-write");
+    return cp::write_file_atomically(dir / name, data, dir / ("." + name + ".tmp"), reason::trust_write);
 }
 
 }  // namespace
@@ -74,10 +75,10 @@ Status write_trust_file(const std::filesystem::path& dir, const std::string& nam
 Status SyncWorker::install_trust_list(const std::string& dir, const TrustList& t) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) return fail(ErrorKind::io, "trust-write", "create " + dir + ": " + ec.message());
+    if (ec) return fail(ErrorKind::io, reason::trust_write, "create " + dir + ": " + ec.message());
     // The trust version floor outlives the envelope: deleting upstream-trust.json
     // does not let an older trust list in (src/status/version_floor.hpp).
-    if (auto s = status::admit_version(status::trust_floor_path(dir), t.version, "trust-version", "trust-format"); !s)
+    if (auto s = status::admit_version(status::trust_floor_path(dir), t.version, reason::trust_version, reason::trust_format); !s)
         return s;
     std::string pem;
     for (const auto& der : t.issuers) pem += pem_of(der);
@@ -89,7 +90,7 @@ Status SyncWorker::install_trust_list(const std::string& dir, const TrustList& t
         // folder, so the file goes away instead.
         const auto f = std::filesystem::path(dir) / kIssuersFile;
         if (::unlink(f.c_str()) != 0 && errno != ENOENT)
-            return fail(ErrorKind::io, "trust-write", "unlink " + f.string() + ": " + std::strerror(errno));
+            return fail(ErrorKind::io, reason::trust_write, "unlink " + f.string() + ": " + std::strerror(errno));
     } else if (auto s = write_trust_file(dir, kIssuersFile, pem); !s) {
         return s;
     }
@@ -115,7 +116,7 @@ Result<std::unique_ptr<SyncWorker>> SyncWorker::create(SyncWorkerConfig cfg,
     if (!cfg.trust_dir.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(cfg.trust_dir, ec);
-        if (ec) return fail(ErrorKind::io, "trust-dir", cfg.trust_dir + ": " + ec.message());
+        if (ec) return fail(ErrorKind::io, reason::trust_dir, cfg.trust_dir + ": " + ec.message());
     }
     SyncClient client(cfg.sync, std::move(*http), journal, list, list_signers);
     return std::unique_ptr<SyncWorker>(
@@ -153,7 +154,7 @@ Status SyncWorker::start() {
     } catch (const std::system_error& e) {
         std::lock_guard lk(mu_);
         st_.running = false;
-        return fail(ErrorKind::internal, "thread", e.what());
+        return fail(ErrorKind::internal, reason::thread, e.what());
     }
     return {};
 }
@@ -201,7 +202,7 @@ void SyncWorker::fail_round(const Error& e) {
     const bool refused = is_refusal(e);
     std::int64_t delay = refused ? cfg_.refused_backoff_ms : backoff_.next_delay_ms();
     // 429/503 with Retry-After: the server said when to come back; not sooner.
-    if (e.reason == "http-429" || e.reason == "http-503") {
+    if (const int status = http_status(e); status == 429 || status == 503) {
         if (auto ra = client_.retry_after_ms()) delay = std::max(delay, std::min(*ra, kMaxRetryAfterMs));
     }
     if (refused) {
@@ -214,7 +215,7 @@ void SyncWorker::fail_round(const Error& e) {
                         {"retry_in_ms", std::to_string(delay)}});
             last_logged_refusal_ = key;
         }
-    } else if (e.reason != "aborted" && (backoff_.failures() == 1 || e.reason != last_failure_reason_)) {
+    } else if (!e.is(reason::aborted) && (backoff_.failures() == 1 || e.reason != last_failure_reason_)) {
         // Once per outage (and when the cause changes), not on every retry.
         log::warn(kCat, "sync failed; backing off",
                   {{"error", e.describe()}, {"retry_in_ms", std::to_string(delay)}});
@@ -327,7 +328,7 @@ Status SyncWorker::guarded_round(std::int64_t now) {
     }
     log::error(kCat, "fault in a sync round; retrying with backoff",
                {{"detail", detail.substr(0, 200)}, {"faults", std::to_string(n)}});
-    return fail(ErrorKind::internal, kReasonSyncFault, std::string(what) + ": " + detail.substr(0, 200));
+    return fail(ErrorKind::internal, reason::sync_fault, std::string(what) + ": " + detail.substr(0, 200));
 }
 
 void SyncWorker::run() {

@@ -47,8 +47,7 @@
 
 namespace cp::sync {
 
-// Reason of a round ended by an exception ([internal] "sync-fault").
-constexpr const char* kReasonSyncFault = "sync-fault";
+// A round ended by an exception: [internal] reason::sync_fault ("sync-fault").
 
 struct SyncWorkerConfig {
     HttpsConfig https;           // upstream URL, fleet CA, device cert/key, timeouts

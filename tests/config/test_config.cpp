@@ -167,7 +167,7 @@ TEST_CASE("load() reads the board file named by the config, relative to it") {
 
     auto missing = load((dir / "nope.conf").string());
     REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error().reason == "config-read");
+    CHECK(missing.error().is(cp::config::reason::config_read));
     cp::testing::write_file(dir / "c2.conf", "[device]\nboard = board/absent.conf\n");
     CHECK_FALSE(load((dir / "c2.conf").string()).ok());
 }

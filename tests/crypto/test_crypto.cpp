@@ -46,18 +46,18 @@ TEST_CASE("ES256 sign and verify round trip, tampering and a foreign key fail") 
     CHECK(cert->verify_es256(as_bytes("message"), *sig).ok());
     auto bad = cert->verify_es256(as_bytes("messagE"), *sig);
     REQUIRE_FALSE(bad.ok());
-    CHECK(bad.error().reason == "signature");
+    CHECK(bad.error().is(cp::crypto::reason::signature));
     Bytes flipped = *sig;
     flipped[10] ^= 1;
     CHECK_FALSE(cert->verify_es256(as_bytes("message"), flipped).ok());
-    CHECK(cert->verify_es256(as_bytes("message"), Bytes(63)).error().reason == "signature");
+    CHECK(cert->verify_es256(as_bytes("message"), Bytes(63)).error().is(cp::crypto::reason::signature));
 
     PrivateKey other = new_key();
     auto sig2 = other.sign_es256(as_bytes("message"));
     REQUIRE(sig2.ok());
     CHECK_FALSE(cert->verify_es256(as_bytes("message"), *sig2).ok());
     // An EC certificate cannot verify PS256.
-    CHECK(cert->verify_ps256(as_bytes("message"), *sig).error().reason == "alg");
+    CHECK(cert->verify_ps256(as_bytes("message"), *sig).error().is(cp::crypto::reason::alg));
 }
 
 TEST_CASE("private key PEM round trip keeps the key") {
@@ -72,7 +72,7 @@ TEST_CASE("private key PEM round trip keeps the key") {
     auto sig = k2->sign_es256(as_bytes("x"));
     REQUIRE(sig.ok());
     CHECK(cert->verify_es256(as_bytes("x"), *sig).ok());
-    CHECK(PrivateKey::parse(as_bytes("not a key")).error().reason == "key");
+    CHECK(PrivateKey::parse(as_bytes("not a key")).error().is(cp::crypto::reason::key));
 }
 
 TEST_CASE("certificate parsing: PEM and DER agree; garbage is a typed error") {
@@ -86,10 +86,10 @@ TEST_CASE("certificate parsing: PEM and DER agree; garbage is a typed error") {
     CHECK(a->der() == b->der());
     auto bad = Certificate::parse(as_bytes("garbage"));
     REQUIRE_FALSE(bad.ok());
-    CHECK(bad.error().reason == "certificate");
+    CHECK(bad.error().is(cp::crypto::reason::certificate));
     Bytes truncated(der.begin(), der.begin() + static_cast<std::ptrdiff_t>(der.size() / 2));
     CHECK_FALSE(Certificate::parse(truncated).ok());
-    CHECK(k.self_signed_certificate("a,b", kJan2026, 1).error().reason == "cn");
+    CHECK(k.self_signed_certificate("a,b", kJan2026, 1).error().is(cp::crypto::reason::cn));
 }
 
 TEST_CASE("trust store: file, directory, bundle; lookup by kid") {
@@ -113,11 +113,11 @@ TEST_CASE("trust store: file, directory, bundle; lookup by kid") {
 
     auto missing = TrustStore::load((dir / "nope").string());
     REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error().reason == "trust-store");
+    CHECK(missing.error().is(cp::crypto::reason::trust_store));
     testing::write_file(dir / "broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     auto broken = TrustStore::load(dir.path().string());
     REQUIRE_FALSE(broken.ok());
-    CHECK(broken.error().reason == "certificate");
+    CHECK(broken.error().is(cp::crypto::reason::certificate));
 }
 
 TEST_CASE("random bytes differ between draws") {

@@ -58,7 +58,7 @@ TEST_CASE("broken WAV files are typed errors") {
         auto r = parse_wav(b);
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().kind == ErrorKind::invalid_input);
-        CHECK(r.error().reason == "wav");
+        CHECK(r.error().is(cp::audio::reason::wav));
         return r.error().message;
     };
     CHECK(err({}) == "not a RIFF/WAVE file");
@@ -140,7 +140,7 @@ TEST_CASE("a clip folder without clips is a typed error") {
     vc.clip_dir = dir.path().string();
     auto v = Voice::create(vc, open_sim_audio((dir / "out").string()).value());
     REQUIRE_FALSE(v.ok());
-    CHECK(v.error().reason == "voice-clips");
+    CHECK(v.error().is(cp::audio::reason::voice_clips));
     CHECK(open_alsa("no-such-pcm-device").error().kind == ErrorKind::unavailable);
 }
 

@@ -136,7 +136,7 @@ TEST_CASE("the sim source plays the script to the end, publishing the cursor") {
     }
     auto end = (*cam)->next_frame(100);
     REQUIRE_FALSE(end.ok());
-    CHECK(end.error().reason == "end-of-stream");
+    CHECK(end.error().is(cp::camera::reason::end_of_stream));
 }
 
 TEST_CASE("the sim source loops when asked") {
@@ -172,7 +172,7 @@ TEST_CASE("real-time pacing holds the configured fps and reports timeouts") {
     REQUIRE(slow->next_frame(0).ok());  // the first frame is due at once
     auto none = slow->next_frame(10);
     REQUIRE_FALSE(none.ok());
-    CHECK(none.error().reason == "timeout");
+    CHECK(none.error().is(cp::camera::reason::timeout));
 }
 
 TEST_CASE("sim config is validated") {
@@ -207,12 +207,12 @@ TEST_CASE("the file source reads a folder in name order and reports bad files") 
     CHECK((*cam)->next_frame(0)->width == 310);
     auto bad = (*cam)->next_frame(0);
     REQUIRE_FALSE(bad.ok());
-    CHECK(bad.error().reason == "frame");
+    CHECK(bad.error().is(cp::camera::reason::frame));
     auto third = (*cam)->next_frame(0);
     REQUIRE(third.ok());
     CHECK(third->width == 320);
     CHECK(third->sequence == 3);  // the bad file used a sequence number: a visible gap
-    CHECK((*cam)->next_frame(0).error().reason == "end-of-stream");
+    CHECK((*cam)->next_frame(0).error().is(cp::camera::reason::end_of_stream));
 }
 
 TEST_CASE("the file source rejects missing paths and empty folders") {

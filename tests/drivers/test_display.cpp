@@ -113,12 +113,12 @@ TEST_CASE("a missing or broken font is a typed error") {
     auto missing = GuardScreen::create(c);
     REQUIRE_FALSE(missing.ok());
     CHECK(missing.error().kind == ErrorKind::not_found);
-    CHECK(missing.error().reason == "font");
+    CHECK(missing.error().is(cp::display::reason::font));
     testing::write_file(dir / "broken.ttc", "not a font");
     c.font_path = (dir / "broken.ttc").string();
     auto broken = GuardScreen::create(c);
     REQUIRE_FALSE(broken.ok());
-    CHECK(broken.error().reason == "font");
+    CHECK(broken.error().is(cp::display::reason::font));
     c = {};
     c.width = 100;
     CHECK(GuardScreen::create(c).error().kind == ErrorKind::config);
@@ -167,7 +167,7 @@ TEST_CASE("framebuffer pixel conversion: 16, 24 and 32 bpp") {
     CHECK(b32[0] == 255);
     CHECK(b32[6] == 255);
     FbFormat bad{12, 0, 4, 4, 4, 8, 4};
-    CHECK(convert_to_fb(px, bad, b32, 8, 2, 1).error().reason == "fb-format");
+    CHECK(convert_to_fb(px, bad, b32, 8, 2, 1).error().is(cp::display::reason::fb_format));
     FbFormat overflow{16, 12, 8, 0, 8, 0, 8};
     CHECK_FALSE(convert_to_fb(px, overflow, b16, 4, 2, 1).ok());
     CHECK_FALSE(convert_to_fb(px, rgb565, b16, 2, 2, 1).ok());  // line shorter than a row
@@ -178,10 +178,10 @@ TEST_CASE("no window without a display server") {
     ::unsetenv("WAYLAND_DISPLAY");
     auto w = open_window();
     REQUIRE_FALSE(w.ok());
-    CHECK(w.error().reason == "window");
+    CHECK(w.error().is(cp::display::reason::window));
     auto fb = open_framebuffer("/dev/fb-does-not-exist");
     REQUIRE_FALSE(fb.ok());
-    CHECK(fb.error().reason == "framebuffer");
+    CHECK(fb.error().is(cp::display::reason::framebuffer));
 }
 
 TEST_CASE("every verdict has its own shape, drawn without a font") {

@@ -117,7 +117,7 @@ TEST_CASE("a pulse that cannot be ended forces the safe state") {
     CHECK_FALSE(a.gate_open());
     auto again = a.pulse_gate();
     REQUIRE_FALSE(again.ok());
-    CHECK(again.error().reason == "gpio-faulted");
+    CHECK(again.error().is(cp::gpio::reason::gpio_faulted));
 }
 
 TEST_CASE("a relay that cannot be switched on reports an error and stays off") {
@@ -126,7 +126,7 @@ TEST_CASE("a relay that cannot be switched on reports an error and stays off") {
     tl->fail_next(Line::gate_relay, 1);
     auto r = a.pulse_gate();
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == "gpio");
+    CHECK(r.error().is(cp::gpio::reason::gpio));
     CHECK_FALSE(a.gate_open());
     CHECK_FALSE(tl->level(Line::gate_relay));
     CHECK(a.safe());  // the off write worked: no need to let go of the lines

@@ -43,8 +43,8 @@ TEST_CASE("evdev trigger: only its key's press counts; an unplugged device is tr
     ::close(p[1]);
     auto lost = t->wait(100);
     REQUIRE_FALSE(lost.ok());
-    CHECK(lost.error().reason == "trigger-lost");
-    CHECK(open_evdev_trigger("/dev/input/no-such-event", KEY_CAMERA).error().reason == "trigger");
+    CHECK(lost.error().is(cp::trigger::reason::trigger_lost));
+    CHECK(open_evdev_trigger("/dev/input/no-such-event", KEY_CAMERA).error().is(cp::trigger::reason::trigger));
 }
 
 TEST_CASE("sim trigger: a press every interval, and one on demand") {
@@ -64,5 +64,5 @@ TEST_CASE("gpio trigger: a missing chip is a typed error") {
     auto g = open_gpio_trigger("gpiochip-does-not-exist", "TRIGGER");
     REQUIRE_FALSE(g.ok());
     CHECK(g.error().kind == ErrorKind::unavailable);
-    CHECK(g.error().reason == "trigger");
+    CHECK(g.error().is(cp::trigger::reason::trigger));
 }

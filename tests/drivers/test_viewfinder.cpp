@@ -80,7 +80,7 @@ TEST_CASE("a broken frame is a typed error, not a hint") {
     f.stride = 5;
     auto a = assess(f);
     REQUIRE_FALSE(a.ok());
-    CHECK(a.error().reason == "image");
+    CHECK(a.error().is(cp::camera::reason::image));
 }
 
 TEST_CASE("the preview fits the box and is mirrored when the camera faces the person") {

@@ -1,7 +1,7 @@
 // checkpointd's parts in-process: the systemd notify client, the newest-frame
 // mailbox and the line input of the "stdin" backend.
 #include "firmware/checkpointd/daemon.hpp"
-#include "firmware/checkpointd/devices.hpp"
+#include "drivers/input/input.hpp"
 #include "firmware/checkpointd/json_line.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
 #include "tests/testing.hpp"
@@ -114,7 +114,7 @@ TEST_CASE("the mailbox keeps only the newest frame") {
 TEST_CASE("inspector lines on a file descriptor") {
     int p[2];
     REQUIRE(::pipe(p) == 0);
-    auto in = open_line_input(p[0], "pipe");
+    auto in = input::open_line_input(p[0], "pipe");
     const std::string text = "plate hle-12345\nallow\nbogus\nout\n-\n";
     REQUIRE(::write(p[1], text.data(), text.size()) == static_cast<ssize_t>(text.size()));
     ::close(p[1]);

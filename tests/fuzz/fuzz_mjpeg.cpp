@@ -3,6 +3,7 @@
 // each, little-endian), the rest is what the camera put in the buffer. The
 // output is exactly width * height bytes, so ASan catches any write past it;
 // an error must be io/"frame".
+#include "drivers/camera/reason.hpp"
 #include "drivers/camera/v4l2_io.hpp"
 
 #include <cstddef>
@@ -15,6 +16,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const int height = 1 + (data[2] | (data[3] & 0x3) << 8);
     std::vector<std::uint8_t> out(static_cast<std::size_t>(width) * static_cast<std::size_t>(height));
     auto r = cp::camera::detail::decode_mjpeg_gray({data + 4, size - 4}, width, height, out.data());
-    if (!r.ok() && (r.error().kind != cp::ErrorKind::io || r.error().reason != "frame")) __builtin_trap();
+    if (!r.ok() && (r.error().kind != cp::ErrorKind::io || !r.error().is(cp::camera::reason::frame))) __builtin_trap();
     return 0;
 }

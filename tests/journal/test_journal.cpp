@@ -90,7 +90,7 @@ TEST_CASE("records that could leak personal data or are malformed are refused, n
     for (const auto& b : bad) {
         auto res = j->append(b);
         REQUIRE_FALSE(res.ok());
-        CHECK(res.error().reason == "record");
+        CHECK(res.error().is(cp::journal::reason::record));
     }
     CHECK(j->stats()->rows == 0);
     auto unreadable = scan("YELLOW", "unreadable");
@@ -111,7 +111,7 @@ TEST_CASE("a guard's manual decision references the scan and carries its pass id
     CHECK(m->seq == s->seq + 1);
     auto missing = j->append_manual(999, "GREEN", "x");
     REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error().reason == "ref");
+    CHECK(missing.error().is(cp::journal::reason::ref));
     CHECK_FALSE(j->append_manual(m->seq, "GREEN", "x").ok());  // a manual row is not a scan
 }
 
@@ -212,7 +212,7 @@ TEST_CASE("below the disk floor append fails with disk-full and writes nothing")
     REQUIRE(j.ok());
     auto r = (*j)->append(scan());
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == "disk-full");
+    CHECK(r.error().is(cp::journal::reason::disk_full));
     CHECK(r.error().kind == cp::ErrorKind::io);
     CHECK((*j)->stats()->rows == 0);
 }
@@ -222,7 +222,7 @@ TEST_CASE("a journal that is not a database, or is damaged, is refused on open")
     cp::testing::write_file(dir / "garbage.db", std::string(8192, 'x'));
     auto g = ScanJournal::open((dir / "garbage.db").string());
     REQUIRE_FALSE(g.ok());
-    CHECK(g.error().reason == "corrupt");
+    CHECK(g.error().is(cp::journal::reason::corrupt));
 
     auto path = dir / "j.db";
     {
@@ -246,7 +246,7 @@ TEST_CASE("a journal that is not a database, or is damaged, is refused on open")
     o.integrity = IntegrityCheck::full;
     auto r = ScanJournal::open(path.string(), o);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == "corrupt");
+    CHECK(r.error().is(cp::journal::reason::corrupt));
 }
 
 TEST_CASE("a row append() returned survives the process being killed") {
@@ -434,7 +434,7 @@ TEST_CASE("carried rows of a moved-aside journal are uploaded first, under their
     // A carried row of the journal's own epoch could shadow one of its rows: refused.
     ScanRecord own = sv.rows[0];
     own.epoch = j->epoch();
-    CHECK(j->carry({own}, {}).error().reason == "record");
+    CHECK(j->carry({own}, {}).error().is(cp::journal::reason::record));
 }
 
 TEST_CASE("salvage: a damaged pending index still yields every pending row; an unreadable file is a counted loss") {
@@ -449,7 +449,7 @@ TEST_CASE("salvage: a damaged pending index still yields every pending row; an u
     damage_page(path, root);
     auto r = ScanJournal::open(path.string());
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == "corrupt");  // the daemon moves it aside
+    CHECK(r.error().is(cp::journal::reason::corrupt));  // the daemon moves it aside
     Salvage sv = salvage_pending(path.string());
     CHECK(sv.rows.size() == 500);
     CHECK(sv.lost.rows == 0);

@@ -118,7 +118,7 @@ TEST_CASE("a signed header over unsorted or invalid records is still refused") {
     file.insert(file.end(), body.begin(), body.end());
     auto r = read_all(file, s.trust);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == "list-format");
+    CHECK(r.error().is(cp::status::reason::list_format));
 
     // A remove record is only meaningful in a delta.
     std::vector<ListEntry> rm = {entry(1, Op::remove)};

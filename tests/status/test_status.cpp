@@ -150,7 +150,7 @@ TEST_CASE("deltas apply atomically on top of exactly their base") {
     auto s = Signer::make();
     auto db = dir / "status.db";
     auto store = open_store(db);
-    CHECK(store->apply_delta(s.delta(1, 2, {entry(1, Op::red)}), s.trust).error().reason == "list-base");
+    CHECK(store->apply_delta(s.delta(1, 2, {entry(1, Op::red)}), s.trust).error().is(cp::status::reason::list_base));
     REQUIRE(store->import_bytes(s.list(1, three()), s.trust).ok());
 
     // 1 → red (new reason text), 2 → removed, 7 → added yellow, 3 red → green "released".
@@ -161,13 +161,13 @@ TEST_CASE("deltas apply atomically on top of exactly their base") {
     bad[bad.size() - 1] ^= 1;
     auto r = store->apply_delta(bad, s.trust);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == "list-digest");
+    CHECK(r.error().is(cp::status::reason::list_digest));
     CHECK(file_bytes(db) == before);
     CHECK(store->info()->version == 1);
     CHECK((*store->lookup(id_of(1)))->status == PassStatus::green);
 
-    CHECK(store->apply_delta(s.list(2, three()), s.trust).error().reason == "list-kind");
-    CHECK(store->apply_delta(s.delta(3, 4, {}), s.trust).error().reason == "list-base");
+    CHECK(store->apply_delta(s.list(2, three()), s.trust).error().is(cp::status::reason::list_kind));
+    CHECK(store->apply_delta(s.delta(3, 4, {}), s.trust).error().is(cp::status::reason::list_base));
 
     auto info = store->apply_delta(d12, s.trust, {1'800'000'500});
     REQUIRE_MESSAGE(info.ok(), (info.ok() ? "" : info.error().describe()));
@@ -185,7 +185,7 @@ TEST_CASE("deltas apply atomically on top of exactly their base") {
     // Replaying the same delta is refused (the active version moved on).
     auto replay = store->apply_delta(d12, s.trust);
     REQUIRE_FALSE(replay.ok());
-    CHECK(replay.error().reason == "list-version");
+    CHECK(replay.error().is(cp::status::reason::list_version));
 }
 
 TEST_CASE("another instance keeps its list until it reloads, then switches whole") {

@@ -17,12 +17,12 @@ using cp::sync::testing::https_for;
 TEST_CASE("plain HTTP and missing TLS files are refused before any connection") {
     HttpsConfig h;
     h.base_url = "http://127.0.0.1:1";
-    CHECK(HttpsClient::create(h).error().reason == "url");
+    CHECK(HttpsClient::create(h).error().is(cp::sync::reason::url));
     h.base_url = "HTTPS://127.0.0.1:1";  // not the exact scheme: refused too
-    CHECK(HttpsClient::create(h).error().reason == "url");
+    CHECK(HttpsClient::create(h).error().is(cp::sync::reason::url));
     h.base_url = "https://127.0.0.1:1";
     h.ca_path = "/nonexistent/ca.pem";
-    CHECK(HttpsClient::create(h).error().reason == "tls-files");
+    CHECK(HttpsClient::create(h).error().is(cp::sync::reason::tls_files));
 }
 
 TEST_CASE("a server with an expired certificate or one from another CA is refused") {
@@ -34,7 +34,7 @@ TEST_CASE("a server with an expired certificate or one from another CA is refuse
         REQUIRE(c.ok());
         auto r = c->get("/v1/list");
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error().reason == "tls");
+        CHECK(r.error().is(cp::sync::reason::tls));
         CHECK(r.error().kind == ErrorKind::unavailable);
     }
     // The good server, reached by a name its certificate does not carry, is refused
@@ -47,7 +47,7 @@ TEST_CASE("a server with an expired certificate or one from another CA is refuse
     REQUIRE(c.ok());
     auto r = c->get("/v1/list");
     REQUIRE_FALSE(r.ok());
-    CHECK((r.error().reason == "tls" || r.error().reason == "connect"));
+    CHECK((r.error().is(cp::sync::reason::tls) || r.error().is(cp::sync::reason::connect)));
     // And the right server answers.
     auto ok = HttpsClient::create(https_for(up));
     REQUIRE(ok.ok());
@@ -108,7 +108,8 @@ TEST_CASE("journal rows are marked uploaded only up to the server's acknowledgem
     REQUIRE(up.store->revoke_device("gate-01", 5).ok());
     auto refused = client.upload_once();
     REQUIRE_FALSE(refused.ok());
-    CHECK(refused.error().reason == "http-403");
+    CHECK(refused.error().reason == "http-403");  // the wire spelling
+    CHECK(http_status(refused.error()) == 403);
     CHECK(refused.error().message == "revoked");
     CHECK(dev.journal->stats()->pending == 2);
 }
@@ -190,7 +191,7 @@ TEST_CASE("trust list pull: verified against the list signer, newer versions onl
     crypto::TrustStore issuers;
     CHECK(issuers.add_pem_or_der((*t)->issuers[0]).ok());
     CHECK_FALSE(client.pull_trust_once(1)->has_value());              // up to date
-    CHECK(client.pull_trust_once(2).error().reason == "trust-version");  // older than ours
+    CHECK(client.pull_trust_once(2).error().is(cp::sync::reason::trust_version));  // older than ours
 
     // A device that trusts another list signer refuses it.
     crypto::TrustStore wrong;
@@ -198,7 +199,7 @@ TEST_CASE("trust list pull: verified against the list signer, newer versions onl
     auto http2 = HttpsClient::create(https_for(up));
     REQUIRE(http2.ok());
     SyncClient c2(SyncConfig{"gate-01"}, std::move(*http2), *dev.journal, *dev.list, wrong);
-    CHECK(c2.pull_trust_once(0).error().reason == "unknown-key");
+    CHECK(c2.pull_trust_once(0).error().is(cp::sync::reason::unknown_key));
 }
 
 TEST_CASE("heartbeat measures clock skew from the server's Date") {
@@ -260,4 +261,16 @@ TEST_CASE("Retry-After: delay-seconds or a date counted from the answer's own Da
     CHECK_FALSE(parse_retry_after("1.5", date));
     CHECK_FALSE(parse_retry_after("soon", date));
     CHECK_FALSE(parse_retry_after("99999999999999999999", date));
+}
+
+TEST_CASE("http_status reads a refusal's status back, and only a refusal's") {
+    CHECK(http_status(Error{ErrorKind::rejected, "http-429", "slow down"}) == 429);
+    CHECK(http_status(Error{ErrorKind::rejected, "http-503"}) == 503);
+    // Not a refusal, not a status, or not only a status: 0.
+    CHECK(http_status(Error{ErrorKind::unavailable, "http-503"}) == 0);
+    CHECK(http_status(Error{ErrorKind::rejected, reason::signature}) == 0);
+    CHECK(http_status(Error{ErrorKind::rejected, "http-"}) == 0);
+    CHECK(http_status(Error{ErrorKind::rejected, "http-40x"}) == 0);
+    CHECK(http_status(Error{ErrorKind::rejected, "http-99"}) == 0);
+    CHECK(http_status(Error{ErrorKind::rejected, "http-4031"}) == 0);
 }

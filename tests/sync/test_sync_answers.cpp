@@ -110,10 +110,10 @@ SyncClient client_for(const Upstream& up, int port, Device& dev, std::size_t max
 }
 
 template <class R>
-void check_typed(const R& r, const char* reason) {
+void check_typed(const R& r, Reason reason) {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == ErrorKind::invalid_input);
-    CHECK_MESSAGE(r.error().reason == reason, r.error().describe());
+    CHECK_MESSAGE(r.error().is(reason), r.error().describe());
 }
 
 }  // namespace
@@ -129,7 +129,7 @@ TEST_CASE("wrong JSON types on every route are typed errors, never exceptions") 
                                  R"([1,2])", R"("ok")", R"({"trust_version":{"v":1}})", "not json"}) {
             CAPTURE(body);
             fake.answer("/v1/heartbeat", body);
-            check_typed(client.heartbeat_once(), kReasonResponse);
+            check_typed(client.heartbeat_once(), reason::response);
         }
         fake.answer("/v1/heartbeat", R"({"list_version":3,"trust_version":null})");
         CHECK(client.heartbeat_once().ok());  // Date from httplib: a good answer still works
@@ -143,7 +143,7 @@ TEST_CASE("wrong JSON types on every route are typed errors, never exceptions") 
                                  R"([])", R"(null)"}) {
             CAPTURE(body);
             fake.answer("/v1/scans", body);
-            check_typed(client.upload_once(), kReasonResponse);
+            check_typed(client.upload_once(), reason::response);
             CHECK(dev.journal->stats()->pending == 3);  // nothing marked on a bad answer
         }
     }
@@ -156,7 +156,7 @@ TEST_CASE("wrong JSON types on every route are typed errors, never exceptions") 
               R"({"latest":5,"deltas":[{"version":1}]})", R"({"latest":5})", R"({"latest":null})", R"(5)"}) {
             CAPTURE(body);
             fake.answer("/v1/list/deltas", body);
-            check_typed(client.pull_list_once(), kReasonResponse);
+            check_typed(client.pull_list_once(), reason::response);
         }
     }
     SUBCASE("trust list") {
@@ -166,7 +166,7 @@ TEST_CASE("wrong JSON types on every route are typed errors, never exceptions") 
               R"({"alg":null})", R"([])", R"({"alg":["ES256"]})"}) {
             CAPTURE(body);
             fake.answer("/v1/trust", body);
-            check_typed(client.pull_trust_once(0), "trust-format");
+            check_typed(client.pull_trust_once(0), reason::trust_format);
         }
     }
     SUBCASE("an error answer whose reason is not a string") {
@@ -199,19 +199,19 @@ TEST_CASE("paths from the server: only relative /v1/list/ paths, bounded, nothin
         nlohmann::json plan = {{"latest", 2}, {"snapshot_required", false},
                                {"deltas", nlohmann::json::array({{{"url", path}}})}};
         fake.answer("/v1/list/deltas", plan.dump());
-        check_typed(client.pull_list_once(), kReasonUrlPath);
+        check_typed(client.pull_list_once(), reason::url_path);
         nlohmann::json snap = {{"latest", 2}, {"snapshot_required", true}, {"snapshot", path}};
         fake.answer("/v1/list/deltas", snap.dump());
-        check_typed(client.pull_list_once(), kReasonUrlPath);
+        check_typed(client.pull_list_once(), reason::url_path);
         // Only the plan was asked for: the bad path never reached the network.
         for (const auto& p : fake.paths()) CHECK(p == "/v1/list/deltas");
     }
     // The HTTPS client itself refuses such a path whoever asks.
     auto http = HttpsClient::create(https_for(up, fake.port));
     REQUIRE(http.ok());
-    check_typed(http->get("//evil.example/x"), kReasonUrlPath);
+    check_typed(http->get("//evil.example/x"), reason::url_path);
     Download d;
-    check_typed(http->download("/v1/list/../x", d), kReasonUrlPath);
+    check_typed(http->download("/v1/list/../x", d), reason::url_path);
     CHECK(check_request_path("/v1/list/deltas?since=12").ok());
     CHECK(check_request_path("/v1/list/snapshot/3").ok());
 }
@@ -253,10 +253,10 @@ TEST_CASE("a resumed download is capped over all its parts, not per connection")
     int attempts = 0;
     for (; attempts < 40; ++attempts) {
         r = client.pull_list_once();
-        if (r.ok() || r.error().reason != "network") break;  // a cut connection: resume
+        if (r.ok() || !r.error().is(reason::network)) break;  // a cut connection: resume
     }
     CAPTURE(attempts);
-    check_typed(r, kReasonTooLarge);
+    check_typed(r, reason::too_large);
     // The cap stopped it after about cap / part connections, long before the entity ended.
     CHECK(hits.load() <= static_cast<int>(cap / part) + 2);
     srv.stop();

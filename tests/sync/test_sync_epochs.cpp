@@ -164,7 +164,7 @@ TEST_CASE("an upstream that does not echo the batch's epoch: nothing is marked u
     SyncClient c = client_for(up, *dev.journal, dev, port);
     auto r = c.upload_once();
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().reason == kReasonResponse);
+    CHECK(r.error().is(reason::response));
     CHECK(dev.journal->stats()->pending == 3);
     old.stop();
     serving.join();

@@ -203,12 +203,12 @@ TEST_CASE("create() refuses plain HTTP and missing TLS files") {
     h.base_url = "http://127.0.0.1:" + std::to_string(up.server->port());
     auto w = SyncWorker::create(worker_cfg(h), *dev.journal, *dev.list, dev.signers);
     REQUIRE_FALSE(w.ok());
-    CHECK(w.error().reason == "url");
+    CHECK(w.error().is(cp::sync::reason::url));
     h = https_for(up);
     h.key_path = (dev.dir / "missing.key").string();
     auto w2 = SyncWorker::create(worker_cfg(h), *dev.journal, *dev.list, dev.signers);
     REQUIRE_FALSE(w2.ok());
-    CHECK(w2.error().reason == "tls-files");
+    CHECK(w2.error().is(cp::sync::reason::tls_files));
 }
 
 TEST_CASE("install_trust_list: beside the site's own certificates; an empty issuer list removes the file") {

@@ -10,11 +10,11 @@
 // is not grabbed while checkpointd holds it (unless --camera), the GPIO lines are
 // only touched with --click.
 // Exit 0 every check ok (or skipped), 1 a warn or fail, 2 usage or configuration error.
-#include "firmware/checkpointd/bench_root.hpp"
-#include "firmware/checkpointd/devices.hpp"
+#include "drivers/factory/devices.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 #include "src/config/config.hpp"
+#include "src/config/config_request.hpp"
 #include "src/crypto/crypto.hpp"
 #include "src/crypto/trust_store.hpp"
 #include "src/decode/decoder.hpp"
@@ -180,7 +180,7 @@ std::optional<long> find_daemon_pid(const std::string& config_path) {
         std::error_code cwd_ec;
         const fs::path cwd = fs::read_symlink(e.path() / "cwd", cwd_ec);
         fs::path cfg = cfg_arg ? fs::path(*cfg_arg)
-                               : fs::path(*root_arg) / fs::path(daemon::config_path_of({"", "", "/"})).relative_path();
+                               : fs::path(*root_arg) / fs::path(config::config_path_of({"", "", "/"})).relative_path();
         if (cfg.is_relative()) cfg = cwd / cfg;
         if (canonical_or(cfg) == want) found.emplace_back(pid, parent_of(e.path()));
     }
@@ -285,7 +285,7 @@ Check check_camera(const config::Config& cfg, const Options& o, const DaemonInfo
                   "; --camera to grab it anyway";
         return c;
     }
-    auto cam = daemon::open_camera(cfg, script, cursor);
+    auto cam = devices::open_camera(cfg, script, cursor);
     if (!cam) {
         c.level = Level::fail;
         c.value = cfg.camera.backend + ": " + cam.error().describe();
@@ -379,7 +379,7 @@ Check check_thermometer(const config::Config& cfg, const std::shared_ptr<const l
     if (script && !script->people.empty() && cursor) {
         cursor->set_frame(script->lead_frames + script->people.front().arrive_frames);
     }
-    auto t = daemon::open_thermometer(cfg, script, cursor);
+    auto t = devices::open_thermometer(cfg, script, cursor);
     if (!t) {
         c.level = Level::fail;
         c.data["fault"] = t.error().reason;
@@ -421,7 +421,7 @@ Check check_gpio(const config::Config& cfg, const Options& o, const DaemonInfo& 
         c.value = "click test not run (--click pulses the gate relay, lamps and buzzer)";
         return c;
     }
-    auto backend = daemon::open_gpio(cfg);
+    auto backend = devices::open_gpio(cfg);
     if (!backend) {
         c.level = Level::fail;
         c.value = backend.error().describe();
@@ -885,9 +885,9 @@ int run_diag(const Args& args) {
     }
     Options o = *parsed;
     log::set_level(o.verbose ? log::Level::debug : log::Level::off);
-    const daemon::ConfigRequest req{o.config_path, o.board_path, o.root};
-    o.config_path = daemon::config_path_of(req);
-    auto cfg = daemon::load_config(req);
+    const config::ConfigRequest req{o.config_path, o.board_path, o.root};
+    o.config_path = config::config_path_of(req);
+    auto cfg = config::load_config(req);
     if (!cfg) {
         std::fprintf(stderr, "checkpoint diag: configuration rejected: %s\n", cfg.error().message.c_str());
         return 2;

@@ -1,4 +1,4 @@
-// Opens the lane's devices from the configuration: the board file picks the
+// The device factory: opens the lane's devices from the configuration: the board file picks the
 // backends (v4l2/file/sim camera, mlx90614/sim/none thermometer, gpiod/sim
 // GPIO, fbdev/png/sim screen, evdev/stdin/sim input).
 //
@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-namespace cp::daemon {
+namespace cp::devices {
 
 struct SimOptions {
     std::string lane_script;   // JSON lane script for the sim camera/thermometer/input
@@ -38,7 +38,8 @@ struct Devices {
     std::unique_ptr<input::InputSource> input;
 };
 
-// Errors: config/"lane-script" when a sim backend has no --lane script; the
+// Errors: config/"lane-script" (lane::reason::lane_script) when a sim backend
+// has no --lane script; the
 // backends' own open errors (with the device named in the message).
 Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim);
 
@@ -55,9 +56,4 @@ Result<std::unique_ptr<thermo::Thermometer>> open_thermometer(const config::Conf
                                                               std::shared_ptr<const lane::LaneCursor> cursor);
 Result<std::unique_ptr<gpio::GpioBackend>> open_gpio(const config::Config& cfg);
 
-// Inspector commands as text lines on a file descriptor (the "stdin" input
-// backend, for a bench terminal): "allow" or "+", "deny" or "-", "in", "out",
-// "plate <TEXT>". Unknown lines are logged and ignored; end of input ends polling.
-std::unique_ptr<input::InputSource> open_line_input(int fd, std::string name);
-
-}  // namespace cp::daemon
+}  // namespace cp::devices

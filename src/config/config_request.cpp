@@ -1,12 +1,13 @@
-#include "firmware/checkpointd/bench_root.hpp"
+#include "src/config/config_request.hpp"
 
 #include "src/config/ini.hpp"
+#include "src/config/reason.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-namespace cp::daemon {
+namespace cp::config {
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,12 +24,12 @@ std::string config_path_of(const ConfigRequest& req) {
     return under_root(req.root, kDeviceConfig);
 }
 
-Result<config::Config> load_config(const ConfigRequest& req) {
+Result<Config> load_config(const ConfigRequest& req) {
     std::error_code ec;
     std::string root;
     if (!req.root.empty()) {
         if (!fs::is_directory(req.root, ec))
-            return fail(ErrorKind::config, "root", "--root " + req.root + ": not a folder");
+            return fail(ErrorKind::config, reason::root, "--root " + req.root + ": not a folder");
         root = fs::absolute(req.root, ec).lexically_normal().string();
     }
     const std::string config_path = config_path_of(ConfigRequest{req.config_path, req.board_path, root});
@@ -39,18 +40,18 @@ Result<config::Config> load_config(const ConfigRequest& req) {
         std::ifstream in(config_path);
         std::stringstream text;
         text << in.rdbuf();
-        if (auto entries = config::parse_ini(text.str(), config_path)) {
+        if (auto entries = parse_ini(text.str(), config_path)) {
             for (const auto& e : *entries) {
                 if (e.key != "device.board" || e.value.empty() || e.value.front() != '/') continue;
                 board = under_root(root, e.value);
                 if (!fs::is_regular_file(board, ec))
-                    return fail(ErrorKind::config, "root",
+                    return fail(ErrorKind::config, reason::root,
                                 "device.board " + e.value + " is not under --root " + root +
                                     ": give the board file, e.g. --board board/host-sim/board.conf");
             }
         }
     }
-    auto cfg = config::load(config_path, board);
+    auto cfg = load(config_path, board);
     if (!cfg) return cfg;
     if (root.empty()) return cfg;
     for (std::string* p : {&cfg->paths.data_dir, &cfg->paths.journal, &cfg->paths.status_db, &cfg->paths.trust_dir,
@@ -62,4 +63,4 @@ Result<config::Config> load_config(const ConfigRequest& req) {
     return cfg;
 }
 
-}  // namespace cp::daemon
+}  // namespace cp::config

@@ -1,4 +1,4 @@
-#include "firmware/checkpointd/devices.hpp"
+#include "drivers/factory/devices.hpp"
 
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <unistd.h>
 
-namespace cp::daemon {
+namespace cp::devices {
 namespace {
 
 // The sim GPIO backend, plus a line per change in a file another process can read.
@@ -62,7 +62,7 @@ Result<std::unique_ptr<camera::Camera>> open_camera(const config::Config& cfg,
                                                     std::shared_ptr<lane::LaneCursor> cursor) {
     if (cfg.camera.backend == "sim") {
         if (!script)
-            return fail(ErrorKind::config, "lane-script", "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
+            return fail(ErrorKind::config, lane::reason::lane_script, "camera.backend = sim needs a lane script (--lane FILE or sim.lane_script)");
         // Built in one piece: copy-assigning the script into a default config
         // trips GCC 12's -Wnull-dereference on aarch64 (a false positive).
         const camera::SimCameraConfig c{.script = *script,
@@ -185,7 +185,7 @@ Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
         if (d.script) d.input = std::make_unique<input::SimInput>(d.script, d.cursor);
         else d.input = std::make_unique<input::SimInput>();
     } else if (cfg.input.backend == "stdin") {
-        d.input = open_line_input(STDIN_FILENO, "stdin");
+        d.input = input::open_line_input(STDIN_FILENO, "stdin");
     } else {
         auto in = input::open_evdev(cfg.input.device);
         if (!in) {
@@ -197,4 +197,4 @@ Result<Devices> open_devices(const config::Config& cfg, const SimOptions& sim) {
     return d;
 }
 
-}  // namespace cp::daemon
+}  // namespace cp::devices

@@ -10,7 +10,7 @@
 
 #include <string>
 
-namespace cp::daemon {
+namespace cp::config {
 
 struct ConfigRequest {
     std::string config_path;  // empty: /etc/checkpoint/checkpointd.conf (under root when given)
@@ -27,9 +27,9 @@ std::string config_path_of(const ConfigRequest& req);
 // tree, so a bench names the board file (--board board/NAME/board.conf).
 // Errors: as config::load; config/"root" when root is not a folder or the board
 // file is not found under it.
-Result<config::Config> load_config(const ConfigRequest& req);
+Result<Config> load_config(const ConfigRequest& req);
 
 // The path as the daemon uses it: under `root` when absolute and root is set.
 std::string under_root(const std::string& root, const std::string& path);
 
-}  // namespace cp::daemon
+}  // namespace cp::config
