@@ -166,8 +166,8 @@ TEST_CASE("every checkpoint subcommand answers --help: usage on stdout, exit 0, 
         {"diag --help", "usage: checkpoint diag"},
         {"help decode", "usage: checkpoint decode"},
         {"help diag", "usage: checkpoint diag"},
-        {"--help", "usage: checkpoint COMMAND"},
-        {"help", "usage: checkpoint COMMAND"},
+        {"--help", "usage: checkpoint [OPTIONS] COMMAND"},
+        {"help", "usage: checkpoint [OPTIONS] COMMAND"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.args);
