@@ -51,7 +51,6 @@ const CLI::App* chosen(const CLI::App& app) {
 bool asks_for_help(int argc, const char* const* argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
-        if (a == "--") return false;
         if (a == "--help" || a == "-h") return true;
     }
     return false;
@@ -77,11 +76,9 @@ std::optional<int> help(CLI::App& app, int argc, const char* const* argv) {
     // The words without the help flags tell whose help it is; what they lack
     // (a required option, a value) does not matter here.
     std::vector<const char*> words;
-    bool after_dashes = false;
     for (int i = 0; i < argc; ++i) {
         const std::string_view a = argv[i];
-        after_dashes = after_dashes || a == "--";
-        if (i > 0 && !after_dashes && (a == "--help" || a == "-h")) continue;
+        if (i > 0 && (a == "--help" || a == "-h")) continue;
         words.push_back(argv[i]);
     }
     try {

@@ -56,8 +56,7 @@ void configure(CLI::App& app);
 
 // Parses argv into `app`. Returns nullopt when the command is to run; otherwise
 // the exit code to end with: 0 after printing the help of the innermost command
-// named (on stdout) when `--help` or `-h` is among the arguments (before any
-// `--`), 2 after a usage error (the message and a pointer to --help on stderr; the
+// named (on stdout) when `--help` or `-h` is among the arguments, 2 after a usage error (the message and a pointer to --help on stderr; the
 // full help when no argument at all was given).
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv);
 

@@ -181,3 +181,16 @@ TEST_CASE("every checkpoint subcommand answers --help: usage on stdout, exit 0, 
     CHECK(run(dir, "list").code == 2);
     CHECK(run(dir, "nosuch --help").code == 2);
 }
+
+TEST_CASE("integer options take whole decimal numbers in their range: --days 12abc exits 2 and writes nothing") {
+    cp::testing::TempDir dir;
+    const std::string out = "--out '" + (dir / "issuer").string() + "'";
+    for (const char* days : {"12abc", "-5", "0", "0x10", "99999999999"}) {
+        CAPTURE(days);
+        CHECK(run(dir, "pass keygen " + out + " --days " + days).code == 2);
+        CHECK_FALSE(std::filesystem::exists(dir / "issuer" / "issuer.key"));
+    }
+    CHECK(run(dir, "journal tail --db x -n 5x").code == 2);
+    CHECK(run(dir, "list build --csv a --key b --cert c --out d --version 1.5").code == 2);
+    CHECK(run(dir, "pass keygen " + out + " --days 30").code == 0);
+}
