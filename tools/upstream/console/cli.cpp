@@ -189,7 +189,6 @@ void add_cli_commands(CLI::App& app, cli::Action& action) {
                             "an empty parent)");
     auto* csv = import->add_option("--csv", o->csv, "the areas as CSV")->type_name("FILE");
     import->add_option("--json", o->json, "the areas as JSON")->type_name("FILE")->excludes(csv);
-    import->require_option(1);
     leaf(areas, "list", "list the areas");
 
     CLI::App* site = group("site", "sites (gates, shops, road and rail entries) and their devices");
