@@ -9,6 +9,7 @@ pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 find_package(nlohmann_json 3.11 REQUIRED)
+find_package(CLI11 2.1 REQUIRED)
 
 # mbedTLS 2.28 ships neither a CMake config nor a pkg-config file in Debian.
 find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h REQUIRED)

@@ -1,12 +1,14 @@
 // checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]
 // checkpointd --config FILE [--board FILE] --check-config
 // checkpointd --root DIR [--config FILE] [--board FILE] ...   (a provisioned tree on a bench)
+// checkpointd --help | --version
 //
 // Exit codes: 0 clean shutdown (SIGTERM/SIGINT, or the lane ended with
 // --exit-when-done); 1 start-up failure (journal, devices); 2 usage or
-// configuration error (the message names the key).
+// configuration error (the message names the key); --help and --version exit 0.
 #include "firmware/checkpointd/daemon.hpp"
 #include "firmware/checkpointd/sd_notify.hpp"
+#include "src/cli/args.hpp"
 #include "src/common/log.hpp"
 #include "src/config/config.hpp"
 #include "src/config/config_request.hpp"
@@ -24,26 +26,6 @@
 
 namespace {
 
-int usage() {
-    std::fprintf(stderr,
-                 "usage: checkpointd --config FILE [--board FILE] [--json] [--exit-when-done] [--lane FILE]\n"
-                 "       checkpointd --config FILE [--board FILE] --check-config\n"
-                 "       checkpointd --root DIR --board FILE [...]\n"
-                 "  --config FILE      checkpointd.conf (docs/configuration.md)\n"
-                 "  --board FILE       board file, instead of the one device.board names\n"
-                 "                     (a relative path is read from the current folder)\n"
-                 "  --root DIR         bench: a tools/provision tree; the device's absolute paths\n"
-                 "                     (/etc/checkpoint, /var/lib/checkpoint, /run/checkpoint) are\n"
-                 "                     read and written under DIR; --config defaults to\n"
-                 "                     DIR/etc/checkpoint/checkpointd.conf\n"
-                 "  --json             one JSON line per decision on stdout\n"
-                 "  --exit-when-done   exit 0 when the camera source ends (file or sim lane)\n"
-                 "  --lane FILE        lane script for the sim camera, thermometer and input\n"
-                 "  --check-config     read the configuration and board file, print the effective\n"
-                 "                     configuration and exit (0 accepted, 2 refused); opens nothing else\n");
-    return 2;
-}
-
 cp::log::Level level_of(const std::string& s) {
     if (s == "debug") return cp::log::Level::debug;
     if (s == "warn") return cp::log::Level::warn;
@@ -58,24 +40,34 @@ int main(int argc, char** argv) {
     std::string config_path, board_path, root;
     daemon::DaemonOptions opts;
     bool check_only = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&](std::string& out) {
-            if (i + 1 >= argc) return false;
-            out = argv[++i];
-            return true;
-        };
-        if (a == "--config") { if (!value(config_path)) return usage(); }
-        else if (a == "--board") { if (!value(board_path)) return usage(); }
-        else if (a == "--root") { if (!value(root)) return usage(); }
-        else if (a == "--lane") { if (!value(opts.sim.lane_script)) return usage(); }
-        else if (a == "--json") opts.json = true;
-        else if (a == "--exit-when-done") opts.exit_when_done = true;
-        else if (a == "--check-config") check_only = true;
-        else if (a == "--version") { std::printf("checkpointd %s\n", CHECKPOINT_VERSION); return 0; }
-        else return usage();
-    }
-    if (config_path.empty() && root.empty()) return usage();
+    CLI::App app{"checkpointd: the lane daemon. Exit status: 0 clean shutdown (SIGTERM/SIGINT, or the lane ended "
+                 "with --exit-when-done); 1 start-up failure (journal, devices); 2 usage or configuration error "
+                 "(the message names the key).",
+                 "checkpointd"};
+    cli::configure(app);
+    app.set_version_flag("--version", std::string("checkpointd ") + CHECKPOINT_VERSION, "print the version and exit");
+    auto* config = app.add_option("--config", config_path, "checkpointd.conf (docs/configuration.md)")
+                       ->type_name("FILE");
+    app.add_option("--board", board_path,
+                   "board file, instead of the one device.board names (a relative path is read from the current "
+                   "folder)")
+        ->type_name("FILE");
+    auto* root_opt = app.add_option("--root", root,
+                                    "bench: a tools/provision tree; the device's absolute paths (/etc/checkpoint, "
+                                    "/var/lib/checkpoint, /run/checkpoint) are read and written under DIR; --config "
+                                    "defaults to DIR/etc/checkpoint/checkpointd.conf")
+                         ->type_name("DIR");
+    app.add_flag("--json", opts.json, "one JSON line per decision on stdout");
+    app.add_flag("--exit-when-done", opts.exit_when_done, "exit 0 when the camera source ends (file or sim lane)");
+    app.add_option("--lane", opts.sim.lane_script, "lane script for the sim camera, thermometer and input")
+        ->type_name("FILE");
+    app.add_flag("--check-config", check_only,
+                 "read the configuration and board file, print the effective configuration and exit (0 accepted, "
+                 "2 refused); opens nothing else");
+    app.callback([&] {
+        if (config->count() == 0 && root_opt->count() == 0) throw CLI::RequiredError("--config FILE or --root DIR");
+    });
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
 
     const config::ConfigRequest req{config_path, board_path, root};
     config_path = config::config_path_of(req);

@@ -15,6 +15,7 @@
 // tools/bench-arm runs it with two values of N under callgrind (x86-64) and
 // qemu-aarch64 with an instruction-counting plugin (aarch64); the difference of
 // the totals divided by the difference of N is the per-scan instruction count.
+#include "src/cli/args.hpp"
 #include "src/crypto/crypto.hpp"
 #include "src/crypto/trust_store.hpp"
 #include "src/decode/decoder.hpp"
@@ -134,19 +135,18 @@ std::vector<std::uint8_t> render_frame(const std::string& text) {
 
 int main(int argc, char** argv) {
     fs::path fixture;
+    std::string write_to;
     long scans = 1;
     std::string stage = "all";
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--write-fixture" && i + 1 < argc) return write_fixture(argv[++i]);
-        if (a == "--fixture" && i + 1 < argc) fixture = argv[++i];
-        else if (a == "--scans" && i + 1 < argc) scans = std::strtol(argv[++i], nullptr, 10);
-        else if (a == "--stage" && i + 1 < argc) stage = argv[++i];
-        else die("usage: bench_scan_insns (--write-fixture DIR | --fixture DIR --scans N [--stage S])");
-    }
-    if (fixture.empty() || scans < 0) die("usage: bench_scan_insns --fixture DIR --scans N [--stage S]");
-    if (stage != "all" && stage != "decode" && stage != "verify" && stage != "lookup")
-        die("--stage: all, decode, verify or lookup");
+    CLI::App app{"instructions per scan stage (run under an instruction counter)", "bench_scan_insns"};
+    cp::cli::configure(app);
+    auto* write = app.add_option("--write-fixture", write_to, "write the fixture to DIR and exit")->type_name("DIR");
+    app.add_option("--fixture", fixture, "the fixture written before")->type_name("DIR")->excludes(write);
+    cp::cli::add_int(&app, "--scans", scans, 0, 100'000'000, "scans to run")->default_str("1");
+    app.add_option("--stage", stage, "the stage to run")->check(CLI::IsMember({"all", "decode", "verify", "lookup"}));
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
+    if (!write_to.empty()) return write_fixture(write_to);
+    if (fixture.empty()) die("usage: bench_scan_insns (--write-fixture DIR | --fixture DIR --scans N [--stage S])");
     cv::setNumThreads(0);  // one thread: counts are repeatable and add up
 
     const std::string text = slurp(fixture / "pass.txt");

@@ -166,8 +166,8 @@ TEST_CASE("every checkpoint subcommand answers --help: usage on stdout, exit 0, 
         {"diag --help", "usage: checkpoint diag"},
         {"help decode", "usage: checkpoint decode"},
         {"help diag", "usage: checkpoint diag"},
-        {"--help", "usage: checkpoint COMMAND"},
-        {"help", "usage: checkpoint COMMAND"},
+        {"--help", "usage: checkpoint [OPTIONS] COMMAND"},
+        {"help", "usage: checkpoint [OPTIONS] COMMAND"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.args);
@@ -180,4 +180,17 @@ TEST_CASE("every checkpoint subcommand answers --help: usage on stdout, exit 0, 
     CHECK(run(dir, "decode").code == 2);
     CHECK(run(dir, "list").code == 2);
     CHECK(run(dir, "nosuch --help").code == 2);
+}
+
+TEST_CASE("integer options take whole decimal numbers in their range: --days 12abc exits 2 and writes nothing") {
+    cp::testing::TempDir dir;
+    const std::string out = "--out '" + (dir / "issuer").string() + "'";
+    for (const char* days : {"12abc", "-5", "0", "0x10", "99999999999"}) {
+        CAPTURE(days);
+        CHECK(run(dir, "pass keygen " + out + " --days " + days).code == 2);
+        CHECK_FALSE(std::filesystem::exists(dir / "issuer" / "issuer.key"));
+    }
+    CHECK(run(dir, "journal tail --db x -n 5x").code == 2);
+    CHECK(run(dir, "list build --csv a --key b --cert c --out d --version 1.5").code == 2);
+    CHECK(run(dir, "pass keygen " + out + " --days 30").code == 0);
 }

@@ -45,6 +45,15 @@ TEST_CASE("operator commands: enroll, revoke, set-status, import, publish, trust
     CHECK(run_upstream("").status == 2);
     CHECK(run_upstream("frobnicate " + db).status == 2);
     CHECK(run_upstream("enroll " + db + "--bogus 1").status == 2);
+    // Integer options are whole decimal numbers in range, refused before anything starts.
+    const std::string serve = "serve " + db + "--cert a --key b --client-ca c ";
+    for (const char* bad : {"--port 84x", "--port 70000", "--web-port -2", "--duration-s 1h", "--console-port 0x",
+                            "--console-port 80abc", "--publish-interval-s 0"}) {
+        CAPTURE(bad);
+        CHECK(run_upstream(serve + bad).status == 2);
+    }
+    CHECK(run_upstream("scans " + db + "--limit 10k").status == 2);
+    CHECK(run_upstream("publish " + db + "--signing-key a --signing-cert b --if-older-than 59").status == 2);
 
     auto e = run_upstream("enroll " + db + "--cert " + p("device-gate-01.crt"));
     CHECK(e.status == 0);

@@ -7,19 +7,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace cp::cli {
 
-const char kDecodeUsage[] =
-    "usage: checkpoint decode FILE...\n"
-    "  one JSON line per image: the QR codes found (text, corners) and the time taken\n"
-    "  (a file whose name starts with '-': write it as ./-name)\n";
+namespace {
 
-int run_decode(const Args& args) {
-    if (args.empty()) {
-        std::fputs(kDecodeUsage, stderr);
-        return 2;
-    }
+int run_decode(const std::vector<std::string>& args) {
     int rc = 0;
     for (const auto& path : args) {
         nlohmann::ordered_json line;
@@ -49,6 +45,18 @@ int run_decode(const Args& args) {
         std::printf("%s\n", line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
     }
     return rc;
+}
+
+}  // namespace
+
+void add_decode(CLI::App& app, Action& action) {
+    auto files = std::make_shared<std::vector<std::string>>();
+    CLI::App* c = app.add_subcommand(
+        "decode",
+        "decode QR codes in image files: one JSON line per image, the QR codes found (text, corners) and the "
+        "time taken (a file whose name starts with '-': write it as ./-name)");
+    c->add_option("FILE", *files, "image files")->required();
+    c->callback([files, &action] { action = [files] { return run_decode(*files); }; });
 }
 
 }  // namespace cp::cli

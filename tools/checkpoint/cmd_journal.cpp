@@ -6,38 +6,23 @@
 #include "src/journal/journal.hpp"
 #include "tools/checkpoint/commands.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace cp::cli {
 
-const char kJournalUsage[] = "usage: checkpoint journal tail [-n N] --db PATH\n";
-
 namespace {
-int usage() {
-    std::fputs(kJournalUsage, stderr);
-    return 2;
-}
-}  // namespace
 
-int run_journal(const Args& args) {
-    if (args.empty() || args[0] != "tail") return usage();
-    std::size_t n = 20;
+struct TailOptions {
+    std::size_t lines = 20;
     std::string db;
-    for (std::size_t i = 1; i < args.size(); ++i) {
-        if ((args[i] == "-n" || args[i] == "--lines") && i + 1 < args.size()) {
-            const std::string& v = args[++i];
-            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (ec != std::errc() || p != v.data() + v.size() || n == 0 || n > 100000) return usage();
-        } else if (args[i] == "--db" && i + 1 < args.size()) {
-            db = args[++i];
-        } else {
-            return usage();
-        }
-    }
-    if (db.empty()) return usage();
+};
+
+int run_tail(const TailOptions& opt) {
+    const std::string& db = opt.db;
+    const std::size_t n = opt.lines;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(db, ec)) {
         std::fprintf(stderr, "checkpoint journal: no journal at %s\n", db.c_str());
@@ -58,6 +43,20 @@ int run_journal(const Args& args) {
     }
     for (const auto& r : *rows) std::printf("%s\n", journal::to_json(r).c_str());
     return 0;
+}
+
+}  // namespace
+
+void add_journal(CLI::App& app, Action& action) {
+    auto opt = std::make_shared<TailOptions>();
+    CLI::App* journal = app.add_subcommand("journal", "scan journal: tail (JSON lines)");
+    journal->require_subcommand(1);
+    CLI::App* tail = journal->add_subcommand(
+        "tail", "the last N journal rows, oldest first, one JSON object per line; read-only, safe beside a "
+                "running checkpointd");
+    cli::add_int(tail, "-n,--lines", opt->lines, 1, 100000, "rows to print")->default_str("20");
+    tail->add_option("--db", opt->db, "the journal database")->required()->type_name("PATH");
+    tail->callback([opt, &action] { action = [opt] { return run_tail(*opt); }; });
 }
 
 }  // namespace cp::cli

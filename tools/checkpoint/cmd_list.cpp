@@ -26,63 +26,35 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <fstream>
-#include <map>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace cp::cli {
 
-const char kListUsage[] =
-    "usage: checkpoint list build --csv FILE --key KEY --cert CERT --version N --out FILE\n"
-    "                             [--created TIME] [--issuer CODE] [--delta-base N]\n"
-    "       checkpoint list import FILE --db PATH --trust CERT_OR_DIR [--reset-version-floor]\n"
-    "       checkpoint list lookup PASSID --db PATH\n"
-    "       checkpoint list info --db PATH\n"
-    "       checkpoint list floor (--db PATH | --trust-dir DIR) [--reset]\n"
-    "  versions are 1..2^53-1; --reset-version-floor and --reset are for a deliberate\n"
-    "  re-provision only (docs/status-list-format.md, \"Version floor\")\n";
-
 namespace {
-
-int usage() {
-    std::fputs(kListUsage, stderr);
-    return 2;
-}
 
 int error(const std::string& msg, int code = 2) {
     std::fprintf(stderr, "checkpoint list: %s\n", msg.c_str());
     return code;
 }
 
-// --name value options and positional words.
+// The options of every list subcommand; each subcommand registers the ones it takes.
 struct Parsed {
-    std::map<std::string, std::string> opt;
-    std::vector<std::string> pos;
+    std::string csv, key, cert, out, issuer, created, db, trust, trust_dir, file, pass_id;
+    std::int64_t version = 0, delta_base = 0;  // 0: not given
+    bool reset_version_floor = false, reset = false;
 };
-std::optional<Parsed> parse(const Args& args, std::size_t from) {
-    Parsed p;
-    for (std::size_t i = from; i < args.size(); ++i) {
-        if (args[i] == "--reset-version-floor" || args[i] == "--reset") {  // flags without a value
-            p.opt[args[i].substr(2)] = "";
-        } else if (args[i].rfind("--", 0) == 0) {
-            if (i + 1 >= args.size()) return std::nullopt;
-            p.opt[args[i].substr(2)] = args[i + 1];
-            ++i;
-        } else {
-            p.pos.push_back(args[i]);
-        }
-    }
-    return p;
-}
 
-std::optional<std::int64_t> to_int(const std::string& s) {
-    std::int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
-    return v;
+// A time given as epoch seconds or ISO 8601.
+std::optional<std::int64_t> epoch_or_iso8601(const std::string& s) {
+    if (auto v = cli::parse_int(s, 0, std::numeric_limits<std::int64_t>::max())) return *v;
+    auto t = parse_iso8601(s);
+    if (!t || *t < 0) return std::nullopt;
+    return *t;
 }
 
 std::optional<std::string> slurp(const std::string& path) {
@@ -105,31 +77,23 @@ std::string trim(std::string s) {
 }
 
 int build(const Parsed& p) {
-    for (const char* k : {"csv", "key", "cert", "version", "out"}) {
-        if (!p.opt.count(k)) return usage();
-    }
-    auto version = to_int(p.opt.at("version"));
-    if (!version || *version < 1 || *version > status::kMaxListVersion)
-        return error("--version must be an integer 1..2^53-1");
     status::ListHeader h;
-    h.version = *version;
+    h.version = p.version;
     h.created_at = wall_now_ms() / 1000;
-    if (auto it = p.opt.find("created"); it != p.opt.end()) {
-        auto t = to_int(it->second);
-        if (!t) t = parse_iso8601(it->second);
-        if (!t || *t < 0) return error("--created must be epoch seconds or ISO 8601");
+    if (!p.created.empty()) {
+        auto t = epoch_or_iso8601(p.created);
+        if (!t) return error("--created must be epoch seconds or ISO 8601");
         h.created_at = *t;
     }
-    if (auto it = p.opt.find("issuer"); it != p.opt.end()) h.issuer = it->second;
-    if (auto it = p.opt.find("delta-base"); it != p.opt.end()) {
-        auto b = to_int(it->second);
-        if (!b || *b < 1 || *b >= h.version) return error("--delta-base must be >= 1 and below --version");
+    if (!p.issuer.empty()) h.issuer = p.issuer;
+    if (p.delta_base != 0) {
+        if (p.delta_base >= h.version) return error("--delta-base must be >= 1 and below --version");
         h.kind = status::ListKind::delta;
-        h.base_version = *b;
+        h.base_version = p.delta_base;
     }
 
-    auto key_pem = slurp(p.opt.at("key"));
-    auto cert_pem = slurp(p.opt.at("cert"));
+    auto key_pem = slurp(p.key);
+    auto cert_pem = slurp(p.cert);
     if (!key_pem || !cert_pem) return error("cannot read --key or --cert");
     auto key = crypto::PrivateKey::parse(as_bytes(*key_pem));
     if (!key) return error("key: " + key.error().describe());
@@ -140,8 +104,8 @@ int build(const Parsed& p) {
     auto probe = key->sign_es256(as_bytes("probe"));
     if (!probe || !cert->verify_es256(as_bytes("probe"), *probe).ok()) return error("--key does not match --cert");
 
-    std::ifstream csv(p.opt.at("csv"));
-    if (!csv) return error("cannot read " + p.opt.at("csv"));
+    std::ifstream csv(p.csv);
+    if (!csv) return error("cannot read " + p.csv);
     std::vector<status::ListEntry> entries;
     std::map<std::string, std::uint8_t> reason_idx;
     h.reasons.push_back("");
@@ -161,7 +125,7 @@ int build(const Parsed& p) {
             if (comma == std::string::npos) break;
             start = comma + 1;
         }
-        auto where = p.opt.at("csv") + ":" + std::to_string(line_no) + ": ";
+        auto where = p.csv + ":" + std::to_string(line_no) + ": ";
         if (f.size() < 2 || f.size() > 4) return error(where + "expected pass_id,status,reason[,since]");
         auto id = from_hex(f[0]);
         if (!id || id->size() != 16) return error(where + "pass id must be 32 hex digits");
@@ -181,9 +145,8 @@ int build(const Parsed& p) {
         }
         e.reason = it->second;
         if (f.size() > 3 && !f[3].empty()) {
-            auto since = to_int(f[3]);
-            if (!since) since = parse_iso8601(f[3]);
-            if (!since || *since < 0 || *since > 0xffffffffLL) return error(where + "since must be epoch seconds or ISO 8601");
+            auto since = epoch_or_iso8601(f[3]);
+            if (!since || *since > 0xffffffffLL) return error(where + "since must be epoch seconds or ISO 8601");
             e.since = static_cast<std::uint32_t>(*since);
         }
         entries.push_back(e);
@@ -192,10 +155,10 @@ int build(const Parsed& p) {
     for (std::size_t i = 1; i < entries.size(); ++i) {
         if (entries[i - 1].id == entries[i].id) return error("duplicate pass id " + to_hex(entries[i].id));
     }
-    auto st = status::write_list_file(p.opt.at("out"), h, entries, *key, cert->kid());
+    auto st = status::write_list_file(p.out, h, entries, *key, cert->kid());
     if (!st) return error(st.error().describe());
     nlohmann::ordered_json j;
-    j["out"] = p.opt.at("out");
+    j["out"] = p.out;
     j["kind"] = h.kind == status::ListKind::delta ? "delta" : "full";
     j["version"] = h.version;
     if (h.kind == status::ListKind::delta) j["base_version"] = h.base_version;
@@ -219,20 +182,19 @@ nlohmann::ordered_json info_json(const status::ListInfo& i) {
 }
 
 int import(const Parsed& p) {
-    if (p.pos.size() != 1 || !p.opt.count("db") || !p.opt.count("trust")) return usage();
-    auto trust = crypto::TrustStore::load(p.opt.at("trust"));
+    auto trust = crypto::TrustStore::load(p.trust);
     if (!trust) return error("trust: " + trust.error().describe());
-    auto store = status::open_sqlite_status_list(p.opt.at("db"));
+    auto store = status::open_sqlite_status_list(p.db);
     if (!store) return error(store.error().describe());
     status::ImportOptions o;
-    o.reset_version_floor = p.opt.count("reset-version-floor") > 0;
+    o.reset_version_floor = p.reset_version_floor;
     if (o.reset_version_floor)
         std::fprintf(stderr, "checkpoint list: --reset-version-floor: installing whatever the version floor\n");
-    auto r = (*store)->import_file(p.pos[0], *trust, o);
+    auto r = (*store)->import_file(p.file, *trust, o);
     if (!r && r.error().reason == "list-kind") {
         if (o.reset_version_floor) return error("--reset-version-floor applies to full lists, not deltas");
-        auto bytes = slurp(p.pos[0]);
-        if (!bytes) return error("cannot read " + p.pos[0]);
+        auto bytes = slurp(p.file);
+        if (!bytes) return error("cannot read " + p.file);
         r = (*store)->apply_delta(as_bytes(*bytes), *trust);
     }
     if (!r) {
@@ -251,12 +213,15 @@ int import(const Parsed& p) {
 }
 
 int floor_cmd(const Parsed& p) {
-    if (!p.pos.empty() || p.opt.count("db") == p.opt.count("trust-dir")) return usage();
-    const std::string path = p.opt.count("db") ? status::list_floor_path(p.opt.at("db"))
-                                               : status::trust_floor_path(p.opt.at("trust-dir"));
+    if (p.db.empty() == p.trust_dir.empty()) {
+        std::fprintf(stderr, "checkpoint list floor: give one of --db and --trust-dir\n");
+        return kExitUsage;
+    }
+    const std::string path = !p.db.empty() ? status::list_floor_path(p.db)
+                                               : status::trust_floor_path(p.trust_dir);
     nlohmann::ordered_json j;
     j["path"] = path;
-    if (p.opt.count("reset")) {
+    if (p.reset) {
         auto s = status::reset_version_floor(path, 0, "checkpoint list floor --reset");
         if (!s) return error(s.error().describe());
         std::fprintf(stderr, "checkpoint list: version floor %s removed: the next list of any version installs\n",
@@ -273,14 +238,13 @@ int floor_cmd(const Parsed& p) {
 }
 
 int lookup(const Parsed& p) {
-    if (p.pos.size() != 1 || !p.opt.count("db")) return usage();
-    auto id = from_hex(p.pos[0]);
+    auto id = from_hex(p.pass_id);
     if (!id || id->size() != 16) return error("pass id must be 32 hex digits");
     pass::PassId pid{};
     std::copy(id->begin(), id->end(), pid.begin());
     status::StoreOptions so;
     so.create = false;
-    auto store = status::open_sqlite_status_list(p.opt.at("db"), so);
+    auto store = status::open_sqlite_status_list(p.db, so);
     if (!store) return error(store.error().describe());
     auto info = (*store)->info();
     auto e = (*store)->lookup(pid);
@@ -299,10 +263,9 @@ int lookup(const Parsed& p) {
 }
 
 int info(const Parsed& p) {
-    if (!p.pos.empty() || !p.opt.count("db")) return usage();
     status::StoreOptions so;
     so.create = false;
-    auto store = status::open_sqlite_status_list(p.opt.at("db"), so);
+    auto store = status::open_sqlite_status_list(p.db, so);
     if (!store) return error(store.error().describe());
     auto i = (*store)->info();
     if (!i) {
@@ -315,17 +278,60 @@ int info(const Parsed& p) {
 
 }  // namespace
 
-int run_list(const Args& args) {
-    if (args.empty()) return usage();
-    auto p = parse(args, 1);
-    if (!p) return usage();
-    const std::string& sub = args[0];
-    if (sub == "build") return build(*p);
-    if (sub == "import") return import(*p);
-    if (sub == "lookup") return lookup(*p);
-    if (sub == "info") return info(*p);
-    if (sub == "floor") return floor_cmd(*p);
-    return usage();
+void add_list(CLI::App& app, Action& action) {
+    auto p = std::make_shared<Parsed>();
+    CLI::App* list = app.add_subcommand(
+        "list",
+        "status lists: build (sign), import, lookup, info, floor. Versions are 1..2^53-1; "
+        "--reset-version-floor and --reset are for a deliberate re-provision only "
+        "(docs/status-list-format.md, \"Version floor\")");
+    list->require_subcommand(1);
+    auto command = [&](const char* name, const char* description, int (*run)(const Parsed&)) {
+        CLI::App* c = list->add_subcommand(name, description);
+        c->callback([p, run, &action] { action = [p, run] { return run(*p); }; });
+        return c;
+    };
+    auto db = [&](CLI::App* c) { return c->add_option("--db", p->db, "the status database")->type_name("PATH"); };
+
+    CLI::App* b = command("build",
+                          "sign a status list (or, with --delta-base, a delta) with the command centre's key. CSV "
+                          "lines: pass_id,status,reason[,since]; status is green|yellow|red (remove in deltas); a "
+                          "first line starting \"pass_id\" is a header; TIME and since: epoch seconds or ISO 8601",
+                          build);
+    b->add_option("--csv", p->csv, "the statuses")->required()->type_name("FILE");
+    b->add_option("--key", p->key, "list signer private key")->required()->type_name("KEY");
+    b->add_option("--cert", p->cert, "list signer certificate")->required()->type_name("CERT");
+    cli::add_int(b, "--version", p->version, 1, status::kMaxListVersion, "the list version")->required();
+    b->add_option("--out", p->out, "the signed list")->required()->type_name("FILE");
+    b->add_option("--created", p->created, "creation time (default: now)")->type_name("TIME");
+    b->add_option("--issuer", p->issuer, "issuer code")->type_name("CODE");
+    cli::add_int(b, "--delta-base", p->delta_base, 1, status::kMaxListVersion, "sign a delta from version N");
+
+    CLI::App* im = command("import",
+                           "verify and install a full list, or apply a delta. A list older than the highest "
+                           "version ever installed (the version floor, PATH.floor) is refused even when the "
+                           "database is gone",
+                           import);
+    im->add_option("FILE", p->file, "the signed list")->required();
+    db(im)->required();
+    im->add_option("--trust", p->trust, "list signer certificate or folder of them")
+        ->required()
+        ->type_name("CERT_OR_DIR");
+    im->add_flag("--reset-version-floor", p->reset_version_floor,
+                 "install whatever the version floor says (full lists only; logged)");
+
+    CLI::App* fl = command("floor",
+                           "print the version floor of a status database or of a trust-list folder; --reset "
+                           "removes it (logged), so the next list of any version installs",
+                           floor_cmd);
+    auto* fl_db = db(fl);
+    fl->add_option("--trust-dir", p->trust_dir, "trust-list folder")->type_name("DIR")->excludes(fl_db);
+    fl->add_flag("--reset", p->reset, "remove the version floor");
+
+    CLI::App* lk = command("lookup", "one pass's status as JSON; exit 1 when not in the list", lookup);
+    lk->add_option("PASSID", p->pass_id, "32 hex digits")->required();
+    db(lk)->required();
+    db(command("info", "the installed list as JSON; exit 1 when no list installed", info))->required();
 }
 
 }  // namespace cp::cli

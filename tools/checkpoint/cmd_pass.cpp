@@ -21,14 +21,11 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace cp::cli {
-
-const char kPassUsage[] =
-    "usage: checkpoint pass keygen --out DIR [--cn NAME] [--days N]\n"
-    "       checkpoint pass issue --key KEY --cert CERT (--claims FILE | --claims -) [--png FILE]\n";
 
 namespace {
 
@@ -36,11 +33,6 @@ namespace fs = std::filesystem;
 
 int fail_msg(const std::string& msg) {
     std::fprintf(stderr, "checkpoint pass: %s\n", msg.c_str());
-    return 2;
-}
-
-int usage() {
-    std::fputs(kPassUsage, stderr);
     return 2;
 }
 
@@ -130,52 +122,39 @@ std::optional<std::string> render_qr_png(const std::string& text) {
     }
 }
 
-int keygen(const Args& args) {
-    std::optional<std::string> out;
+struct KeygenOptions {
+    std::string out;
     std::string cn = "checkpoint issuer";
     int days = 3650;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) return usage();
-        if (args[i] == "--out") out = args[++i];
-        else if (args[i] == "--cn") cn = args[++i];
-        else if (args[i] == "--days") {
-            try {
-                days = std::stoi(args[++i]);
-            } catch (const std::exception&) {
-                return usage();
-            }
-        } else return usage();
-    }
-    if (!out) return usage();
+};
+
+int keygen(const KeygenOptions& opt) {
+    const std::string& out = opt.out;
+    const std::string& cn = opt.cn;
+    const int days = opt.days;
     std::error_code ec;
-    fs::create_directories(*out, ec);
-    if (ec) return fail_msg("cannot create " + *out + ": " + ec.message());
+    fs::create_directories(out, ec);
+    if (ec) return fail_msg("cannot create " + out + ": " + ec.message());
     auto key = crypto::PrivateKey::generate_p256();
     if (!key) return fail_msg(key.error().describe());
     auto der = key->self_signed_certificate(cn, wall_now_ms() / 1000 - 86400, days);
     if (!der) return fail_msg(der.error().describe());
     auto pem = key->to_pem();
     if (!pem) return fail_msg(pem.error().describe());
-    fs::path key_path = fs::path(*out) / "issuer.key";
-    fs::path crt_path = fs::path(*out) / "issuer.crt";
+    fs::path key_path = fs::path(out) / "issuer.key";
+    fs::path crt_path = fs::path(out) / "issuer.crt";
     if (!write_file(key_path, *pem, 0600)) return fail_msg("cannot write " + key_path.string());
     if (!write_file(crt_path, crypto::certificate_pem(*der), 0644)) return fail_msg("cannot write " + crt_path.string());
     std::printf("key  %s\ncert %s\nkid  %s\n", key_path.c_str(), crt_path.c_str(), to_hex(crypto::kid_of(*der)).c_str());
     return 0;
 }
 
-int issue(const Args& args) {
+struct IssueOptions {
     std::optional<std::string> key_path, cert_path, claims_path, png_path;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (i + 1 >= args.size()) return usage();
-        const std::string& a = args[i];
-        if (a == "--key") key_path = args[++i];
-        else if (a == "--cert") cert_path = args[++i];
-        else if (a == "--claims") claims_path = args[++i];
-        else if (a == "--png") png_path = args[++i];
-        else return usage();
-    }
-    if (!key_path || !cert_path || !claims_path) return usage();
+};
+
+int issue(const IssueOptions& opt) {
+    const auto& [key_path, cert_path, claims_path, png_path] = opt;
     auto key_text = read_file(*key_path);
     if (!key_text) return fail_msg("cannot read " + *key_path);
     auto cert_text = read_file(*cert_path);
@@ -213,12 +192,28 @@ int issue(const Args& args) {
 
 }  // namespace
 
-int run_pass(const Args& args) {
-    if (args.empty()) return usage();
-    Args rest(args.begin() + 1, args.end());
-    if (args[0] == "keygen") return keygen(rest);
-    if (args[0] == "issue") return issue(rest);
-    return usage();
+void add_pass(CLI::App& app, Action& action) {
+    CLI::App* pass = app.add_subcommand("pass", "issuer tools: keygen, issue (CP1 QR text / PNG)");
+    pass->require_subcommand(1);
+
+    auto k = std::make_shared<KeygenOptions>();
+    CLI::App* kg = pass->add_subcommand("keygen",
+                                        "issuer EC P-256 key (DIR/issuer.key, mode 0600) and self-signed "
+                                        "certificate (DIR/issuer.crt, PEM); prints the kid");
+    kg->add_option("--out", k->out, "output folder")->required()->type_name("DIR");
+    kg->add_option("--cn", k->cn, "certificate common name")->type_name("NAME")->capture_default_str();
+    cli::add_int(kg, "--days", k->days, 1, 36500, "certificate validity in days")->default_str("3650");
+    kg->callback([k, &action] { action = [k] { return keygen(*k); }; });
+
+    auto i = std::make_shared<IssueOptions>();
+    CLI::App* is = pass->add_subcommand("issue",
+                                        "prints the CP1 QR text; --png also renders it (QR error correction "
+                                        "level Q)");
+    is->add_option("--key", i->key_path, "issuer private key")->required()->type_name("KEY");
+    is->add_option("--cert", i->cert_path, "issuer certificate")->required()->type_name("CERT");
+    is->add_option("--claims", i->claims_path, "the pass claims as JSON ('-': stdin)")->required()->type_name("FILE");
+    is->add_option("--png", i->png_path, "also write the QR code as PNG")->type_name("FILE");
+    is->callback([i, &action] { action = [i] { return issue(*i); }; });
 }
 
 }  // namespace cp::cli

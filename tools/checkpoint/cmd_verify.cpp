@@ -13,62 +13,30 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace cp::cli {
 
-const char kVerifyUsage[] =
-    "usage: checkpoint verify (--text QRTEXT | --image FILE) --trust PATH [--at ISO8601] [--skew SECONDS]\n"
-    "  --at    the time to verify at, e.g. 2021-06-09T15:15:36+02:00, +0200 or Z (default: now)\n"
-    "  --skew  clock tolerance in seconds, 0..86400 (default 300)\n"
-    "  exit 0 verified, 1 rejected, 2 usage or file error\n";
-
 namespace {
 
 int usage_error(const char* msg) {
-    std::fprintf(stderr, "checkpoint verify: %s\n", msg);
-    std::fputs(kVerifyUsage, stderr);
-    return 2;
+    std::fprintf(stderr, "checkpoint verify: %s\nrun 'checkpoint verify --help' for the usage\n", msg);
+    return kExitUsage;
 }
+
+struct VerifyOptions {
+    std::optional<std::string> text, image, trust, at;
+    std::int64_t skew = 300;
+};
 
 void print(const nlohmann::json& j) {
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
-}  // namespace
-
-int run_verify(const Args& args) {
-    std::optional<std::string> text, image, trust, at;
-    std::int64_t skew = 300;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        auto value = [&]() -> std::optional<std::string> {
-            if (i + 1 >= args.size()) return std::nullopt;
-            return args[++i];
-        };
-        std::optional<std::string>* slot = a == "--text"    ? &text
-                                           : a == "--image" ? &image
-                                           : a == "--trust" ? &trust
-                                           : a == "--at"    ? &at
-                                                            : nullptr;
-        if (slot != nullptr) {
-            *slot = value();
-            if (!*slot) return usage_error(("missing value after " + a).c_str());
-        } else if (a == "--skew") {
-            auto v = value();
-            if (!v) return usage_error("missing value after --skew");
-            try {
-                std::size_t used = 0;
-                skew = std::stoll(*v, &used);
-                if (used != v->size() || skew < 0 || skew > 86400) throw std::out_of_range("skew");
-            } catch (const std::exception&) {
-                return usage_error("--skew takes seconds, 0..86400");
-            }
-        } else {
-            return usage_error(("unknown argument " + a).c_str());
-        }
-    }
+int run_verify(VerifyOptions opt) {
+    auto& [text, image, trust, at, skew] = opt;
     if (text.has_value() == image.has_value()) return usage_error("give exactly one of --text and --image");
     if (!trust) return usage_error("--trust is required");
     std::int64_t now = wall_now_ms() / 1000;
@@ -128,6 +96,23 @@ int run_verify(const Args& args) {
     if (!v.verified() && !v.detail.empty()) std::fprintf(stderr, "checkpoint verify: %s: %s\n", v.reason->c_str(), v.detail.c_str());
     print(out);
     return v.verified() ? 0 : 1;
+}
+
+}  // namespace
+
+void add_verify(CLI::App& app, Action& action) {
+    auto opt = std::make_shared<VerifyOptions>();
+    CLI::App* c = app.add_subcommand("verify",
+                                     "verify a pass QR text or image against a trust store; prints one JSON object "
+                                     "(text, format, verified, signature, expired, reason, kid, pass). Exit 0 "
+                                     "verified, 1 rejected, 2 usage or file error");
+    c->add_option("--text", opt->text, "the QR text")->type_name("QRTEXT");
+    c->add_option("--image", opt->image, "an image holding the QR code")->type_name("FILE");
+    c->add_option("--trust", opt->trust, "issuer certificate or folder of them")->type_name("PATH");
+    c->add_option("--at", opt->at, "the time to verify at, e.g. 2021-06-09T15:15:36+02:00, +0200 or Z (default: now)")
+        ->type_name("ISO8601");
+    cli::add_int(c, "--skew", opt->skew, 0, 86400, "clock tolerance in seconds")->type_name("SECONDS")->default_str("300");
+    c->callback([opt, &action] { action = [opt] { return run_verify(*opt); }; });
 }
 
 }  // namespace cp::cli

@@ -1,4 +1,5 @@
 // checkpoint upstream: the reference command-centre server and its operator commands.
+#include "src/cli/args.hpp"
 #include "src/common/log.hpp"
 #include "src/common/time.hpp"
 #ifdef CHECKPOINT_WITH_CONSOLE
@@ -20,78 +21,30 @@ using namespace cp::upstream;
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
-
-  serve      --cert PEM --key PEM --client-ca PEM [--host 127.0.0.1] [--port 8443]
-             [--web-port N] [--web-host 127.0.0.1] [--duration-s N]
-             HTTPS with mutual TLS for devices; with --web-port, the console's read-only
-             big screen on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
-             [--console-port N [--console-host H] [--console-cert PEM --console-key PEM]
-              [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]]
-             the operators' console on its own HTTPS listener (docs/command-centre.md);
-             with a signing key it publishes changed statuses every interval.
-  enroll     --cert DEVICE.crt [--unrevoke]
-             enroll (or re-key) the device named by the CN; a revoked device stays
-             revoked unless --unrevoke lifts the revocation (logged)
-  revoke     --device ID              refuse the device from now on
-  devices                             list devices with last seen, list version, backlog
-  set-status --pass HEX32 --status red|yellow|green [--reason TEXT]
-  import     --csv FILE               pass_id,status,reason lines (header optional)
-  publish    --signing-key PEM --signing-cert PEM [--force | --if-older-than S]
-             sign the working statuses as the next list version (snapshot + delta).
-             Refused when no status changed, unless --force (re-sign as is);
-             --if-older-than S re-signs an unchanged list only when the newest
-             version is older than S seconds (run it from cron well inside the
-             devices' policy.max_list_age_s: an older list turns every lane YELLOW)
-  trust-add  --cert ISSUER.crt        add a pass issuer certificate to the trust list
-  trust-publish --signing-key PEM --signing-cert PEM
-  scans      [--device ID] [--alerts] [--limit N]  newest first, JSON lines
-  operator, areas, site, passes: console accounts and areas (upstream operator --help)
-
-Exit status: 0 ok, 1 failed, 2 usage.
-)";
-
-struct Args {
-    std::string command;
-    std::map<std::string, std::string> opts;
-    bool has(const std::string& k) const { return opts.count(k) != 0; }
-    std::string get(const std::string& k, const std::string& def = {}) const {
-        auto it = opts.find(k);
-        return it == opts.end() ? def : it->second;
-    }
-};
-
-const std::map<std::string, bool> kFlags = {  // option -> takes a value
-    {"db", true},          {"cert", true},          {"key", true},
-    {"client-ca", true},   {"host", true},          {"port", true},
-    {"web-port", true},    {"web-host", true},      {"duration-s", true},
-    {"device", true},      {"pass", true},          {"status", true},
-    {"reason", true},      {"csv", true},           {"signing-key", true},
-    {"signing-cert", true}, {"force", false},       {"alerts", false},
-    {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
-    {"console-port", true}, {"console-host", true}, {"console-cert", true},
-    {"console-key", true},  {"publish-interval-s", true},
+// The options of every subcommand; each subcommand registers the ones it takes.
+struct Options {
+    std::string db;
+    ServerConfig server;
+    int duration_s = 0;
+    int web_port = -1;  // the console's read-only big screen on loopback (-1: off)
+    std::string web_host = "127.0.0.1";
+    std::string cert, device, pass, status, reason, csv, signing_key, signing_cert;
+    bool force = false, alerts = false, unrevoke = false;
+    int if_older_than = 0;  // 0: not given
+    int limit = 50;
+#ifdef CHECKPOINT_WITH_CONSOLE
+    console::ConsoleOptions console;
+#endif
 };
 
 int usage_error(const std::string& msg) {
-    std::fprintf(stderr, "upstream: %s\n\n%s", msg.c_str(), kUsage);
-    return 2;
+    std::fprintf(stderr, "upstream: %s\nrun 'upstream --help' for the usage\n", msg.c_str());
+    return cli::kExitUsage;
 }
 
 int failed(const Error& e) {
     std::fprintf(stderr, "upstream: %s\n", e.describe().c_str());
     return 1;
-}
-
-std::optional<int> to_int(const std::string& s, int lo, int hi) {
-    try {
-        std::size_t n = 0;
-        long v = std::stol(s, &n);
-        if (n != s.size() || v < lo || v > hi) return std::nullopt;
-        return static_cast<int>(v);
-    } catch (...) {
-        return std::nullopt;
-    }
 }
 
 std::int64_t now_s() { return wall_now_ms() / 1000; }
@@ -167,20 +120,8 @@ void warn_own_certificate(const std::string& path) {
     }
 }
 
-int cmd_serve(const Args& a, UpstreamStore& store) {
-    ServerConfig cfg;
-    cfg.cert_path = a.get("cert");
-    cfg.key_path = a.get("key");
-    cfg.client_ca_path = a.get("client-ca");
-    if (cfg.cert_path.empty() || cfg.key_path.empty() || cfg.client_ca_path.empty())
-        return usage_error("serve needs --cert, --key and --client-ca");
-    cfg.host = a.get("host", "127.0.0.1");
-    auto port = to_int(a.get("port", "8443"), 0, 65535);
-    auto web_port = to_int(a.get("web-port", "-1"), -1, 65535);
-    auto duration = to_int(a.get("duration-s", "0"), 0, 30 * 24 * 3600);
-    if (!port || !web_port || !duration) return usage_error("bad --port, --web-port or --duration-s");
-    cfg.port = *port;
-
+int cmd_serve(const Options& a, UpstreamStore& store) {
+    const ServerConfig& cfg = a.server;
     // Block the stop signals before any thread starts so that only sigtimedwait sees them.
     sigset_t set;
     sigemptyset(&set);
@@ -196,23 +137,25 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     std::printf("listening https://%s:%d", cfg.host.c_str(), (*server)->port());
 #ifdef CHECKPOINT_WITH_CONSOLE
     std::unique_ptr<console::ConsoleRuntime> console_rt;
-    if (a.has("console-port") || *web_port >= 0) {
-        auto rt = console::start_console(a.opts, a.get("db"), store);
+    if (a.console.enabled() || a.web_port >= 0) {
+        console::ConsoleOptions co = a.console;
+        co.wall_port = a.web_port;
+        co.wall_host = a.web_host;
+        auto rt = console::start_console(co, cfg, a.db, store);
         if (!rt) return failed(rt.error());
         console_rt = std::move(*rt);
         if (console_rt->port() > 0)
-            std::printf(" console https://%s:%d/", a.get("console-host", "127.0.0.1").c_str(), console_rt->port());
+            std::printf(" console https://%s:%d/", a.console.host.c_str(), console_rt->port());
         if (console_rt->wall_port() > 0)
-            std::printf(" big screen http://%s:%d/", a.get("web-host", "127.0.0.1").c_str(), console_rt->wall_port());
+            std::printf(" big screen http://%s:%d/", a.web_host.c_str(), console_rt->wall_port());
     }
 #else
-    if (a.has("console-port") || *web_port >= 0)
-        return usage_error("this upstream was built without the console (libsodium)");
+    if (a.web_port >= 0) return usage_error("this upstream was built without the console (libsodium)");
 #endif
     std::printf("\n");
     std::fflush(stdout);
 
-    const std::int64_t deadline = *duration > 0 ? monotonic_now_ms() + *duration * 1000LL : 0;
+    const std::int64_t deadline = a.duration_s > 0 ? monotonic_now_ms() + a.duration_s * 1000LL : 0;
     for (;;) {
         timespec ts{1, 0};
         int sig = sigtimedwait(&set, nullptr, &ts);
@@ -227,10 +170,8 @@ int cmd_serve(const Args& a, UpstreamStore& store) {
     return 0;
 }
 
-int cmd_scans(const Args& a, UpstreamStore& store) {
-    auto limit = to_int(a.get("limit", "50"), 1, 100000);
-    if (!limit) return usage_error("bad --limit");
-    auto rows = store.scans(static_cast<std::size_t>(*limit), 0, a.has("alerts"), a.get("device"));
+int cmd_scans(const Options& a, UpstreamStore& store) {
+    auto rows = store.scans(static_cast<std::size_t>(a.limit), 0, a.alerts, a.device);
     if (!rows) return failed(rows.error());
     for (const auto& r : *rows) {
         const Scan& s = r.scan;
@@ -262,30 +203,27 @@ int cmd_devices(UpstreamStore& store) {
     return 0;
 }
 
-int run(const Args& a) {
-    if (!a.has("db")) return usage_error("--db FILE is required");
-    auto store_r = open_sqlite_store(a.get("db"));
+int run(const std::string& c, const Options& a) {
+    auto store_r = open_sqlite_store(a.db);
     if (!store_r) return failed(store_r.error());
     UpstreamStore& store = **store_r;
-    const std::string& c = a.command;
 
     if (c == "serve") return cmd_serve(a, store);
     if (c == "enroll") {
-        if (!a.has("cert")) return usage_error("enroll needs --cert");
-        auto pem = read_text_file(a.get("cert"));
+        auto pem = read_text_file(a.cert);
         if (!pem) return failed(pem.error());
         auto id = certificate_identity(*pem);
         if (!id) return failed(id.error());
         auto known = store.find_device(id->cn);
         if (!known) return failed(known.error());
         const bool revoked = *known && (*known)->revoked;
-        if (revoked && !a.has("unrevoke")) {
+        if (revoked && !a.unrevoke) {
             // A re-enroll never lifts a revocation: that is an explicit, logged decision.
             log::warn("upstream", "enroll refused: device is revoked", {{"device", id->cn}});
             std::fprintf(stderr,
                          "upstream: device %s is revoked; enrolling it again does not lift the revocation.\n"
                          "  To lift it (logged): upstream enroll --cert %s --unrevoke\n",
-                         id->cn.c_str(), a.get("cert").c_str());
+                         id->cn.c_str(), a.cert.c_str());
             return 1;
         }
         auto st = store.enroll_device(id->cn, id->fingerprint, now_s());
@@ -301,17 +239,16 @@ int run(const Args& a) {
         return 0;
     }
     if (c == "revoke") {
-        if (!a.has("device")) return usage_error("revoke needs --device");
-        auto st = store.revoke_device(a.get("device"), now_s());
+        auto st = store.revoke_device(a.device, now_s());
         if (!st) return failed(st.error());
-        std::printf("revoked %s\n", a.get("device").c_str());
+        std::printf("revoked %s\n", a.device.c_str());
         return 0;
     }
     if (c == "devices") return cmd_devices(store);
     if (c == "set-status") {
-        std::string id = a.get("pass");
-        auto status = parse_pass_status(a.get("status"));
-        std::string reason = a.get("reason");
+        const std::string& id = a.pass;
+        auto status = parse_pass_status(a.status);
+        const std::string& reason = a.reason;
         if (!valid_pass_id(id)) return usage_error("--pass must be 32 lower-case hex digits");
         if (!status) return usage_error("--status must be red, yellow or green");
         if (!valid_reason(reason)) return usage_error("--reason: at most 64 characters, no quotes or commas");
@@ -321,8 +258,7 @@ int run(const Args& a) {
         return 0;
     }
     if (c == "import") {
-        if (!a.has("csv")) return usage_error("import needs --csv");
-        auto text = read_text_file(a.get("csv"));
+        auto text = read_text_file(a.csv);
         if (!text) return failed(text.error());
         auto entries = parse_csv(*text);
         if (!entries) return failed(entries.error());
@@ -332,9 +268,7 @@ int run(const Args& a) {
         return 0;
     }
     if (c == "publish" || c == "trust-publish") {
-        if (!a.has("signing-key") || !a.has("signing-cert"))
-            return usage_error(c + " needs --signing-key and --signing-cert");
-        auto signer = ListSigner::load(a.get("signing-key"), a.get("signing-cert"));
+        auto signer = ListSigner::load(a.signing_key, a.signing_cert);
         if (!signer) return failed(signer.error());
         if (c == "trust-publish") {
             auto t = publish_trust(store, *signer, now_s());
@@ -343,10 +277,9 @@ int run(const Args& a) {
                         t->signed_list.size());
             return 0;
         }
-        bool force = a.has("force");
-        if (a.has("if-older-than")) {
-            auto max_age = to_int(a.get("if-older-than"), 60, 30 * 86400);
-            if (!max_age) return usage_error("--if-older-than must be 60..2592000 seconds");
+        bool force = a.force;
+        if (a.if_older_than > 0) {
+            const std::int64_t max_age = a.if_older_than;
             auto latest = store.latest_list_version();
             if (!latest) return failed(latest.error());
             std::optional<ListVersion> last;
@@ -355,7 +288,7 @@ int run(const Args& a) {
                 if (!lv) return failed(lv.error());
                 last = *lv;
             }
-            if (last && now_s() - last->published_at < *max_age) {
+            if (last && now_s() - last->published_at < max_age) {
                 // Changed statuses still go out; an unchanged, young list stays as it is.
                 auto v = publish_list(store, *signer, now_s(), false);
                 if (!v && v.error().is(reason::unchanged)) {
@@ -386,8 +319,7 @@ int run(const Args& a) {
         return 0;
     }
     if (c == "trust-add") {
-        if (!a.has("cert")) return usage_error("trust-add needs --cert");
-        auto pem = read_text_file(a.get("cert"));
+        auto pem = read_text_file(a.cert);
         if (!pem) return failed(pem.error());
         auto der = certificate_der(as_bytes(*pem));
         if (!der) return failed(der.error());
@@ -401,36 +333,104 @@ int run(const Args& a) {
     return usage_error("unknown command '" + c + "'");
 }
 
+// The command line: one subcommand, each with the options it takes. `--db FILE` is
+// required by every subcommand.
+CLI::App* command(CLI::App& app, Options& o, const char* name, const char* description) {
+    CLI::App* c = app.add_subcommand(name, description);
+    c->add_option("--db", o.db, "the upstream database (SQLite)")->required()->type_name("FILE");
+    return c;
+}
+
+void add_commands(CLI::App& app, Options& o) {
+    CLI::App* serve = command(app, o, "serve",
+                              "HTTPS with mutual TLS for devices; with --web-port, the console's read-only big "
+                              "screen on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or --duration-s).");
+    serve->add_option("--cert", o.server.cert_path, "server certificate chain")->required()->type_name("PEM");
+    serve->add_option("--key", o.server.key_path, "server private key")->required()->type_name("PEM");
+    serve->add_option("--client-ca", o.server.client_ca_path, "fleet CA: devices' certificates chain to it")
+        ->required()
+        ->type_name("PEM");
+    serve->add_option("--host", o.server.host, "device listener address")->capture_default_str();
+    o.server.port = 8443;
+    cli::add_int(serve, "--port", o.server.port, 0, 65535, "device listener port (0: any free port)")
+        ->default_str("8443");
+    cli::add_int(serve, "--web-port", o.web_port, -1, 65535,
+                 "the console's read-only big screen on plain HTTP (-1: off)")
+        ->default_str("-1");
+    serve->add_option("--web-host", o.web_host, "big-screen address (numeric loopback only)")->capture_default_str();
+    cli::add_int(serve, "--duration-s", o.duration_s, 0, 30 * 24 * 3600, "stop after N seconds (0: run until a signal)")
+        ->default_str("0");
+#ifdef CHECKPOINT_WITH_CONSOLE
+    console::add_serve_options(serve, o.console);
+#endif
+
+    CLI::App* enroll = command(app, o, "enroll",
+                               "enroll (or re-key) the device named by the certificate's CN; a revoked device "
+                               "stays revoked unless --unrevoke lifts the revocation (logged)");
+    enroll->add_option("--cert", o.cert, "the device's certificate")->required()->type_name("DEVICE.crt");
+    enroll->add_flag("--unrevoke", o.unrevoke, "lift the device's revocation");
+
+    command(app, o, "revoke", "refuse the device from now on")
+        ->add_option("--device", o.device, "device id")
+        ->required()
+        ->type_name("ID");
+    command(app, o, "devices", "list devices with last seen, list version, backlog");
+
+    CLI::App* set_status = command(app, o, "set-status", "set one pass's working status (publish sends it)");
+    set_status->add_option("--pass", o.pass, "pass id, 32 lower-case hex digits")->required()->type_name("HEX32");
+    set_status->add_option("--status", o.status, "red, yellow or green")->required()->type_name("STATUS");
+    set_status->add_option("--reason", o.reason, "at most 64 characters, no quotes or commas")->type_name("TEXT");
+
+    command(app, o, "import", "set working statuses from pass_id,status,reason lines (header optional)")
+        ->add_option("--csv", o.csv, "the CSV file")
+        ->required()
+        ->type_name("FILE");
+
+    CLI::App* publish = command(app, o, "publish",
+                                "sign the working statuses as the next list version (snapshot + delta). Refused "
+                                "when no status changed, unless --force (re-sign as is); --if-older-than S re-signs "
+                                "an unchanged list only when the newest version is older than S seconds (run it "
+                                "from cron well inside the devices' policy.max_list_age_s: an older list turns "
+                                "every lane YELLOW)");
+    CLI::App* trust_publish = command(app, o, "trust-publish", "sign the issuer trust list as its next version");
+    for (CLI::App* c : {publish, trust_publish}) {
+        c->add_option("--signing-key", o.signing_key, "list signer private key")->required()->type_name("PEM");
+        c->add_option("--signing-cert", o.signing_cert, "list signer certificate")->required()->type_name("PEM");
+    }
+    publish->add_flag("--force", o.force, "sign an unchanged list again as a new version");
+    cli::add_int(publish, "--if-older-than", o.if_older_than, 60, 30 * 86400,
+                 "re-sign an unchanged list only when the newest version is older than S seconds")
+        ->type_name("S");
+
+    command(app, o, "trust-add", "add a pass issuer certificate to the trust list")
+        ->add_option("--cert", o.cert, "the issuer's certificate")
+        ->required()
+        ->type_name("ISSUER.crt");
+
+    CLI::App* scans = command(app, o, "scans", "uploaded scans, newest first, as JSON lines");
+    scans->add_option("--device", o.device, "only this device's scans")->type_name("ID");
+    scans->add_flag("--alerts", o.alerts, "only RED and YELLOW verdicts");
+    cli::add_int(scans, "--limit", o.limit, 1, 100000, "at most N scans")->default_str("50");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2 || std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help") {
-        std::fputs(kUsage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    CLI::App app{"checkpoint upstream: the reference command-centre server and its operator commands.\n"
+                 "Exit status: 0 ok, 1 failed, 2 usage.",
+                 "upstream"};
+    cli::configure(app);
+    app.require_subcommand(1);
+    Options o;
+    add_commands(app, o);
 #ifdef CHECKPOINT_WITH_CONSOLE
-    if (console::is_cli_command(argv[1])) {
-        if (argc < 3 || std::string(argv[2]) == "--help") {
-            std::fputs(console::kCliUsage, argc < 3 ? stderr : stdout);
-            return argc < 3 ? 2 : 0;
-        }
-        return console::cli_main(argc, argv);
-    }
+    cli::Action console_action;
+    console::add_cli_commands(app, console_action);
 #endif
-    Args a;
-    a.command = argv[1];
-    for (int i = 2; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s.rfind("--", 0) != 0) return usage_error("unexpected argument '" + s + "'");
-        std::string name = s.substr(2);
-        auto it = kFlags.find(name);
-        if (it == kFlags.end()) return usage_error("unknown option '" + s + "'");
-        if (it->second) {
-            if (i + 1 >= argc) return usage_error(s + " needs a value");
-            a.opts[name] = argv[++i];
-        } else {
-            a.opts[name] = "1";
-        }
-    }
-    return run(a);
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+    const CLI::App* chosen = app.get_subcommands().front();
+#ifdef CHECKPOINT_WITH_CONSOLE
+    if (console_action) return console_action();
+#endif
+    return run(chosen->get_name(), o);
 }

@@ -12,6 +12,7 @@
 // Usage: bench_daemon [N] [IDLE_S]
 // The list is generated the way tests/bench/status does it (sorted ids that look
 // random, streamed twice), so the sizes compare. Numbers only; nothing asserts.
+#include "src/cli/args.hpp"
 #include "drivers/camera/frame_gate.hpp"
 #include "firmware/checkpointd/scan_pipeline.hpp"
 #include "tests/bench/list_gen.hpp"
@@ -154,8 +155,13 @@ double cpu_seconds(const struct rusage& ru) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 10'000'000ULL;
-    const int idle_s = argc > 2 ? std::atoi(argv[2]) : 60;
+    std::uint64_t n = 10'000'000ULL;
+    int idle_s = 60;
+    CLI::App app{"the lane daemon's scan pipeline and idle cost (docs/benchmarks.md)", "bench_daemon"};
+    cp::cli::configure(app);
+    cp::cli::add_int(&app, "N", n, 1, 1'000'000'000'000LL, "status list entries")->default_str("10000000");
+    cp::cli::add_int(&app, "IDLE_S", idle_s, 1, 86400, "seconds of idle lane measured")->default_str("60");
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
     const int frames_per_person = 3, people = 20;
     fs::path dir = fs::temp_directory_path() / ("cp-bench-daemon-" + std::to_string(::getpid()));
     fs::create_directories(dir / "trust");

@@ -9,6 +9,7 @@
 #if CHECKPOINT_WITH_ZBAR
 #include <zbar.h>  // before ZXing: ZXing's Error.h defines macros that clash with ZBar's C++ names
 #endif
+#include "src/cli/args.hpp"
 #include "src/decode/decoder.hpp"
 #include "tests/bench/bench.hpp"
 #include "tests/decode/scoring.hpp"
@@ -192,27 +193,29 @@ int main(int argc, char** argv) {
     std::set<std::string> only;
     bool ablate = false, with_zbar = true, with_zxing = true, verbose = false, stages = false;
     DecoderOptions opt;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (a == "--data") data = next();
-        else if (a == "--only") for (auto& c : split(next())) only.insert(c);
-        else if (a == "--ablate") ablate = true;
-        else if (a == "--no-zbar") with_zbar = false;
-        else if (a == "--no-zxing") with_zxing = false;
-        else if (a == "--budget") opt.budget_ms = std::stoi(next());
-        else if (a == "--work") opt.work_long_side = std::stoi(next());
-        else if (a == "--quick") opt.quick_long_side = std::stoi(next());
-        else if (a == "--proposal") opt.proposal_long_side = std::stoi(next());
-        else if (a == "--recheck") opt.recheck_long_side = std::stod(next());
-        else if (a == "--room") opt.room_for_more = std::stod(next());
-        else if (a == "--verbose") verbose = true;
-        else if (a == "--stages") stages = true;
-        else {
-            std::fprintf(stderr, "unknown argument %s\n", a.c_str());
-            return 2;
-        }
-    }
+    std::string only_list;
+    bool no_zbar = false, no_zxing = false;
+    CLI::App app{"QR read rate and time on the BoofCV photographs, beside bare ZXing-cpp and ZBar "
+                 "(docs/benchmarks.md)",
+                 "bench_decode"};
+    cp::cli::configure(app);
+    app.add_option("--data", data, "the photographs (default: CHECKPOINT_SHARED_DATA/boofcv-qr)")->type_name("DIR");
+    app.add_option("--only", only_list, "only these categories")->type_name("CAT,...");
+    app.add_flag("--ablate", ablate, "also run with each stage of the pipeline turned off");
+    app.add_flag("--no-zbar", no_zbar, "skip ZBar");
+    app.add_flag("--no-zxing", no_zxing, "skip bare ZXing-cpp");
+    cp::cli::add_int(&app, "--budget", opt.budget_ms, 0, 10000, "decode budget per image, ms (0: none)");
+    cp::cli::add_int(&app, "--work", opt.work_long_side, 0, 10000, "working long side, px");
+    cp::cli::add_int(&app, "--quick", opt.quick_long_side, 0, 10000, "quick pass long side, px");
+    cp::cli::add_int(&app, "--proposal", opt.proposal_long_side, 0, 10000, "proposal long side, px");
+    app.add_option("--recheck", opt.recheck_long_side, "recheck long side")->check(CLI::NonNegativeNumber);
+    app.add_option("--room", opt.room_for_more, "room for more")->check(CLI::NonNegativeNumber);
+    app.add_flag("--verbose", verbose, "one line per image");
+    app.add_flag("--stages", stages, "time per pipeline stage");
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
+    for (auto& c : split(only_list)) only.insert(c);
+    with_zbar = !no_zbar;
+    with_zxing = !no_zxing;
     if (!fs::is_directory(data)) {
         std::fprintf(stderr,
                      "no data at %s (set CHECKPOINT_SHARED_DATA, or --data tests/data/boofcv-qr for the subset "

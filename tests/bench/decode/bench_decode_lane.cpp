@@ -7,6 +7,7 @@
 //
 //   bench_decode_lane [--scenarios N] [--budget MS] [--no-photos] [--slow MS] [--ours-only]
 #define ZX_USE_UTF8 1
+#include "src/cli/args.hpp"
 #include "src/decode/decoder.hpp"
 #include "tests/bench/bench.hpp"
 #include "tests/decode/scoring.hpp"
@@ -269,18 +270,17 @@ int main(int argc, char** argv) {
     DecoderOptions lane;
     lane.budget_ms = 30;       // one frame interval, minus headroom for the capture thread
     lane.stop_at_first = true; // one pass per scan
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--scenarios" && i + 1 < argc) n_synth = std::stoi(argv[++i]);
-        else if (a == "--budget" && i + 1 < argc) lane.budget_ms = std::stoi(argv[++i]);
-        else if (a == "--no-photos") photos = false;
-        else if (a == "--slow" && i + 1 < argc) slow_ms = std::stod(argv[++i]);
-        else if (a == "--ours-only") ours_only = true;
-        else {
-            std::fprintf(stderr, "unknown argument %s\n", a.c_str());
-            return 2;
-        }
-    }
+    bool no_photos = false;
+    CLI::App app{"the lane's video: decode time per frame at 30 fps (docs/benchmarks.md)", "bench_decode_lane"};
+    cp::cli::configure(app);
+    cp::cli::add_int(&app, "--scenarios", n_synth, 0, 10000, "synthetic presentations")->default_str("24");
+    cp::cli::add_int(&app, "--budget", lane.budget_ms, 0, 10000, "decode budget per frame, ms")->default_str("30");
+    app.add_flag("--no-photos", no_photos, "synthetic presentations only");
+    app.add_option("--slow", slow_ms, "where the time of decodes slower than this went (stderr), ms")
+        ->check(CLI::NonNegativeNumber);
+    app.add_flag("--ours-only", ours_only, "only our decoder with video ROI");
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
+    photos = !no_photos;
     std::vector<Scenario> scenarios;
     for (int i = 0; i < n_synth; ++i) scenarios.push_back(synthetic(i));
     fs::path data = fs::path(CHECKPOINT_SOURCE_DIR) / ".." / "shared" / "data" / "boofcv-qr";

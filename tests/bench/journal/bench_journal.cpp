@@ -3,6 +3,7 @@
 // INSERT + COMMIT in WAL synchronous=FULL on the same file system, same run.
 // The journal lives in $TMPDIR; on the device it is the SD card / eMMC, where
 // fsync dominates: run it there for the number that matters.
+#include "src/cli/args.hpp"
 #include "src/journal/journal.hpp"
 #include "tests/bench/bench.hpp"
 
@@ -18,7 +19,11 @@ namespace fs = std::filesystem;
 using namespace cp;
 
 int main(int argc, char** argv) {
-    const std::size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 2000;
+    std::size_t n = 2000;
+    CLI::App app{"scan journal append and upload-read rates (docs/benchmarks.md)", "bench_journal"};
+    cp::cli::configure(app);
+    cp::cli::add_int(&app, "N", n, 1, 100'000'000, "rows")->default_str("2000");
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
     fs::path dir = fs::temp_directory_path() / ("cp-bench-journal-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     std::printf("journal benchmark, %zu durable appends each, in %s\n", n, dir.c_str());

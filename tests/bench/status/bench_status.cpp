@@ -4,6 +4,7 @@
 //   - lookup p50/p99 through StatusList vs a bare SQLite primary-key lookup on
 //     the same file, and the peak RSS of a process that only answers lookups
 // Numbers only; nothing passes or fails on timing.
+#include "src/cli/args.hpp"
 #include "src/status/list_format.hpp"
 #include "tests/bench/list_gen.hpp"
 #include "src/status/store.hpp"
@@ -71,7 +72,11 @@ long child_maxrss_kib(pid_t pid, int* exit_code) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 10'000'000ULL;
+    std::uint64_t n = 10'000'000ULL;
+    CLI::App app{"status list install and lookup (docs/benchmarks.md)", "bench_status"};
+    cp::cli::configure(app);
+    cp::cli::add_int(&app, "N", n, 1, 1'000'000'000'000LL, "list entries")->default_str("10000000");
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
     fs::path dir = fs::temp_directory_path() / ("cp-bench-status-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     std::printf("status list benchmark, %llu entries, in %s\n", static_cast<unsigned long long>(n), dir.c_str());

@@ -12,6 +12,7 @@
 // /dev/shm when present (journal appends fsync each row; setting up 2 × 50,000
 // rows on disk would take minutes and is not what is measured). Numbers only;
 // nothing passes or fails on timing.
+#include "src/cli/args.hpp"
 #include "src/status/list_format.hpp"
 #include "tests/bench/list_gen.hpp"
 #include "src/status/store.hpp"
@@ -244,9 +245,15 @@ void bench_upload(std::int64_t rows) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const std::uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000ULL;
-    const std::uint64_t changes = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100'000ULL;
-    const std::int64_t rows = argc > 3 ? std::strtoll(argv[3], nullptr, 10) : 50'000;
+    std::uint64_t n = 1'000'000ULL, changes = 100'000ULL;
+    std::int64_t rows = 50'000;
+    CLI::App app{"list download and scan upload through the real upstream (docs/benchmarks.md)", "bench_sync"};
+    cp::cli::configure(app);
+    cp::cli::add_int(&app, "N", n, 1, 1'000'000'000'000LL, "list entries")->default_str("1000000");
+    cp::cli::add_int(&app, "CHANGES", changes, 0, 1'000'000'000'000LL, "entries changed in the delta")
+        ->default_str("100000");
+    cp::cli::add_int(&app, "ROWS", rows, 1, 1'000'000'000LL, "journal rows uploaded")->default_str("50000");
+    if (auto rc = cp::cli::parse(app, argc, argv)) return *rc;
     std::printf("sync benchmark (%ld cores online)\n", ::sysconf(_SC_NPROCESSORS_ONLN));
     bench_delta(n, changes);
     bench_upload(rows);

@@ -5,45 +5,30 @@
 #include "tools/upstream/console/import.hpp"
 #include "tools/upstream/lists.hpp"
 
+#include "src/cli/args.hpp"
 #include "src/common/time.hpp"
 
 #include <cstdio>
 #include <iostream>
-#include <set>
+#include <memory>
 
 namespace cp::upstream::console {
-
-const char* const kCliUsage = R"(usage: upstream CONSOLE-COMMAND --db FILE [options]
-
-  operator add  --username NAME --role city|district|street|grid|bigscreen --area CODE
-                [--password-file FILE]   the password is read from FILE, or else
-                from the first line of stdin; never from the command line
-  operator passwd --username NAME [--password-file FILE]
-                set a new password (stdin or file as above); ends the account's sessions
-  operator list
-  areas import  --csv FILE | --json FILE   code,parent,name_zh,name_en (parents first
-                or in any order; the city has an empty parent)
-  areas list
-  site add      --code CODE --area CODE --name TEXT [--kind gate|shop|road-entry|rail-entry]
-  site assign   --device ID --site CODE
-  passes import --csv FILE                 pass_id,grid,label
-
-Exit status: 0 ok, 1 failed, 2 usage.
-)";
 
 namespace {
 
 int usage(const std::string& msg) {
-    std::fprintf(stderr, "upstream: %s\n\n%s", msg.c_str(), kCliUsage);
-    return 2;
+    std::fprintf(stderr, "upstream: %s\nrun 'upstream --help' for the usage\n", msg.c_str());
+    return cli::kExitUsage;
 }
 int failed(const Error& e) {
     std::fprintf(stderr, "upstream: %s\n", e.describe().c_str());
     return 1;
 }
 
-const std::set<std::string> kOptions = {"db", "username", "role", "area", "password-file", "csv", "json",
-                                        "code", "name", "kind", "device", "site"};
+// The options of the console commands; each subcommand registers the ones it takes.
+struct CliOptions {
+    std::string db, username, role, area, password_file, csv, json, code, name, kind = "gate", device, site;
+};
 
 std::string trim_newline(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
@@ -62,35 +47,19 @@ public:
     }
 };
 
-}  // namespace
-
-bool is_cli_command(const std::string& c) {
-    return c == "operator" || c == "areas" || c == "site" || c == "passes";
-}
-
-int cli_main(int argc, char** argv) {
-    if (argc < 3) return usage("missing subcommand");
-    const std::string cmd = argv[1], sub = argv[2];
-    std::map<std::string, std::string> o;
-    for (int i = 3; i < argc; ++i) {
-        std::string s = argv[i];
-        if (s.rfind("--", 0) != 0 || !kOptions.count(s.substr(2))) return usage("unknown option '" + s + "'");
-        if (i + 1 >= argc) return usage(s + " needs a value");
-        o[s.substr(2)] = argv[++i];
-    }
-    auto get = [&](const char* k) { return o.count(k) ? o[k] : std::string(); };
-    if (get("db").empty()) return usage("--db FILE is required");
-    auto up = open_sqlite_store(get("db"));
+// Runs `upstream CMD SUB` once its options are parsed; exit status 0 ok, 1 failed, 2 usage.
+int run_command(const std::string& cmd, const std::string& sub, const CliOptions& o) {
+    auto up = open_sqlite_store(o.db);
     if (!up) return failed(up.error());
-    auto st = open_sqlite_console_store(get("db"));
+    auto st = open_sqlite_console_store(o.db);
     if (!st) return failed(st.error());
     ConsoleStore& store = **st;
     const std::int64_t now = wall_now_ms() / 1000;
 
     auto read_password = [&]() -> Result<std::string> {
         std::string pw;
-        if (!get("password-file").empty()) {
-            auto t = read_text_file(get("password-file"));
+        if (!o.password_file.empty()) {
+            auto t = read_text_file(o.password_file);
             if (!t) return fail(t.error());
             pw = trim_newline(t->substr(0, t->find('\n')));
         } else {
@@ -100,9 +69,9 @@ int cli_main(int argc, char** argv) {
         return hash_password(pw);
     };
     if (cmd == "operator" && sub == "passwd") {
-        auto op = store.find_operator(get("username"));
+        auto op = store.find_operator(o.username);
         if (!op) return failed(op.error());
-        if (!*op) return failed(Error(ErrorKind::not_found, "operator", get("username")));
+        if (!*op) return failed(Error(ErrorKind::not_found, "operator", o.username));
         auto h = read_password();
         if (!h) return failed(h.error());
         if (auto r = store.set_password((*op)->id, *h, now); !r) return failed(r.error());
@@ -113,16 +82,16 @@ int cli_main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "operator" && sub == "add") {
-        auto role = parse_role(get("role"));
+        auto role = parse_role(o.role);
         if (!role) return usage("--role city|district|street|grid|bigscreen");
-        if (!valid_username(get("username"))) return usage("--username: [a-z0-9._-]{2,64}");
-        if (get("area").empty()) return usage("--area CODE is required");
+        if (!valid_username(o.username)) return usage("--username: [a-z0-9._-]{2,64}");
+        if (o.area.empty()) return usage("--area CODE is required");
         auto h = read_password();
         if (!h) return failed(h.error());
         Operator op;
-        op.username = get("username");
+        op.username = o.username;
         op.role = *role;
-        op.area = get("area");
+        op.area = o.area;
         op.pw_hash = *h;
         auto id = store.add_operator(op, nullptr, now);
         if (!id) return failed(id.error());
@@ -139,9 +108,9 @@ int cli_main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "areas" && sub == "import") {
-        const bool json = !get("json").empty();
-        if (json == !get("csv").empty()) return usage("areas import needs --csv FILE or --json FILE");
-        auto text = read_text_file(json ? get("json") : get("csv"));
+        const bool json = !o.json.empty();
+        if (json == !o.csv.empty()) return usage("areas import needs --csv FILE or --json FILE");
+        auto text = read_text_file(json ? o.json : o.csv);
         if (!text) return failed(text.error());
         auto nodes = json ? parse_areas_json(*text) : parse_areas_csv(*text);
         if (!nodes) return failed(nodes.error());
@@ -158,20 +127,20 @@ int cli_main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "site" && sub == "add") {
-        Site s{0, get("code"), get("area"), get("name"), get("kind").empty() ? "gate" : get("kind")};
+        Site s{0, o.code, o.area, o.name, o.kind};
         auto id = store.add_site(s, nullptr);
         if (!id) return failed(id.error());
         std::printf("site %s added\n", s.code.c_str());
         return 0;
     }
     if (cmd == "site" && sub == "assign") {
-        auto r = store.assign_device(get("device"), get("site"), nullptr);
+        auto r = store.assign_device(o.device, o.site, nullptr);
         if (!r) return failed(r.error());
-        std::printf("device %s at site %s\n", get("device").c_str(), get("site").c_str());
+        std::printf("device %s at site %s\n", o.device.c_str(), o.site.c_str());
         return 0;
     }
     if (cmd == "passes" && sub == "import") {
-        auto text = read_text_file(get("csv"));
+        auto text = read_text_file(o.csv);
         if (!text) return failed(text.error());
         auto rows = parse_passes_csv(*text);
         if (!rows) return failed(rows.error());
@@ -183,32 +152,97 @@ int cli_main(int argc, char** argv) {
     return usage("unknown command '" + cmd + " " + sub + "'");
 }
 
-Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string, std::string>& opts,
-                                                      const std::string& db_path, UpstreamStore& upstream) {
-    auto get = [&](const char* k, const std::string& def = {}) {
-        auto it = opts.find(k);
-        return it == opts.end() ? def : it->second;
+}  // namespace
+
+void add_cli_commands(CLI::App& app, cli::Action& action) {
+    auto o = std::make_shared<CliOptions>();
+    // One leaf command: `upstream CMD SUB --db FILE ...`, run when parsed.
+    auto leaf = [&](CLI::App* group, const char* sub, const char* description) {
+        CLI::App* c = group->add_subcommand(sub, description);
+        c->add_option("--db", o->db, "the upstream database (SQLite)")->required()->type_name("FILE");
+        c->callback([o, &action, cmd = group->get_name(), sub = std::string(sub)] {
+            action = [o, cmd, sub] { return run_command(cmd, sub, *o); };
+        });
+        return c;
     };
+    auto group = [&](const char* name, const char* description) {
+        CLI::App* g = app.add_subcommand(name, description);
+        g->require_subcommand(1);
+        return g;
+    };
+    const char* password_file = "read the password from FILE's first line, else from stdin's (never "
+                                "from the command line)";
+
+    CLI::App* op = group("operator", "console accounts");
+    CLI::App* add = leaf(op, "add", "add an operator account");
+    add->add_option("--username", o->username, "[a-z0-9._-]{2,64}")->required()->type_name("NAME");
+    add->add_option("--role", o->role, "city|district|street|grid|bigscreen")->required()->type_name("ROLE");
+    add->add_option("--area", o->area, "the area the account works in")->required()->type_name("CODE");
+    add->add_option("--password-file", o->password_file, password_file)->type_name("FILE");
+    CLI::App* passwd = leaf(op, "passwd", "set a new password; ends the account's sessions");
+    passwd->add_option("--username", o->username, "the account")->required()->type_name("NAME");
+    passwd->add_option("--password-file", o->password_file, password_file)->type_name("FILE");
+    leaf(op, "list", "list the operator accounts");
+
+    CLI::App* areas = group("areas", "the area tree");
+    CLI::App* import = leaf(areas, "import",
+                            "code,parent,name_zh,name_en rows (parents first or in any order; the city has "
+                            "an empty parent)");
+    auto* csv = import->add_option("--csv", o->csv, "the areas as CSV")->type_name("FILE");
+    import->add_option("--json", o->json, "the areas as JSON")->type_name("FILE")->excludes(csv);
+    leaf(areas, "list", "list the areas");
+
+    CLI::App* site = group("site", "sites (gates, shops, road and rail entries) and their devices");
+    CLI::App* site_add = leaf(site, "add", "add a site");
+    site_add->add_option("--code", o->code, "the site's code")->required()->type_name("CODE");
+    site_add->add_option("--area", o->area, "the area it is in")->required()->type_name("CODE");
+    site_add->add_option("--name", o->name, "its name")->required()->type_name("TEXT");
+    site_add->add_option("--kind", o->kind, "gate|shop|road-entry|rail-entry")
+        ->check(CLI::IsMember({"gate", "shop", "road-entry", "rail-entry"}))
+        ->capture_default_str();
+    CLI::App* assign = leaf(site, "assign", "place a device at a site");
+    assign->add_option("--device", o->device, "device id")->required()->type_name("ID");
+    assign->add_option("--site", o->site, "site code")->required()->type_name("CODE");
+
+    CLI::App* passes = group("passes", "registered passes");
+    leaf(passes, "import", "register passes from pass_id,grid,label rows")
+        ->add_option("--csv", o->csv, "the passes as CSV")
+        ->required()
+        ->type_name("FILE");
+}
+
+void add_serve_options(CLI::App* serve, ConsoleOptions& o) {
+    cli::add_int(serve, "--console-port", o.port, 0, 65535,
+                 "the operators' console on its own HTTPS listener (docs/command-centre.md); 0: any free port");
+    serve->add_option("--console-host", o.host, "console listener address")->capture_default_str();
+    serve->add_option("--console-cert", o.cert_path, "console certificate (default: --cert)")->type_name("PEM");
+    serve->add_option("--console-key", o.key_path, "console private key (default: --key)")->type_name("PEM");
+    auto* key = serve->add_option("--signing-key", o.signing_key, "list signer key: publish changed statuses "
+                                                                   "every --publish-interval-s")
+                    ->type_name("PEM");
+    auto* cert = serve->add_option("--signing-cert", o.signing_cert, "list signer certificate")->type_name("PEM");
+    key->needs(cert);
+    cert->needs(key);
+    cli::add_int(serve, "--publish-interval-s", o.publish_interval_s, 1, 86400, "seconds between publishing runs")
+        ->default_str("60");
+}
+
+Result<std::unique_ptr<ConsoleRuntime>> start_console(const ConsoleOptions& o, const ServerConfig& server,
+                                                      const std::string& db_path, UpstreamStore& upstream) {
     auto rt = std::make_unique<Runtime>();
     auto st = open_sqlite_console_store(db_path);
     if (!st) return fail(st.error());
     rt->store = std::move(*st);
     ConsoleConfig cfg;
-    cfg.host = get("console-host", "127.0.0.1");
-    try {
-        cfg.port = std::stoi(get("console-port", "-1"));
-        cfg.wall_port = std::stoi(get("web-port", "-1"));
-        cfg.publish_interval_s = std::stoll(get("publish-interval-s", "60"));
-    } catch (...) {
-        return fail(ErrorKind::config, "console", "bad --console-port or --publish-interval-s");
-    }
-    cfg.wall_host = get("web-host", "127.0.0.1");
-    if (cfg.port < -1 || cfg.port > 65535 || cfg.wall_port < -1 || cfg.wall_port > 65535 || cfg.publish_interval_s < 1 || cfg.publish_interval_s > 86400)
-        return fail(ErrorKind::config, "console", "--console-port and --web-port 0..65535, --publish-interval-s 1..86400");
-    cfg.cert_path = get("console-cert", get("cert"));
-    cfg.key_path = get("console-key", get("key"));
-    if (!get("signing-key").empty()) {
-        auto s = ListSigner::load(get("signing-key"), get("signing-cert"));
+    cfg.host = o.host;
+    cfg.port = o.port;
+    cfg.wall_port = o.wall_port;
+    cfg.wall_host = o.wall_host;
+    cfg.publish_interval_s = o.publish_interval_s;
+    cfg.cert_path = o.cert_path.empty() ? server.cert_path : o.cert_path;
+    cfg.key_path = o.key_path.empty() ? server.key_path : o.key_path;
+    if (!o.signing_key.empty()) {
+        auto s = ListSigner::load(o.signing_key, o.signing_cert);
         if (!s) return fail(s.error());
         rt->signer.emplace(std::move(*s));
     }
