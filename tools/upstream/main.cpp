@@ -5,6 +5,7 @@
 #include "tools/upstream/console/cli.hpp"
 #endif
 #include "tools/upstream/lists.hpp"
+#include "tools/upstream/lists_export.hpp"
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
 
@@ -43,6 +44,9 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
              --if-older-than S re-signs an unchanged list only when the newest
              version is older than S seconds (run it from cron well inside the
              devices' policy.max_list_age_s: an older list turns every lane YELLOW)
+             [--export DIR [--export-window 50]] then write the signed snapshot,
+             the last deltas, the plan and the trust list as plain files under DIR
+             for a static server (a device's upstream.list_url)
   trust-add  --cert ISSUER.crt        add a pass issuer certificate to the trust list
   trust-publish --signing-key PEM --signing-cert PEM
   scans      [--device ID] [--alerts] [--limit N]  newest first, JSON lines
@@ -71,6 +75,7 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
     {"console-port", true}, {"console-host", true}, {"console-cert", true},
     {"console-key", true},  {"publish-interval-s", true},
+    {"export", true},       {"export-window", true},
 };
 
 int usage_error(const std::string& msg) {
@@ -330,6 +335,16 @@ int run(const Args& a) {
         if (!st) return failed(st.error());
         std::printf("imported %zu statuses (publish to send them to the devices)\n", entries->size());
         return 0;
+    }
+    if (c == "publish" && a.has("export")) {
+        // Publish as without --export, then write the signed files (lists_export.hpp).
+        auto window = to_int(a.get("export-window", std::to_string(kDefaultExportWindow)), 1, 10'000);
+        if (!window) return usage_error("--export-window must be 1..10000");
+        Args plain = a;
+        plain.opts.erase("export");
+        plain.opts.erase("export-window");
+        if (const int rc = run(plain); rc != 0) return rc;
+        return export_command(store, a.get("export"), *window);
     }
     if (c == "publish" || c == "trust-publish") {
         if (!a.has("signing-key") || !a.has("signing-cert"))
