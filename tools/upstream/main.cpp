@@ -44,6 +44,8 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
              --if-older-than S re-signs an unchanged list only when the newest
              version is older than S seconds (run it from cron well inside the
              devices' policy.max_list_age_s: an older list turns every lane YELLOW)
+             [--keep-deltas 50] versions kept: the latest snapshot and this many
+             deltas; older ones are pruned from the store
              [--export DIR [--export-window 50]] then write the signed snapshot,
              the last deltas, the plan and the trust list as plain files under DIR
              for a static server (a device's upstream.list_url)
@@ -75,7 +77,7 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
     {"console-port", true}, {"console-host", true}, {"console-cert", true},
     {"console-key", true},  {"publish-interval-s", true},
-    {"export", true},       {"export-window", true},
+    {"export", true},       {"export-window", true}, {"keep-deltas", true},
 };
 
 int usage_error(const std::string& msg) {
@@ -359,6 +361,8 @@ int run(const Args& a) {
             return 0;
         }
         bool force = a.has("force");
+        auto keep = to_int(a.get("keep-deltas", std::to_string(kDefaultKeepDeltas)), 1, 100'000);
+        if (!keep) return usage_error("--keep-deltas must be 1..100000");
         if (a.has("if-older-than")) {
             auto max_age = to_int(a.get("if-older-than"), 60, 30 * 86400);
             if (!max_age) return usage_error("--if-older-than must be 60..2592000 seconds");
@@ -372,7 +376,7 @@ int run(const Args& a) {
             }
             if (last && now_s() - last->published_at < *max_age) {
                 // Changed statuses still go out; an unchanged, young list stays as it is.
-                auto v = publish_list(store, *signer, now_s(), false);
+                auto v = publish_list(store, *signer, now_s(), false, *keep);
                 if (!v && v.error().reason == "unchanged") {
                     std::printf("list version %lld is %lld s old: not re-signed\n",
                                 static_cast<long long>(last->version),
@@ -386,7 +390,7 @@ int run(const Args& a) {
             }
             force = true;  // aging out: re-signed even when nothing changed
         }
-        auto v = publish_list(store, *signer, now_s(), force);
+        auto v = publish_list(store, *signer, now_s(), force, *keep);
         if (!v && v.error().reason == "unchanged") {
             std::fprintf(stderr,
                          "upstream: %s; --force signs it again as a new version (devices need a list younger "
@@ -397,7 +401,8 @@ int run(const Args& a) {
         if (!v) return failed(v.error());
         std::printf("list version %lld: %lld entries, %lld changes, snapshot %zu bytes, delta %zu bytes\n",
                     static_cast<long long>(v->version), static_cast<long long>(v->entries),
-                    static_cast<long long>(v->changes), v->snapshot.size(), v->delta.size());
+                    static_cast<long long>(v->changes), static_cast<std::size_t>(v->snapshot_size),
+                    static_cast<std::size_t>(v->delta_size));
         return 0;
     }
     if (c == "trust-add") {

@@ -535,7 +535,13 @@ struct UpstreamServer::Impl {
         json arr = json::array();
         for (std::int64_t v = *since + 1; v <= *latest; ++v) {
             auto lv = store.list_version(v);
-            if (!lv || !*lv) return send_json(res, 500, {{"error", "internal"}});
+            if (!lv) return send_json(res, 500, {{"error", "internal"}});
+            if (!*lv) {  // pruned (UpstreamStore::prune_list_versions): the snapshot instead
+                out["snapshot_required"] = true;
+                out["deltas"] = json::array();
+                out["snapshot"] = "/v1/list/snapshot/" + std::to_string(*latest);
+                return send_json(res, 200, out);
+            }
             arr.push_back({{"version", v}, {"base_version", v - 1},
                            {"size", (*lv)->delta.size()},
                            {"url", "/v1/list/delta/" + std::to_string(v)}});
