@@ -276,6 +276,8 @@ int HttpsClient::run(const std::string& path, const std::string* body, bool gzip
     curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);  // the pinned fleet CA only
     curl_easy_setopt(c, CURLOPT_SSLCERT, cfg_.cert_path.c_str());
     curl_easy_setopt(c, CURLOPT_SSLKEY, cfg_.key_path.c_str());
+    if (!cfg_.local_address.empty())
+        curl_easy_setopt(c, CURLOPT_INTERFACE, ("host!" + cfg_.local_address).c_str());
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, cfg_.connect_timeout_s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, cfg_.transfer_timeout_s);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, cfg_.low_speed_bytes_s);

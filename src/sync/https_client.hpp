@@ -56,6 +56,10 @@ struct HttpsConfig {
     // mirror is still verified against the pinned fleet CA. Never set for the
     // command centre itself (scans and heartbeats are not signed documents).
     bool signed_documents_only = false;
+    // Source address of the connection (empty: the system's choice). The load
+    // generator (tools/loadgen) gives each simulated device its own 127.x.y.z, as
+    // devices in the field have their own addresses.
+    std::string local_address;
 };
 
 struct HttpResponse {
