@@ -297,6 +297,7 @@ const std::vector<Field>& fields() {
                      [](Config& c, const std::string& v) -> std::string {
                          if (auto why = check_upstream_url(v); !why.empty()) return why;
                          c.upstream.url = v;
+                         if (v.empty()) c.upstream.fallback_urls.clear();  // no sync: no replicas either
                          return {};
                      },
                      [](const Config& c) { return c.upstream.url; }});

@@ -284,6 +284,14 @@ TEST_CASE("upstream.urls: several replicas (https only), the single url key stil
     CHECK(to_text(*again) == to_text(*c));
     CHECK(again->upstream.fallback_urls.size() == 2);
 
+    // An empty url after urls turns sync off, replicas included (and round-trips).
+    auto off = parse("[upstream]\nurls = https://a.example, https://b.example\nurl = \"\"\n");
+    REQUIRE_MESSAGE(off.ok(), (off.ok() ? "" : off.error().describe()));
+    CHECK(off->upstream.url.empty());
+    CHECK(off->upstream.fallback_urls.empty());
+    auto off2 = parse(to_text(*off));
+    REQUIRE_MESSAGE(off2.ok(), (off2.ok() ? "" : off2.error().describe()));
+
     auto one = parse("[upstream]\nurl = https://cc.example\n");
     REQUIRE(one.ok());
     CHECK(one->upstream.url == "https://cc.example");
