@@ -95,6 +95,8 @@ Result<std::unique_ptr<UpstreamLink>> UpstreamLink::create(const config::Config&
     const config::UpstreamConfig& u = cfg.upstream;
     sync::SyncWorkerConfig w;
     w.https.base_url = u.url;
+    w.fallback_urls = u.fallback_urls;
+    w.list_url = u.list_url;
     w.https.ca_path = u.ca_file;
     w.https.cert_path = u.cert_file;
     w.https.key_path = device_key_path(u.key_file, std::getenv("CREDENTIALS_DIRECTORY"));

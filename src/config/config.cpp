@@ -147,6 +147,43 @@ std::string check_upstream_url(const std::string& v) {
     return {};
 }
 
+// "" or why `v` is not a usable list-mirror URL: as check_upstream_url, but plain
+// http:// is allowed (a mirror serves signed documents only).
+std::string check_list_url(const std::string& v) {
+    if (v.rfind("http://", 0) == 0) return check_upstream_url("https://" + v.substr(7));
+    return check_upstream_url(v);
+}
+
+constexpr std::size_t kMaxUpstreamUrls = 8;
+
+// "a, b, c" -> url a, fallback_urls b and c. "" or why not.
+std::string set_upstream_urls(UpstreamConfig& u, const std::string& v) {
+    std::vector<std::string> urls;
+    std::size_t at = 0;
+    while (at <= v.size() && !v.empty()) {
+        std::size_t comma = v.find(',', at);
+        if (comma == std::string::npos) comma = v.size();
+        std::string one = v.substr(at, comma - at);
+        const auto b = one.find_first_not_of(" \t");
+        const auto e = one.find_last_not_of(" \t");
+        one = b == std::string::npos ? "" : one.substr(b, e - b + 1);
+        if (one.empty()) return "an empty URL in the list: '" + v.substr(0, 200) + "'";
+        if (auto why = check_upstream_url(one); !why.empty()) return why;
+        urls.push_back(std::move(one));
+        if (urls.size() > kMaxUpstreamUrls) return "more than 8 URLs";
+        at = comma + 1;
+    }
+    u.url = urls.empty() ? std::string() : urls.front();
+    u.fallback_urls.assign(urls.empty() ? urls.end() : urls.begin() + 1, urls.end());
+    return {};
+}
+
+std::string upstream_urls_text(const UpstreamConfig& u) {
+    std::string out = u.url;
+    for (const auto& f : u.fallback_urls) out += ", " + f;
+    return out;
+}
+
 #define ACC(member) [](Config& c) -> auto& { return c.member; }
 
 const std::vector<Field>& fields() {
@@ -261,9 +298,20 @@ const std::vector<Field>& fields() {
                      [](Config& c, const std::string& v) -> std::string {
                          if (auto why = check_upstream_url(v); !why.empty()) return why;
                          c.upstream.url = v;
+                         if (v.empty()) c.upstream.fallback_urls.clear();  // no sync: no replicas either
                          return {};
                      },
                      [](const Config& c) { return c.upstream.url; }});
+        t.push_back({"upstream.urls", false,
+                     [](Config& c, const std::string& v) { return set_upstream_urls(c.upstream, v); },
+                     [](const Config& c) { return upstream_urls_text(c.upstream); }});
+        t.push_back({"upstream.list_url", false,
+                     [](Config& c, const std::string& v) -> std::string {
+                         if (auto why = check_list_url(v); !why.empty()) return why;
+                         c.upstream.list_url = v;
+                         return {};
+                     },
+                     [](const Config& c) { return c.upstream.list_url; }});
         t.push_back(str_field("upstream.ca_file", false, ACC(upstream.ca_file), {}, true));
         t.push_back(str_field("upstream.cert_file", false, ACC(upstream.cert_file), {}, true));
         t.push_back(str_field("upstream.key_file", false, ACC(upstream.key_file), {}, true));

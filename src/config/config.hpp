@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cp::config {
 
@@ -132,6 +133,10 @@ struct SimConfig {
 // The command centre (docs/sync-protocol.md). Empty url: no sync thread at all.
 struct UpstreamConfig {
     std::string url;                      // "https://host[:port]"; https only; empty: no sync
+    // Further replicas after `url` (upstream.urls = a, b, ...): the sync thread fails
+    // over to the next after a failed round (docs/sync-protocol.md).
+    std::vector<std::string> fallback_urls;
+    std::string list_url;                 // list mirror, http(s)://; empty: lists from the command centre
     std::string ca_file = "/etc/checkpoint/fleet-ca.crt";    // fleet CA (PEM): the only trust anchor
     std::string cert_file = "/etc/checkpoint/device.crt";    // this device's certificate (PEM)
     std::string key_file = "/etc/checkpoint/device.key";     // this device's private key (PEM)

@@ -160,8 +160,11 @@ HttpsClient::~HttpsClient() {
 }
 
 Result<HttpsClient> HttpsClient::create(HttpsConfig cfg) {
-    if (cfg.base_url.rfind("https://", 0) != 0)
-        return fail(ErrorKind::config, reason::url, "the upstream URL must start with https://");
+    const bool plain_ok = cfg.signed_documents_only && cfg.base_url.rfind("http://", 0) == 0;
+    if (cfg.base_url.rfind("https://", 0) != 0 && !plain_ok)
+        return fail(ErrorKind::config, reason::url,
+                    cfg.signed_documents_only ? "the list mirror URL must start with https:// or http://"
+                                              : "the upstream URL must start with https://");
     for (const auto* p : {&cfg.ca_path, &cfg.cert_path, &cfg.key_path}) {
         std::error_code ec;
         if (p->empty() || !std::filesystem::is_regular_file(*p, ec))
@@ -254,7 +257,8 @@ int HttpsClient::run(const std::string& path, const std::string* body, bool gzip
 
     // The security settings: every one of them is set on every request.
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    // Plain http only for a list mirror (signed documents only; see HttpsConfig).
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, cfg_.signed_documents_only ? "https,http" : "https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -264,6 +268,8 @@ int HttpsClient::run(const std::string& path, const std::string* body, bool gzip
     curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);  // the pinned fleet CA only
     curl_easy_setopt(c, CURLOPT_SSLCERT, cfg_.cert_path.c_str());
     curl_easy_setopt(c, CURLOPT_SSLKEY, cfg_.key_path.c_str());
+    if (!cfg_.local_address.empty())
+        curl_easy_setopt(c, CURLOPT_INTERFACE, ("host!" + cfg_.local_address).c_str());
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, cfg_.connect_timeout_s);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, cfg_.transfer_timeout_s);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, cfg_.low_speed_bytes_s);

@@ -48,6 +48,16 @@ struct HttpsConfig {
     long low_speed_bytes_s = 100;  // abort when slower than this ...
     long low_speed_time_s = 20;    // ... for this long
     std::size_t max_answer_bytes = kMaxAnswerBytes;  // per answer; a resumed download: all parts together
+    // A list mirror (a static server or CDN holding `upstream publish --export`
+    // files): it only ever serves signed documents, which the device verifies
+    // against its list signers, so plain http:// is accepted as well. An https://
+    // mirror is still verified against the pinned fleet CA. Never set for the
+    // command centre itself (scans and heartbeats are not signed documents).
+    bool signed_documents_only = false;
+    // Source address of the connection (empty: the system's choice). The load
+    // generator (tools/loadgen) gives each simulated device its own 127.x.y.z, as
+    // devices in the field have their own addresses.
+    std::string local_address;
 };
 
 struct HttpResponse {
@@ -71,7 +81,10 @@ struct Download {
 
 class HttpsClient {
 public:
+    // Errors: [config] "url" (not https://, or not http(s):// for a list mirror),
+    // [config] "tls-files".
     static Result<HttpsClient> create(HttpsConfig cfg);
+    const std::string& base_url() const { return cfg_.base_url; }
     HttpsClient(HttpsClient&&) noexcept;
     HttpsClient& operator=(HttpsClient&&) noexcept;
     ~HttpsClient();

@@ -94,8 +94,53 @@ void SyncBackoff::reset() { failures_ = 0; }
 
 SyncClient::SyncClient(SyncConfig cfg, HttpsClient http, journal::ScanJournal& journal,
                        status::StatusList& list, const crypto::TrustStore& list_signers)
-    : cfg_(std::move(cfg)), http_(std::move(http)), journal_(journal), list_(list),
-      signers_(list_signers) {}
+    : cfg_(std::move(cfg)), journal_(journal), list_(list), signers_(list_signers) {
+    upstreams_.push_back(std::move(http));
+}
+
+void SyncClient::set_abort_flag(const std::atomic<bool>* flag) {
+    for (auto& u : upstreams_) u.set_abort_flag(flag);
+    if (mirror_) mirror_->set_abort_flag(flag);
+    abort_ = flag;
+}
+
+void SyncClient::add_upstream(HttpsClient http) {
+    http.set_abort_flag(abort_);
+    upstreams_.push_back(std::move(http));
+}
+
+void SyncClient::fail_over() {
+    if (upstreams_.size() < 2) return;
+    current_ = (current_ + 1) % upstreams_.size();
+    snapshot_ = Download{};  // a part of another server's entity is not resumed here
+}
+
+void SyncClient::set_list_mirror(HttpsClient mirror) {
+    mirror.set_abort_flag(abort_);
+    mirror_.emplace(std::move(mirror));
+}
+
+Result<HttpResponse> SyncClient::get_document(const std::string& path, bool* mirror_used) {
+    if (mirror_used) *mirror_used = false;
+    if (mirror_) {
+        // The mirror's clock is not the command centre's: its Date is not observed.
+        auto r = mirror_->get(path);
+        if (r && r->status == 200) {
+            if (mirror_used) *mirror_used = true;
+            mirror_failed_ = false;
+            return r;
+        }
+        if (!mirror_failed_)
+            log::warn(kCat, "list mirror failed; fetching from the command centre",
+                      {{"mirror", mirror_->base_url()},
+                       {"error", r ? "HTTP " + std::to_string(r->status) : r.error().describe()}});
+        mirror_failed_ = true;
+    }
+    auto r = http().get(path);
+    if (!r) return fail(r.error());
+    observe(*r);
+    return r;
+}
 
 Failure SyncClient::refused(const HttpResponse& r) {
     retry_after_ms_.reset();
@@ -136,15 +181,19 @@ void SyncClient::observe(const HttpResponse& r) {
 }
 
 Result<HttpResponse> SyncClient::get_ok(const std::string& path) {
-    auto r = http_.get(path);
+    auto r = get_document(path);
     if (!r) return fail(r.error());
-    observe(*r);
     if (r->status != 200) return refused(*r);
     return r;
 }
 
 Result<HttpResponse> SyncClient::get_resumable(const std::string& path) {
-    auto r = http_.download(path, snapshot_);
+    if (mirror_) {
+        auto m = mirror_->download(path, mirror_snapshot_);
+        if (m && m->status == 200) return m;
+        // A cut transfer keeps its part in mirror_snapshot_ for the next pull.
+    }
+    auto r = http().download(path, snapshot_);
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
@@ -177,7 +226,7 @@ Result<UploadReport> SyncClient::upload_once() {
         scans.push_back(std::move(s));
     }
     json body = {{"device_id", cfg_.device_id}, {"scans", std::move(scans)}};
-    auto r = http_.post_json("/v1/scans", body.dump(), cfg_.gzip);
+    auto r = http().post_json("/v1/scans", body.dump(), cfg_.gzip);
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);
@@ -238,13 +287,39 @@ Result<DeltaPlan> parse_delta_plan(const std::string& body, std::int64_t from_ve
     }
     auto deltas = p.find("deltas");
     if (deltas == p.end() || !deltas->is_array()) return bad_answer("delta plan: 'deltas' missing or not an array");
-    // Every entry is checked before the first is fetched.
+    // Every entry is checked before the first is fetched. A plan with `since` was
+    // made for this device: its deltas are fetched as named (the status module
+    // refuses one that does not apply). A static plan (no `since`: a list mirror,
+    // `upstream publish --export`) names the last deltas of a window for any
+    // device: entries the device already holds are skipped, and when the chain
+    // does not start at its version it takes the snapshot the plan names.
+    const bool static_plan = p.find("since") == p.end();
+    std::int64_t expect_base = from_version;
+    bool chain_ok = true;
     for (const auto& d : *deltas) {
         if (!d.is_object()) return bad_answer("delta plan: an entry is not an object");
         auto url = server_path(d, "url", "delta entry");
         if (!url) return fail(url.error());
+        auto version = opt_int_field(d, "version", 0, "delta entry");
+        auto base = opt_int_field(d, "base_version", 0, "delta entry");
+        if (!version) return fail(version.error());
+        if (!base) return fail(base.error());
+        if (!static_plan || *version == 0) {  // made for this device, or without versions
+            plan.deltas.push_back(std::move(*url));
+            continue;
+        }
+        if (*version <= from_version) continue;
+        if (*base != expect_base || *version != *base + 1) chain_ok = false;
+        expect_base = *version;
         plan.deltas.push_back(std::move(*url));
     }
+    if (!static_plan || (chain_ok && !plan.deltas.empty())) return plan;
+    if (chain_ok && plan.deltas.empty() && p.find("snapshot") == p.end())
+        return bad_answer("delta plan: no delta and no snapshot up to 'latest'");
+    auto snap = server_path(p, "snapshot", "delta plan");
+    if (!snap) return fail(snap.error());
+    plan.deltas.clear();
+    plan.snapshot = std::move(*snap);
     return plan;
 }
 
@@ -276,9 +351,21 @@ Result<ListReport> SyncClient::pull_list_once() {
     auto info = list_.info();
     rep.from_version = info ? info->version : 0;
     rep.to_version = rep.from_version;
-    auto plan = get_ok("/v1/list/deltas?since=" + std::to_string(rep.from_version));
+    const std::string plan_path = "/v1/list/deltas?since=" + std::to_string(rep.from_version);
+    bool from_mirror = false;
+    auto plan = get_document(plan_path, &from_mirror);
     if (!plan) return fail(plan.error());
+    if (plan->status != 200) return refused(*plan);
     auto p = parse_delta_plan(plan->body, rep.from_version);
+    if (from_mirror && (!p || p->latest < published_.list_version)) {
+        // A mirror behind what the command centre announced (or serving nonsense)
+        // does not hold the device back: ask the command centre itself.
+        auto direct = http().get(plan_path);
+        if (!direct) return fail(direct.error());
+        observe(*direct);
+        if (direct->status != 200) return refused(*direct);
+        p = parse_delta_plan(direct->body, rep.from_version);
+    }
     if (!p) return fail(p.error());
     if (p->latest <= rep.from_version) return rep;
     if (!p->snapshot.empty()) {
@@ -345,9 +432,8 @@ Result<TrustList> verify_trust_list(const std::string& envelope,
 }
 
 Result<std::optional<TrustList>> SyncClient::pull_trust_once(std::int64_t current_version) {
-    auto r = http_.get("/v1/trust");
+    auto r = get_document("/v1/trust");
     if (!r) return fail(r.error());
-    observe(*r);
     if (r->status == 404) return std::optional<TrustList>();
     if (r->status != 200) return refused(*r);
     auto t = verify_trust_list(r->body, signers_);
@@ -375,7 +461,7 @@ Result<ClockSkew> SyncClient::heartbeat_once(const std::string& sensors_json, st
                  {"journal_lost_rows", losses->rows},
                  {"journal_lost_journals", losses->journals},
                  {"sync_faults", sync_faults}};
-    auto r = http_.post_json("/v1/heartbeat", body.dump(), false);
+    auto r = http().post_json("/v1/heartbeat", body.dump(), false);
     if (!r) return fail(r.error());
     observe(*r);
     if (r->status != 200) return refused(*r);

@@ -150,15 +150,35 @@ public:
     // or 503; nullopt otherwise. The sync thread waits at least this long.
     std::optional<std::int64_t> retry_after_ms() const { return retry_after_ms_; }
     // Abandons a transfer in progress when *flag becomes true (HttpsClient::set_abort_flag).
-    void set_abort_flag(const std::atomic<bool>* flag) { http_.set_abort_flag(flag); }
+    void set_abort_flag(const std::atomic<bool>* flag);
+
+    // Failover (docs/sync-protocol.md, "Several upstream URLs"): further replicas of
+    // the command centre, tried in the order added after the first. Every step talks
+    // to the current one; fail_over() moves to the next (round robin). Replicas
+    // share one store, so an upload resent to another replica is stored once.
+    void add_upstream(HttpsClient http);
+    void fail_over();
+    std::size_t upstream_count() const { return upstreams_.size(); }
+    const std::string& upstream_url() const { return upstreams_[current_].base_url(); }
+    // A list mirror (HttpsConfig::signed_documents_only): status-list plans,
+    // snapshots, deltas and the trust list are fetched from it first; when it fails,
+    // or serves a list older than the last heartbeat announced, from the current
+    // upstream. What it serves is verified like anything else.
+    void set_list_mirror(HttpsClient mirror);
 
 private:
+    HttpsClient& http() { return upstreams_[current_]; }
+    // GET of a signed document: from the mirror when there is one and it answers
+    // 200, else from the current upstream. `mirror_used` tells which answered.
+    Result<HttpResponse> get_document(const std::string& path, bool* mirror_used = nullptr);
     Result<HttpResponse> get_ok(const std::string& path);
     void observe(const HttpResponse& r);
     Failure refused(const HttpResponse& r);  // [rejected] "http-<status>"; notes Retry-After
     Result<HttpResponse> get_resumable(const std::string& path);
     SyncConfig cfg_;
-    HttpsClient http_;
+    std::vector<HttpsClient> upstreams_;  // never empty
+    std::size_t current_ = 0;
+    std::optional<HttpsClient> mirror_;
     journal::ScanJournal& journal_;
     status::StatusList& list_;
     const crypto::TrustStore& signers_;
@@ -166,6 +186,9 @@ private:
     std::optional<std::int64_t> retry_after_ms_;
     PublishedVersions published_;
     Download snapshot_;  // a snapshot download cut short, resumed by the next pull
+    Download mirror_snapshot_;  // the same, from the list mirror
+    const std::atomic<bool>* abort_ = nullptr;
+    bool mirror_failed_ = false;  // logged once per run of failures
 };
 
 }  // namespace cp::sync

@@ -32,6 +32,13 @@ bool is_refusal(const Error& e) {
     return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
+// A failure another replica may not have: the network, a 5xx, 408 or 429.
+bool is_replica_failure(const Error& e) {
+    if (e.kind == ErrorKind::unavailable) return e.reason != "aborted";
+    if (e.kind != ErrorKind::rejected) return false;
+    return e.reason.rfind("http-5", 0) == 0 || e.reason == "http-408" || e.reason == "http-429";
+}
+
 // Longest Retry-After honoured: a larger value is taken as this (a misconfigured
 // server must not silence a device for days).
 constexpr std::int64_t kMaxRetryAfterMs = 3'600'000;
@@ -119,6 +126,21 @@ Result<std::unique_ptr<SyncWorker>> SyncWorker::create(SyncWorkerConfig cfg,
         if (ec) return fail(ErrorKind::io, reason::trust_dir, cfg.trust_dir + ": " + ec.message());
     }
     SyncClient client(cfg.sync, std::move(*http), journal, list, list_signers);
+    for (const auto& url : cfg.fallback_urls) {
+        HttpsConfig h = cfg.https;
+        h.base_url = url;
+        auto more = HttpsClient::create(std::move(h));
+        if (!more) return fail(more.error());
+        client.add_upstream(std::move(*more));
+    }
+    if (!cfg.list_url.empty()) {
+        HttpsConfig h = cfg.https;
+        h.base_url = cfg.list_url;
+        h.signed_documents_only = true;
+        auto mirror = HttpsClient::create(std::move(h));
+        if (!mirror) return fail(mirror.error());
+        client.set_list_mirror(std::move(*mirror));
+    }
     return std::unique_ptr<SyncWorker>(
         new SyncWorker(std::move(cfg), std::move(client), journal, list, list_signers));
 }
@@ -136,6 +158,7 @@ SyncWorker::SyncWorker(SyncWorkerConfig cfg, SyncClient client, journal::ScanJou
     if (auto info = list_.info()) st_.list_version = info->version;
     if (!cfg_.trust_dir.empty())
         st_.trust_version = installed_trust_version(cfg_.trust_dir, signers_);
+    st_.upstream_url = client_.upstream_url();
     if (auto s = journal_.stats()) st_.backlog = s->pending;
 }
 
@@ -221,7 +244,18 @@ void SyncWorker::fail_round(const Error& e) {
                   {{"error", e.describe()}, {"retry_in_ms", std::to_string(delay)}});
     }
     last_failure_reason_ = e.reason;
+    // The next attempt goes to the next replica, after the same backoff delay.
+    const bool moved = client_.upstream_count() > 1 && is_replica_failure(e);
+    if (moved) {
+        client_.fail_over();
+        log::info(kCat, "failing over to another upstream",
+                  {{"url", client_.upstream_url()}, {"after", e.reason}});
+    }
     std::lock_guard lk(mu_);
+    if (moved) {
+        ++st_.failovers;
+        st_.upstream_url = client_.upstream_url();
+    }
     st_.network_ok = false;
     st_.refused = refused;
     st_.consecutive_failures = backoff_.failures();

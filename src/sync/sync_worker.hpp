@@ -44,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace cp::sync {
 
@@ -51,6 +52,13 @@ namespace cp::sync {
 
 struct SyncWorkerConfig {
     HttpsConfig https;           // upstream URL, fleet CA, device cert/key, timeouts
+    // Further replicas of the command centre (same CA, certificate and timeouts as
+    // `https`): after a round fails on the network, a 5xx, 408 or 429, the next
+    // round (after the usual backoff delay) goes to the next URL, round robin.
+    std::vector<std::string> fallback_urls;
+    // A list mirror (HttpsConfig::signed_documents_only): https:// or http://;
+    // empty: lists come from the command centre. See SyncClient::set_list_mirror.
+    std::string list_url;
     SyncConfig sync;             // device id, firmware, batch size, gzip, max skew
     // Where pulled trust lists are installed (a directory; created if missing).
     // Empty: trust lists are not pulled.
@@ -86,6 +94,8 @@ struct SyncStatus {
     int consecutive_failures = 0;
     std::int64_t next_attempt_in_ms = 0;  // while backing off
     std::string last_error;               // "<kind>/<reason>: message", empty after success
+    std::string upstream_url;             // the replica the next round talks to
+    std::uint64_t failovers = 0;          // moves to another replica since start
     std::uint64_t rounds = 0;
     std::uint64_t uploaded_rows = 0;      // rows acknowledged since start
     std::uint64_t faults = 0;             // rounds ended by an exception (logged, retried; in the heartbeat)
@@ -94,8 +104,8 @@ struct SyncStatus {
 
 class SyncWorker {
 public:
-    // Errors: HttpsClient::create's ([config] "url", "tls-files"); [io] "trust-dir"
-    // when trust_dir cannot be created.
+    // Errors: HttpsClient::create's ([config] "url", "tls-files") for any of the
+    // URLs; [io] "trust-dir" when trust_dir cannot be created.
     static Result<std::unique_ptr<SyncWorker>> create(SyncWorkerConfig cfg,
                                                       journal::ScanJournal& journal,
                                                       status::StatusList& list,

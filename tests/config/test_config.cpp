@@ -271,3 +271,46 @@ TEST_CASE("device.id follows the command centre's rule: 1 to 64 token characters
         CHECK(c->device.id == good);
     }
 }
+
+TEST_CASE("upstream.urls: several replicas (https only), the single url key still works; list_url may be http") {
+    auto c = parse("[upstream]\nurls = https://cc-a.example:8443, https://cc-b.example:8443,https://cc-c.example\n"
+                   "list_url = http://lists.example\n");
+    REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().describe()));
+    CHECK(c->upstream.url == "https://cc-a.example:8443");
+    CHECK(c->upstream.fallback_urls == std::vector<std::string>{"https://cc-b.example:8443", "https://cc-c.example"});
+    CHECK(c->upstream.list_url == "http://lists.example");
+    auto again = parse(to_text(*c));
+    REQUIRE_MESSAGE(again.ok(), (again.ok() ? "" : again.error().describe()));
+    CHECK(to_text(*again) == to_text(*c));
+    CHECK(again->upstream.fallback_urls.size() == 2);
+
+    // An empty url after urls turns sync off, replicas included (and round-trips).
+    auto off = parse("[upstream]\nurls = https://a.example, https://b.example\nurl = \"\"\n");
+    REQUIRE_MESSAGE(off.ok(), (off.ok() ? "" : off.error().describe()));
+    CHECK(off->upstream.url.empty());
+    CHECK(off->upstream.fallback_urls.empty());
+    auto off2 = parse(to_text(*off));
+    REQUIRE_MESSAGE(off2.ok(), (off2.ok() ? "" : off2.error().describe()));
+
+    auto one = parse("[upstream]\nurl = https://cc.example\n");
+    REQUIRE(one.ok());
+    CHECK(one->upstream.url == "https://cc.example");
+    CHECK(one->upstream.fallback_urls.empty());
+    CHECK(one->upstream.list_url.empty());
+
+    struct Case { const char* text; const char* key; };
+    const Case bad[] = {
+        {"[upstream]\nurls = https://a.example, http://b.example\n", "upstream.urls"},  // a replica: https only
+        {"[upstream]\nurls = https://a.example,,https://b.example\n", "upstream.urls"},
+        {"[upstream]\nurls = https://a.example,\n", "upstream.urls"},
+        {"[upstream]\nurls = https://1,https://2,https://3,https://4,https://5,https://6,https://7,https://8,https://9\n",
+         "upstream.urls"},
+        {"[upstream]\nlist_url = ftp://lists.example\n", "upstream.list_url"},
+        {"[upstream]\nlist_url = http://lists.example/\n", "upstream.list_url"},
+    };
+    for (const auto& k : bad) {
+        auto r = parse(k.text);
+        REQUIRE_FALSE(r.ok());
+        CHECK_MESSAGE(names_key(r.error(), k.key), k.text);
+    }
+}

@@ -85,7 +85,7 @@ TEST_CASE("checkpointd and the command centre: outage backlog once, a RED reache
         crypto::TrustStore list_signers;
         REQUIRE(list_signers.add_pem_or_der(as_bytes(testing::read_file(up.pki / "list-signer.crt"))).ok());
         auto list = must(status::open_sqlite_status_list((tmp / "data" / "status.db").string()), "status open");
-        REQUIRE(list->import_bytes(v1->snapshot, list_signers).ok());
+        REQUIRE(list->import_bytes(up.store->list_version(v1->version).value()->snapshot, list_signers).ok());
     }
 
     // The command centre is down when the lane starts.
@@ -232,7 +232,7 @@ TEST_CASE("after a journal reset, a RED and a fever scan reach the command centr
         crypto::TrustStore list_signers;
         REQUIRE(list_signers.add_pem_or_der(as_bytes(testing::read_file(up.pki / "list-signer.crt"))).ok());
         auto list = must(status::open_sqlite_status_list((tmp / "data" / "status.db").string()), "status open");
-        REQUIRE(list->import_bytes(v1->snapshot, list_signers).ok());
+        REQUIRE(list->import_bytes(up.store->list_version(v1->version).value()->snapshot, list_signers).ok());
     }
     testing::write_file(tmp / "checkpointd.conf",
                         config_text(tmp.path(), "gate", upstream_config(up, port, tmp.path()), "gate-01"));

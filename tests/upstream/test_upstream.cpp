@@ -399,7 +399,7 @@ TEST_CASE("snapshot download resumes with Range and with offset+length") {
     REQUIRE(up.store->set_statuses(many, 1).ok());
     auto v = publish_list(*up.store, *signer, 100);
     REQUIRE(v.ok());
-    const std::string full(as_chars(v->snapshot));
+    const std::string full(as_chars(up.store->list_version(v->version).value()->snapshot));
     REQUIRE(full.size() > 50000);
 
     auto c = up.device("gate-01");

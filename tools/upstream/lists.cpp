@@ -2,6 +2,7 @@
 #include "tools/upstream/reasons.hpp"
 
 #include "src/status/list_format.hpp"
+#include "tools/upstream/list_spool.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -269,6 +271,7 @@ public:
         return i;
     }
     std::vector<std::string> texts() const { return texts_; }
+    const std::string& text(std::uint8_t i) const { return texts_.at(i); }
 
 private:
     std::vector<std::string> texts_;
@@ -297,69 +300,137 @@ Result<status::ListEntry> list_entry(const std::string& pass_id, status::Op op,
 constexpr const char* kListIssuer = "command-centre";
 
 Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
-                                 bool force) {
+                                 bool force, std::int64_t keep_deltas) {
+    if (keep_deltas < 0) return fail(ErrorKind::invalid_input, "keep-deltas", "a negative number of deltas");
     auto latest = store.latest_list_version();
     if (!latest) return fail(latest.error());
-    auto working = store.statuses();
-    if (!working) return fail(working.error());
-    auto published = store.published_entries();
-    if (!published) return fail(published.error());
+    auto scratch = ScratchDir::create();
+    if (!scratch) return fail(scratch.error());
+    auto published = RecordSpool::create(*scratch / "published");
+    auto working = RecordSpool::create(*scratch / "working");
+    auto changes = RecordSpool::create(*scratch / "delta");
+    for (auto* r : {&published, &working, &changes})
+        if (!*r) return fail(r->error());
+    ReasonTable pub_reasons, snap_reasons, delta_reasons;
 
-    std::map<std::string, const StatusEntry*> before;
-    for (const auto& e : *published) before[e.pass_id] = &e;
-    std::map<std::string, bool> in_working;
-    ReasonTable snap_reasons, delta_reasons;
-    std::vector<status::ListEntry> snap_entries, delta_entries;
-    snap_entries.reserve(working->size());
-    for (const auto& e : *working) {
-        in_working[e.pass_id] = true;
+    // 1. The published set to a spool (one read; the store is not re-entered while
+    //    a stream runs).
+    CP_TRY(store.for_each_status(StatusSet::published, [&](const StatusEntry& e) -> Status {
+        auto le = list_entry(e.pass_id, op_of(e.status), e.reason, 0, pub_reasons);
+        if (!le) return fail(le.error());
+        return published->add(*le);
+    }));
+    CP_TRY(published->finish());
+
+    // 2. The working set to the snapshot spool, merged against the published spool
+    //    (both in id order) into the delta spool: changed, new and removed entries.
+    std::vector<status::ListEntry> before;  // at most one record: the published cursor
+    std::vector<std::uint8_t> pub_buf(status::kRecordSize);
+    std::uint64_t pub_read = 0;
+    std::FILE* pub_file = std::fopen((*scratch / "published").c_str(), "rb");
+    if (!pub_file) return fail(ErrorKind::io, "spool", "cannot reopen the published spool");
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> pub_closer(pub_file, &std::fclose);
+    auto next_published = [&]() -> Result<bool> {
+        before.clear();
+        if (pub_read == published->count()) return false;
+        if (std::fread(pub_buf.data(), 1, pub_buf.size(), pub_file) != pub_buf.size())
+            return fail(ErrorKind::io, "spool", "cannot read the published spool");
+        ++pub_read;
+        before.push_back(record_entry(pub_buf.data()));
+        return true;
+    };
+    auto removed = [&](const status::ListEntry& gone) -> Status {
+        auto de = list_entry(to_hex(ByteView(gone.id.data(), gone.id.size())), status::Op::remove, "", now,
+                             delta_reasons);
+        if (!de) return fail(de.error());
+        return changes->add(*de);
+    };
+    auto more = next_published();
+    if (!more) return fail(more.error());
+    std::int64_t entries = 0;
+    auto merged = store.for_each_status(StatusSet::working, [&](const StatusEntry& e) -> Status {
         auto se = list_entry(e.pass_id, op_of(e.status), e.reason, e.since, snap_reasons);
         if (!se) return fail(se.error());
-        snap_entries.push_back(*se);
-        auto it = before.find(e.pass_id);
-        if (it == before.end() || it->second->status != e.status || it->second->reason != e.reason) {
-            auto de = list_entry(e.pass_id, op_of(e.status), e.reason, e.since, delta_reasons);
-            if (!de) return fail(de.error());
-            delta_entries.push_back(*de);
+        CP_TRY(working->add(*se));
+        ++entries;
+        while (!before.empty() && before.front().id < se->id) {
+            CP_TRY(removed(before.front()));
+            auto m = next_published();
+            if (!m) return fail(m.error());
         }
-    }
-    for (const auto& e : *published) {
-        if (in_working.count(e.pass_id)) continue;
-        auto de = list_entry(e.pass_id, status::Op::remove, "", now, delta_reasons);
+        bool changed = true;
+        if (!before.empty() && before.front().id == se->id) {
+            changed = before.front().op != se->op || pub_reasons.text(before.front().reason) != e.reason;
+            auto m = next_published();
+            if (!m) return fail(m.error());
+        }
+        if (!changed) return {};
+        auto de = list_entry(e.pass_id, op_of(e.status), e.reason, e.since, delta_reasons);
         if (!de) return fail(de.error());
-        delta_entries.push_back(*de);
+        return changes->add(*de);
+    });
+    if (!merged) return fail(merged.error());
+    while (!before.empty()) {
+        CP_TRY(removed(before.front()));
+        auto m = next_published();
+        if (!m) return fail(m.error());
     }
-    const auto changes = static_cast<std::int64_t>(delta_entries.size());
-    if (changes == 0 && *latest > 0 && !force)
+    CP_TRY(working->finish());
+    CP_TRY(changes->finish());
+    const auto n_changes = static_cast<std::int64_t>(changes->count());
+    if (n_changes == 0 && *latest > 0 && !force)
         return fail(ErrorKind::rejected, reason::unchanged, "no status changed since the last version");
 
     ListVersion v;
     v.version = *latest + 1;
     v.published_at = now;
-    v.entries = static_cast<std::int64_t>(working->size());
-    v.changes = changes;
+    v.entries = entries;
+    v.changes = n_changes;
 
+    // 3. The signed files: header (count, digest, reasons) then the spooled records.
     status::ListHeader snap;
     snap.kind = status::ListKind::full;
     snap.version = v.version;
     snap.created_at = now;
     snap.reasons = snap_reasons.texts();
     snap.issuer = kListIssuer;
-    auto s = status::build_list(snap, std::move(snap_entries), signer.list_key(), signer.kid());
-    if (!s) return fail(s.error().with_context("snapshot"));
-
-    v.snapshot = std::move(*s);
-    // Version 1 has no delta: a device without a list takes the snapshot.
+    auto snap_size = working->write_signed(snap, signer.list_key(), signer.kid(), *scratch / "snapshot.cpsl");
+    if (!snap_size) return fail(snap_size.error().with_context("snapshot"));
+    v.snapshot_size = *snap_size;
+    const auto delta_path = *scratch / "delta.cpsl";
     if (*latest > 0) {
+        // Version 1 has no delta: a device without a list takes the snapshot.
         status::ListHeader delta = snap;
         delta.kind = status::ListKind::delta;
         delta.base_version = *latest;
         delta.reasons = delta_reasons.texts();
-        auto d = status::build_list(delta, std::move(delta_entries), signer.list_key(), signer.kid());
+        auto d = changes->write_signed(delta, signer.list_key(), signer.kid(), delta_path);
         if (!d) return fail(d.error().with_context("delta"));
-        v.delta = std::move(*d);
+        v.delta_size = *d;
+    } else {
+        std::FILE* f = std::fopen(delta_path.c_str(), "wb");
+        if (!f || std::fclose(f) != 0) return fail(ErrorKind::io, "spool", "cannot create the empty delta");
     }
-    CP_TRY(store.publish_list(v, *working));
+
+    // 4. One store transaction: the version and its files, and the signed set as
+    //    the new published set (what was signed, not what the working set became
+    //    meanwhile).
+    CP_TRY(store.publish_list_files(v, (*scratch / "snapshot.cpsl").string(), delta_path.string(),
+                                    [&](const StatusVisitor& visit) -> Status {
+                                        return working->for_each([&](const status::ListEntry& le) -> Status {
+                                            return visit(StatusEntry{
+                                                to_hex(ByteView(le.id.data(), le.id.size())),
+                                                le.op == status::Op::red     ? PassStatus::red
+                                                : le.op == status::Op::green ? PassStatus::green
+                                                                             : PassStatus::yellow,
+                                                snap_reasons.text(le.reason), 0});
+                                        });
+                                    }));
+    // 5. Older versions beyond the window go (the next publish retries a failure).
+    if (keep_deltas > 0) {
+        if (auto pruned = store.prune_list_versions(keep_deltas); !pruned)
+            return fail(pruned.error().with_context("prune"));
+    }
     return v;
 }
 

@@ -73,12 +73,25 @@ Result<Bytes> sign_document(const ListSigner& signer, const std::string& payload
 // Errors: invalid_input "envelope" (not the form above), rejected "alg", "kid", "signature".
 Result<std::string> verify_document(ByteView envelope, const DocumentVerifier& verifier);
 
+// Deltas `upstream publish` and the console keep after a publish by default (the
+// server offers a chain of at most 50).
+constexpr std::int64_t kDefaultKeepDeltas = 50;
+
 // Builds version latest+1 from the working set against the published set, signs the
-// snapshot and the delta (CPSLIST1), and stores both atomically. Errors: the store's,
-// rejected "unchanged" when nothing changed since the last version (unless `force`),
-// invalid_input "list-format" (e.g. more than 255 distinct reasons).
+// snapshot and the delta (CPSLIST1), and stores both atomically; then, when
+// `keep_deltas` > 0, prunes the store to the latest snapshot and the last
+// `keep_deltas` deltas (0: every version is kept).
+// Streaming: both sets are read once each through UpstreamStore::for_each_status
+// into temporary record files under $TMPDIR (22 bytes an entry), merged in
+// pass-id order, and the signed files go to the store from disk: memory stays a
+// few buffers at any list size (docs/benchmarks.md, "Publishing").
+// The returned version carries the sizes, not the bytes (snapshot and delta are
+// empty): read those with store.list_version(v.version).
+// Errors: the store's, rejected "unchanged" when nothing changed since the last
+// version (unless `force`), invalid_input "list-format" (e.g. more than 255
+// distinct reasons), "pass-id", "keep-deltas" (< 0); io "spool" (the temporary files).
 Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
-                                 bool force = false);
+                                 bool force = false, std::int64_t keep_deltas = 0);
 
 // Signs the current issuer set as trust-list version latest+1 and stores it.
 Result<TrustVersion> publish_trust(UpstreamStore& store, const ListSigner& signer,

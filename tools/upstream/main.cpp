@@ -6,6 +6,7 @@
 #include "tools/upstream/console/cli.hpp"
 #endif
 #include "tools/upstream/lists.hpp"
+#include "tools/upstream/lists_export.hpp"
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
 
@@ -32,6 +33,9 @@ struct Options {
     bool force = false, alerts = false, unrevoke = false;
     int if_older_than = 0;  // 0: not given
     int limit = 50;
+    int keep_deltas = kDefaultKeepDeltas;
+    std::string export_dir;  // publish --export DIR
+    int export_window = kDefaultExportWindow;
 #ifdef CHECKPOINT_WITH_CONSOLE
     console::ConsoleOptions console;
 #endif
@@ -267,6 +271,13 @@ int run(const std::string& c, const Options& a) {
         std::printf("imported %zu statuses (publish to send them to the devices)\n", entries->size());
         return 0;
     }
+    if (c == "publish" && !a.export_dir.empty()) {
+        // Publish as without --export, then write the signed files (lists_export.hpp).
+        Options plain = a;
+        plain.export_dir.clear();
+        if (const int rc = run(c, plain); rc != 0) return rc;
+        return export_command(store, a.export_dir, a.export_window);
+    }
     if (c == "publish" || c == "trust-publish") {
         auto signer = ListSigner::load(a.signing_key, a.signing_cert);
         if (!signer) return failed(signer.error());
@@ -290,7 +301,7 @@ int run(const std::string& c, const Options& a) {
             }
             if (last && now_s() - last->published_at < max_age) {
                 // Changed statuses still go out; an unchanged, young list stays as it is.
-                auto v = publish_list(store, *signer, now_s(), false);
+                auto v = publish_list(store, *signer, now_s(), false, a.keep_deltas);
                 if (!v && v.error().is(reason::unchanged)) {
                     std::printf("list version %lld is %lld s old: not re-signed\n",
                                 static_cast<long long>(last->version),
@@ -304,7 +315,7 @@ int run(const std::string& c, const Options& a) {
             }
             force = true;  // aging out: re-signed even when nothing changed
         }
-        auto v = publish_list(store, *signer, now_s(), force);
+        auto v = publish_list(store, *signer, now_s(), force, a.keep_deltas);
         if (!v && v.error().is(reason::unchanged)) {
             std::fprintf(stderr,
                          "upstream: %s; --force signs it again as a new version (devices need a list younger "
@@ -315,7 +326,8 @@ int run(const std::string& c, const Options& a) {
         if (!v) return failed(v.error());
         std::printf("list version %lld: %lld entries, %lld changes, snapshot %zu bytes, delta %zu bytes\n",
                     static_cast<long long>(v->version), static_cast<long long>(v->entries),
-                    static_cast<long long>(v->changes), v->snapshot.size(), v->delta.size());
+                    static_cast<long long>(v->changes), static_cast<std::size_t>(v->snapshot_size),
+                    static_cast<std::size_t>(v->delta_size));
         return 0;
     }
     if (c == "trust-add") {
@@ -401,6 +413,15 @@ void add_commands(CLI::App& app, Options& o) {
     cli::add_int(publish, "--if-older-than", o.if_older_than, 60, 30 * 86400,
                  "re-sign an unchanged list only when the newest version is older than S seconds")
         ->type_name("S");
+    cli::add_int(publish, "--keep-deltas", o.keep_deltas, 1, 100'000,
+                 "versions kept: the latest snapshot and this many deltas; older ones are pruned")
+        ->default_str(std::to_string(kDefaultKeepDeltas));
+    publish->add_option("--export", o.export_dir,
+                        "then write the signed snapshot, the last deltas, the plan and the trust list as plain "
+                        "files under DIR for a static server (a device's upstream.list_url)")
+        ->type_name("DIR");
+    cli::add_int(publish, "--export-window", o.export_window, 1, 10'000, "deltas written by --export")
+        ->default_str(std::to_string(kDefaultExportWindow));
 
     command(app, o, "trust-add", "add a pass issuer certificate to the trust list")
         ->add_option("--cert", o.cert, "the issuer's certificate")

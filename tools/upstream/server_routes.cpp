@@ -188,7 +188,13 @@ void DeviceRoutes::handle_deltas(const httplib::Request& req, httplib::Response&
     json arr = json::array();
     for (std::int64_t v = *since + 1; v <= *latest; ++v) {
         auto lv = store_.list_version(v);
-        if (!lv || !*lv) return send_error(res, 500, ErrorKind::internal, reason::internal);
+        if (!lv) return send_error(res, 500, lv.error());
+        if (!*lv) {  // pruned (UpstreamStore::prune_list_versions): the snapshot instead
+            out["snapshot_required"] = true;
+            out["deltas"] = json::array();
+            out["snapshot"] = "/v1/list/snapshot/" + std::to_string(*latest);
+            return send_json(res, 200, out);
+        }
         arr.push_back({{"version", v}, {"base_version", v - 1},
                        {"size", (*lv)->delta.size()},
                        {"url", "/v1/list/delta/" + std::to_string(v)}});

@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <string_view>
 
@@ -506,6 +508,104 @@ public:
             }
             return {};
         });
+    }
+
+    Status for_each_status(StatusSet set, const StatusVisitor& fn) override {
+        std::lock_guard lock(mu_);
+        // One statement: a consistent read of the set while it runs.
+        Stmt s(db_, set == StatusSet::working
+                        ? "SELECT pass_id, status, reason, updated_at FROM statuses ORDER BY pass_id"
+                        : "SELECT pass_id, status, reason, 0 FROM published_entries ORDER BY pass_id");
+        for (;;) {
+            auto row = s.step();
+            if (!row) return fail(row.error());
+            if (!*row) return {};
+            auto st = parse_pass_status(s.text(1));
+            if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
+            CP_TRY(fn(StatusEntry{s.text(0), *st, s.text(2), s.i64(3)}));
+        }
+    }
+
+    // Copies a file into the blob column `column` of list_versions row `version`
+    // (made with zeroblob of the file's size), in 1 MiB pieces.
+    Status blob_from_file(const char* column, std::int64_t version, const std::string& path, std::int64_t size) {
+        if (size == 0) return {};
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        if (!f) return fail(ErrorKind::io, "read", "cannot open " + path);
+        sqlite3_blob* blob = nullptr;
+        if (sqlite3_blob_open(db_, "main", "list_versions", column, version, 1, &blob) != SQLITE_OK) {
+            std::fclose(f);
+            return fail(ErrorKind::io, "sqlite", sqlite3_errmsg(db_));
+        }
+        std::vector<unsigned char> buf(std::size_t{1} << 20);
+        std::int64_t at = 0;
+        Status st;
+        while (at < size) {
+            const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+            if (n == 0 || at + static_cast<std::int64_t>(n) > size) {
+                st = fail(ErrorKind::io, "read", "cannot read " + path);
+                break;
+            }
+            if (sqlite3_blob_write(blob, buf.data(), static_cast<int>(n), static_cast<int>(at)) != SQLITE_OK) {
+                st = fail(ErrorKind::io, "sqlite", sqlite3_errmsg(db_));
+                break;
+            }
+            at += static_cast<std::int64_t>(n);
+        }
+        sqlite3_blob_close(blob);
+        std::fclose(f);
+        return st;
+    }
+
+    Status publish_list_files(const ListVersion& v, const std::string& snapshot_file, const std::string& delta_file,
+                              const StatusStream& entries) override {
+        std::error_code ec;
+        const auto snap_size = static_cast<std::int64_t>(std::filesystem::file_size(snapshot_file, ec));
+        if (ec) return fail(ErrorKind::io, "read", "cannot read " + snapshot_file);
+        const auto delta_size = static_cast<std::int64_t>(std::filesystem::file_size(delta_file, ec));
+        if (ec) return fail(ErrorKind::io, "read", "cannot read " + delta_file);
+        // A SQLite blob is at most 2 GiB (a 97-million-entry snapshot).
+        if (snap_size >= (std::int64_t{1} << 31) || delta_size >= (std::int64_t{1} << 31))
+            return fail(ErrorKind::invalid_input, "list-format", "signed list over 2 GiB");
+        std::lock_guard lock(mu_);
+        return transaction([&]() -> Status {
+            auto latest = latest_version_locked();
+            if (!latest) return fail(latest.error());
+            if (v.version != *latest + 1)
+                return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
+            Stmt s(db_,
+                   "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
+                   "delta) VALUES(?1, ?2, ?3, ?4, zeroblob(?5), zeroblob(?6))");
+            CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
+                       .bind(4, v.changes).bind(5, snap_size).bind(6, delta_size).run());
+            CP_TRY(blob_from_file("snapshot", v.version, snapshot_file, snap_size));
+            CP_TRY(blob_from_file("delta", v.version, delta_file, delta_size));
+            CP_TRY(exec("DELETE FROM published_entries"));
+            Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
+            return entries([&](const StatusEntry& en) -> Status {
+                CP_TRY(e.bind(1, en.pass_id).bind(2, std::string_view(to_string(en.status)))
+                           .bind(3, en.reason).run());
+                e.reset();
+                return {};
+            });
+        });
+    }
+
+    Result<std::int64_t> prune_list_versions(std::int64_t keep_deltas) override {
+        if (keep_deltas < 1) return fail(ErrorKind::invalid_input, "keep-deltas", "keep at least one delta");
+        std::lock_guard lock(mu_);
+        std::int64_t removed = 0;
+        auto st = transaction([&]() -> Status {
+            auto latest = latest_version_locked();
+            if (!latest) return fail(latest.error());
+            Stmt d(db_, "DELETE FROM list_versions WHERE version <= ?1");
+            CP_TRY(d.bind(1, *latest - keep_deltas).run());
+            removed = sqlite3_changes(db_);
+            Stmt u(db_, "UPDATE list_versions SET snapshot = zeroblob(0) WHERE version < ?1 AND length(snapshot) > 0");
+            return u.bind(1, *latest).run();
+        });
+        if (!st) return fail(st.error());
+        return removed;
     }
 
     Result<std::vector<StatusEntry>> published_entries() override {

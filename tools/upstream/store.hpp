@@ -10,6 +10,7 @@
 #include "src/common/result.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,7 +94,18 @@ struct ListVersion {
     std::int64_t changes = 0;        // entries in the delta
     Bytes snapshot;
     Bytes delta;                     // from version - 1; empty for version 1
+    // Sizes of the signed files (publish_list returns them without the bytes,
+    // which may be hundreds of MiB: read those with UpstreamStore::list_version).
+    std::int64_t snapshot_size = 0;
+    std::int64_t delta_size = 0;
 };
+
+// Which set of pass statuses for_each_status streams.
+enum class StatusSet { working, published };
+// Called once per entry by the streaming reads; an error stops the stream and is returned.
+using StatusVisitor = std::function<Status(const StatusEntry&)>;
+// A stream of entries: calls the visitor for each, in pass-id order.
+using StatusStream = std::function<Status(const StatusVisitor&)>;
 
 struct TrustVersion {
     std::int64_t version = 0;
@@ -158,6 +170,28 @@ public:
     // The entries signed into the latest version (for computing the next delta).
     virtual Result<std::vector<StatusEntry>> published_entries() = 0;
     virtual Result<std::optional<ListVersion>> list_version(std::int64_t version) = 0;
+
+    // Streaming (lists.hpp publish_list builds a 10-million-entry version with
+    // bounded memory through these three; the vector forms above stay for small
+    // callers). The defaults below go through the vector forms, so a backend works
+    // before it streams; the SQLite store overrides all three.
+    //
+    // Calls `fn` for every entry of `set` ordered by pass id (byte order of the 32
+    // lower-case hex digits), from one consistent read, one row in memory at a
+    // time. `since` is 0 for the published set. Stops at fn's first error and
+    // returns it. `fn` must not call back into the store (it may hold a lock).
+    virtual Status for_each_status(StatusSet set, const StatusVisitor& fn);
+    // publish_list with the signed snapshot and delta in files (`v.snapshot` and
+    // `v.delta` are ignored; an empty delta file for version 1) and the new
+    // published set as a stream, all in one transaction. Errors as publish_list,
+    // io "read" when a file cannot be read.
+    virtual Status publish_list_files(const ListVersion& v, const std::string& snapshot_file,
+                                      const std::string& delta_file, const StatusStream& entries);
+    // Keeps the snapshot of the latest version and the deltas of the last
+    // `keep_deltas` versions (>= 1); older versions' rows go, the snapshots of the
+    // kept older versions are emptied (a device behind the window, or a request
+    // for an old snapshot, is sent the latest snapshot). Returns the versions removed.
+    virtual Result<std::int64_t> prune_list_versions(std::int64_t keep_deltas);
 
     // Trust list of pass issuer certificates (DER), and its published versions.
     virtual Status add_issuer(const std::string& fingerprint, const Bytes& cert_der,

@@ -72,7 +72,7 @@ TEST_CASE("a worker's RED in the console reaches the lane's screen") {
         crypto::TrustStore list_signers;
         REQUIRE(list_signers.add_pem_or_der(as_bytes(testing::read_file(up.pki / "list-signer.crt"))).ok());
         auto list = must(status::open_sqlite_status_list((tmp / "data" / "status.db").string()), "status open");
-        REQUIRE(list->import_bytes(v1->snapshot, list_signers).ok());
+        REQUIRE(list->import_bytes(up.store->list_version(v1->version).value()->snapshot, list_signers).ok());
     }
 
     con::ConsoleConfig cfg;

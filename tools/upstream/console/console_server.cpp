@@ -614,7 +614,7 @@ struct ConsoleServer::Impl {
     Result<std::optional<ListVersion>> publish_now() {
         if (!signer) return fail(ErrorKind::unavailable, reason::signer, "serve without --signing-key");
         std::lock_guard lock(publish_mu);
-        auto v = publish_list(upstream, *signer, now_s(), false);
+        auto v = publish_list(upstream, *signer, now_s(), false, kDefaultKeepDeltas);
         if (!v) {
             if (v.error().is(reason::unchanged)) return std::optional<ListVersion>();
             return fail(v.error());
