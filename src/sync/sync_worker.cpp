@@ -34,9 +34,10 @@ bool is_refusal(const Error& e) {
 
 // A failure another replica may not have: the network, a 5xx, 408 or 429.
 bool is_replica_failure(const Error& e) {
-    if (e.kind == ErrorKind::unavailable) return e.reason != "aborted";
+    if (e.kind == ErrorKind::unavailable) return !e.is(reason::aborted);
     if (e.kind != ErrorKind::rejected) return false;
-    return e.reason.rfind("http-5", 0) == 0 || e.reason == "http-408" || e.reason == "http-429";
+    const int status = http_status(e);
+    return (status >= 500 && status < 600) || status == 408 || status == 429;
 }
 
 // Longest Retry-After honoured: a larger value is taken as this (a misconfigured

@@ -21,6 +21,7 @@
 #include "src/status/list_format.hpp"
 #include "src/status/store.hpp"
 #include "src/status/version_floor.hpp"
+#include "src/status/reason.hpp"
 #include "tools/checkpoint/commands.hpp"
 
 #include <nlohmann/json.hpp>
@@ -191,7 +192,7 @@ int import(const Parsed& p) {
     if (o.reset_version_floor)
         std::fprintf(stderr, "checkpoint list: --reset-version-floor: installing whatever the version floor\n");
     auto r = (*store)->import_file(p.file, *trust, o);
-    if (!r && r.error().reason == "list-kind") {
+    if (!r && r.error().is(status::reason::list_kind)) {
         if (o.reset_version_floor) return error("--reset-version-floor applies to full lists, not deltas");
         auto bytes = slurp(p.file);
         if (!bytes) return error("cannot read " + p.file);
