@@ -10,6 +10,8 @@ inline constexpr Reason error_flag{"error-flag"};
 inline constexpr Reason i2c{"i2c"};
 inline constexpr Reason nack{"nack"};
 inline constexpr Reason no_bus{"no-bus"};
+inline constexpr Reason no_device{"no-device"};  // nothing answers at the sensor's address
+inline constexpr Reason stuck{"stuck"};          // the sensor repeats one value
 inline constexpr Reason pec{"pec"};
 inline constexpr Reason thermometer{"thermometer"};
 }  // namespace cp::thermo::reason

@@ -29,6 +29,11 @@ inline constexpr Reason unknown_key{"unknown-key"};
 inline constexpr Reason url{"url"};
 inline constexpr Reason url_path{"url-path"};
 inline constexpr Reason zlib{"zlib"};
+// The upstream's words for a refused device certificate (403 bodies, read by the
+// sync client and by `checkpoint diag`).
+inline constexpr Reason revoked{"revoked"};
+inline constexpr Reason not_enrolled{"not-enrolled"};
+inline constexpr Reason certificate_not_enrolled{"certificate-not-enrolled"};
 }  // namespace cp::sync::reason
 
 namespace cp::sync {

@@ -199,7 +199,7 @@ TEST_CASE("a bad fallback or mirror URL is a config error at create") {
     cfg.list_url = "ftp://mirror";
     w = SyncWorker::create(cfg, *dev.journal, *dev.list, dev.signers);
     REQUIRE_FALSE(w.ok());
-    CHECK(w.error().reason == "url");
+    CHECK(w.error().is(sync::reason::url));
     cfg.list_url = "http://127.0.0.1:1";  // a mirror may be plain http: its documents are signed
     CHECK(SyncWorker::create(cfg, *dev.journal, *dev.list, dev.signers).ok());
 }
@@ -309,5 +309,5 @@ TEST_CASE("static delta plans: entries the device holds are skipped; a broken ch
     // A snapshot path outside /v1/list/ is refused as before.
     auto out = parse_delta_plan(R"({"latest": 5, "snapshot": "/etc/passwd", "deltas": []})", 1);
     REQUIRE_FALSE(out.ok());
-    CHECK(out.error().reason == kReasonUrlPath);
+    CHECK(out.error().is(sync::reason::url_path));
 }

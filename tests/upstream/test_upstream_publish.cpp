@@ -101,7 +101,7 @@ TEST_CASE("streamed publish: the snapshot and the delta (changed, new, removed) 
     REQUIRE_MESSAGE(v2.ok(), v2.error().describe());
     CHECK(v2->changes == 4);
     CHECK(v2->entries == 3000);
-    CHECK(publish_list(*up.store, signer, 201).error().reason == "unchanged");
+    CHECK(publish_list(*up.store, signer, 201).error().is(reason::unchanged));
 
     // The device: snapshot 1, then delta 2.
     cp::testing::TempDir dev;

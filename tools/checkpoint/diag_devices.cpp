@@ -1,8 +1,8 @@
 // `checkpoint diag`: the lane devices (camera, thermometer, relay/lamps/buzzer).
 #include "tools/checkpoint/diag.hpp"
 
-#include "drivers/camera/reasons.hpp"
-#include "drivers/thermometer/reasons.hpp"
+#include "drivers/camera/reason.hpp"
+#include "drivers/thermometer/reason.hpp"
 #include "drivers/factory/devices.hpp"
 #include "src/common/time.hpp"
 #include "src/decode/decoder.hpp"

@@ -6,7 +6,7 @@
 #include "src/crypto/crypto.hpp"
 #include "src/crypto/trust_store.hpp"
 #include "src/sync/https_client.hpp"
-#include "src/sync/reasons.hpp"
+#include "src/sync/reason.hpp"
 
 #include <curl/curl.h>
 #include <mbedtls/x509_crt.h>

@@ -2,6 +2,7 @@
 
 #include "src/common/file_io.hpp"
 #include "src/common/log.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kReason = "export";
+constexpr Reason kReason = reason::export_files;
 
 Status write_doc(const fs::path& path, std::string_view data) {
     std::error_code ec;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "src/common/result.hpp"
+#include "src/sync/reason.hpp"  // the 403 words the device reads: one spelling on both sides
 
 namespace cp::upstream::reason {
 
@@ -25,9 +26,9 @@ inline constexpr Reason body{"body"};                      // invalid_input: inc
 
 // ---- device listener (server*.cpp) ----------------------------------------------
 inline constexpr Reason no_client_certificate{"no-client-certificate"};  // rejected (401)
-inline constexpr Reason not_enrolled{"not-enrolled"};      // rejected (403): unknown CN
-inline constexpr Reason revoked{"revoked"};                // rejected (403)
-inline constexpr Reason certificate_not_enrolled{"certificate-not-enrolled"};  // rejected (403): other key
+inline constexpr Reason not_enrolled = sync::reason::not_enrolled;  // rejected (403): unknown CN
+inline constexpr Reason revoked = sync::reason::revoked;  // rejected (403)
+inline constexpr Reason certificate_not_enrolled = sync::reason::certificate_not_enrolled;  // rejected (403): other key
 inline constexpr Reason range{"range"};                    // invalid_input (416): offset/length
 inline constexpr Reason version{"version"};                // not_found: no such list version
 inline constexpr Reason no_delta{"no-delta"};              // not_found: version 1 has no delta
@@ -111,5 +112,8 @@ inline constexpr Reason csv{"csv"};                        // invalid_input: `up
 // ---- scan reasons from devices (decision reason codes) that make an alert ------
 inline constexpr Reason scan_fever{"fever"};
 inline constexpr Reason scan_status_red{"status-red"};
+
+// ---- publish --export (lists_export.cpp) ----------------------------------------
+inline constexpr Reason export_files{"export"};
 
 }  // namespace cp::upstream::reason
