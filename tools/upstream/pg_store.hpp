@@ -1,0 +1,36 @@
+// The PostgreSQL parts of the upstream store (pg_store.cpp): its schema (scans
+// partitioned by day of reception), the partition upkeep, the publish lock.
+#pragma once
+
+#include "tools/upstream/sql_db.hpp"
+#include "tools/upstream/store.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cp::upstream {
+
+// The PostgreSQL variants of the store's migration steps 1 and 2.
+extern const char* const kPgTables;
+extern const char* const kPgIndexes;
+
+// Advisory-lock key taken (pg_try_advisory_xact_lock) by the one replica publishing.
+inline constexpr std::int64_t kPublishLockKey = 0x6370'7075'626cLL;  // "cppubl"
+
+// Creates the daily scan partitions from the day of `now` to opts.partitions_ahead_days
+// ahead (those missing), and drops the partitions wholly older than
+// opts.scan_retention_days (when > 0). Rows of days without a partition go to the
+// default partition, never lost.
+Status pg_maintain_scan_partitions(SqlDb& db, std::int64_t now, const StoreOptions& opts);
+
+// The scan partitions, oldest first ("scans_20260101", ...; the default partition not).
+Result<std::vector<std::string>> pg_scan_partitions(SqlDb& db);
+
+// Connects and migrates. Errors: io "postgresql-open" / "postgresql-schema".
+Result<std::unique_ptr<UpstreamStore>> open_pg_store(const std::string& url, StoreOptions opts);
+
+// The store on an open connection (sqlite_store.cpp).
+Result<std::unique_ptr<UpstreamStore>> open_sql_store(std::unique_ptr<SqlDb> db, StoreOptions opts);
+
+}  // namespace cp::upstream
