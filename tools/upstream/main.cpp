@@ -20,7 +20,12 @@ using namespace cp::upstream;
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
+constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE|postgresql://... [options]
+
+  --db       a SQLite file (created if missing), or a PostgreSQL URI
+             (postgresql://user@host/db, postgresql:///db?host=/run/postgresql)
+             for several replicas on one database (docs/deployment.md)
+  --scan-retention-days N   PostgreSQL: drop daily scan partitions older than N days
 
   serve      --cert PEM --key PEM --client-ca PEM [--host 127.0.0.1] [--port 8443]
              [--web-port N] [--web-host 127.0.0.1] [--duration-s N]
@@ -70,7 +75,7 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"signing-cert", true}, {"force", false},       {"alerts", false},
     {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
     {"console-port", true}, {"console-host", true}, {"console-cert", true},
-    {"console-key", true},  {"publish-interval-s", true},
+    {"console-key", true},  {"publish-interval-s", true}, {"scan-retention-days", true},
 };
 
 int usage_error(const std::string& msg) {
@@ -264,7 +269,9 @@ int cmd_devices(UpstreamStore& store) {
 
 int run(const Args& a) {
     if (!a.has("db")) return usage_error("--db FILE is required");
-    auto store_r = open_sqlite_store(a.get("db"));
+    auto store_opts = store_options(a.get("scan-retention-days"));
+    if (!store_opts) return failed(store_opts.error());
+    auto store_r = open_store(a.get("db"), *store_opts);
     if (!store_r) return failed(store_r.error());
     UpstreamStore& store = **store_r;
     const std::string& c = a.command;

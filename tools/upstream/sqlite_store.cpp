@@ -7,6 +7,7 @@
 #include "tools/upstream/sql_migrations.hpp"
 #include "tools/upstream/store.hpp"
 
+#include <charconv>
 #include <iterator>
 #include <mutex>
 #include <string_view>
@@ -617,6 +618,17 @@ Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path
     auto db = open_sqlite_db(path, true);
     if (!db) return fail(db.error());
     return open_sql_store(std::move(*db), {});
+}
+
+Result<StoreOptions> store_options(const std::string& retention_days) {
+    StoreOptions o;
+    if (retention_days.empty()) return o;
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(retention_days.data(), retention_days.data() + retention_days.size(), n);
+    if (ec != std::errc() || end != retention_days.data() + retention_days.size() || n < 0 || n > 36500)
+        return fail(ErrorKind::config, "scan-retention-days", "a whole number of days, 0..36500");
+    o.scan_retention_days = n;
+    return o;
 }
 
 Result<std::unique_ptr<UpstreamStore>> open_store(const std::string& db, StoreOptions opts) {

@@ -176,6 +176,10 @@ struct StoreOptions {
     std::int64_t partitions_ahead_days = 7;
 };
 
+// Store options from command-line text: `retention_days` empty (keep every scan) or
+// 0..36500. Errors: config "scan-retention-days".
+Result<StoreOptions> store_options(const std::string& retention_days);
+
 // Opens the store named by `db`: a PostgreSQL connection URI ("postgresql://…",
 // "postgresql:///db?host=/run/postgresql") or else a SQLite file path (created if
 // missing), applying pending migrations. Errors: io "sqlite-open" / "sqlite-schema"

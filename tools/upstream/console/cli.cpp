@@ -79,9 +79,9 @@ int cli_main(int argc, char** argv) {
     }
     auto get = [&](const char* k) { return o.count(k) ? o[k] : std::string(); };
     if (get("db").empty()) return usage("--db FILE is required");
-    auto up = open_sqlite_store(get("db"));
+    auto up = open_store(get("db"));
     if (!up) return failed(up.error());
-    auto st = open_sqlite_console_store(get("db"));
+    auto st = open_console_store(get("db"));
     if (!st) return failed(st.error());
     ConsoleStore& store = **st;
     const std::int64_t now = wall_now_ms() / 1000;
@@ -189,7 +189,7 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string
         return it == opts.end() ? def : it->second;
     };
     auto rt = std::make_unique<Runtime>();
-    auto st = open_sqlite_console_store(db_path);
+    auto st = open_console_store(db_path);
     if (!st) return fail(st.error());
     rt->store = std::move(*st);
     ConsoleConfig cfg;
