@@ -18,6 +18,11 @@ extern const char* const kPgIndexes;
 // Advisory-lock key taken (pg_try_advisory_xact_lock) by the one replica publishing.
 inline constexpr std::int64_t kPublishLockKey = 0x6370'7075'626cLL;  // "cppubl"
 
+// Every ingest transaction holds this key shared (pg_advisory_xact_lock_shared); a
+// reader that pages scans by rowid takes it exclusively, so that every row below the
+// highest rowid it sees is committed (sequence numbers are not commit order).
+inline constexpr std::int64_t kScanWriteLockKey = 0x6370'7363'616eLL;  // "cpscan"
+
 // Creates the daily scan partitions from the day of `now` to opts.partitions_ahead_days
 // ahead (those missing), and drops the partitions wholly older than
 // opts.scan_retention_days (when > 0). Rows of days without a partition go to the

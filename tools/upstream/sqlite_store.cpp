@@ -282,6 +282,10 @@ public:
             // PostgreSQL: the device's row lock serialises its batches (SQLite's
             // IMMEDIATE transaction serialises every writer), so the existence check
             // below cannot race: partitioned scans have no unique (device, epoch, seq).
+            if (dialect() == Dialect::postgresql) {
+                Stmt w(db_, "SELECT pg_advisory_xact_lock_shared(?1)");
+                CP_TRY(w.bind(1, kScanWriteLockKey).run());
+            }
             Stmt dev(db_, dialect() == Dialect::postgresql ? "SELECT 1 FROM devices WHERE id = ?1 FOR UPDATE"
                                                            : "SELECT 1 FROM devices WHERE id = ?1");
             dev.bind(1, device_id);

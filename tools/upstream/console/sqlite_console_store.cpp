@@ -3,6 +3,7 @@
 // tables created by numbered migrations.
 #include "tools/upstream/console/console_store.hpp"
 #include "src/common/time.hpp"
+#include "tools/upstream/pg_store.hpp"
 #include "tools/upstream/sql_db.hpp"
 #include "tools/upstream/sql_migrations.hpp"
 
@@ -967,6 +968,12 @@ public:
             if (q.i64(0) == 0) return std::size_t{0};
         }
         return transaction([&]() -> Result<std::size_t> {
+            if (db_->dialect() == Dialect::postgresql) {
+                // No ingest in flight: every scan below max(rowid) is committed, so the
+                // cursor never passes a row that commits later (pg_store.hpp).
+                Stmt w(db_, "SELECT pg_advisory_xact_lock(?1)");
+                CP_TRY(w.bind(1, cp::upstream::kScanWriteLockKey).run());
+            }
             Stmt c(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'worklist-scan-cursor'), 0), "
                         "coalesce((SELECT max(rowid) FROM scans), 0)");
             auto r = c.step();
