@@ -34,6 +34,12 @@ std::string pg_ddl(std::string_view s) {
             if (c == quote) quote = 0;
         } else if (c == '\'' || c == '"') {
             quote = c;
+        } else if (word_at(s, i, "CREATE TRIGGER")) {
+            // SQLite's trigger body ends with "END;": left out (pg_extra replaces it).
+            const auto end = s.find("END;", i);
+            i = end == std::string_view::npos ? s.size() : end + 4;
+            while (i < s.size() && s[i] == '\n') ++i;
+            continue;
         } else {
             bool mapped = false;
             for (const auto& [from, to] : kMap) {
@@ -69,10 +75,10 @@ Status apply_migrations(SqlDb& db, std::string_view table, const Migration* step
         const Migration& m = steps[k];
         std::string sql = m.sql;
         if (pg) {
-            if (!m.pg_sql && sql.find("CREATE TRIGGER") != std::string::npos)
+            if (!m.pg_sql && !m.pg_extra && sql.find("CREATE TRIGGER") != std::string::npos)
                 return fail(ErrorKind::internal, reason::postgresql_schema,
-                            std::string("step ") + m.name + " needs a PostgreSQL variant");
-            sql = m.pg_sql ? std::string(m.pg_sql) : pg_ddl(sql);
+                            std::string("step ") + m.name + " needs PostgreSQL triggers (pg_extra)");
+            sql = m.pg_sql ? std::string(m.pg_sql) : pg_ddl(sql) + (m.pg_extra ? m.pg_extra : "");
         }
         Status applied = db.transaction([&]() -> Status {
             if (pg) {  // another replica may be applying the same step

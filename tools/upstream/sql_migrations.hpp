@@ -5,8 +5,9 @@
 // A step's `sql` is SQLite's. PostgreSQL runs `pg_sql` when the step gives one, and
 // otherwise `sql` with SQLite's column types mapped (pg_ddl()): INTEGER -> BIGINT,
 // INTEGER PRIMARY KEY [AUTOINCREMENT] -> an identity key, BLOB -> BYTEA, REAL ->
-// DOUBLE PRECISION. A step with triggers or other dialect-specific DDL must give
-// `pg_sql` (the runner refuses a CREATE TRIGGER it would have to translate).
+// DOUBLE PRECISION; SQLite's CREATE TRIGGER ... END; statements are left out and
+// `pg_extra` (PostgreSQL's triggers) runs after. The runner refuses a step whose SQLite
+// triggers would be left out with no `pg_extra` or `pg_sql` to replace them.
 #pragma once
 
 #include "tools/upstream/sql_db.hpp"
@@ -22,7 +23,8 @@ struct Migration {
     int version;
     const char* name;
     const char* sql;               // SQLite
-    const char* pg_sql = nullptr;  // PostgreSQL, when it differs beyond the type mapping
+    const char* pg_sql = nullptr;    // PostgreSQL, when it differs beyond the type mapping
+    const char* pg_extra = nullptr;  // PostgreSQL, after the mapped `sql`: its triggers
 };
 
 // Applies the pending steps of `steps[0..n)` and records them in `table` (created
@@ -39,7 +41,7 @@ Status apply_migrations(SqlDb& db, std::string_view table, const Migration (&ste
 // The highest version recorded in `table` (0: none).
 Result<std::int64_t> migrated_version(SqlDb& db, std::string_view table);
 
-// SQLite DDL with PostgreSQL's column types (see above).
+// SQLite DDL with PostgreSQL's column types, without SQLite's triggers (see above).
 std::string pg_ddl(std::string_view sqlite_ddl);
 
 }  // namespace cp::upstream
