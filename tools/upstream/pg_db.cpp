@@ -37,7 +37,7 @@ std::string to_pg_params(std::string_view sql) {
 Failure pg_error(PGconn* c, const char* what) {
     std::string m = PQerrorMessage(c);
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    return fail(ErrorKind::io, reason::postgresql, std::string(what) + ": " + m);
+    return fail(ErrorKind::io, sql_reason::postgresql, std::string(what) + ": " + m);
 }
 
 class PgDb;
@@ -189,19 +189,19 @@ void ignore_notice(void*, const char*) {}
 
 Result<std::unique_ptr<SqlDb>> open_pg_db(const std::string& url) {
     PGconn* c = PQconnectdb(url.c_str());
-    if (!c) return fail(ErrorKind::io, reason::postgresql_open, "out of memory");
+    if (!c) return fail(ErrorKind::io, sql_reason::postgresql_open, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
         std::string m = PQerrorMessage(c);
         PQfinish(c);
         while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
         // The URL may hold a password: only libpq's message, never the URL.
-        return fail(ErrorKind::io, reason::postgresql_open, m);
+        return fail(ErrorKind::io, sql_reason::postgresql_open, m);
     }
     PQsetNoticeProcessor(c, ignore_notice, nullptr);
     auto db = std::make_unique<PgDb>(c);
     // UTC and a fixed search path: the schema's SQL reads the same on every server.
     if (auto st = db->exec("SET TIME ZONE 'UTC'; SET client_min_messages = warning"); !st)
-        return fail(ErrorKind::io, reason::postgresql_open, st.error().message);
+        return fail(ErrorKind::io, sql_reason::postgresql_open, st.error().message);
     return std::unique_ptr<SqlDb>(std::move(db));
 }
 

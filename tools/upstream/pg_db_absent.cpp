@@ -4,7 +4,7 @@
 namespace cp::upstream {
 
 Result<std::unique_ptr<SqlDb>> open_pg_db(const std::string&) {
-    return fail(ErrorKind::config, reason::postgresql_open, "this build has no PostgreSQL support (libpq)");
+    return fail(ErrorKind::config, sql_reason::postgresql_open, "this build has no PostgreSQL support (libpq)");
 }
 
 }  // namespace cp::upstream

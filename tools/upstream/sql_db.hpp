@@ -23,7 +23,7 @@
 
 namespace cp::upstream {
 
-namespace reason {
+namespace sql_reason {
 inline constexpr Reason sqlite{"sqlite"};
 inline constexpr Reason sqlite_open{"sqlite-open"};
 inline constexpr Reason sqlite_schema{"sqlite-schema"};
@@ -32,7 +32,7 @@ inline constexpr Reason postgresql_open{"postgresql-open"};
 inline constexpr Reason postgresql_schema{"postgresql-schema"};
 inline constexpr Reason store_url{"store-url"};
 inline constexpr Reason publish_busy{"publish-busy"};
-}  // namespace reason
+}  // namespace sql_reason
 
 enum class Dialect { sqlite, postgresql };
 

@@ -76,7 +76,7 @@ Status apply_migrations(SqlDb& db, std::string_view table, const Migration* step
         std::string sql = m.sql;
         if (pg) {
             if (!m.pg_sql && !m.pg_extra && sql.find("CREATE TRIGGER") != std::string::npos)
-                return fail(ErrorKind::internal, reason::postgresql_schema,
+                return fail(ErrorKind::internal, sql_reason::postgresql_schema,
                             std::string("step ") + m.name + " needs PostgreSQL triggers (pg_extra)");
             sql = m.pg_sql ? std::string(m.pg_sql) : pg_ddl(sql) + (m.pg_extra ? m.pg_extra : "");
         }

@@ -61,7 +61,7 @@ public:
 
 private:
     Failure error() const {
-        return fail(ErrorKind::io, reason::sqlite, std::string(sqlite3_errstr(rc_)) + ": " + sqlite3_errmsg(db_));
+        return fail(ErrorKind::io, sql_reason::sqlite, std::string(sqlite3_errstr(rc_)) + ": " + sqlite3_errmsg(db_));
     }
     sqlite3* db_;
     sqlite3_stmt* s_ = nullptr;
@@ -82,7 +82,7 @@ public:
         if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
             std::string m = msg ? msg : "?";
             sqlite3_free(msg);
-            return fail(ErrorKind::io, reason::sqlite, m);
+            return fail(ErrorKind::io, sql_reason::sqlite, m);
         }
         return {};
     }
@@ -102,7 +102,7 @@ Result<int> sqlite_synchronous(SqlDb& db) {
     Stmt s(&db, "PRAGMA synchronous");
     auto row = s.step();
     if (!row) return fail(row.error());
-    if (!*row) return fail(ErrorKind::io, reason::sqlite, "no PRAGMA synchronous");
+    if (!*row) return fail(ErrorKind::io, sql_reason::sqlite, "no PRAGMA synchronous");
     return static_cast<int>(s.i64(0));
 }
 
@@ -116,12 +116,12 @@ Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path, bool crea
     if (rc != SQLITE_OK) {
         std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
         sqlite3_close_v2(raw);
-        return fail(ErrorKind::io, reason::sqlite_open, path + ": " + msg);
+        return fail(ErrorKind::io, sql_reason::sqlite_open, path + ": " + msg);
     }
     sqlite3_busy_timeout(raw, 5000);
     auto db = std::make_unique<SqliteDb>(raw);
     if (auto st = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !st)
-        return fail(ErrorKind::io, reason::sqlite_open, path + ": " + st.error().message);
+        return fail(ErrorKind::io, sql_reason::sqlite_open, path + ": " + st.error().message);
     return std::unique_ptr<SqlDb>(std::move(db));
 }
 

@@ -503,7 +503,7 @@ public:
                 auto got = one.step();
                 if (!got) return fail(got.error());
                 if (!*got || one.i64(0) == 0)
-                    return fail(ErrorKind::rejected, reason::publish_busy, "another replica is publishing");
+                    return fail(ErrorKind::rejected, sql_reason::publish_busy, "another replica is publishing");
             }
             auto latest = latest_version_locked();
             if (!latest) return fail(latest.error());
@@ -614,7 +614,7 @@ Result<std::unique_ptr<UpstreamStore>> open_sql_store(std::unique_ptr<SqlDb> db,
     const bool pg = db->dialect() == Dialect::postgresql;
     auto store = std::make_unique<SqlStore>(std::move(db), opts);
     if (auto m = store->migrate(wall_now_ms() / 1000); !m)
-        return fail(ErrorKind::io, pg ? reason::postgresql_schema : reason::sqlite_schema, m.error().message);
+        return fail(ErrorKind::io, pg ? sql_reason::postgresql_schema : sql_reason::sqlite_schema, m.error().message);
     return std::unique_ptr<UpstreamStore>(std::move(store));
 }
 

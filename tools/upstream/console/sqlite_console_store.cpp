@@ -1036,7 +1036,7 @@ namespace {
 
 Result<std::unique_ptr<ConsoleStore>> open_console_on(std::unique_ptr<SqlDb> db) {
     const bool pg = db->dialect() == Dialect::postgresql;
-    const Reason migration = pg ? cp::upstream::reason::postgresql_schema : Reason("sqlite-migration");
+    const Reason migration = pg ? cp::upstream::sql_reason::postgresql_schema : Reason("sqlite-migration");
     {
         // The console joins the upstream's tables: they must exist (open the upstream store first).
         Stmt s(db.get(), pg ? "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN "
