@@ -478,3 +478,56 @@ TEST_CASE("upstream operator add: the password from stdin or a file, never a def
     CHECK(sh("echo 'another long passphrase' | '" + up + "' operator passwd --db '" + db + "' --username nobody") == 1);
     CHECK(verify_password((*(*st)->find_operator("chief"))->pw_hash, "another long passphrase"));
 }
+
+TEST_CASE("two replicas on one database share sessions, login failures and the worklist") {
+    City city;
+    // A second replica: its own connections to the same database.
+    auto up2 = open_store(city.db);
+    REQUIRE(up2.ok());
+    auto second = open_console_store(city.db);
+    REQUIRE(second.ok());
+    ConsoleStore& other = **second;
+    const std::int64_t now = city.now_s();
+
+    // Wrong passwords at replica 1 count at replica 2 (the lock-out is not per process).
+    Client c(city);
+    for (int i = 0; i < 3; ++i) CHECK(c.login("worker-a", "wrong password!").status == 401);
+    auto fails = other.login_failures("user:worker-a", now - 60);
+    REQUIRE(fails.ok());
+    CHECK(*fails == 3);
+
+    // A session made at replica 1 is valid at replica 2, and ends there for both.
+    REQUIRE(c.login("worker-a").status == 200);
+    auto op = other.find_operator("worker-a");
+    REQUIRE(op.ok());
+    REQUIRE(op->has_value());
+    REQUIRE(other.add_session({std::string(64, 'e'), (*op)->id, "csrf", now, now}).ok());
+    auto seen = city.store->session(std::string(64, 'e'));
+    REQUIRE(seen.ok());
+    CHECK(seen->has_value());
+    REQUIRE(city.store->delete_session(std::string(64, 'e')).ok());
+    CHECK_FALSE(other.session(std::string(64, 'e'))->has_value());
+
+    // A RED scan stored through replica 2's upstream store opens one worklist item,
+    // whichever replica refreshes first (replica 1's server refreshes on its own too).
+    Scan s;
+    s.device_id = "gate-02";
+    s.seq = 1;
+    s.scan_id = "r2-1";
+    s.pass_id = kPassB;
+    s.verdict = "red";
+    s.reason = "status-red";
+    s.time = now;
+    s.lane = "in";
+    s.received_at = now;
+    REQUIRE((*up2)->ingest_scans("gate-02", {s}).ok());
+    auto n1 = other.refresh_worklist(now);
+    auto n2 = city.store->refresh_worklist(now);
+    REQUIRE(n1.ok());
+    REQUIRE(n2.ok());
+    CHECK(*n1 + *n2 <= 1);
+    auto items = city.store->worklist(Scope{"/hg/", true}, true, 10);
+    REQUIRE(items.ok());
+    CHECK(items->size() == 1);
+    CHECK(other.refresh_worklist(now + 1).value() == 0);
+}
