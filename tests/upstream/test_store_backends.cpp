@@ -256,6 +256,33 @@ TEST_CASE("postgresql: two replicas publishing at once make exactly one new vers
     }
 }
 
+TEST_CASE("postgresql: a store outlives a database restart") {
+    // A cluster of its own: the restart cuts every connection.
+    PgCluster cluster;
+    const std::string url = cluster.new_database();
+    auto s = open_store(url);
+    REQUIRE_MESSAGE(s.ok(), s.error().describe());
+    auto& st = **s;
+    REQUIRE(st.enroll_device("gate-01", std::string(64, 'a'), kNow).ok());
+    cluster.restart();
+    // The statement that finds the connection cut fails (typed); the next one
+    // connects again and sees the data.
+    int failures = 0;
+    std::optional<std::int64_t> count;
+    for (int i = 0; i < 3 && !count; ++i) {
+        auto r = st.ingest_scans("gate-01", {scan("gate-01", 1)});
+        if (r.ok()) count = r->acked_seq;
+        else {
+            CHECK(r.error().reason == "postgresql");
+            ++failures;
+        }
+    }
+    CHECK(failures <= 1);
+    REQUIRE(count.has_value());
+    CHECK(*count == 1);
+    CHECK((*st.find_device("gate-01"))->acked_seq == 1);
+}
+
 TEST_CASE("migrations: the PostgreSQL column types of a SQLite step") {
     CHECK(pg_ddl("CREATE TABLE t(id INTEGER PRIMARY KEY, n INTEGER NOT NULL, b BLOB, r REAL, "
                  "note TEXT DEFAULT 'INTEGER')") ==

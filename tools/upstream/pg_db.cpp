@@ -130,11 +130,12 @@ public:
     }
     Status exec(std::string_view sql) override {
         heal();
-        if (sql == "BEGIN") in_tx_ = true;
-        if (sql == "COMMIT" || sql == "ROLLBACK") in_tx_ = false;
         PGresult* r = PQexec(c_, std::string(sql).c_str());
         const auto st = PQresultStatus(r);
         const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        // In a transaction only once BEGIN succeeded (a failed BEGIN has no ROLLBACK).
+        if (sql == "BEGIN") in_tx_ = ok;
+        if (sql == "COMMIT" || sql == "ROLLBACK") in_tx_ = false;
         if (ok) changes_ = std::strtoll(PQcmdTuples(r), nullptr, 10);
         PQclear(r);
         if (!ok) return pg_error(c_, "exec");
