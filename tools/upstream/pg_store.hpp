@@ -35,6 +35,13 @@ Result<std::vector<std::string>> pg_scan_partitions(SqlDb& db);
 // Connects and migrates. Errors: io "postgresql-open" / "postgresql-schema".
 Result<std::unique_ptr<UpstreamStore>> open_pg_store(const std::string& url, StoreOptions opts);
 
+// The columns of a scan row as both stores select them (table alias `s`), and the
+// row read back (sqlite_store.cpp).
+inline constexpr const char* kScanColumns =
+    "s.rowid, s.device_id, s.seq, s.scan_id, s.pass_id, s.verdict, s.reason, s.temperature_c, "
+    "s.time, s.lane, s.received_at, s.manual, s.ref_seq, s.epoch";
+UpstreamStore::ScanRow read_scan_row(Stmt& s);
+
 // The store on an open connection (sqlite_store.cpp).
 Result<std::unique_ptr<UpstreamStore>> open_sql_store(std::unique_ptr<SqlDb> db, StoreOptions opts);
 

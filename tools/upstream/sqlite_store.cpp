@@ -390,34 +390,13 @@ public:
     Result<std::vector<ScanRow>> scans(std::size_t limit, std::int64_t after_rowid,
                                        bool alerts_only, const std::string& device) override {
         std::lock_guard lock(mu_);
-        Stmt s(db_,
-               "SELECT rowid, device_id, seq, scan_id, pass_id, verdict, reason, temperature_c, "
-               "time, lane, received_at, manual, ref_seq, epoch FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
-               "AND (?3 = '' OR device_id = ?3) ORDER BY rowid DESC LIMIT ?4");
+        Stmt s(db_, std::string("SELECT ") + kScanColumns +
+                        " FROM scans s WHERE s.rowid > ?1 AND (?2 = 0 OR s.alert = 1) "
+                        "AND (?3 = '' OR s.device_id = ?3) ORDER BY s.rowid DESC LIMIT ?4");
         s.bind(1, after_rowid).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, device)
             .bind(4, static_cast<std::int64_t>(limit));
         std::vector<ScanRow> out;
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            ScanRow r;
-            r.rowid = s.i64(0);
-            r.scan.device_id = s.text(1);
-            r.scan.seq = s.i64(2);
-            r.scan.scan_id = s.text(3);
-            r.scan.pass_id = s.text(4);
-            r.scan.verdict = s.text(5);
-            r.scan.reason = s.text(6);
-            r.scan.temperature_c = s.real_or_null(7);
-            r.scan.time = s.i64(8);
-            r.scan.lane = s.text(9);
-            r.scan.received_at = s.i64(10);
-            r.scan.manual = s.i64(11) != 0;
-            r.scan.ref_seq = s.i64(12);
-            r.scan.epoch = s.i64(13);
-            out.push_back(std::move(r));
-        }
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back(read_scan_row(r)); }));
         return out;
     }
 
@@ -602,6 +581,25 @@ private:
 };
 
 }  // namespace
+
+UpstreamStore::ScanRow read_scan_row(Stmt& s) {
+    UpstreamStore::ScanRow r;
+    r.rowid = s.i64(0);
+    r.scan.device_id = s.text(1);
+    r.scan.seq = s.i64(2);
+    r.scan.scan_id = s.text(3);
+    r.scan.pass_id = s.text(4);
+    r.scan.verdict = s.text(5);
+    r.scan.reason = s.text(6);
+    r.scan.temperature_c = s.real_or_null(7);
+    r.scan.time = s.i64(8);
+    r.scan.lane = s.text(9);
+    r.scan.received_at = s.i64(10);
+    r.scan.manual = s.i64(11) != 0;
+    r.scan.ref_seq = s.i64(12);
+    r.scan.epoch = s.i64(13);
+    return r;
+}
 
 Result<int> sqlite_synchronous(UpstreamStore& store) {
     auto* s = dynamic_cast<SqlStore*>(&store);

@@ -678,28 +678,11 @@ public:
     Result<std::vector<UpstreamStore::ScanRow>> scans(const Scope& scope, std::size_t limit,
                                                       bool alerts_only) override {
         std::lock_guard lock(mu_);
-        Stmt s(db_, "SELECT s.rowid, s.device_id, s.seq, s.scan_id, s.pass_id, s.verdict, s.reason, "
-                    "s.temperature_c, s.time, s.lane, s.received_at, s.manual, s.ref_seq FROM scans s "
-                    "WHERE " + scan_filter() + " AND (?2 = 0 OR s.alert = 1) ORDER BY s.rowid DESC LIMIT ?3");
+        Stmt s(db_, std::string("SELECT ") + cp::upstream::kScanColumns + " FROM scans s WHERE " + scan_filter() +
+                        " AND (?2 = 0 OR s.alert = 1) ORDER BY s.rowid DESC LIMIT ?3");
         s.bind(1, scope.path).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, static_cast<std::int64_t>(limit));
         std::vector<UpstreamStore::ScanRow> out;
-        CP_TRY(each_row(s, [&](Stmt& r) {
-            UpstreamStore::ScanRow row;
-            row.rowid = r.i64(0);
-            row.scan.device_id = r.text(1);
-            row.scan.seq = r.i64(2);
-            row.scan.scan_id = r.text(3);
-            row.scan.pass_id = r.text(4);
-            row.scan.verdict = r.text(5);
-            row.scan.reason = r.text(6);
-            row.scan.temperature_c = r.real_or_null(7);
-            row.scan.time = r.i64(8);
-            row.scan.lane = r.text(9);
-            row.scan.received_at = r.i64(10);
-            row.scan.manual = r.i64(11) != 0;
-            row.scan.ref_seq = r.i64(12);
-            out.push_back(std::move(row));
-        }));
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back(cp::upstream::read_scan_row(r)); }));
         return out;
     }
 
