@@ -25,6 +25,7 @@ namespace {
 // The options of every subcommand; each subcommand registers the ones it takes.
 struct Options {
     std::string db;
+    std::string scan_retention_days;  // PostgreSQL: daily scan partitions kept (empty: all)
     ServerConfig server;
     int duration_s = 0;
     int web_port = -1;  // the console's read-only big screen on loopback (-1: off)
@@ -208,7 +209,9 @@ int cmd_devices(UpstreamStore& store) {
 }
 
 int run(const std::string& c, const Options& a) {
-    auto store_r = open_sqlite_store(a.db);
+    auto store_opts = store_options(a.scan_retention_days);
+    if (!store_opts) return failed(store_opts.error());
+    auto store_r = open_store(a.db, *store_opts);
     if (!store_r) return failed(store_r.error());
     UpstreamStore& store = **store_r;
 
@@ -349,7 +352,15 @@ int run(const std::string& c, const Options& a) {
 // required by every subcommand.
 CLI::App* command(CLI::App& app, Options& o, const char* name, const char* description) {
     CLI::App* c = app.add_subcommand(name, description);
-    c->add_option("--db", o.db, "the upstream database (SQLite)")->required()->type_name("FILE");
+    c->add_option("--db", o.db,
+                  "the upstream database: a SQLite file (created if missing) or a PostgreSQL URI "
+                  "(postgresql://user@host/db, postgresql:///db?host=/run/postgresql) for several replicas "
+                  "on one database (docs/deployment.md)")
+        ->required()
+        ->type_name("FILE|URI");
+    c->add_option("--scan-retention-days", o.scan_retention_days,
+                  "PostgreSQL: drop daily scan partitions older than N days")
+        ->type_name("N");
     return c;
 }
 

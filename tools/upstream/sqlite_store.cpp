@@ -1,13 +1,17 @@
-// SQLite backend of UpstreamStore: one file, WAL, one connection behind a mutex
-// (SQLite serialises writers anyway; one connection keeps transactions simple).
+// UpstreamStore on SqlDb (sql_db.hpp): the same SQL on SQLite (one file, WAL) and on
+// PostgreSQL (pg_store.cpp adds its schema and scan partitions); one connection
+// behind a mutex per store (SQLite serialises writers anyway; one connection keeps
+// transactions simple; PostgreSQL replicas are separate processes).
+#include "src/common/time.hpp"
+#include "tools/upstream/pg_store.hpp"
+#include "tools/upstream/sql_migrations.hpp"
 #include "tools/upstream/store.hpp"
 #include "tools/upstream/reasons.hpp"
-#include "tools/upstream/sqlite_util.hpp"
 
-#include <sqlite3.h>
-
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <mutex>
 #include <string_view>
 
@@ -31,16 +35,14 @@ std::optional<PassStatus> parse_pass_status(std::string_view text) {
 
 namespace {
 
-// synchronous=FULL: WAL is synced at every commit, and a device is acknowledged
-// only after its commit, so an acked row survives a power cut (with NORMAL the
-// last commits can be lost, after the device has pruned them).
-constexpr const char* kSchema = R"sql(
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=FULL;
+// Step 1 for SQLite: the tables as they are today, IF NOT EXISTS because stores
+// written before numbered migrations have them already (without the record).
+constexpr const char* kTables = R"sql(
 CREATE TABLE IF NOT EXISTS devices(
   id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, enrolled_at INTEGER NOT NULL,
   revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,
-  acked_seq INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0);
+  acked_seq INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0,
+  conflicts INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS scans(
   device_id TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
   pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
@@ -59,7 +61,9 @@ CREATE TABLE IF NOT EXISTS scan_conflicts(
 CREATE TABLE IF NOT EXISTS heartbeats(
   device_id TEXT PRIMARY KEY, firmware TEXT NOT NULL, list_version INTEGER NOT NULL,
   backlog INTEGER NOT NULL, sensors TEXT NOT NULL, device_time_ms INTEGER NOT NULL,
-  server_time_ms INTEGER NOT NULL);
+  server_time_ms INTEGER NOT NULL, journal_epoch INTEGER NOT NULL DEFAULT 0,
+  lost_rows INTEGER NOT NULL DEFAULT 0, lost_journals INTEGER NOT NULL DEFAULT 0,
+  sync_faults INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS statuses(
   pass_id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS published_entries(
@@ -73,11 +77,16 @@ CREATE TABLE IF NOT EXISTS trust_versions(
   version INTEGER PRIMARY KEY, published_at INTEGER NOT NULL, signed BLOB NOT NULL);
 )sql";
 
-// After kSchema and the migrations (the scans table may have been rebuilt).
+// Step 2 (after the upgrades of stores from before epochs, which rebuild scans).
 constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS scans_received ON scans(received_at);
 CREATE INDEX IF NOT EXISTS scans_alert ON scans(alert) WHERE alert = 1;
 )sql";
+
+const Migration kSteps[] = {
+    {1, "devices-scans-lists", kTables, kPgTables},
+    {2, "scan-indexes", kIndexes, kPgIndexes},
+};
 
 // A store from before journal epochs keyed scans by (device, seq): rebuilt with
 // epoch 0 for every row (the old devices' epoch), rowids kept (dashboard cursors).
@@ -106,47 +115,21 @@ bool is_alert(const Scan& s) {
             s.reason == reason::scan_status_red.view());
 }
 
-class SqliteStore final : public UpstreamStore {
+class SqlStore final : public UpstreamStore {
 public:
-    explicit SqliteStore(sqlite3* db) : db_(db) {}
-    ~SqliteStore() override { sqlite3_close_v2(db_); }
-    SqliteStore(const SqliteStore&) = delete;
-    SqliteStore& operator=(const SqliteStore&) = delete;
+    SqlStore(std::unique_ptr<SqlDb> db, StoreOptions opts) : owned_(std::move(db)), db_(owned_.get()), opts_(opts) {}
+    SqlStore(const SqlStore&) = delete;
+    SqlStore& operator=(const SqlStore&) = delete;
 
-    Status exec(const char* sql) {
-        char* msg = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string m = msg ? msg : "?";
-            sqlite3_free(msg);
-            return fail(ErrorKind::io, "sqlite", m);
-        }
-        return {};
-    }
+    Dialect dialect() const { return db_->dialect(); }
+    SqlDb& db() { return *db_; }
+    std::mutex& mutex() { return mu_; }
 
-    Result<int> synchronous() {
-        std::lock_guard lock(mu_);
-        Stmt s(db_, "PRAGMA synchronous");
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return fail(ErrorKind::io, "sqlite", "no PRAGMA synchronous");
-        return static_cast<int>(s.i64(0));
-    }
+    Status exec(const char* sql) { return db_->exec(sql); }
 
-    // Runs `body` in one IMMEDIATE transaction; rolls back when it fails.
     template <typename F>
     auto transaction(F&& body) -> decltype(body()) {
-        CP_TRY(exec("BEGIN IMMEDIATE"));
-        auto r = body();
-        if (!r.ok()) {
-            (void)exec("ROLLBACK");
-            return r;
-        }
-        auto c = exec("COMMIT");
-        if (!c.ok()) {
-            (void)exec("ROLLBACK");
-            return fail(c.error());
-        }
-        return r;
+        return db_->transaction(std::forward<F>(body));
     }
 
     Result<bool> has_column(const char* table, const char* column) {
@@ -157,10 +140,18 @@ public:
         return s.i64(0) > 0;
     }
 
-    // Brings a store written by an earlier version to the current schema, each
-    // step in one transaction.
-    Status migrate() {
+    // Brings a store to the current schema: numbered steps (sql_migrations.hpp); on
+    // SQLite, between them, the upgrades of files written before the steps existed.
+    Status migrate(std::int64_t now) {
         std::lock_guard lock(mu_);
+        CP_TRY(apply_migrations(*db_, "store_migrations", kSteps, 1, now));
+        if (dialect() == Dialect::sqlite) CP_TRY(upgrade_legacy_sqlite());
+        CP_TRY(apply_migrations(*db_, "store_migrations", kSteps, std::size(kSteps), now));
+        if (dialect() == Dialect::postgresql) CP_TRY(pg_maintain_scan_partitions(*db_, now, opts_));
+        return {};
+    }
+
+    Status upgrade_legacy_sqlite() {
         struct Column {
             const char* table;
             const char* column;
@@ -200,7 +191,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE devices SET revoked = 0, revoked_at = 0 WHERE id = ?1");
         CP_TRY(s.bind(1, id).run());
-        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::not_found, "device", id);
+        if (db_->changes() == 0) return fail(ErrorKind::not_found, "device", id);
         return {};
     }
 
@@ -208,7 +199,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE devices SET revoked = 1, revoked_at = ?2 WHERE id = ?1");
         CP_TRY(s.bind(1, id).bind(2, now).run());
-        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::not_found, "device", id);
+        if (db_->changes() == 0) return fail(ErrorKind::not_found, "device", id);
         return {};
     }
 
@@ -280,11 +271,27 @@ public:
     Result<IngestResult> ingest_scans(const std::string& device_id,
                                       const std::vector<Scan>& scans) override {
         std::lock_guard lock(mu_);
+        if (dialect() == Dialect::postgresql && !scans.empty()) {
+            // Partitions for the coming days (and the retention), once a day per process.
+            const std::int64_t day = scans.front().received_at / 86400;
+            if (day != partitions_checked_day_) {
+                CP_TRY(pg_maintain_scan_partitions(*db_, scans.front().received_at, opts_));
+                partitions_checked_day_ = day;
+            }
+        }
         return transaction([&]() -> Result<IngestResult> {
             IngestResult res;
             const std::int64_t epoch = scans.empty() ? 0 : scans.front().epoch;
             res.epoch = epoch;
-            Stmt dev(db_, "SELECT 1 FROM devices WHERE id = ?1");
+            // PostgreSQL: the device's row lock serialises its batches (SQLite's
+            // IMMEDIATE transaction serialises every writer), so the existence check
+            // below cannot race: partitioned scans have no unique (device, epoch, seq).
+            if (dialect() == Dialect::postgresql) {
+                Stmt w(db_, "SELECT pg_advisory_xact_lock_shared(?1)");
+                CP_TRY(w.bind(1, kScanWriteLockKey).run());
+            }
+            Stmt dev(db_, dialect() == Dialect::postgresql ? "SELECT 1 FROM devices WHERE id = ?1 FOR UPDATE"
+                                                           : "SELECT 1 FROM devices WHERE id = ?1");
             dev.bind(1, device_id);
             auto known = dev.step();
             if (!known) return fail(known.error());
@@ -292,8 +299,8 @@ public:
             Stmt ins(db_,
                      "INSERT INTO scans(device_id, epoch, seq, scan_id, pass_id, verdict, reason, "
                      "temperature_c, time, lane, received_at, alert, manual, ref_seq) "
-                     "VALUES(?1, ?14, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
-                     "ON CONFLICT(device_id, epoch, seq) DO NOTHING");
+                     "SELECT ?1, ?14, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 WHERE NOT EXISTS "
+                     "(SELECT 1 FROM scans WHERE device_id = ?1 AND epoch = ?14 AND seq = ?2)");
             Stmt existing(db_,
                           "SELECT scan_id, pass_id, verdict, reason, temperature_c, time, lane, manual, ref_seq "
                           "FROM scans WHERE device_id = ?1 AND epoch = ?2 AND seq = ?3");
@@ -313,7 +320,7 @@ public:
                     .bind(12, std::int64_t{sc.manual ? 1 : 0}).bind(13, sc.ref_seq).bind(14, sc.epoch);
                 CP_TRY(ins.run());
                 ins.reset();
-                if (sqlite3_changes(db_) == 1) {
+                if (db_->changes() == 1) {
                     ++res.stored;
                     continue;
                 }
@@ -372,9 +379,12 @@ public:
     Status record_heartbeat(const Heartbeat& hb) override {
         std::lock_guard lock(mu_);
         Stmt s(db_,
-               "INSERT OR REPLACE INTO heartbeats(device_id, firmware, list_version, backlog, "
+               "INSERT INTO heartbeats(device_id, firmware, list_version, backlog, "
                "sensors, device_time_ms, server_time_ms, journal_epoch, lost_rows, lost_journals, "
-               "sync_faults) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+               "sync_faults) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+               "ON CONFLICT(device_id) DO UPDATE SET firmware = ?2, list_version = ?3, backlog = ?4, "
+               "sensors = ?5, device_time_ms = ?6, server_time_ms = ?7, journal_epoch = ?8, "
+               "lost_rows = ?9, lost_journals = ?10, sync_faults = ?11");
         return s.bind(1, hb.device_id).bind(2, hb.firmware).bind(3, hb.list_version)
             .bind(4, hb.backlog).bind(5, hb.sensors_json).bind(6, hb.device_time_ms)
             .bind(7, hb.server_time_ms).bind(8, hb.journal_epoch).bind(9, hb.lost_rows)
@@ -384,34 +394,13 @@ public:
     Result<std::vector<ScanRow>> scans(std::size_t limit, std::int64_t after_rowid,
                                        bool alerts_only, const std::string& device) override {
         std::lock_guard lock(mu_);
-        Stmt s(db_,
-               "SELECT rowid, device_id, seq, scan_id, pass_id, verdict, reason, temperature_c, "
-               "time, lane, received_at, manual, ref_seq, epoch FROM scans WHERE rowid > ?1 AND (?2 = 0 OR alert = 1) "
-               "AND (?3 = '' OR device_id = ?3) ORDER BY rowid DESC LIMIT ?4");
+        Stmt s(db_, std::string("SELECT ") + kScanColumns +
+                        " FROM scans s WHERE s.rowid > ?1 AND (?2 = 0 OR s.alert = 1) "
+                        "AND (?3 = '' OR s.device_id = ?3) ORDER BY s.rowid DESC LIMIT ?4");
         s.bind(1, after_rowid).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, device)
             .bind(4, static_cast<std::int64_t>(limit));
         std::vector<ScanRow> out;
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            ScanRow r;
-            r.rowid = s.i64(0);
-            r.scan.device_id = s.text(1);
-            r.scan.seq = s.i64(2);
-            r.scan.scan_id = s.text(3);
-            r.scan.pass_id = s.text(4);
-            r.scan.verdict = s.text(5);
-            r.scan.reason = s.text(6);
-            r.scan.temperature_c = s.real_or_null(7);
-            r.scan.time = s.i64(8);
-            r.scan.lane = s.text(9);
-            r.scan.received_at = s.i64(10);
-            r.scan.manual = s.i64(11) != 0;
-            r.scan.ref_seq = s.i64(12);
-            r.scan.epoch = s.i64(13);
-            out.push_back(std::move(r));
-        }
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back(read_scan_row(r)); }));
         return out;
     }
 
@@ -443,8 +432,8 @@ public:
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
             Stmt s(db_,
-                   "INSERT OR REPLACE INTO statuses(pass_id, status, reason, updated_at) "
-                   "VALUES(?1, ?2, ?3, ?4)");
+                   "INSERT INTO statuses(pass_id, status, reason, updated_at) VALUES(?1, ?2, ?3, ?4) "
+                   "ON CONFLICT(pass_id) DO UPDATE SET status = ?2, reason = ?3, updated_at = ?4");
             for (const auto& e : entries) {
                 CP_TRY(s.bind(1, e.pass_id).bind(2, std::string_view(to_string(e.status)))
                            .bind(3, e.reason).bind(4, now).run());
@@ -489,6 +478,7 @@ public:
     Status publish_list(const ListVersion& v, const std::vector<StatusEntry>& entries) override {
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
+            CP_TRY(take_publish_lock());
             auto latest = latest_version_locked();
             if (!latest) return fail(latest.error());
             if (v.version != *latest + 1)
@@ -526,60 +516,54 @@ public:
         }
     }
 
-    // Copies a file into the blob column `column` of list_versions row `version`
-    // (made with zeroblob of the file's size), in 1 MiB pieces.
-    Status blob_from_file(const char* column, std::int64_t version, const std::string& path, std::int64_t size) {
-        if (size == 0) return {};
+    // Replicas on one PostgreSQL: one publisher at a time; the others are told so at
+    // once instead of queueing behind it to fail on the version. Inside a transaction.
+    Status take_publish_lock() {
+        if (dialect() != Dialect::postgresql) return {};
+        Stmt one(db_, "SELECT pg_try_advisory_xact_lock(?1)");
+        one.bind(1, kPublishLockKey);
+        auto got = one.step();
+        if (!got) return fail(got.error());
+        if (!*got || one.i64(0) == 0)
+            return fail(ErrorKind::rejected, sql_reason::publish_busy, "another replica is publishing");
+        return {};
+    }
+
+    // The signed files are read whole (their size, not the working set's: the entries
+    // themselves stream from `entries`).
+    static Result<Bytes> read_signed_file(const std::string& path) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(path, ec);
+        if (ec) return fail(ErrorKind::io, "read", "cannot read " + path);
+        // A SQLite blob is at most 2 GiB (a 97-million-entry snapshot).
+        if (size >= (std::uintmax_t{1} << 31)) return fail(ErrorKind::invalid_input, "list-format", "signed list over 2 GiB");
         std::FILE* f = std::fopen(path.c_str(), "rb");
         if (!f) return fail(ErrorKind::io, "read", "cannot open " + path);
-        sqlite3_blob* blob = nullptr;
-        if (sqlite3_blob_open(db_, "main", "list_versions", column, version, 1, &blob) != SQLITE_OK) {
-            std::fclose(f);
-            return fail(ErrorKind::io, "sqlite", sqlite3_errmsg(db_));
-        }
-        std::vector<unsigned char> buf(std::size_t{1} << 20);
-        std::int64_t at = 0;
-        Status st;
-        while (at < size) {
-            const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
-            if (n == 0 || at + static_cast<std::int64_t>(n) > size) {
-                st = fail(ErrorKind::io, "read", "cannot read " + path);
-                break;
-            }
-            if (sqlite3_blob_write(blob, buf.data(), static_cast<int>(n), static_cast<int>(at)) != SQLITE_OK) {
-                st = fail(ErrorKind::io, "sqlite", sqlite3_errmsg(db_));
-                break;
-            }
-            at += static_cast<std::int64_t>(n);
-        }
-        sqlite3_blob_close(blob);
+        Bytes out(static_cast<std::size_t>(size));
+        const std::size_t n = out.empty() ? 0 : std::fread(out.data(), 1, out.size(), f);
         std::fclose(f);
-        return st;
+        if (n != out.size()) return fail(ErrorKind::io, "read", "cannot read " + path);
+        return out;
     }
 
     Status publish_list_files(const ListVersion& v, const std::string& snapshot_file, const std::string& delta_file,
                               const StatusStream& entries) override {
-        std::error_code ec;
-        const auto snap_size = static_cast<std::int64_t>(std::filesystem::file_size(snapshot_file, ec));
-        if (ec) return fail(ErrorKind::io, "read", "cannot read " + snapshot_file);
-        const auto delta_size = static_cast<std::int64_t>(std::filesystem::file_size(delta_file, ec));
-        if (ec) return fail(ErrorKind::io, "read", "cannot read " + delta_file);
-        // A SQLite blob is at most 2 GiB (a 97-million-entry snapshot).
-        if (snap_size >= (std::int64_t{1} << 31) || delta_size >= (std::int64_t{1} << 31))
-            return fail(ErrorKind::invalid_input, "list-format", "signed list over 2 GiB");
+        auto snapshot = read_signed_file(snapshot_file);
+        if (!snapshot) return fail(snapshot.error());
+        auto delta = read_signed_file(delta_file);
+        if (!delta) return fail(delta.error());
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
+            CP_TRY(take_publish_lock());
             auto latest = latest_version_locked();
             if (!latest) return fail(latest.error());
             if (v.version != *latest + 1)
                 return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
             Stmt s(db_,
                    "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
-                   "delta) VALUES(?1, ?2, ?3, ?4, zeroblob(?5), zeroblob(?6))");
+                   "delta) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
             CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
-                       .bind(4, v.changes).bind(5, snap_size).bind(6, delta_size).run());
-            CP_TRY(blob_from_file("snapshot", v.version, snapshot_file, snap_size));
-            CP_TRY(blob_from_file("delta", v.version, delta_file, delta_size));
+                       .bind(4, v.changes).bind(5, *snapshot).bind(6, *delta).run());
             CP_TRY(exec("DELETE FROM published_entries"));
             Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
             return entries([&](const StatusEntry& en) -> Status {
@@ -600,9 +584,9 @@ public:
             if (!latest) return fail(latest.error());
             Stmt d(db_, "DELETE FROM list_versions WHERE version <= ?1");
             CP_TRY(d.bind(1, *latest - keep_deltas).run());
-            removed = sqlite3_changes(db_);
-            Stmt u(db_, "UPDATE list_versions SET snapshot = zeroblob(0) WHERE version < ?1 AND length(snapshot) > 0");
-            return u.bind(1, *latest).run();
+            removed = db_->changes();
+            Stmt u(db_, "UPDATE list_versions SET snapshot = ?2 WHERE version < ?1 AND length(snapshot) > 0");
+            return u.bind(1, *latest).bind(2, Bytes{}).run();
         });
         if (!st) return fail(st.error());
         return removed;
@@ -636,14 +620,15 @@ public:
     Status add_issuer(const std::string& fingerprint, const Bytes& cert_der,
                       std::int64_t now) override {
         std::lock_guard lock(mu_);
-        Stmt s(db_, "INSERT OR REPLACE INTO issuers(fingerprint, cert, added_at) VALUES(?1, ?2, ?3)");
+        Stmt s(db_, "INSERT INTO issuers(fingerprint, cert, added_at) VALUES(?1, ?2, ?3) "
+                    "ON CONFLICT(fingerprint) DO UPDATE SET cert = ?2, added_at = ?3");
         return s.bind(1, fingerprint).bind(2, cert_der).bind(3, now).run();
     }
     Status remove_issuer(const std::string& fingerprint) override {
         std::lock_guard lock(mu_);
         Stmt s(db_, "DELETE FROM issuers WHERE fingerprint = ?1");
         CP_TRY(s.bind(1, fingerprint).run());
-        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::not_found, "issuer", fingerprint);
+        if (db_->changes() == 0) return fail(ErrorKind::not_found, "issuer", fingerprint);
         return {};
     }
     Result<std::vector<Bytes>> issuers() override {
@@ -675,35 +660,71 @@ public:
     }
 
 private:
-    sqlite3* db_;
+    std::unique_ptr<SqlDb> owned_;
+    SqlDb* db_;
+    StoreOptions opts_;
     std::mutex mu_;
+    std::int64_t partitions_checked_day_ = 0;  // PostgreSQL: the day maintenance last ran
 };
 
 }  // namespace
 
+UpstreamStore::ScanRow read_scan_row(Stmt& s) {
+    UpstreamStore::ScanRow r;
+    r.rowid = s.i64(0);
+    r.scan.device_id = s.text(1);
+    r.scan.seq = s.i64(2);
+    r.scan.scan_id = s.text(3);
+    r.scan.pass_id = s.text(4);
+    r.scan.verdict = s.text(5);
+    r.scan.reason = s.text(6);
+    r.scan.temperature_c = s.real_or_null(7);
+    r.scan.time = s.i64(8);
+    r.scan.lane = s.text(9);
+    r.scan.received_at = s.i64(10);
+    r.scan.manual = s.i64(11) != 0;
+    r.scan.ref_seq = s.i64(12);
+    r.scan.epoch = s.i64(13);
+    return r;
+}
+
 Result<int> sqlite_synchronous(UpstreamStore& store) {
-    auto* s = dynamic_cast<SqliteStore*>(&store);
-    if (!s) return fail(ErrorKind::invalid_input, "store", "not a SQLite store");
-    return s->synchronous();
+    auto* s = dynamic_cast<SqlStore*>(&store);
+    if (!s || s->dialect() != Dialect::sqlite) return fail(ErrorKind::invalid_input, "store", "not a SQLite store");
+    std::lock_guard lock(s->mutex());
+    return sqlite_synchronous(s->db());
+}
+
+Result<std::unique_ptr<UpstreamStore>> open_sql_store(std::unique_ptr<SqlDb> db, StoreOptions opts) {
+    const bool pg = db->dialect() == Dialect::postgresql;
+    auto store = std::make_unique<SqlStore>(std::move(db), opts);
+    if (auto m = store->migrate(wall_now_ms() / 1000); !m)
+        return fail(ErrorKind::io, pg ? sql_reason::postgresql_schema : sql_reason::sqlite_schema, m.error().message);
+    return std::unique_ptr<UpstreamStore>(std::move(store));
 }
 
 Result<std::unique_ptr<UpstreamStore>> open_sqlite_store(const std::string& path) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
-    }
-    sqlite3_busy_timeout(db, 5000);
-    auto store = std::make_unique<SqliteStore>(db);
-    auto st = store->exec(kSchema);
-    if (!st) return fail(ErrorKind::io, "sqlite-schema", st.error().message);
-    if (auto m = store->migrate(); !m) return fail(ErrorKind::io, "sqlite-schema", m.error().message);
-    if (auto i = store->exec(kIndexes); !i) return fail(ErrorKind::io, "sqlite-schema", i.error().message);
-    return std::unique_ptr<UpstreamStore>(std::move(store));
+    auto db = open_sqlite_db(path, true);
+    if (!db) return fail(db.error());
+    return open_sql_store(std::move(*db), {});
+}
+
+Result<StoreOptions> store_options(const std::string& retention_days) {
+    StoreOptions o;
+    if (retention_days.empty()) return o;
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(retention_days.data(), retention_days.data() + retention_days.size(), n);
+    if (ec != std::errc() || end != retention_days.data() + retention_days.size() || n < 0 || n > 36500)
+        return fail(ErrorKind::config, "scan-retention-days", "a whole number of days, 0..36500");
+    o.scan_retention_days = n;
+    return o;
+}
+
+Result<std::unique_ptr<UpstreamStore>> open_store(const std::string& db, StoreOptions opts) {
+    if (is_pg_url(db)) return open_pg_store(db, opts);
+    auto s = open_sqlite_db(db, true);
+    if (!s) return fail(s.error());
+    return open_sql_store(std::move(*s), opts);
 }
 
 }  // namespace cp::upstream

@@ -1,8 +1,8 @@
 // Storage of the reference upstream (command centre): enrolled devices, uploaded
 // scans, heartbeats, pass statuses and published list versions.
 //
-// An interface so that a city-wide deployment can put PostgreSQL behind it; the
-// SQLite backend (sqlite_store.hpp) is the default: one file, WAL.
+// One implementation on two SQL backends (sql_db.hpp): SQLite, the default (one
+// file, WAL), and PostgreSQL for a city (several replicas on one database).
 // Implementations are thread-safe: the HTTPS server calls them from its worker pool.
 #pragma once
 
@@ -201,6 +201,24 @@ public:
     virtual Status add_trust_version(const TrustVersion& t) = 0;
     virtual Result<std::optional<TrustVersion>> latest_trust() = 0;
 };
+
+struct StoreOptions {
+    // PostgreSQL: scan partitions (one per UTC day) older than this many days are
+    // dropped; 0 keeps every scan. SQLite keeps every scan.
+    std::int64_t scan_retention_days = 0;
+    // PostgreSQL: daily scan partitions created ahead of the current day.
+    std::int64_t partitions_ahead_days = 7;
+};
+
+// Store options from command-line text: `retention_days` empty (keep every scan) or
+// 0..36500. Errors: config "scan-retention-days".
+Result<StoreOptions> store_options(const std::string& retention_days);
+
+// Opens the store named by `db`: a PostgreSQL connection URI ("postgresql://…",
+// "postgresql:///db?host=/run/postgresql") or else a SQLite file path (created if
+// missing), applying pending migrations. Errors: io "sqlite-open" / "sqlite-schema"
+// / "postgresql-open" / "postgresql-schema".
+Result<std::unique_ptr<UpstreamStore>> open_store(const std::string& db, StoreOptions opts = {});
 
 // Opens (creating if missing) the SQLite store at `path`.
 // Errors: io "sqlite-open" / "sqlite-schema".

@@ -5,6 +5,9 @@
 #pragma once
 
 #include "src/common/time.hpp"
+#ifndef CHECKPOINT_TEST_NO_POSTGRESQL
+#include "tests/upstream/pg_cluster.hpp"
+#endif
 #include "tests/upstream/upstream_fixture.hpp"
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/console_server.hpp"
@@ -25,6 +28,22 @@ inline constexpr const char* kPassA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";  // a 
 inline constexpr const char* kPassB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2";  // a resident of grid B
 inline constexpr const char* kPassword = "correct horse 42";
 
+// The backend under test: CHECKPOINT_TEST_STORE=postgresql (ctest's
+// test_console_api_postgresql) runs the suite on a throw-away PostgreSQL cluster.
+inline bool on_postgresql() {
+    const char* e = std::getenv("CHECKPOINT_TEST_STORE");
+    return e && std::string(e) == "postgresql";
+}
+
+// A new, empty database of the backend under test: a SQLite file in `tmp` or a
+// PostgreSQL URI.
+inline std::string fresh_db(const cp::testing::TempDir& tmp) {
+#ifndef CHECKPOINT_TEST_NO_POSTGRESQL
+    if (on_postgresql()) return cp::upstream::testing::PgCluster::shared().new_database();
+#endif
+    return (tmp / "cc.db").string();
+}
+
 inline void must(const Status& s) {
     if (!s) throw std::runtime_error(s.error().describe());
 }
@@ -43,7 +62,7 @@ inline const std::filesystem::path& shared_pki() {
 struct City {
     cp::testing::TempDir tmp;
     std::filesystem::path pki = shared_pki();
-    std::string db = (tmp / "cc.db").string();
+    std::string db = fresh_db(tmp);
     std::unique_ptr<UpstreamStore> up;
     std::unique_ptr<ConsoleStore> store;
     std::unique_ptr<ConsoleServer> server;
@@ -53,10 +72,10 @@ struct City {
     std::int64_t now_s() const { return (wall_now_ms() + offset_ms.load()) / 1000; }
 
     explicit City(bool with_signer = false, std::int64_t publish_interval_s = 60) {
-        auto u = open_sqlite_store(db);
+        auto u = open_store(db);
         if (!u) throw std::runtime_error(u.error().describe());
         up = std::move(*u);
-        auto s = open_sqlite_console_store(db);
+        auto s = open_console_store(db);
         if (!s) throw std::runtime_error(s.error().describe());
         store = std::move(*s);
         must(store->add_areas({{"hg", "", Level::city, "鹤岗市", "Hegang", ""},

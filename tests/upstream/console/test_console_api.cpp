@@ -9,7 +9,7 @@
 #include "tools/upstream/reasons.hpp"
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
+#include "tools/upstream/sql_db.hpp"
 
 #include <chrono>
 #include <sys/wait.h>
@@ -37,31 +37,27 @@ TEST_CASE("migrations are numbered and applied once") {
     auto v = city.store->schema_version();
     REQUIRE(v.ok());
     CHECK(*v == 2);
-    // Opening the same file again applies nothing twice and keeps the data.
-    auto again = open_sqlite_console_store(city.db);
+    // Opening the same database again applies nothing twice and keeps the data.
+    auto again = open_console_store(city.db);
     REQUIRE(again.ok());
     CHECK(*(*again)->schema_version() == 2);
     CHECK((*again)->areas(Scope{"/hg/", true})->size() == 7);
-    // The audit log refuses changes of past entries.
-    sqlite3* raw = nullptr;
-    REQUIRE(sqlite3_open(city.db.c_str(), &raw) == SQLITE_OK);
-    CHECK(sqlite3_exec(raw, "UPDATE audit SET actor = 'x'", nullptr, nullptr, nullptr) != SQLITE_OK);
-    CHECK(sqlite3_exec(raw, "DELETE FROM audit", nullptr, nullptr, nullptr) != SQLITE_OK);
+    auto raw = on_postgresql() ? open_pg_db(city.db) : open_sqlite_db(city.db, false);
+    REQUIRE(raw.ok());
+    SqlDb& db = **raw;
+    // The audit log refuses changes of past entries (triggers on both backends).
+    CHECK_FALSE(db.exec("UPDATE audit SET actor = 'x'").ok());
+    CHECK_FALSE(db.exec("DELETE FROM audit").ok());
+    if (on_postgresql()) CHECK_FALSE(db.exec("TRUNCATE audit").ok());
     // A database made before step 2 gets step 2 (and only it) when opened.
-    REQUIRE(sqlite3_exec(raw, "DROP INDEX status_terms_until; DELETE FROM schema_migrations WHERE version = 2",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(raw);
-    auto upgraded = open_sqlite_console_store(city.db);
+    REQUIRE(db.exec("DROP INDEX status_terms_until; DELETE FROM schema_migrations WHERE version = 2").ok());
+    auto upgraded = open_console_store(city.db);
     REQUIRE(upgraded.ok());
     CHECK(*(*upgraded)->schema_version() == 2);
-    REQUIRE(sqlite3_open(city.db.c_str(), &raw) == SQLITE_OK);
-    sqlite3_stmt* q = nullptr;
-    REQUIRE(sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master WHERE name = 'status_terms_until'", -1, &q,
-                               nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
-    CHECK(sqlite3_column_int(q, 0) == 1);
-    sqlite3_finalize(q);
-    sqlite3_close(raw);
+    Stmt q(&db, on_postgresql() ? "SELECT count(*) FROM pg_indexes WHERE indexname = 'status_terms_until'"
+                                : "SELECT count(*) FROM sqlite_master WHERE name = 'status_terms_until'");
+    REQUIRE(*q.step());
+    CHECK(q.i64(0) == 1);
 }
 
 TEST_CASE("grid A worker can neither read nor change grid B: 404 as if missing") {
@@ -451,7 +447,7 @@ TEST_CASE("upstream operator add: the password from stdin or a file, never a def
         return;
     }
     cp::testing::TempDir tmp;
-    const std::string up = std::string(bin) + "/upstream", db = (tmp / "cc.db").string();
+    const std::string up = std::string(bin) + "/upstream", db = fresh_db(tmp);
     cp::testing::write_file(tmp / "areas.csv", "hg,,鹤岗市,Hegang\nd1,hg,向阳区,\n");
     cp::testing::write_file(tmp / "short.txt", "short\n");
     cp::testing::write_file(tmp / "good.txt", "a long enough passphrase\n");
@@ -468,9 +464,9 @@ TEST_CASE("upstream operator add: the password from stdin or a file, never a def
              (tmp / "good.txt").string() + "'") == 1);  // a grid role at a district node
     CHECK(sh("echo 'a long enough passphrase' | " + base) == 0);
     CHECK(sh("echo 'a long enough passphrase' | " + base) == 1);  // exists
-    auto store_up = open_sqlite_store(db);
+    auto store_up = open_store(db);
     REQUIRE(store_up.ok());
-    auto st = open_sqlite_console_store(db);
+    auto st = open_console_store(db);
     REQUIRE(st.ok());
     auto op = (*st)->find_operator("chief");
     REQUIRE(op.ok());
@@ -605,4 +601,55 @@ TEST_CASE("loopback big screen: the console's page and data, read-only, loopback
         CHECK(p->status == 403);
     }
     (*srv)->stop();
+TEST_CASE("two replicas on one database share sessions, login failures and the worklist") {
+    City city;
+    // A second replica: its own connections to the same database.
+    auto up2 = open_store(city.db);
+    REQUIRE(up2.ok());
+    auto second = open_console_store(city.db);
+    REQUIRE(second.ok());
+    ConsoleStore& other = **second;
+    const std::int64_t now = city.now_s();
+
+    // Wrong passwords at replica 1 count at replica 2 (the lock-out is not per process).
+    Client c(city);
+    for (int i = 0; i < 3; ++i) CHECK(c.login("worker-a", "wrong password!").status == 401);
+    auto fails = other.login_failures("user:worker-a", now - 60);
+    REQUIRE(fails.ok());
+    CHECK(*fails == 3);
+
+    // A session made at replica 1 is valid at replica 2, and ends there for both.
+    REQUIRE(c.login("worker-a").status == 200);
+    auto op = other.find_operator("worker-a");
+    REQUIRE(op.ok());
+    REQUIRE(op->has_value());
+    REQUIRE(other.add_session({std::string(64, 'e'), (*op)->id, "csrf", now, now}).ok());
+    auto seen = city.store->session(std::string(64, 'e'));
+    REQUIRE(seen.ok());
+    CHECK(seen->has_value());
+    REQUIRE(city.store->delete_session(std::string(64, 'e')).ok());
+    CHECK_FALSE(other.session(std::string(64, 'e'))->has_value());
+
+    // A RED scan stored through replica 2's upstream store opens one worklist item,
+    // whichever replica refreshes first (replica 1's server refreshes on its own too).
+    Scan s;
+    s.device_id = "gate-02";
+    s.seq = 1;
+    s.scan_id = "r2-1";
+    s.pass_id = kPassB;
+    s.verdict = "red";
+    s.reason = "status-red";
+    s.time = now;
+    s.lane = "in";
+    s.received_at = now;
+    REQUIRE((*up2)->ingest_scans("gate-02", {s}).ok());
+    auto n1 = other.refresh_worklist(now);
+    auto n2 = city.store->refresh_worklist(now);
+    REQUIRE(n1.ok());
+    REQUIRE(n2.ok());
+    CHECK(*n1 + *n2 <= 1);
+    auto items = city.store->worklist(Scope{"/hg/", true}, true, 10);
+    REQUIRE(items.ok());
+    CHECK(items->size() == 1);
+    CHECK(other.refresh_worklist(now + 1).value() == 0);
 }

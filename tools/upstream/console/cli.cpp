@@ -49,9 +49,9 @@ public:
 
 // Runs `upstream CMD SUB` once its options are parsed; exit status 0 ok, 1 failed, 2 usage.
 int run_command(const std::string& cmd, const std::string& sub, const CliOptions& o) {
-    auto up = open_sqlite_store(o.db);
+    auto up = open_store(o.db);
     if (!up) return failed(up.error());
-    auto st = open_sqlite_console_store(o.db);
+    auto st = open_console_store(o.db);
     if (!st) return failed(st.error());
     ConsoleStore& store = **st;
     const std::int64_t now = wall_now_ms() / 1000;
@@ -159,7 +159,9 @@ void add_cli_commands(CLI::App& app, cli::Action& action) {
     // One leaf command: `upstream CMD SUB --db FILE ...`, run when parsed.
     auto leaf = [&](CLI::App* group, const char* sub, const char* description) {
         CLI::App* c = group->add_subcommand(sub, description);
-        c->add_option("--db", o->db, "the upstream database (SQLite)")->required()->type_name("FILE");
+        c->add_option("--db", o->db, "the upstream database: a SQLite file or a PostgreSQL URI")
+            ->required()
+            ->type_name("FILE|URI");
         c->callback([o, &action, cmd = group->get_name(), sub = std::string(sub)] {
             action = [o, cmd, sub] { return run_command(cmd, sub, *o); };
         });
@@ -230,7 +232,7 @@ void add_serve_options(CLI::App* serve, ConsoleOptions& o) {
 Result<std::unique_ptr<ConsoleRuntime>> start_console(const ConsoleOptions& o, const ServerConfig& server,
                                                       const std::string& db_path, UpstreamStore& upstream) {
     auto rt = std::make_unique<Runtime>();
-    auto st = open_sqlite_console_store(db_path);
+    auto st = open_console_store(db_path);
     if (!st) return fail(st.error());
     rt->store = std::move(*st);
     ConsoleConfig cfg;

@@ -242,6 +242,10 @@ public:
 // io "sqlite-migration".
 Result<std::unique_ptr<ConsoleStore>> open_sqlite_console_store(const std::string& path);
 
+// The console store in the database `db` names, as open_store() reads it: a
+// PostgreSQL URI or a SQLite file. Errors: also io "postgresql-open" / "postgresql-schema".
+Result<std::unique_ptr<ConsoleStore>> open_console_store(const std::string& db);
+
 // Validation shared by the store, the CLI and the server.
 bool valid_area_code(std::string_view s);
 bool valid_name(std::string_view s, std::size_t max_bytes);  // UTF-8, no control chars

@@ -3,9 +3,10 @@
 // tables created by numbered migrations.
 #include "tools/upstream/console/console_store.hpp"
 #include "tools/upstream/reasons.hpp"
-#include "tools/upstream/sqlite_util.hpp"
-
-#include <sqlite3.h>
+#include "src/common/time.hpp"
+#include "tools/upstream/pg_store.hpp"
+#include "tools/upstream/sql_db.hpp"
+#include "tools/upstream/sql_migrations.hpp"
 
 #include <algorithm>
 #include <map>
@@ -93,13 +94,21 @@ bool valid_reason_code(std::string_view s) {
 
 namespace {
 
-// Numbered migrations: each runs once, in order, in its own transaction, and is
-// recorded in schema_migrations. Never edit a released step; add the next one.
-struct Migration {
-    int version;
-    const char* name;
-    const char* sql;
-};
+// Numbered migrations (tools/upstream/sql_migrations.hpp): each runs once, in order,
+// in its own transaction, and is recorded in schema_migrations. Never edit a released
+// step; add the next one. `sql` is SQLite's; PostgreSQL runs the optional fourth
+// field, or `sql` with the column types mapped, its triggers replaced by the fifth.
+using cp::upstream::Migration;
+
+// PostgreSQL's triggers of step 1 (the append-only audit); the tables are step 1's
+// with the types mapped.
+constexpr const char* kPgAuditTriggers = R"sql(
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+)sql";
 
 const Migration kMigrations[] = {
     {1, "areas-operators-audit", R"sql(
@@ -141,7 +150,7 @@ CREATE TABLE worklist(
   note TEXT NOT NULL DEFAULT '', UNIQUE(kind, ref));
 CREATE INDEX worklist_open ON worklist(grid, resolved_at);
 CREATE TABLE console_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-)sql"},
+)sql", nullptr, kPgAuditTriggers},
     {2, "status-terms-by-date", R"sql(
 CREATE INDEX status_terms_until ON status_terms(until);
 )sql"},
@@ -149,18 +158,9 @@ CREATE INDEX status_terms_until ON status_terms(until);
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";
 
+using cp::upstream::Dialect;
+using cp::upstream::SqlDb;
 using cp::upstream::Stmt;
-
-// Reads every row of `s` with `f(Stmt&)`.
-template <typename F>
-Status each_row(Stmt& s, F&& f) {
-    for (;;) {
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return {};
-        f(s);
-    }
-}
 
 bool in_scope(const std::string& path, const Scope& scope) {
     return path.compare(0, scope.path.size(), scope.path) == 0;
@@ -174,55 +174,18 @@ Failure nf(const char* what, const std::string& id) { return fail(ErrorKind::not
 
 class SqliteConsoleStore final : public ConsoleStore {
 public:
-    explicit SqliteConsoleStore(sqlite3* db) : db_(db) {}
-    ~SqliteConsoleStore() override { sqlite3_close_v2(db_); }
+    explicit SqliteConsoleStore(std::unique_ptr<SqlDb> db) : owned_(std::move(db)), db_(owned_.get()) {}
 
-    Status exec(const char* sql) {
-        char* msg = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string m = msg ? msg : "?";
-            sqlite3_free(msg);
-            return fail(ErrorKind::io, "sqlite", m);
-        }
-        return {};
-    }
+    Status exec(const char* sql) { return db_->exec(sql); }
 
     template <typename F>
     auto transaction(F&& body) -> decltype(body()) {
-        CP_TRY(exec("BEGIN IMMEDIATE"));
-        auto r = body();
-        if (!r.ok()) {
-            (void)exec("ROLLBACK");
-            return r;
-        }
-        auto c = exec("COMMIT");
-        if (!c.ok()) {
-            (void)exec("ROLLBACK");
-            return fail(c.error());
-        }
-        return r;
+        return db_->transaction(std::forward<F>(body));
     }
 
     Status migrate() {
         std::lock_guard lock(mu_);
-        CP_TRY(exec("PRAGMA foreign_keys=ON"));
-        CP_TRY(exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
-        for (const auto& m : kMigrations) {
-            Status applied = transaction([&]() -> Status {
-                Stmt q(db_, "SELECT 1 FROM schema_migrations WHERE version = ?1");
-                q.bind(1, std::int64_t{m.version});
-                auto have = q.step();
-                if (!have) return fail(have.error());
-                if (*have) return {};
-                CP_TRY(exec(m.sql));
-                Stmt ins(db_, "INSERT INTO schema_migrations(version, name, applied_at) "
-                              "VALUES(?1, ?2, strftime('%s','now'))");
-                return ins.bind(1, std::int64_t{m.version}).bind(2, m.name).run();
-            });
-            if (!applied) return applied;
-        }
-        return {};
+        return apply_migrations(*db_, "schema_migrations", kMigrations, wall_now_ms() / 1000);
     }
 
     Result<std::int64_t> schema_version() override {
@@ -361,7 +324,8 @@ public:
             return each_row(s, [&](Stmt& r) { apply(per_grid[r.text(0)], r); });
         };
         CP_TRY(grid_rows(
-            std::string("SELECT a.path, count(*), sum(st.status = 'red'), sum(st.status = 'yellow') "
+            std::string("SELECT a.path, count(*), sum(CASE WHEN st.status = 'red' THEN 1 ELSE 0 END), "
+                        "sum(CASE WHEN st.status = 'yellow' THEN 1 ELSE 0 END) "
                         "FROM passes p JOIN areas a ON a.code = p.grid "
                         "LEFT JOIN statuses st ON st.pass_id = p.pass_id WHERE ") +
                 kInScope + " AND ?2 = ?2 GROUP BY a.path",
@@ -371,8 +335,8 @@ public:
                 c.yellow += r.i64(3);
             }));
         CP_TRY(grid_rows(
-            std::string("SELECT a.path, sum(s.verdict = 'red' OR s.reason = 'status-red'), "
-                        "sum(s.reason = 'fever') FROM scans s JOIN passes p ON p.pass_id = s.pass_id "
+            std::string("SELECT a.path, sum(CASE WHEN s.verdict = 'red' OR s.reason = 'status-red' THEN 1 ELSE 0 END), "
+                        "sum(CASE WHEN s.reason = 'fever' THEN 1 ELSE 0 END) FROM scans s JOIN passes p ON p.pass_id = s.pass_id "
                         "JOIN areas a ON a.code = p.grid WHERE ") +
                 kInScope + " AND s.alert = 1 AND s.time >= ?2 GROUP BY a.path",
             [](AreaCounts& c, Stmt& r) {
@@ -409,10 +373,11 @@ public:
         if (!a) return fail(a.error());
         if (scope && scope->read_only) return nf("area", site.area);
         Stmt s(db_, "INSERT INTO sites(code, area, name, kind) VALUES(?1, ?2, ?3, ?4) "
-                    "ON CONFLICT(code) DO NOTHING");
-        CP_TRY(s.bind(1, site.code).bind(2, site.area).bind(3, site.name).bind(4, site.kind).run());
-        if (sqlite3_changes(db_) == 0) return fail(ErrorKind::rejected, "site-exists", site.code);
-        return sqlite3_last_insert_rowid(db_);
+                    "ON CONFLICT(code) DO NOTHING RETURNING id");
+        auto row = s.bind(1, site.code).bind(2, site.area).bind(3, site.name).bind(4, site.kind).step();
+        if (!row) return fail(row.error());
+        if (!*row) return fail(ErrorKind::rejected, "site-exists", site.code);
+        return s.i64(0);
     }
 
     static Site read_site(Stmt& s, int c) {
@@ -450,7 +415,8 @@ public:
             if (!have) return fail(have.error());
             if (!*have) return nf("device", device_id);
         }
-        Stmt s(db_, "INSERT OR REPLACE INTO device_sites(device_id, site_id) VALUES(?1, ?2)");
+        Stmt s(db_, "INSERT INTO device_sites(device_id, site_id) VALUES(?1, ?2) "
+                    "ON CONFLICT(device_id) DO UPDATE SET site_id = ?2");
         return s.bind(1, device_id).bind(2, site_id).run();
     }
 
@@ -620,10 +586,12 @@ public:
     }
 
     Status write_status_locked(const StatusChange& c, std::int64_t now) {
-        Stmt s(db_, "INSERT OR REPLACE INTO statuses(pass_id, status, reason, updated_at) VALUES(?1, ?2, ?3, ?4)");
+        Stmt s(db_, "INSERT INTO statuses(pass_id, status, reason, updated_at) VALUES(?1, ?2, ?3, ?4) "
+                    "ON CONFLICT(pass_id) DO UPDATE SET status = ?2, reason = ?3, updated_at = ?4");
         CP_TRY(s.bind(1, c.pass_id).bind(2, to_string(c.status)).bind(3, c.reason).bind(4, now).run());
         if (c.until > 0) {
-            Stmt t(db_, "INSERT OR REPLACE INTO status_terms(pass_id, until) VALUES(?1, ?2)");
+            Stmt t(db_, "INSERT INTO status_terms(pass_id, until) VALUES(?1, ?2) "
+                        "ON CONFLICT(pass_id) DO UPDATE SET until = ?2");
             return t.bind(1, c.pass_id).bind(2, c.until).run();
         }
         Stmt t(db_, "DELETE FROM status_terms WHERE pass_id = ?1");
@@ -691,8 +659,8 @@ public:
                 AuditEntry e{0, now, "system", "system", p.grid, "status", p.pass_id,
                              to_string(p.status), "green", "end-date"};
                 CP_TRY(audit_locked(e, path));
-                Stmt w(db_, "INSERT OR IGNORE INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
-                            "VALUES(?1, 'isolation-ended', ?2, ?3, ?4, ?5)");
+                Stmt w(db_, "INSERT INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
+                            "VALUES(?1, 'isolation-ended', ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
                 CP_TRY(w.bind(1, p.grid).bind(2, p.pass_id + ":" + std::to_string(p.until))
                            .bind(3, p.pass_id).bind(4, std::string(to_string(p.status)) + " " + p.reason)
                            .bind(5, now).run());
@@ -711,28 +679,11 @@ public:
     Result<std::vector<UpstreamStore::ScanRow>> scans(const Scope& scope, std::size_t limit,
                                                       bool alerts_only) override {
         std::lock_guard lock(mu_);
-        Stmt s(db_, "SELECT s.rowid, s.device_id, s.seq, s.scan_id, s.pass_id, s.verdict, s.reason, "
-                    "s.temperature_c, s.time, s.lane, s.received_at, s.manual, s.ref_seq FROM scans s "
-                    "WHERE " + scan_filter() + " AND (?2 = 0 OR s.alert = 1) ORDER BY s.rowid DESC LIMIT ?3");
+        Stmt s(db_, std::string("SELECT ") + cp::upstream::kScanColumns + " FROM scans s WHERE " + scan_filter() +
+                        " AND (?2 = 0 OR s.alert = 1) ORDER BY s.rowid DESC LIMIT ?3");
         s.bind(1, scope.path).bind(2, std::int64_t{alerts_only ? 1 : 0}).bind(3, static_cast<std::int64_t>(limit));
         std::vector<UpstreamStore::ScanRow> out;
-        CP_TRY(each_row(s, [&](Stmt& r) {
-            UpstreamStore::ScanRow row;
-            row.rowid = r.i64(0);
-            row.scan.device_id = r.text(1);
-            row.scan.seq = r.i64(2);
-            row.scan.scan_id = r.text(3);
-            row.scan.pass_id = r.text(4);
-            row.scan.verdict = r.text(5);
-            row.scan.reason = r.text(6);
-            row.scan.temperature_c = r.real_or_null(7);
-            row.scan.time = r.i64(8);
-            row.scan.lane = r.text(9);
-            row.scan.received_at = r.i64(10);
-            row.scan.manual = r.i64(11) != 0;
-            row.scan.ref_seq = r.i64(12);
-            out.push_back(std::move(row));
-        }));
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back(cp::upstream::read_scan_row(r)); }));
         return out;
     }
 
@@ -805,11 +756,13 @@ public:
                     return nf("area", op.area);
             }
             Stmt s(db_, "INSERT INTO operators(username, role, area, pw_hash, created_at, created_by, "
-                        "pw_changed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?5) ON CONFLICT(username) DO NOTHING");
-            CP_TRY(s.bind(1, op.username).bind(2, to_string(op.role)).bind(3, op.area).bind(4, op.pw_hash)
-                       .bind(5, now).bind(6, creator ? creator->username : std::string("host")).run());
-            if (sqlite3_changes(db_) == 0) return fail(ErrorKind::rejected, "operator-exists", op.username);
-            const std::int64_t id = sqlite3_last_insert_rowid(db_);
+                        "pw_changed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?5) ON CONFLICT(username) DO NOTHING "
+                        "RETURNING id");
+            auto row = s.bind(1, op.username).bind(2, to_string(op.role)).bind(3, op.area).bind(4, op.pw_hash)
+                           .bind(5, now).bind(6, creator ? creator->username : std::string("host")).step();
+            if (!row) return fail(row.error());
+            if (!*row) return fail(ErrorKind::rejected, "operator-exists", op.username);
+            const std::int64_t id = s.i64(0);
             AuditEntry e{0, now, creator ? creator->username : "host",
                          creator ? to_string(creator->role) : "host", op.area, "operator-add",
                          op.username, "", to_string(op.role), ""};
@@ -854,7 +807,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE operators SET pw_hash = ?2, pw_changed_at = ?3 WHERE id = ?1");
         CP_TRY(s.bind(1, id).bind(2, pw_hash).bind(3, now).run());
-        if (sqlite3_changes(db_) == 0) return nf("operator", std::to_string(id));
+        if (db_->changes() == 0) return nf("operator", std::to_string(id));
         return {};
     }
 
@@ -964,20 +917,27 @@ public:
             if (q.i64(0) == 0) return std::size_t{0};
         }
         return transaction([&]() -> Result<std::size_t> {
+            if (db_->dialect() == Dialect::postgresql) {
+                // No ingest in flight: every scan below max(rowid) is committed, so the
+                // cursor never passes a row that commits later (pg_store.hpp).
+                Stmt w(db_, "SELECT pg_advisory_xact_lock(?1)");
+                CP_TRY(w.bind(1, cp::upstream::kScanWriteLockKey).run());
+            }
             Stmt c(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'worklist-scan-cursor'), 0), "
                         "coalesce((SELECT max(rowid) FROM scans), 0)");
             auto r = c.step();
             if (!r) return fail(r.error());
             const std::int64_t cursor = c.i64(0), top = c.i64(1);
             if (top <= cursor) return std::size_t{0};
-            Stmt ins(db_, "INSERT OR IGNORE INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
+            Stmt ins(db_, "INSERT INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
                           "SELECT p.grid, 'scan-alert', s.device_id || ':' || s.seq, s.pass_id, "
                           "s.verdict || ' ' || s.reason || ' ' || s.device_id, ?3 FROM scans s "
                           "JOIN passes p ON p.pass_id = s.pass_id "
-                          "WHERE s.rowid > ?1 AND s.rowid <= ?2 AND s.alert = 1");
+                          "WHERE s.rowid > ?1 AND s.rowid <= ?2 AND s.alert = 1 ON CONFLICT DO NOTHING");
             CP_TRY(ins.bind(1, cursor).bind(2, top).bind(3, now).run());
-            const auto n = static_cast<std::size_t>(sqlite3_changes(db_));
-            Stmt up(db_, "INSERT OR REPLACE INTO console_state(key, value) VALUES('worklist-scan-cursor', ?1)");
+            const auto n = static_cast<std::size_t>(db_->changes());
+            Stmt up(db_, "INSERT INTO console_state(key, value) VALUES('worklist-scan-cursor', ?1) "
+                         "ON CONFLICT(key) DO UPDATE SET value = ?1");
             CP_TRY(up.bind(1, top).run());
             return n;
         });
@@ -1049,33 +1009,49 @@ public:
     }
 
 private:
-    sqlite3* db_;
+    std::unique_ptr<SqlDb> owned_;
+    SqlDb* db_;
     std::mutex mu_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ConsoleStore>> open_sqlite_console_store(const std::string& path) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
-    }
-    sqlite3_busy_timeout(db, 5000);
-    auto store = std::make_unique<SqliteConsoleStore>(db);
+namespace {
+
+Result<std::unique_ptr<ConsoleStore>> open_console_on(std::unique_ptr<SqlDb> db) {
+    const bool pg = db->dialect() == Dialect::postgresql;
+    const Reason migration = pg ? cp::upstream::sql_reason::postgresql_schema : Reason("sqlite-migration");
     {
-        // The console joins the upstream's tables: they must exist (open_sqlite_store first).
-        Stmt s(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                   "('scans', 'statuses', 'devices', 'heartbeats')");
+        // The console joins the upstream's tables: they must exist (open the upstream store first).
+        Stmt s(db.get(), pg ? "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN "
+                              "('scans', 'statuses', 'devices', 'heartbeats')"
+                            : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                              "('scans', 'statuses', 'devices', 'heartbeats')");
         auto r = s.step();
         if (!r || s.i64(0) != 4)
-            return fail(ErrorKind::io, "sqlite-migration", "the upstream schema is missing; open the upstream store first");
+            return fail(ErrorKind::io, migration, "the upstream schema is missing; open the upstream store first");
     }
+    auto store = std::make_unique<SqliteConsoleStore>(std::move(db));
     auto st = store->migrate();
-    if (!st) return fail(ErrorKind::io, "sqlite-migration", st.error().message);
+    if (!st) return fail(ErrorKind::io, migration, st.error().message);
     return std::unique_ptr<ConsoleStore>(std::move(store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ConsoleStore>> open_sqlite_console_store(const std::string& path) {
+    auto db = cp::upstream::open_sqlite_db(path, false);
+    if (!db) return fail(db.error());
+    return open_console_on(std::move(*db));
+}
+
+Result<std::unique_ptr<ConsoleStore>> open_console_store(const std::string& db) {
+    if (cp::upstream::is_pg_url(db)) {
+        auto c = cp::upstream::open_pg_db(db);
+        if (!c) return fail(c.error());
+        return open_console_on(std::move(*c));
+    }
+    return open_sqlite_console_store(db);
 }
 
 }  // namespace cp::upstream::console
