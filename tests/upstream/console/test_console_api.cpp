@@ -601,6 +601,8 @@ TEST_CASE("loopback big screen: the console's page and data, read-only, loopback
         CHECK(p->status == 403);
     }
     (*srv)->stop();
+}
+
 TEST_CASE("two replicas on one database share sessions, login failures and the worklist") {
     City city;
     // A second replica: its own connections to the same database.
