@@ -27,7 +27,9 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
              HTTPS with mutual TLS for devices; with --web-port, a read-only dashboard
              on plain HTTP bound to loopback. Runs until SIGTERM/SIGINT (or N seconds).
              [--console-port N [--console-host H] [--console-cert PEM --console-key PEM]
-              [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]]
+              [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]
+              [--id-secret FILE [--issuer-key PEM --issuer-cert PEM] [--public-url URL]
+               [--sms-outbox DIR | --sms-gateway URL [--sms-template BODY]]]]
              the operators' console on its own HTTPS listener (docs/command-centre.md);
              with a signing key it publishes changed statuses every interval.
   enroll     --cert DEVICE.crt [--unrevoke]
@@ -71,6 +73,9 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
     {"console-port", true}, {"console-host", true}, {"console-cert", true},
     {"console-key", true},  {"publish-interval-s", true},
+    {"id-secret", true},    {"issuer-key", true},   {"issuer-cert", true},
+    {"issuer-name", true},  {"public-url", true},   {"sms-outbox", true},
+    {"sms-gateway", true},  {"sms-template", true},
 };
 
 int usage_error(const std::string& msg) {

@@ -2,6 +2,7 @@
 
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/console_server.hpp"
+#include "tools/upstream/console/residents.hpp"
 #include "tools/upstream/console/import.hpp"
 #include "tools/upstream/lists.hpp"
 
@@ -209,6 +210,9 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string
         if (!s) return fail(s.error());
         rt->signer.emplace(std::move(*s));
     }
+    auto residents = residents_from_options(opts, db_path, *rt->store);
+    if (!residents) return fail(residents.error());
+    cfg.residents = std::move(*residents);
     auto srv = ConsoleServer::create(cfg, upstream, *rt->store, rt->signer ? &*rt->signer : nullptr);
     if (!srv) return fail(srv.error());
     rt->server = std::move(*srv);
