@@ -184,6 +184,9 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
         }
         send(r, 200, {{"ok", true}, {"abnormal", *abnormal}});
     });
+    s.Get("/residents.js", [](Q, R r) {
+        r.set_content(std::string(assets::residents_js()), "text/javascript; charset=utf-8");
+    });
     s.Get("/pass.js", [](Q, R r) { r.set_content(std::string(assets::pass_js()), "text/javascript; charset=utf-8"); });
     s.Get("/pass.css", [](Q, R r) { r.set_content(std::string(assets::pass_css()), "text/css; charset=utf-8"); });
     s.Get("/pass-sw.js", [](Q, R r) {

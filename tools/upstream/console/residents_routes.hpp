@@ -30,6 +30,10 @@ struct PublicLimits {
     int requests_per_minute = 60;  // per client address, pass page routes
 };
 
+namespace assets {
+std::string_view residents_js();  // the console's residents view (residents_assets.cpp)
+}
+
 void install_resident_routes(httplib::Server& s, Residents& residents, const RouteKit& kit,
                              PublicLimits limits = {});
 
