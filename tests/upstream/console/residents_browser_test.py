@@ -14,14 +14,13 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser_test as bt  # noqa: E402  (exits 77 without selenium)
-from browser_test import By, EC, Service, webdriver  # noqa: E402
+from browser_test import By, EC  # noqa: E402
 
 CSV = """name,id_number,phone,address,grid
 张三丰,11010519491231002X,13812345678,红军街1号楼2单元301,ga
@@ -74,17 +73,7 @@ def main():
             raise RuntimeError("upstream did not start: " + line)
         base = "https://localhost:%d" % int(m.group(1))
 
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                  "--ignore-certificate-errors", "--lang=zh-CN", "--window-size=1280,900",
-                  "--user-data-dir=" + os.path.join(tmp, "profile")]:
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=Service(chromedriver, log_path=os.path.join(tmp, "chromedriver.log")),
-                                  options=opts)
-        driver.set_page_load_timeout(bt.WAIT_S)
-        driver.set_script_timeout(bt.WAIT_S)
+        driver = bt.chrome(chromium, chromedriver, tmp, "1280,900")
         c = bt.Console(driver, base)
 
         # --- the grid worker: import, issue, links ---
@@ -140,32 +129,9 @@ def main():
         print("PASS")
         return 0
     except Exception as e:  # noqa: BLE001
-        print("FAIL: %s" % e)
-        if driver:
-            try:
-                driver.save_screenshot(os.path.join(args.images, "residents-failure.png"))
-            except Exception:
-                pass
-        try:
-            with open(os.path.join(tmp, "upstream.log")) as f:
-                print(f.read()[-3000:])
-        except OSError:
-            pass
-        return 1
+        return bt.report_failure(e, driver, os.path.join(args.images, "residents-failure.png"), tmp)
     finally:
-        if driver:
-            try:
-                driver.quit()
-            except Exception:
-                pass
-        if server:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        bt.clean_up(driver, server, tmp)
 
 
 if __name__ == "__main__":

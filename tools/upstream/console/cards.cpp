@@ -5,7 +5,6 @@
 #include <cairo-pdf.h>
 #include <cairo.h>
 
-#include <ctime>
 
 namespace cp::upstream::console {
 
@@ -14,15 +13,6 @@ namespace {
 cairo_status_t append(void* closure, const unsigned char* data, unsigned int length) {
     static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
     return CAIRO_STATUS_SUCCESS;
-}
-
-std::string day_of(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
 }
 
 void text_at(cairo_t* cr, double x, double y, double size, bool bold, const std::string& s) {
@@ -64,7 +54,7 @@ Status draw_card(cairo_t* cr, const Card& c, double x0, double y0, double w, dou
     text_at(cr, tx, y0 + 112, 10, false, c.grid_name);
     text_at(cr, tx, y0 + 126, 8, false, c.grid);
     text_at(cr, tx, y0 + 156, 8, false, "签发 Issued");
-    text_at(cr, tx, y0 + 170, 10, false, day_of(c.issued_at));
+    text_at(cr, tx, y0 + 170, 10, false, utc_day(c.issued_at));
     return {};
 }
 

@@ -6,7 +6,6 @@
 #include <ZXing/MultiFormatWriter.h>
 
 #include <cstdio>
-#include <ctime>
 
 namespace cp::upstream::console {
 
@@ -26,6 +25,8 @@ Result<QrMatrix> qr_matrix(const std::string& text) {
         return fail(ErrorKind::invalid_input, "qr", e.what());
     }
 }
+
+std::string utc_day(std::int64_t t) { return format_iso8601(t).substr(0, 10); }
 
 std::string html_escape(std::string_view s) {
     std::string out;
@@ -53,15 +54,6 @@ std::string svg_of(const QrMatrix& m) {
     return "<svg class=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + n + " " + n +
            "\" shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"pass QR\"><rect width=\"" + n + "\" height=\"" +
            n + "\" fill=\"#fff\"/><path fill=\"#000\" d=\"" + d + "\"/></svg>";
-}
-
-std::string day_of(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
 }
 
 const char* status_zh(PassStatus s) {
@@ -94,8 +86,8 @@ Result<std::string> render_pass_page(const PassPage& p, std::string_view token) 
     h += "<div class=\"card\">" + svg_of(*m) + "</div>";
     h += "<dl><dt>姓名 Name</dt><dd id=\"label\">" + html_escape(p.label) + "</dd>";
     h += "<dt>网格 Grid</dt><dd>" + html_escape(p.grid_name) + " (" + html_escape(p.grid) + ")</dd>";
-    h += "<dt>签发 Issued</dt><dd>" + day_of(p.issued_at) + "</dd>";
-    h += "<dt>有效期至 Valid until</dt><dd>" + day_of(p.expires_at) + "</dd></dl>";
+    h += "<dt>签发 Issued</dt><dd>" + utc_day(p.issued_at) + "</dd>";
+    h += "<dt>有效期至 Valid until</dt><dd>" + utc_day(p.expires_at) + "</dd></dl>";
     h += "<p class=\"hint\">请调高屏幕亮度，在卡口出示二维码。Turn the brightness up and show the code at the gate.</p>";
     h += "<p id=\"offline\" class=\"hint\" hidden>离线显示 / shown offline</p>";
     if (!p.ended) {

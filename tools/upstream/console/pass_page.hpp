@@ -23,6 +23,8 @@ struct QrMatrix {
 Result<QrMatrix> qr_matrix(const std::string& text);
 
 std::string html_escape(std::string_view s);
+// "2026-12-02": the UTC day of a time in seconds (pages and cards).
+std::string utc_day(std::int64_t t);
 // Errors: qr_matrix's.
 Result<std::string> render_pass_page(const PassPage& page, std::string_view token);
 

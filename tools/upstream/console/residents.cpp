@@ -64,27 +64,17 @@ struct Residents::Impl {
     Impl(ConsoleStore& s, ResidentsConfig c) : store(s), cfg(std::move(c)) {}
     ~Impl() { sqlite3_close_v2(db); }
 
-    Status exec(const char* sql) {
-        char* msg = nullptr;
-        if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string m = msg ? msg : "?";
-            sqlite3_free(msg);
-            return fail(ErrorKind::io, "sqlite", m);
-        }
-        return {};
-    }
+    // Runs `body` in one write transaction of this connection, rolled back on failure.
     template <typename F>
     auto transaction(F&& body) -> decltype(body()) {
-        CP_TRY(exec("BEGIN IMMEDIATE"));
+        CP_TRY(Stmt(db, "BEGIN IMMEDIATE").run());
         auto r = body();
-        if (!r.ok()) {
-            (void)exec("ROLLBACK");
-            return r;
+        if (r.ok()) {
+            auto c = Stmt(db, "COMMIT").run();
+            if (c.ok()) return r;
+            r = fail(c.error());
         }
-        if (auto c = exec("COMMIT"); !c.ok()) {
-            (void)exec("ROLLBACK");
-            return fail(c.error());
-        }
+        (void)Stmt(db, "ROLLBACK").run();
         return r;
     }
 
@@ -217,7 +207,7 @@ Result<std::unique_ptr<Residents>> Residents::open(const std::string& db_path, C
     int rc = sqlite3_open_v2(db_path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
     if (rc != SQLITE_OK) return fail(ErrorKind::io, "sqlite-open", db_path);
     sqlite3_busy_timeout(impl->db, 5000);
-    CP_TRY(impl->exec("PRAGMA foreign_keys=ON"));
+    CP_TRY(Stmt(impl->db, "PRAGMA foreign_keys=ON").run());
     {
         Stmt s(impl->db, "SELECT count(*) FROM schema_migrations WHERE version = 100");
         auto r = s.step();
