@@ -290,10 +290,14 @@ Result<std::string> Residents::export_csv(const Operator& actor, const std::stri
     }
     auto rows = list(actor, grid, kMaxResidentRows);
     if (!rows) return fail(rows.error());
+    // A spreadsheet runs a cell that starts with = + - @ as a formula: such text gets a '.
+    auto cell = [](const std::string& v) {
+        return !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') ? "'" + v : v;
+    };
     std::string out = "id,grid,name,phone,address,pass_id,status\n";
     for (const auto& r : *rows)
-        out += std::to_string(r.id) + "," + r.grid + "," + r.name + "," + r.phone + "," + r.address + "," + r.pass_id +
-               "," + to_string(r.status) + "\n";
+        out += std::to_string(r.id) + "," + r.grid + "," + cell(r.name) + "," + r.phone + "," + cell(r.address) + "," +
+               r.pass_id + "," + to_string(r.status) + "\n";
     const bool masked = std::any_of(rows->begin(), rows->end(), [](const ResidentView& v) { return v.masked; });
     CP_TRY(impl_->store.audit(audit_of(actor, now, grid.empty() ? actor.area : grid, "residents-export",
                                        grid.empty() ? actor.area : grid, std::to_string(rows->size()),
