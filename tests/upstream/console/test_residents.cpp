@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -460,4 +461,28 @@ TEST_CASE("paper cards: pdftoppm renders eight to an A4 page; every QR decodes a
         for (const auto& id : kIds) CHECK(raw.find(id) == std::string::npos);
         CHECK(raw.find("110101199003") == std::string::npos);
     }
+}
+
+TEST_CASE("serve options: the registry needs --id-secret; half an issuer or an open secret file is refused") {
+    City city;
+    cp::testing::TempDir dir;
+    auto none = residents_from_options({}, city.db, *city.store);
+    REQUIRE(none.ok());
+    CHECK(*none == nullptr);
+    auto orphan = residents_from_options({{"issuer-key", (city.pki / "issuer.key").string()}}, city.db, *city.store);
+    REQUIRE_FALSE(orphan.ok());
+    CHECK(orphan.error().kind == ErrorKind::config);
+    const std::string secret = (dir / "id.key").string();
+    must(create_id_secret(secret));
+    auto half = residents_from_options({{"id-secret", secret}, {"issuer-key", (city.pki / "issuer.key").string()}},
+                                       city.db, *city.store);
+    REQUIRE_FALSE(half.ok());
+    CHECK(half.error().kind == ErrorKind::config);
+    auto no_issuer = residents_from_options({{"id-secret", secret}}, city.db, *city.store);
+    REQUIRE(no_issuer.ok());
+    CHECK_FALSE((*no_issuer)->can_issue());
+    ::chmod(secret.c_str(), 0640);
+    auto open_secret = residents_from_options({{"id-secret", secret}}, city.db, *city.store);
+    REQUIRE_FALSE(open_secret.ok());
+    CHECK(open_secret.error().is(ErrorKind::config, cp::upstream::console::reason::id_secret));
 }

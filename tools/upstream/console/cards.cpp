@@ -5,7 +5,6 @@
 #include <cairo-pdf.h>
 #include <cairo.h>
 
-
 namespace cp::upstream::console {
 
 namespace {
