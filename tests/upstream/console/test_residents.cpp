@@ -486,3 +486,80 @@ TEST_CASE("serve options: the registry needs --id-secret; half an issuer or an o
     REQUIRE_FALSE(open_secret.ok());
     CHECK(open_secret.error().is(ErrorKind::config, cp::upstream::console::reason::id_secret));
 }
+
+namespace {
+
+// The newest code sent to `phone` in the outbox, or "".
+std::string code_in_outbox(const std::string& outbox, const std::string& phone) {
+    std::string best, newest;
+    if (!std::filesystem::exists(outbox)) return "";
+    for (const auto& e : std::filesystem::directory_iterator(outbox)) {
+        const std::string m = cp::testing::read_file(e.path());
+        std::smatch g;
+        const std::regex re("code: ([0-9]{6})");
+        if (m.rfind("To: " + phone + "\n", 0) == 0 && std::regex_search(m, g, re) &&
+            e.path().filename().string() > newest) {
+            newest = e.path().filename().string();
+            best = g[1].str();
+        }
+    }
+    return best;
+}
+
+}  // namespace
+
+TEST_CASE("self-service: a registered resident gets the pass link with a code by text message") {
+    ResidentCity rc;
+    Client a = rc.as("worker-a");
+    REQUIRE(a.post("/api/residents/import", {{"csv", residents_csv()}}).status == 200);
+    Client anon = rc.anonymous();
+    int st = 0;
+    CHECK(raw_get(anon, "/register", &st).find("register.js") != std::string::npos);
+    // An unregistered pair gets the same answer and no message.
+    auto r = anon.post("/r/code", {{"id_number", kIds[3]}, {"phone", "13812345678"}}, false);
+    CHECK(r.status == 200);
+    r = anon.post("/r/code", {{"id_number", kIds[0]}, {"phone", "13900000000"}}, false);
+    CHECK(r.status == 200);
+    CHECK(code_in_outbox(rc.outbox, "13900000000").empty());
+    // The registered pair: a code to the registered phone; a second one only after a minute.
+    r = anon.post("/r/code", {{"id_number", kIds[0]}, {"phone", "13812345678"}}, false);
+    REQUIRE(r.status == 200);
+    const std::string code = code_in_outbox(rc.outbox, "13812345678");
+    REQUIRE(code.size() == 6);
+    CHECK(anon.post("/r/code", {{"id_number", kIds[0]}, {"phone", "13812345678"}}, false).status == 429);
+    // A number where text belongs is a refusal, not a server error.
+    CHECK(anon.post("/r/pass", {{"id_number", 5}, {"phone", json::array()}, {"code", 1}}, false).status == 409);
+    CHECK(a.post("/api/residents/import", {{"csv", 7}}).status == 200);  // an empty import
+    const std::string wrong = code == "000000" ? "111111" : "000000";
+    r = anon.post("/r/pass", {{"id_number", kIds[0]}, {"phone", "13812345678"}, {"code", wrong}}, false);
+    CHECK(r.status == 409);
+    CHECK(r.body["reason"] == "claim-code");
+    r = anon.post("/r/pass", {{"id_number", "11010519491231002x"}, {"phone", "13812345678"}, {"code", code}}, false);
+    REQUIRE(r.status == 200);
+    const std::string link = r.body["link"];
+    REQUIRE(link.rfind("/p/", 0) == 0);
+    CHECK(anon.get(link + "/status").body["status"] == "green");
+    // The code is used up; the pass is in the audit as self-service.
+    CHECK(anon.post("/r/pass", {{"id_number", kIds[0]}, {"phone", "13812345678"}, {"code", code}}, false).status == 409);
+    bool audited = false;
+    for (const auto& e : json(a.get("/api/audit").body["audit"]))
+        if (e["action"] == "pass-issue" && e["actor"] == "self-service") audited = true;
+    CHECK(audited);
+
+    // Five wrong tries spend a code; a later claim re-issues (the old pass RED).
+    rc.city.offset_ms += 61 * 1000LL;
+    REQUIRE(anon.post("/r/code", {{"id_number", kIds[0]}, {"phone", "13812345678"}}, false).status == 200);
+    const std::string code2 = code_in_outbox(rc.outbox, "13812345678");
+    const std::string wrong2 = code2 == "000000" ? "111111" : "000000";
+    for (int i = 0; i < 5; ++i)
+        CHECK(anon.post("/r/pass", {{"id_number", kIds[0]}, {"phone", "13812345678"}, {"code", wrong2}}, false).status ==
+              409);
+    CHECK(anon.post("/r/pass", {{"id_number", kIds[0]}, {"phone", "13812345678"}, {"code", code2}}, false).status == 409);
+    rc.city.offset_ms += 61 * 1000LL;
+    REQUIRE(anon.post("/r/code", {{"id_number", kIds[0]}, {"phone", "13812345678"}}, false).status == 200);
+    const std::string code3 = code_in_outbox(rc.outbox, "13812345678");
+    r = anon.post("/r/pass", {{"id_number", kIds[0]}, {"phone", "13812345678"}, {"code", code3}}, false);
+    REQUIRE(r.status == 200);
+    CHECK(anon.get(link + "/status").body["ended"] == true);
+    CHECK(anon.get(r.body["link"].get<std::string>() + "/status").body["status"] == "green");
+}

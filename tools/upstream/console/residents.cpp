@@ -366,10 +366,86 @@ Result<std::vector<IssuedPass>> Residents::issue(const Operator& actor, const st
     }
     // The page link by text message (one resident at a time: a batch is printed).
     if (resident && m.cfg.sms && !out.empty()) {
-        if (auto st = m.cfg.sms->send(phone_of_one, "通行证 / pass: " + link(out.front().page_token)); !st)
+        if (auto st = m.cfg.sms->send(phone_of_one, link_text(out.front().page_token)); !st)
             log::warn(kCat, "pass link not sent", {{"reason", st.error().reason}});
     }
     return out;
+}
+
+std::string Residents::link_text(const std::string& token) const { return "通行证 / pass: " + link(token); }
+
+namespace {
+constexpr std::int64_t kClaimValidS = 600, kClaimGapS = 60;
+constexpr int kClaimTries = 5;
+}  // namespace
+
+Status Residents::start_claim(std::string_view id_number, std::string_view phone, std::int64_t now) {
+    Impl& m = *impl_;
+    if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    if (!valid_id_number(id_number) || !valid_phone(phone)) return {};
+    std::lock_guard lock(m.mu);
+    Stmt s(m.db, "SELECT r.id, coalesce(c.sent_at, 0) FROM residents r LEFT JOIN claim_codes c ON c.resident_id = r.id "
+                 "WHERE r.id_hash = ?1 AND r.phone = ?2");
+    s.bind(1, id_hash(m.cfg.id_secret, id_number)).bind(2, phone);
+    auto r = s.step();
+    if (!r) return fail(r.error());
+    if (!*r) return {};  // the same answer as for a registered pair
+    const std::int64_t resident = s.i64(0), sent = s.i64(1);
+    s.reset();
+    if (sent > now - kClaimGapS) return fail(ErrorKind::rejected, reason::claim_wait, "one code a minute");
+    std::uint32_t n = 0;
+    randombytes_buf(&n, sizeof n);
+    char code[8];
+    std::snprintf(code, sizeof code, "%06u", n % 1000000u);
+    Stmt up(m.db, "INSERT INTO claim_codes(resident_id, code_hash, sent_at, expires_at, attempts) "
+                  "VALUES(?1, ?2, ?3, ?4, 0) ON CONFLICT(resident_id) DO UPDATE SET code_hash = ?2, sent_at = ?3, "
+                  "expires_at = ?4, attempts = 0");
+    CP_TRY(up.bind(1, resident).bind(2, token_hash(code)).bind(3, now).bind(4, now + kClaimValidS).run());
+    return m.cfg.sms->send(std::string(phone), std::string("通行证验证码 / pass code: ") + code);
+}
+
+Result<IssuedPass> Residents::finish_claim(std::string_view id_number, std::string_view phone, std::string_view code,
+                                           std::int64_t now) {
+    Impl& m = *impl_;
+    auto wrong = [] { return fail(ErrorKind::rejected, reason::claim_code, "wrong, expired or used-up code"); };
+    if (!valid_id_number(id_number) || !valid_phone(phone) || code.size() != 6) return wrong();
+    Operator self;
+    std::string name, grid;
+    std::int64_t resident = 0;
+    {
+        std::lock_guard lock(m.mu);
+        Stmt s(m.db, "SELECT r.id, r.name, r.grid, a.path, c.code_hash, c.expires_at, c.attempts FROM residents r "
+                     "JOIN areas a ON a.code = r.grid JOIN claim_codes c ON c.resident_id = r.id "
+                     "WHERE r.id_hash = ?1 AND r.phone = ?2");
+        s.bind(1, id_hash(m.cfg.id_secret, id_number)).bind(2, phone);
+        auto r = s.step();
+        if (!r) return fail(r.error());
+        if (!*r) return wrong();
+        resident = s.i64(0);
+        name = s.text(1);
+        grid = s.text(2);
+        self.area_path = s.text(3);
+        const bool ok = s.i64(5) > now && s.i64(6) < kClaimTries && constant_time_equal(token_hash(code), s.text(4));
+        s.reset();
+        Stmt u(m.db, ok ? "DELETE FROM claim_codes WHERE resident_id = ?1"
+                        : "UPDATE claim_codes SET attempts = attempts + 1 WHERE resident_id = ?1");
+        CP_TRY(u.bind(1, resident).run());
+        if (!ok) return wrong();
+    }
+    // The resident acts for themself, inside their own grid only.
+    self.username = "self-service";
+    self.role = Role::grid;
+    self.area = grid;
+    auto current = [&]() -> Result<bool> {
+        std::lock_guard lock(m.mu);
+        Stmt q(m.db, "SELECT 1 FROM resident_passes WHERE resident_id = ?1 AND ended_at = 0");
+        q.bind(1, resident);
+        return q.step();
+    }();
+    if (!current) return fail(current.error());
+    auto v = issue(self, "", resident, *current, now);
+    if (!v) return fail(v.error());
+    return v->front();
 }
 
 Status Residents::revoke(std::int64_t resident, const Operator& actor, std::int64_t now) {

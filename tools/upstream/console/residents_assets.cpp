@@ -133,4 +133,54 @@ window.ccExtraViews.residents = function (cc) {
 )js";
 }
 
+std::string_view register_html() {
+    return R"html(<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>领取通行证 Get your pass</title><link rel="stylesheet" href="/pass.css"></head>
+<body class="green"><main>
+<header><h1>领取通行证 <span lang="en">Get your pass</span></h1>
+<p class="status">已由网格登记的居民 / residents registered by their grid</p></header>
+<form id="claim">
+<label>身份证号 ID number <input name="id_number" autocomplete="off" maxlength="18" required></label>
+<label>手机号 Phone <input name="phone" type="tel" maxlength="16" required></label>
+<button type="button" id="send-code">发送验证码 Send code</button>
+<label>验证码 Code <input name="code" inputmode="numeric" maxlength="6"></label>
+<button type="submit">领取 Get the pass</button>
+<p id="claim-result" role="status"></p>
+</form></main><script src="/register.js"></script></body></html>
+)html";
+}
+
+std::string_view register_js() {
+    return R"js('use strict';
+(function () {
+  const form = document.getElementById('claim');
+  const out = document.getElementById('claim-result');
+  const fields = () => ({ id_number: form.elements.id_number.value.trim().toUpperCase(),
+                          phone: form.elements.phone.value.trim() });
+  function post(path, body) {
+    return fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+      .then((r) => r.json().then((j) => ({ ok: r.ok, j })));
+  }
+  document.getElementById('send-code').addEventListener('click', () => {
+    post('/r/code', fields()).then(({ ok, j }) => {
+      out.textContent = ok ? '如已登记，验证码已发送 / if registered, a code was sent'
+                           : '未发送 / not sent (' + (j.reason || 'error') + ')';
+    }).catch(() => { out.textContent = '网络错误 / network error'; });
+  });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const body = fields();
+    body.code = form.elements.code.value.trim();
+    post('/r/pass', body).then(({ ok, j }) => {
+      if (ok && /^\/p\/[0-9a-f]{64}$/.test(j.link)) { location.href = j.link; return; }
+      out.textContent = '验证码错误或已过期 / wrong or expired code';
+    }).catch(() => { out.textContent = '网络错误 / network error'; });
+  });
+})();
+)js";
+}
+
 }  // namespace cp::upstream::console::assets

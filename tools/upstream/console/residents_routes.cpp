@@ -51,6 +51,12 @@ std::optional<std::int64_t> id_param(const std::string& s) {
     return v;
 }
 
+// A string member of a JSON body, or "" (a number or an object there is not an exception).
+std::string field(const json& b, const char* k) {
+    auto it = b.find(k);
+    return it != b.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::string param(const httplib::Request& q, const char* k) { return q.has_param(k) ? q.get_param_value(k) : ""; }
 
 void send(httplib::Response& res, int status, const json& j) {
@@ -93,7 +99,7 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
     s.Post("/api/residents/import", kit.write([&rs, kit](Q q, R r, const Operator& op) {
         auto b = kit.body(q, r);
         if (!b) return;
-        auto rows = parse_residents_csv((*b).value("csv", std::string()));
+        auto rows = parse_residents_csv(field(*b, "csv"));
         if (!rows) return kit.send_error(r, rows.error());
         auto n = rs.import(*rows, op, kit.now_s());
         if (!n) return kit.send_error(r, n.error());
@@ -108,7 +114,7 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
     s.Post("/api/residents/issue", kit.write([&rs, kit, issued_json, issue_error](Q q, R r, const Operator& op) {
         auto b = kit.body(q, r);
         if (!b) return;
-        const std::string grid = (*b).value("grid", std::string());
+        const std::string grid = field(*b, "grid");
         if (grid.empty()) return send(r, 400, {{"error", "invalid_input"}, {"reason", "grid"}});
         auto v = rs.issue(op, grid, std::nullopt, false, kit.now_s());
         if (!v) return issue_error(r, v.error());
@@ -183,6 +189,50 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
             return kit.send_error(r, abnormal.error());
         }
         send(r, 200, {{"ok", true}, {"abnormal", *abnormal}});
+    });
+    // Self-service: a registered resident gets the pass link with a code by text message.
+    auto json_body = [](Q q, R r) -> std::optional<json> {
+        if (q.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
+            send(r, 415, {{"error", "invalid_input"}, {"reason", "content-type"}});
+            return std::nullopt;
+        }
+        json j = json::parse(q.body, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            send(r, 400, {{"error", "invalid_input"}, {"reason", "json"}});
+            return std::nullopt;
+        }
+        return j;
+    };
+    auto claim_error = [kit](R r, const Error& e) {
+        if (e.is(reason::claim_wait) || e.is(reason::sms_rate_limit)) {
+            r.set_header("Retry-After", "60");
+            return send(r, 429, {{"error", "rejected"}, {"reason", e.reason}});
+        }
+        if (e.kind == ErrorKind::unavailable) return send(r, 503, {{"error", "unavailable"}, {"reason", e.reason}});
+        kit.send_error(r, e);
+    };
+    s.Post("/r/code", [&rs, kit, allowed, json_body, claim_error](Q q, R r) {
+        if (!allowed(q, r)) return;
+        auto b = json_body(q, r);
+        if (!b) return;
+        auto st = rs.start_claim(field(*b, "id_number"), field(*b, "phone"), kit.now_s());
+        if (!st) return claim_error(r, st.error());
+        send(r, 200, {{"ok", true}});
+    });
+    s.Post("/r/pass", [&rs, kit, allowed, json_body, claim_error](Q q, R r) {
+        if (!allowed(q, r)) return;
+        auto b = json_body(q, r);
+        if (!b) return;
+        auto p = rs.finish_claim(field(*b, "id_number"), field(*b, "phone"),
+                                 field(*b, "code"), kit.now_s());
+        if (!p) return claim_error(r, p.error());
+        send(r, 200, {{"link", "/p/" + p->page_token}});
+    });
+    s.Get("/register", [](Q, R r) {
+        r.set_content(std::string(assets::register_html()), "text/html; charset=utf-8");
+    });
+    s.Get("/register.js", [](Q, R r) {
+        r.set_content(std::string(assets::register_js()), "text/javascript; charset=utf-8");
     });
     s.Get("/residents.js", [](Q, R r) {
         r.set_content(std::string(assets::residents_js()), "text/javascript; charset=utf-8");

@@ -32,6 +32,8 @@ struct PublicLimits {
 
 namespace assets {
 std::string_view residents_js();  // the console's residents view (residents_assets.cpp)
+std::string_view register_html();  // the residents' own page: the pass link by a code
+std::string_view register_js();
 }
 
 void install_resident_routes(httplib::Server& s, Residents& residents, const RouteKit& kit,

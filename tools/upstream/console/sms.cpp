@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -97,7 +98,9 @@ private:
         unsigned char rnd[6];
         randombytes_buf(rnd, sizeof rnd);
         // Sortable by time; unique across processes by the random suffix.
-        const std::string name = std::to_string(now) + "-" + std::to_string(++seq_) + "-" + to_hex(ByteView(rnd, sizeof rnd));
+        char seq[24];
+        std::snprintf(seq, sizeof seq, "%08llu", static_cast<unsigned long long>(++seq_));
+        const std::string name = std::to_string(now) + "-" + seq + "-" + to_hex(ByteView(rnd, sizeof rnd));
         const std::filesystem::path dir(cfg_.outbox_dir);
         const std::string body = "To: " + phone + "\n\n" + text + "\n";
         return write_file_atomically(dir / (name + ".sms"), body, dir / ("." + name + ".tmp"),

@@ -163,6 +163,11 @@ CREATE TABLE self_checks(
   answers TEXT NOT NULL);
 CREATE INDEX self_checks_pass ON self_checks(pass_id, at);
 )sql"},
+    {101, "resident-claim-codes", R"sql(
+CREATE TABLE claim_codes(
+  resident_id INTEGER PRIMARY KEY REFERENCES residents(id), code_hash TEXT NOT NULL,
+  sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";
