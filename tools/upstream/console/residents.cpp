@@ -392,7 +392,8 @@ Status Residents::start_claim(std::string_view id_number, std::string_view phone
     if (!*r) return {};  // the same answer as for a registered pair
     const std::int64_t resident = s.i64(0), sent = s.i64(1);
     s.reset();
-    if (sent > now - kClaimGapS) return fail(ErrorKind::rejected, reason::claim_wait, "one code a minute");
+    // Too soon: silently no new code (a refusal would tell that the pair is registered).
+    if (sent > now - kClaimGapS) return {};
     std::uint32_t n = 0;
     randombytes_buf(&n, sizeof n);
     char code[8];
@@ -401,7 +402,9 @@ Status Residents::start_claim(std::string_view id_number, std::string_view phone
                   "VALUES(?1, ?2, ?3, ?4, 0) ON CONFLICT(resident_id) DO UPDATE SET code_hash = ?2, sent_at = ?3, "
                   "expires_at = ?4, attempts = 0");
     CP_TRY(up.bind(1, resident).bind(2, token_hash(code)).bind(3, now).bind(4, now + kClaimValidS).run());
-    return m.cfg.sms->send(std::string(phone), std::string("通行证验证码 / pass code: ") + code);
+    auto sent_now = m.cfg.sms->send(std::string(phone), std::string("通行证验证码 / pass code: ") + code);
+    if (!sent_now && sent_now.error().is(reason::sms_rate_limit)) return {};  // as above
+    return sent_now;
 }
 
 Result<IssuedPass> Residents::finish_claim(std::string_view id_number, std::string_view phone, std::string_view code,

@@ -46,7 +46,6 @@ inline constexpr Reason pass_ended{"pass-ended"};                // rejected: se
 inline constexpr Reason reissued{"reissued"};                    // the status reason of a re-issued pass
 inline constexpr Reason revoked{"revoked"};                      // the status reason of a revoked pass
 inline constexpr Reason claim_code{"claim-code"};                // rejected: wrong, expired or used-up code
-inline constexpr Reason claim_wait{"claim-wait"};                // rejected: a code was sent less than a minute ago
 }  // namespace reason
 
 inline constexpr std::size_t kMaxResidentRows = 200000;
@@ -174,10 +173,10 @@ public:
 
     // Self-service for a registered resident who has no link (or lost the phone): a
     // six-digit code by text message to the phone registered with this ID number, valid
-    // 10 minutes and for 5 tries. start_claim answers the same whether or not the pair
-    // is registered (no enumeration); it fails only for rate limits (rejected
-    // "claim-wait", the sender's "sms-rate-limit") and a missing sender (unavailable
-    // "no-sms"). finish_claim issues the pass (re-issues a current one, the old goes RED
+    // 10 minutes and for 5 tries, one a minute. start_claim answers the same whether or
+    // not the pair is registered and whether or not a code went out (no enumeration,
+    // also not through its rate limits); it fails for a missing sender (unavailable
+    // "no-sms") or a sender's fault. finish_claim issues the pass (re-issues a current one, the old goes RED
     // "reissued"), audited as "self-service". Errors: rejected "claim-code".
     Status start_claim(std::string_view id_number, std::string_view phone, std::int64_t now);
     Result<IssuedPass> finish_claim(std::string_view id_number, std::string_view phone, std::string_view code,

@@ -204,10 +204,6 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
         return j;
     };
     auto claim_error = [kit](R r, const Error& e) {
-        if (e.is(reason::claim_wait) || e.is(reason::sms_rate_limit)) {
-            r.set_header("Retry-After", "60");
-            return send(r, 429, {{"error", "rejected"}, {"reason", e.reason}});
-        }
         if (e.kind == ErrorKind::unavailable) return send(r, 503, {{"error", "unavailable"}, {"reason", e.reason}});
         kit.send_error(r, e);
     };
