@@ -199,6 +199,55 @@ class Console:
         log("screenshot " + path)
 
 
+def report_failure(e, driver, screenshot, tmp):
+    """Logs the failure, a screenshot of the page and the end of the upstream's log; 1."""
+    log("FAIL: %s" % e)
+    if driver:
+        try:
+            driver.save_screenshot(screenshot)
+        except Exception:
+            pass
+    try:
+        with open(os.path.join(tmp, "upstream.log")) as f:
+            log(f.read()[-3000:])
+    except OSError:
+        pass
+    return 1
+
+
+def clean_up(driver, server, tmp):
+    """Quits the browser, stops the upstream (its process group) and removes `tmp`."""
+    if driver:
+        try:
+            driver.quit()
+        except Exception:
+            pass
+    if server:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def chrome(chromium, chromedriver, tmp, window):
+    """Headless chromium with its own profile in `tmp`, the window `window` ("W,H")."""
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+              "--ignore-certificate-errors", "--lang=zh-CN", "--window-size=" + window,
+              "--user-data-dir=" + os.path.join(tmp, "profile")]:
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service(chromedriver, log_path=os.path.join(tmp, "chromedriver.log")),
+                              options=opts)
+    driver.set_page_load_timeout(WAIT_S)
+    driver.set_script_timeout(WAIT_S)
+    return driver
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
@@ -237,17 +286,7 @@ def main():
                     {"firmware": "1.3.2", "list_version": 0, "backlog": 0, "wall_time_ms": int(time.time() * 1000),
                      "sensors": {"camera": "ok", "<img src=x onerror=window.__xss=5>": "<b>fault</b>"}})
 
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                  "--ignore-certificate-errors", "--lang=zh-CN", "--window-size=1920,1080",
-                  "--user-data-dir=" + os.path.join(tmp, "profile")]:
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=Service(chromedriver, log_path=os.path.join(tmp, "chromedriver.log")),
-                                  options=opts)
-        driver.set_page_load_timeout(WAIT_S)
-        driver.set_script_timeout(WAIT_S)
+        driver = chrome(chromium, chromedriver, tmp, "1920,1080")
         c = Console(driver, "https://localhost:%d" % console_port)
 
         # --- a grid worker on a phone ---
@@ -336,32 +375,9 @@ def main():
         log("browser test passed")
         return 0
     except Exception as e:
-        log("FAIL: %s" % e)
-        if driver:
-            try:
-                driver.save_screenshot(os.path.join(args.images, "console-failure.png"))
-            except Exception:
-                pass
-        try:
-            with open(os.path.join(tmp, "upstream.log")) as f:
-                log(f.read()[-3000:])
-        except OSError:
-            pass
-        return 1
+        return report_failure(e, driver, os.path.join(args.images, "console-failure.png"), tmp)
     finally:
-        if driver:
-            try:
-                driver.quit()
-            except Exception:
-                pass
-        if server:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(driver, server, tmp)
 
 
 if __name__ == "__main__":

@@ -36,11 +36,11 @@ TEST_CASE("migrations are numbered and applied once") {
     City city;
     auto v = city.store->schema_version();
     REQUIRE(v.ok());
-    CHECK(*v == 2);
+    CHECK(*v >= 2);
     // Opening the same database again applies nothing twice and keeps the data.
     auto again = open_console_store(city.db);
     REQUIRE(again.ok());
-    CHECK(*(*again)->schema_version() == 2);
+    CHECK(*(*again)->schema_version() == *v);
     CHECK((*again)->areas(Scope{"/hg/", true})->size() == 7);
     auto raw = on_postgresql() ? open_pg_db(city.db) : open_sqlite_db(city.db, false);
     REQUIRE(raw.ok());
@@ -53,7 +53,7 @@ TEST_CASE("migrations are numbered and applied once") {
     REQUIRE(db.exec("DROP INDEX status_terms_until; DELETE FROM schema_migrations WHERE version = 2").ok());
     auto upgraded = open_console_store(city.db);
     REQUIRE(upgraded.ok());
-    CHECK(*(*upgraded)->schema_version() == 2);
+    CHECK(*(*upgraded)->schema_version() == *v);
     Stmt q(&db, on_postgresql() ? "SELECT count(*) FROM pg_indexes WHERE indexname = 'status_terms_until'"
                                 : "SELECT count(*) FROM sqlite_master WHERE name = 'status_terms_until'");
     REQUIRE(*q.step());

@@ -2,6 +2,7 @@
 
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/console_server.hpp"
+#include "tools/upstream/console/residents.hpp"
 #include "tools/upstream/console/import.hpp"
 #include "tools/upstream/lists.hpp"
 
@@ -227,6 +228,31 @@ void add_serve_options(CLI::App* serve, ConsoleOptions& o) {
     cert->needs(key);
     cli::add_int(serve, "--publish-interval-s", o.publish_interval_s, 1, 86400, "seconds between publishing runs")
         ->default_str("60");
+    // Residents and travellers (docs/residents-and-travellers.md): read by
+    // residents_from_options() and start_travellers() from `o.people`.
+    struct PeopleOption {
+        const char* name;
+        const char* type;
+        const char* description;
+    };
+    static constexpr PeopleOption kPeople[] = {
+        {"id-secret", "FILE", "the ID-number hashing secret (0600): enables residents and travellers"},
+        {"issuer-key", "PEM", "the CP1 pass issuer's private key (passes issued by the console)"},
+        {"issuer-cert", "PEM", "the CP1 pass issuer's certificate"},
+        {"issuer-name", "TEXT", "the issuer name written into the passes"},
+        {"public-url", "URL", "the public base URL of the pass and registration pages (in text messages)"},
+        {"sms-outbox", "DIR", "text messages as files in DIR (one file per message)"},
+        {"sms-gateway", "URL", "text messages through an HTTP gateway"},
+        {"sms-template", "BODY", "the gateway's request body ({phone}, {text})"},
+        {"traveller-retention-days", "N", "days a traveller registration's personal data is kept (default 28)"},
+    };
+    for (const auto& p : kPeople)
+        serve->add_option_function<std::string>(std::string("--") + p.name,
+                                                [&o, name = std::string(p.name)](const std::string& v) {
+                                                    o.people[name] = v;
+                                                },
+                                                p.description)
+            ->type_name(p.type);
 }
 
 Result<std::unique_ptr<ConsoleRuntime>> start_console(const ConsoleOptions& o, const ServerConfig& server,
@@ -248,6 +274,9 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const ConsoleOptions& o, c
         if (!s) return fail(s.error());
         rt->signer.emplace(std::move(*s));
     }
+    auto residents = residents_from_options(o.people, db_path, *rt->store);
+    if (!residents) return fail(residents.error());
+    cfg.residents = std::move(*residents);
     auto srv = ConsoleServer::create(cfg, upstream, *rt->store, rt->signer ? &*rt->signer : nullptr);
     if (!srv) return fail(srv.error());
     rt->server = std::move(*srv);

@@ -8,6 +8,7 @@
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,7 @@ struct ConsoleOptions {
     int publish_interval_s = 60;
     int wall_port = -1;  // `serve --web-port`: the read-only big screen on loopback; -1 off
     std::string wall_host = "127.0.0.1";
+    std::map<std::string, std::string> people;  // residents' and travellers' options, by name
     bool enabled() const { return port >= 0 || wall_port >= 0; }
 };
 void add_serve_options(CLI::App* serve, ConsoleOptions& options);

@@ -13,6 +13,7 @@ std::string_view index_html() {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>指挥中心 · Command centre</title>
 <link rel="stylesheet" href="/app.css">
+<script src="/residents.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
 <body>
@@ -44,6 +45,7 @@ std::string_view index_html() {
   <a href="#/audit" data-view="audit">审计 <span class="en">Audit</span></a>
   <a href="#/fleet" data-view="fleet">设备 <span class="en">Fleet</span></a>
   <a href="#/admin" data-view="admin">区域与账号 <span class="en">Areas &amp; accounts</span></a>
+  <a href="#/residents" data-view="residents">居民 <span class="en">Residents</span></a>
   <a href="#/big" data-view="big">大屏 <span class="en">Big screen</span></a>
 </nav>
 <p id="flash" class="flash" role="status"></p>
@@ -95,6 +97,8 @@ std::string_view index_html() {
     <button id="btn-pass-import">登记通行证 <span class="en">Register passes</span></button>
   </details>
 </section>
+
+<section id="v-residents" class="pane" hidden></section>
 
 <section id="v-worklist" class="pane" hidden>
   <label class="inline"><input type="checkbox" id="wl-all"> 含已完成 <span class="en">include resolved</span></label>
@@ -315,6 +319,10 @@ std::string_view app_js() {
 
   const views = {statuses: renderStatuses, worklist: renderWorklist, map: renderMap, audit: renderAudit,
                  fleet: renderFleet, admin: renderAdmin, password: () => {}, big: renderBig};
+  // Views from other scripts (residents.js): they get the page's helpers.
+  for (const [name, make] of Object.entries(window.ccExtraViews || {}))
+    views[name] = make({api, el, flash, areas: () => areas, me: () => me, areaName});
+  for (const a of document.querySelectorAll('#nav a')) if (!views[a.dataset.view]) a.remove();
 
   function route() {
     if (!me) return;

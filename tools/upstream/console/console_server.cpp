@@ -7,6 +7,7 @@
 #include "tools/upstream/http_reply.hpp"
 #include "tools/upstream/loopback.hpp"
 #include "tools/upstream/reasons.hpp"
+#include "tools/upstream/console/residents_routes.hpp"
 #include "tools/upstream/server.hpp"
 
 #include <httplib.h>
@@ -775,6 +776,16 @@ struct ConsoleServer::Impl {
         s.Post("/api/publish", CC_W(publish));
 #undef CC_R
 #undef CC_W
+        if (cfg.residents) install_resident_routes(s, *cfg.residents, route_kit());
+    }
+
+    // The session checks, body reader and error answers for routes added beside these.
+    RouteKit route_kit() {
+        auto wrap = [](RouteKit::Handler h) { return [h](const httplib::Request& q, httplib::Response& r, Ctx& c) { h(q, r, c.op); }; };
+        return {[this, wrap](RouteKit::Handler h) { return read(wrap(std::move(h))); },
+                [this, wrap](RouteKit::Handler h) { return write(wrap(std::move(h))); },
+                [this](const httplib::Request& q, httplib::Response& r) { return body(q, r); },
+                [](httplib::Response& r, const Error& e) { send_error(r, e); }, [this] { return now_s(); }};
     }
 };
 

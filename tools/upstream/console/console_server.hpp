@@ -24,6 +24,8 @@
 
 namespace cp::upstream::console {
 
+class Residents;
+
 struct ConsoleConfig {
     std::string host = "127.0.0.1";
     int port = 0;                       // 0: any free port (tests); -1: no operator listener
@@ -44,6 +46,8 @@ struct ConsoleConfig {
     std::size_t worker_threads = 32;
     std::size_t max_body_bytes = 8u << 20;
     std::function<std::int64_t()> clock_ms;  // tests move time
+    // The resident registry, its pass pages and cards (residents.hpp); null: none.
+    std::shared_ptr<Residents> residents;
 };
 
 class ConsoleServer {

@@ -10,12 +10,8 @@
 
 namespace cp::upstream::console {
 
-namespace {
-
-// Splits text into lines (LF or CRLF), skipping empty ones; calls f(line_no, fields).
-template <typename F>
-Status each_csv_line(std::string_view text, Reason reason, std::size_t want_min,
-                     std::size_t want_max, std::string_view header, F&& f) {
+Status each_csv_line(std::string_view text, Reason reason, std::size_t want_min, std::size_t want_max,
+                     std::string_view header, const CsvLineFn& f) {
     std::size_t pos = 0, line_no = 0, rows = 0;
     if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // BOM from spreadsheets
     while (pos < text.size()) {
@@ -47,6 +43,8 @@ Status each_csv_line(std::string_view text, Reason reason, std::size_t want_min,
     }
     return {};
 }
+
+namespace {
 
 // Orders nodes parents first; nodes whose parent is not in the batch come first
 // (the store checks that parent exists). Errors on duplicates and cycles.

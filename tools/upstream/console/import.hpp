@@ -6,12 +6,23 @@
 #include "src/common/result.hpp"
 #include "tools/upstream/console/console_store.hpp"
 
+#include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace cp::upstream::console {
 
 inline constexpr std::size_t kMaxImportRows = 200000;
+
+// Splits CSV text into lines (LF or CRLF; a leading BOM, empty lines and a first line
+// starting with `header` skipped) and fields (',', no quotes allowed), and calls `f`
+// per line; a non-empty answer from `f` fails the whole text with invalid_input
+// `reason` and the line number, as does a wrong field count or more than
+// kMaxImportRows rows.
+using CsvLineFn = std::function<std::string(const std::vector<std::string>& fields)>;
+Status each_csv_line(std::string_view text, Reason reason, std::size_t want_min, std::size_t want_max,
+                     std::string_view header, const CsvLineFn& f);
 
 // CSV `code,parent,name_zh,name_en` (header optional, parent empty for the city), or
 // JSON: an array of {"code","parent","name_zh","name_en"} objects, or one nested

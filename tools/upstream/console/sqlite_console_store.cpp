@@ -154,6 +154,30 @@ CREATE TABLE console_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     {2, "status-terms-by-date", R"sql(
 CREATE INDEX status_terms_until ON status_terms(until);
 )sql"},
+    // Residents (tools/upstream/console/residents.hpp): the ID number only as its
+    // keyed hash; one current pass per resident, earlier ones kept with their end.
+    {100, "residents", R"sql(
+CREATE TABLE residents(
+  id INTEGER PRIMARY KEY, grid TEXT NOT NULL REFERENCES areas(code), id_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL, phone TEXT NOT NULL, address TEXT NOT NULL, created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL);
+CREATE INDEX residents_grid ON residents(grid);
+CREATE TABLE resident_passes(
+  pass_id TEXT PRIMARY KEY, resident_id INTEGER NOT NULL REFERENCES residents(id),
+  issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, qr TEXT NOT NULL,
+  page_token_hash TEXT NOT NULL UNIQUE, ended_at INTEGER NOT NULL DEFAULT 0,
+  end_reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX resident_passes_current ON resident_passes(resident_id, ended_at);
+CREATE TABLE self_checks(
+  id INTEGER PRIMARY KEY, pass_id TEXT NOT NULL, at INTEGER NOT NULL, abnormal INTEGER NOT NULL,
+  answers TEXT NOT NULL);
+CREATE INDEX self_checks_pass ON self_checks(pass_id, at);
+)sql"},
+    {101, "resident-claim-codes", R"sql(
+CREATE TABLE claim_codes(
+  resident_id INTEGER PRIMARY KEY REFERENCES residents(id), code_hash TEXT NOT NULL,
+  sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";

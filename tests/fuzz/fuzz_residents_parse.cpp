@@ -1,0 +1,43 @@
+// What residents and operators send about residents: the first byte picks the
+// parser (resident import CSV, pass-page self-check JSON); the rest is the input.
+// Every row returned must pass the validators the registry relies on, every
+// self-check must be a consistent answer, every failure a typed invalid_input.
+#include "tools/upstream/console/identity.hpp"
+#include "tools/upstream/console/residents.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+using namespace cp::upstream::console;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+    if (data[0] % 2 == 0) {
+        auto r = parse_residents_csv(text);
+        if (!r) {
+            if (r.error().kind != cp::ErrorKind::invalid_input) std::abort();
+            return 0;
+        }
+        for (const auto& row : *r)
+            if (row.name.empty() || !valid_name(row.name, 64) || !valid_id_number(row.id_number) ||
+                !valid_phone(row.phone) || !valid_name(row.address, 200) || !valid_area_code(row.grid))
+                std::abort();
+    } else {
+        auto c = parse_self_check(text);
+        if (!c) {
+            if (c.error().kind != cp::ErrorKind::invalid_input) std::abort();
+            return 0;
+        }
+        if (c->temperature_c && (!std::isfinite(*c->temperature_c) || *c->temperature_c < 30 || *c->temperature_c > 45))
+            std::abort();
+        if (c->summary().empty() || (c->summary() == "normal") == c->abnormal()) std::abort();
+        // The masks take any bytes.
+        (void)mask_name(text);
+        (void)mask_phone(text);
+    }
+    return 0;
+}
