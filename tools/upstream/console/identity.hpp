@@ -5,6 +5,7 @@
 // leave the person's own grid.
 #pragma once
 
+#include "tools/upstream/reasons.hpp"
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
 
@@ -14,6 +15,8 @@
 namespace cp::upstream::console {
 
 namespace reason {
+// The upstream's reasons are the console's too (console::reason::login names them).
+using namespace ::cp::upstream::reason;
 inline constexpr Reason id_secret{"id-secret"};
 }
 

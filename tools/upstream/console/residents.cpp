@@ -4,10 +4,9 @@
 #include "src/pass/issuer.hpp"
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/identity.hpp"
-#include "tools/upstream/sqlite_util.hpp"
+#include "tools/upstream/sql_db.hpp"
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <map>
@@ -55,27 +54,19 @@ AuditEntry audit_of(const Operator& op, std::int64_t now, const std::string& are
 }  // namespace
 
 struct Residents::Impl {
-    sqlite3* db = nullptr;
+    std::unique_ptr<SqlDb> owned;
+    SqlDb* db = nullptr;
     ConsoleStore& store;
     ResidentsConfig cfg;
     Bytes kid;
     std::mutex mu;
 
     Impl(ConsoleStore& s, ResidentsConfig c) : store(s), cfg(std::move(c)) {}
-    ~Impl() { sqlite3_close_v2(db); }
 
     // Runs `body` in one write transaction of this connection, rolled back on failure.
     template <typename F>
     auto transaction(F&& body) -> decltype(body()) {
-        CP_TRY(Stmt(db, "BEGIN IMMEDIATE").run());
-        auto r = body();
-        if (r.ok()) {
-            auto c = Stmt(db, "COMMIT").run();
-            if (c.ok()) return r;
-            r = fail(c.error());
-        }
-        (void)Stmt(db, "ROLLBACK").run();
-        return r;
+        return db->transaction(std::forward<F>(body));
     }
 
     // The grid node when it is a grid inside `scope`; not_found otherwise.
@@ -204,10 +195,10 @@ Result<std::unique_ptr<Residents>> Residents::open(const std::string& db_path, C
     if (sodium_init() < 0) return fail(ErrorKind::internal, "sodium", "libsodium");
     auto impl = std::make_unique<Impl>(store, std::move(cfg));
     if (!impl->cfg.issuer_cert_der.empty()) impl->kid = crypto::kid_of(impl->cfg.issuer_cert_der);
-    int rc = sqlite3_open_v2(db_path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) return fail(ErrorKind::io, "sqlite-open", db_path);
-    sqlite3_busy_timeout(impl->db, 5000);
-    CP_TRY(Stmt(impl->db, "PRAGMA foreign_keys=ON").run());
+    auto opened = is_pg_url(db_path) ? open_pg_db(db_path) : open_sqlite_db(db_path, false);
+    if (!opened) return fail(opened.error());
+    impl->owned = std::move(*opened);
+    impl->db = impl->owned.get();
     {
         Stmt s(impl->db, "SELECT count(*) FROM schema_migrations WHERE version = 100");
         auto r = s.step();

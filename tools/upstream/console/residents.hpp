@@ -18,6 +18,7 @@
 // through ConsoleStore. Thread-safe.
 #pragma once
 
+#include "tools/upstream/reasons.hpp"
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
 #include "src/crypto/crypto.hpp"
@@ -35,6 +36,8 @@
 namespace cp::upstream::console {
 
 namespace reason {
+// The upstream's reasons are the console's too (console::reason::login names them).
+using namespace ::cp::upstream::reason;
 inline constexpr Reason residents_csv{"residents-csv"};          // invalid_input: a bad import line
 inline constexpr Reason registered_elsewhere{"registered-elsewhere"};  // rejected: ID in a grid outside scope
 inline constexpr Reason no_issuer{"no-issuer"};                  // unavailable: serve without an issuer key

@@ -104,7 +104,7 @@ private:
         const std::filesystem::path dir(cfg_.outbox_dir);
         const std::string body = "To: " + phone + "\n\n" + text + "\n";
         return write_file_atomically(dir / (name + ".sms"), body, dir / ("." + name + ".tmp"),
-                                     reason::sms_outbox.code);
+                                     reason::sms_outbox);
     }
     std::atomic<std::uint64_t> seq_{0};
 };

@@ -8,6 +8,7 @@
 // restart forgets it, which at worst allows one more hour's quota per phone.
 #pragma once
 
+#include "tools/upstream/reasons.hpp"
 #include "src/common/result.hpp"
 
 #include <cstdint>
@@ -18,6 +19,8 @@
 namespace cp::upstream::console {
 
 namespace reason {
+// The upstream's reasons are the console's too (console::reason::login names them).
+using namespace ::cp::upstream::reason;
 inline constexpr Reason sms_phone{"sms-phone"};        // invalid_input: not a phone number
 inline constexpr Reason sms_text{"sms-text"};          // invalid_input: empty, too long, control chars
 inline constexpr Reason sms_rate_limit{"sms-rate-limit"};  // rejected: per-phone quota used up
