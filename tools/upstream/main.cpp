@@ -30,6 +30,9 @@ constexpr const char* kUsage = R"(usage: upstream COMMAND --db FILE [options]
               [--signing-key PEM --signing-cert PEM [--publish-interval-s 60]]]
              the operators' console on its own HTTPS listener (docs/command-centre.md);
              with a signing key it publishes changed statuses every interval.
+             [--issuer-key PEM --issuer-cert PEM --id-secret FILE [--public-url URL]
+              [--sms-outbox DIR | --sms-gateway URL [--sms-template T]] [--traveller-retention-days 28]]
+             the public traveller registration on the console (docs/residents-and-travellers.md).
   enroll     --cert DEVICE.crt [--unrevoke]
              enroll (or re-key) the device named by the CN; a revoked device stays
              revoked unless --unrevoke lifts the revocation (logged)
@@ -71,6 +74,9 @@ const std::map<std::string, bool> kFlags = {  // option -> takes a value
     {"limit", true},       {"unrevoke", false},     {"if-older-than", true},
     {"console-port", true}, {"console-host", true}, {"console-cert", true},
     {"console-key", true},  {"publish-interval-s", true},
+    {"issuer-key", true},   {"issuer-cert", true},  {"id-secret", true},
+    {"public-url", true},   {"sms-outbox", true},   {"sms-gateway", true},
+    {"sms-template", true}, {"traveller-retention-days", true},
 };
 
 int usage_error(const std::string& msg) {

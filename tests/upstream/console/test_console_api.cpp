@@ -35,11 +35,11 @@ TEST_CASE("migrations are numbered and applied once") {
     City city;
     auto v = city.store->schema_version();
     REQUIRE(v.ok());
-    CHECK(*v == 2);
+    CHECK(*v >= 150);  // up to the traveller tables (150)
     // Opening the same file again applies nothing twice and keeps the data.
     auto again = open_sqlite_console_store(city.db);
     REQUIRE(again.ok());
-    CHECK(*(*again)->schema_version() == 2);
+    CHECK(*(*again)->schema_version() == *v);
     CHECK((*again)->areas(Scope{"/hg/", true})->size() == 7);
     // The audit log refuses changes of past entries.
     sqlite3* raw = nullptr;
@@ -52,7 +52,7 @@ TEST_CASE("migrations are numbered and applied once") {
     sqlite3_close(raw);
     auto upgraded = open_sqlite_console_store(city.db);
     REQUIRE(upgraded.ok());
-    CHECK(*(*upgraded)->schema_version() == 2);
+    CHECK(*(*upgraded)->schema_version() == *v);
     REQUIRE(sqlite3_open(city.db.c_str(), &raw) == SQLITE_OK);
     sqlite3_stmt* q = nullptr;
     REQUIRE(sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master WHERE name = 'status_terms_until'", -1, &q,

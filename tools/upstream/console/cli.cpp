@@ -2,6 +2,7 @@
 
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/console_server.hpp"
+#include "tools/upstream/console/travellers.hpp"
 #include "tools/upstream/console/import.hpp"
 #include "tools/upstream/lists.hpp"
 
@@ -54,6 +55,7 @@ class Runtime final : public ConsoleRuntime {
 public:
     std::unique_ptr<ConsoleStore> store;
     std::optional<ListSigner> signer;
+    std::unique_ptr<TravellersRuntime> travellers;
     std::unique_ptr<ConsoleServer> server;
     int port() const override { return server->port(); }
     ~Runtime() override {
@@ -208,6 +210,12 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string
         auto s = ListSigner::load(get("signing-key"), get("signing-cert"));
         if (!s) return fail(s.error());
         rt->signer.emplace(std::move(*s));
+    }
+    if (!get("issuer-key").empty()) {  // traveller registration (travellers_cli.cpp)
+        auto t = start_travellers(opts, db_path);
+        if (!t) return fail(t.error());
+        rt->travellers = std::move(*t);
+        cfg.travellers = rt->travellers->service.get();
     }
     auto srv = ConsoleServer::create(cfg, upstream, *rt->store, rt->signer ? &*rt->signer : nullptr);
     if (!srv) return fail(srv.error());

@@ -24,6 +24,8 @@
 
 namespace cp::upstream::console {
 
+class Travellers;  // travellers.hpp
+
 struct ConsoleConfig {
     std::string host = "127.0.0.1";
     int port = 0;                       // 0: any free port (tests)
@@ -39,6 +41,7 @@ struct ConsoleConfig {
     std::size_t worker_threads = 32;
     std::size_t max_body_bytes = 8u << 20;
     std::function<std::int64_t()> clock_ms;  // tests move time
+    Travellers* travellers = nullptr;   // traveller registration and arrivals (optional)
 };
 
 class ConsoleServer {

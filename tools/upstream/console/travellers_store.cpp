@@ -1,0 +1,339 @@
+// SQLite backend of TravellerStore: its own connection to the console's file.
+#include "tools/upstream/console/travellers_store.hpp"
+
+#include "tools/upstream/sqlite_util.hpp"
+
+#include <sqlite3.h>
+
+#include <mutex>
+
+namespace cp::upstream::console {
+
+const char* to_string(TravelStatus s) noexcept {
+    switch (s) {
+        case TravelStatus::registered: return "registered";
+        case TravelStatus::arrived: return "arrived";
+        case TravelStatus::expired: return "expired";
+    }
+    return "?";
+}
+
+bool is_entry_kind(std::string_view kind) {
+    constexpr std::string_view suffix = "-entry";
+    return kind == "entry" || (kind.size() > suffix.size() && kind.substr(kind.size() - suffix.size()) == suffix);
+}
+
+namespace {
+
+using cp::upstream::Stmt;
+
+TravelStatus parse_status(const std::string& s) {
+    if (s == "arrived") return TravelStatus::arrived;
+    if (s == "expired") return TravelStatus::expired;
+    return TravelStatus::registered;
+}
+
+constexpr const char* kCols =
+    "r.id, r.pass_id, r.kind, r.label, r.name, r.id_hash, r.phone, r.origin, r.address, r.plate, r.grid, "
+    "r.transport, r.expected_arrival, r.site, r.qr, r.status, r.created_at, r.expires_at, r.arrived_at, "
+    "r.arrival_site, r.arrival_device, r.purged_at ";
+
+Registration read_reg(Stmt& s) {
+    Registration r;
+    r.id = s.i64(0);
+    r.pass_id = s.text(1);
+    r.kind = s.text(2);
+    r.label = s.text(3);
+    r.name = s.text(4);
+    r.id_hash = s.text(5);
+    r.phone = s.text(6);
+    r.origin = s.text(7);
+    r.address = s.text(8);
+    r.plate = s.text(9);
+    r.grid = s.text(10);
+    r.transport = s.text(11);
+    r.expected_arrival = s.i64(12);
+    r.site = s.text(13);
+    r.qr = s.text(14);
+    r.status = parse_status(s.text(15));
+    r.created_at = s.i64(16);
+    r.expires_at = s.i64(17);
+    r.arrived_at = s.i64(18);
+    r.arrival_site = s.text(19);
+    r.arrival_device = s.text(20);
+    r.purged_at = s.i64(21);
+    return r;
+}
+
+template <typename F>
+Status each_row(Stmt& s, F&& f) {
+    for (;;) {
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return {};
+        f(s);
+    }
+}
+
+class SqliteTravellerStore final : public TravellerStore {
+public:
+    explicit SqliteTravellerStore(sqlite3* db) : db_(db) {}
+    ~SqliteTravellerStore() override { sqlite3_close_v2(db_); }
+
+    Status exec(const char* sql) {
+        char* msg = nullptr;
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+            std::string m = msg ? msg : "?";
+            sqlite3_free(msg);
+            return fail(ErrorKind::io, "sqlite", m);
+        }
+        return {};
+    }
+
+    template <typename F>
+    auto transaction(F&& body) -> decltype(body()) {
+        CP_TRY(exec("BEGIN IMMEDIATE"));
+        auto r = body();
+        if (!r.ok() || !exec("COMMIT").ok()) {
+            (void)exec("ROLLBACK");
+            if (r.ok()) return fail(ErrorKind::io, "sqlite", "commit failed");
+        }
+        return r;
+    }
+
+    Result<std::int64_t> add(const Registration& r, const std::string& token_hash) override {
+        std::lock_guard lock(mu_);
+        return transaction([&]() -> Result<std::int64_t> {
+            Stmt g(db_, "SELECT level FROM areas WHERE code = ?1");
+            g.bind(1, r.grid);
+            auto have = g.step();
+            if (!have) return fail(have.error());
+            if (!*have || g.i64(0) != static_cast<std::int64_t>(Level::grid)) return fail(ErrorKind::not_found, "area", r.grid);
+            Stmt ins(db_,
+                     "INSERT INTO traveller_registrations(pass_id, kind, token_hash, label, name, id_hash, phone, "
+                     "origin, address, plate, grid, transport, expected_arrival, site, qr, status, created_at, "
+                     "expires_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                     "'registered', ?16, ?17) ON CONFLICT DO NOTHING");
+            ins.bind(1, r.pass_id).bind(2, r.kind).bind(3, token_hash).bind(4, r.label).bind(5, r.name)
+                .bind(6, r.id_hash).bind(7, r.phone).bind(8, r.origin).bind(9, r.address).bind(10, r.plate)
+                .bind(11, r.grid).bind(12, r.transport).bind(13, r.expected_arrival).bind(14, r.site)
+                .bind(15, r.qr).bind(16, r.created_at).bind(17, r.expires_at);
+            CP_TRY(ins.run());
+            if (sqlite3_changes(db_) != 1) return fail(ErrorKind::rejected, "exists", r.pass_id);
+            const std::int64_t id = sqlite3_last_insert_rowid(db_);
+            Stmt p(db_, "INSERT INTO passes(pass_id, grid, label, added_at) VALUES(?1, ?2, ?3, ?4) "
+                        "ON CONFLICT DO NOTHING");
+            CP_TRY(p.bind(1, r.pass_id).bind(2, r.grid).bind(3, r.label).bind(4, r.created_at).run());
+            return id;
+        });
+    }
+
+    Result<Registration> by_token(const std::string& token_hash) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, std::string("SELECT ") + kCols + "FROM traveller_registrations r WHERE r.token_hash = ?1 "
+                                                     "AND r.purged_at = 0");
+        s.bind(1, token_hash);
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return fail(ErrorKind::not_found, "registration", "");
+        return read_reg(s);
+    }
+
+    Result<std::vector<Registration>> list(const Scope& scope, std::size_t limit) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, std::string("SELECT ") + kCols +
+                        "FROM traveller_registrations r JOIN areas a ON a.code = r.grid "
+                        "WHERE substr(a.path, 1, length(?1)) = ?1 ORDER BY r.id DESC LIMIT ?2");
+        s.bind(1, scope.path).bind(2, static_cast<std::int64_t>(limit));
+        std::vector<Registration> out;
+        CP_TRY(each_row(s, [&](Stmt& x) { out.push_back(read_reg(x)); }));
+        return out;
+    }
+
+    Result<Registration> get(std::int64_t id, const Scope& scope) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, std::string("SELECT ") + kCols +
+                        "FROM traveller_registrations r JOIN areas a ON a.code = r.grid "
+                        "WHERE r.id = ?2 AND substr(a.path, 1, length(?1)) = ?1");
+        s.bind(1, scope.path).bind(2, id);
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return fail(ErrorKind::not_found, "registration", std::to_string(id));
+        return read_reg(s);
+    }
+
+    Status note_attempt(const std::string& key, std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "INSERT INTO traveller_attempts(key, at) VALUES(?1, ?2)");
+        return s.bind(1, key).bind(2, now).run();
+    }
+
+    Result<std::int64_t> attempts(const std::string& key, std::int64_t since) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "SELECT count(*) FROM traveller_attempts WHERE key = ?1 AND at >= ?2");
+        s.bind(1, key).bind(2, since);
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        return s.i64(0);
+    }
+
+    Result<std::vector<Site>> entry_points(const Scope* scope) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "SELECT st.id, st.code, st.area, st.name, st.kind FROM sites st JOIN areas a ON a.code = st.area "
+                    "WHERE substr(a.path, 1, length(?1)) = ?1 ORDER BY st.code");
+        s.bind(1, scope ? scope->path : std::string("/"));
+        std::vector<Site> out;
+        CP_TRY(each_row(s, [&](Stmt& x) {
+            Site site{x.i64(0), x.text(1), x.text(2), x.text(3), x.text(4)};
+            if (is_entry_kind(site.kind)) out.push_back(std::move(site));
+        }));
+        return out;
+    }
+
+    Result<Site> entry_point(const std::string& code, const Scope* scope) override {
+        auto all = entry_points(scope);
+        if (!all) return fail(all.error());
+        for (auto& s : *all)
+            if (s.code == code) return s;
+        return fail(ErrorKind::not_found, "site", code);
+    }
+
+    Result<std::vector<GridChoice>> grids() override {
+        std::lock_guard lock(mu_);
+        // Grid with its two ancestors' names (district / street / grid).
+        Stmt s(db_, "SELECT g.code, coalesce(d.name_zh || ' / ', '') || coalesce(st.name_zh || ' / ', '') || g.name_zh, "
+                    "coalesce(nullif(d.name_en, '') || ' / ', '') || coalesce(nullif(st.name_en, '') || ' / ', '') || "
+                    "g.name_en FROM areas g LEFT JOIN areas st ON st.code = g.parent "
+                    "LEFT JOIN areas d ON d.code = st.parent WHERE g.level = ?1 ORDER BY g.path");
+        s.bind(1, static_cast<std::int64_t>(Level::grid));
+        std::vector<GridChoice> out;
+        CP_TRY(each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.text(2)}); }));
+        return out;
+    }
+
+    Result<std::size_t> record_arrivals(std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        {  // Runs every tick: no write lock unless scans arrived since the last pass.
+            Stmt q(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'arrival-scan-cursor'), 0) < "
+                        "coalesce((SELECT max(rowid) FROM scans), 0)");
+            auto r = q.step();
+            if (!r) return fail(r.error());
+            if (q.i64(0) == 0) return std::size_t{0};
+        }
+        return transaction([&]() -> Result<std::size_t> {
+            Stmt c(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'arrival-scan-cursor'), 0), "
+                        "coalesce((SELECT max(rowid) FROM scans), 0)");
+            auto cr = c.step();
+            if (!cr) return fail(cr.error());
+            const std::int64_t cursor = c.i64(0), top = c.i64(1);
+            Stmt q(db_, "SELECT r.id, r.grid, r.pass_id, r.kind, s.time, s.device_id, coalesce(st.code, ''), "
+                        "a.path FROM scans s JOIN traveller_registrations r ON r.pass_id = s.pass_id "
+                        "JOIN areas a ON a.code = r.grid "
+                        "LEFT JOIN device_sites ds ON ds.device_id = s.device_id "
+                        "LEFT JOIN sites st ON st.id = ds.site_id "
+                        "WHERE s.rowid > ?1 AND s.rowid <= ?2 AND s.manual = 0 AND s.verdict != 'reject' "
+                        "AND s.pass_id != '' ORDER BY s.rowid");
+            q.bind(1, cursor).bind(2, top);
+            struct Hit {
+                std::int64_t id, time;
+                std::string grid, pass_id, kind, device, site, path;
+            };
+            std::vector<Hit> hits;
+            CP_TRY(each_row(q, [&](Stmt& x) {
+                hits.push_back({x.i64(0), x.i64(4), x.text(1), x.text(2), x.text(3), x.text(5), x.text(6), x.text(7)});
+            }));
+            std::size_t n = 0;
+            for (const auto& h : hits) {
+                Stmt up(db_, "UPDATE traveller_registrations SET status = 'arrived', arrived_at = ?2, "
+                             "arrival_site = ?3, arrival_device = ?4 WHERE id = ?1 AND status = 'registered'");
+                CP_TRY(up.bind(1, h.id).bind(2, h.time).bind(3, h.site).bind(4, h.device).run());
+                if (sqlite3_changes(db_) != 1) continue;  // arrived already (a second scan)
+                ++n;
+                const std::string where = h.site.empty() ? h.device : h.site;
+                Stmt w(db_, "INSERT OR IGNORE INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
+                            "VALUES(?1, 'arrival', ?2, ?3, ?4, ?5)");
+                CP_TRY(w.bind(1, h.grid).bind(2, "registration:" + std::to_string(h.id)).bind(3, h.pass_id)
+                           .bind(4, "arrived " + h.kind + " " + where).bind(5, now).run());
+                Stmt au(db_, "INSERT INTO audit(at, actor, role, area, path, action, object, from_value, "
+                             "to_value, reason) VALUES(?1, 'system', '', ?2, ?3, 'arrival', ?4, 'registered', "
+                             "'arrived', ?5)");
+                CP_TRY(au.bind(1, now).bind(2, h.grid).bind(3, h.path).bind(4, h.pass_id).bind(5, where).run());
+            }
+            Stmt cur(db_, "INSERT OR REPLACE INTO console_state(key, value) VALUES('arrival-scan-cursor', ?1)");
+            CP_TRY(cur.bind(1, top).run());
+            return n;
+        });
+    }
+
+    Result<std::size_t> expire(std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        Stmt s(db_, "UPDATE traveller_registrations SET status = 'expired' "
+                    "WHERE status = 'registered' AND expires_at <= ?1");
+        CP_TRY(s.bind(1, now).run());
+        return static_cast<std::size_t>(sqlite3_changes(db_));
+    }
+
+    Result<std::size_t> purge(std::int64_t created_before, std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        auto purged = transaction([&]() -> Result<std::size_t> {
+            Stmt s(db_, "UPDATE traveller_registrations SET name = '', id_hash = '', phone = '', origin = '', "
+                        "address = '', plate = '', qr = '', label = '', token_hash = 'purged:' || id, "
+                        "purged_at = ?2 WHERE purged_at = 0 AND created_at < ?1");
+            CP_TRY(s.bind(1, created_before).bind(2, now).run());
+            const auto n = static_cast<std::size_t>(sqlite3_changes(db_));
+            // Attempt counters are only needed for a day.
+            Stmt a(db_, "DELETE FROM traveller_attempts WHERE at < ?1");
+            CP_TRY(a.bind(1, now - 86400).run());
+            return n;
+        });
+        // The old rows live on in the write-ahead log until a checkpoint: write them
+        // back (secure_delete zeroes the freed space) and empty the log.
+        if (purged && *purged > 0) CP_TRY(exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+        return purged;
+    }
+
+    Result<std::vector<EntryCount>> arrivals_per_entry(const Scope& scope, std::int64_t since) override {
+        std::lock_guard lock(mu_);
+        // Arrivals counted where they were scanned; expected ones where they registered.
+        Stmt s(db_, "SELECT x.site, coalesce(st.name, ''), sum(x.arrived), sum(x.expected) FROM ("
+                    "  SELECT r.arrival_site AS site, 1 AS arrived, 0 AS expected FROM traveller_registrations r "
+                    "  JOIN areas a ON a.code = r.grid WHERE substr(a.path, 1, length(?1)) = ?1 "
+                    "  AND r.status = 'arrived' AND r.arrived_at >= ?2 "
+                    "  UNION ALL SELECT r.site, 0, 1 FROM traveller_registrations r "
+                    "  JOIN areas a ON a.code = r.grid WHERE substr(a.path, 1, length(?1)) = ?1 "
+                    "  AND r.status = 'registered') x "
+                    "LEFT JOIN sites st ON st.code = x.site GROUP BY x.site ORDER BY x.site");
+        s.bind(1, scope.path).bind(2, since);
+        std::vector<EntryCount> out;
+        CP_TRY(each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.i64(2), x.i64(3)}); }));
+        return out;
+    }
+
+private:
+    sqlite3* db_;
+    std::mutex mu_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<TravellerStore>> open_sqlite_traveller_store(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db);
+        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    auto store = std::make_unique<SqliteTravellerStore>(db);
+    // Purged personal data must not linger in free pages.
+    CP_TRY(store->exec("PRAGMA secure_delete=ON"));
+    CP_TRY(store->exec("PRAGMA foreign_keys=ON"));
+    Stmt s(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'traveller_registrations'");
+    auto r = s.step();
+    if (!r || s.i64(0) != 1)
+        return fail(ErrorKind::io, "sqlite-migration", "the console schema is missing; open the console store first");
+    return std::unique_ptr<TravellerStore>(std::move(store));
+}
+
+}  // namespace cp::upstream::console
