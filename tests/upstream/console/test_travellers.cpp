@@ -148,6 +148,12 @@ TEST_CASE("a traveller registers without login and gets a kind E pass that verif
     REQUIRE(v.pass->entry.has_value());
     CHECK(v.pass->entry->origin == "哈尔滨市南岗区");
     CHECK(v.pass->name == "王**");
+    // Green in the upstream's working statuses: the next published list carries it.
+    auto statuses = t.city.up->statuses();
+    REQUIRE(statuses.ok());
+    bool green = false;
+    for (const auto& e : *statuses) green = green || (e.pass_id == pid && e.status == PassStatus::green);
+    CHECK(green);
 
     // The pass page by its token, and the SMS with the link.
     Client anon(t.server->port(), t.city.pki / "fleet-ca.crt");

@@ -47,7 +47,7 @@ struct TravellerCity {
         tc.public_url = "https://cc.example";
         tc.sms.outbox_dir = outbox.string();
         if (tweak) tweak(tc);
-        auto t = Travellers::create(tc, *tstore);
+        auto t = Travellers::create(tc, *tstore, *city.up);
         if (!t) throw std::runtime_error(t.error().describe());
         travellers = std::move(*t);
         ConsoleConfig cfg;

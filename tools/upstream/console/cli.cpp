@@ -212,7 +212,7 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const std::map<std::string
         rt->signer.emplace(std::move(*s));
     }
     if (!get("issuer-key").empty()) {  // traveller registration (travellers_cli.cpp)
-        auto t = start_travellers(opts, db_path);
+        auto t = start_travellers(opts, db_path, upstream);
         if (!t) return fail(t.error());
         rt->travellers = std::move(*t);
         cfg.travellers = rt->travellers->service.get();

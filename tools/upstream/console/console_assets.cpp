@@ -195,7 +195,7 @@ std::string_view index_html() {
     <div class="panel"><h2>红码与发热（按区域）<span class="en">Reds and fevers by area</span></h2><div id="big-areas"></div></div>
     <div class="panel"><h2>离线设备 <span class="en">Offline devices</span></h2><ul id="big-offline" class="plain"></ul>
       <h2>最新告警 <span class="en">Latest alerts</span></h2><ul id="big-alerts" class="plain"></ul></div>
-    <div class="panel"><h2>入城到达（24小时，按检查站）<span class="en">Arrivals per entry point, 24 h</span></h2>
+    <div class="panel"><h2>入城到达 / 待到（24小时，按检查站）<span class="en">Arrived / expected per entry point, 24 h</span></h2>
       <div id="big-arrivals"></div></div>
   </div>
 </section>
@@ -717,11 +717,11 @@ std::string_view app_js() {
     rows.forEach((a, i) => {
       const y = 6 + i * 34;
       const t = svg('text', {x: 0, y: y + 20, class: 'axis-l'}); t.textContent = a.name || a.site || '—'; s.appendChild(t);
-      const wa = Math.round(520 * a.arrivals / max), we = Math.round(520 * a.expected / max);
+      const wa = Math.round(380 * a.arrivals / max), we = Math.round(380 * a.expected / max);
       s.appendChild(svg('rect', {x: 180, y: y, width: Math.max(1, wa), height: 13, fill: '#30a46c', rx: 2}));
       s.appendChild(svg('rect', {x: 180, y: y + 15, width: Math.max(1, we), height: 13, fill: '#8e8c99', rx: 2}));
       const n = svg('text', {x: 186 + Math.max(wa, we), y: y + 20, class: 'axis-l'});
-      n.textContent = a.arrivals + ' 到达 arrived / ' + a.expected + ' 待到 expected'; s.appendChild(n);
+      n.textContent = a.arrivals + ' 到达 / ' + a.expected + ' 待到'; s.appendChild(n);
     });
     box.appendChild(s);
   }

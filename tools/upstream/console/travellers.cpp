@@ -33,13 +33,14 @@ Result<pass::PassId> random_pass_id() {
 struct Travellers::Impl {
     TravellersConfig cfg;
     TravellerStore& store;
+    UpstreamStore& upstream;
     crypto::PrivateKey key;
     Bytes kid;
     Bytes secret;
     std::unique_ptr<SmsSender> sms;
 
-    Impl(TravellersConfig c, TravellerStore& s, crypto::PrivateKey k, Bytes kd, Bytes sec)
-        : cfg(std::move(c)), store(s), key(std::move(k)), kid(std::move(kd)), secret(std::move(sec)) {}
+    Impl(TravellersConfig c, TravellerStore& s, UpstreamStore& u, crypto::PrivateKey k, Bytes kd, Bytes sec)
+        : cfg(std::move(c)), store(s), upstream(u), key(std::move(k)), kid(std::move(kd)), secret(std::move(sec)) {}
 
     // Counts one attempt for each key and refuses when any is over its limit.
     Status limit(const std::vector<std::pair<std::string, std::pair<int, std::int64_t>>>& keys, std::int64_t now) {
@@ -58,7 +59,8 @@ Travellers::~Travellers() = default;
 TravellerStore& Travellers::store() { return impl_->store; }
 const TravellersConfig& Travellers::config() const { return impl_->cfg; }
 
-Result<std::unique_ptr<Travellers>> Travellers::create(TravellersConfig cfg, TravellerStore& store) {
+Result<std::unique_ptr<Travellers>> Travellers::create(TravellersConfig cfg, TravellerStore& store,
+                                                       UpstreamStore& upstream) {
     auto key_pem = read_all(cfg.issuer_key_path);
     if (!key_pem) return fail(ErrorKind::config, "issuer-key", cfg.issuer_key_path + ": cannot read");
     auto cert_pem = read_all(cfg.issuer_cert_path);
@@ -74,7 +76,7 @@ Result<std::unique_ptr<Travellers>> Travellers::create(TravellersConfig cfg, Tra
         return fail(ErrorKind::config, "issuer-key", "the issuer key does not belong to the certificate");
     auto secret = load_id_secret(cfg.id_secret_path);
     if (!secret) return fail(secret.error());
-    auto impl = std::make_unique<Impl>(std::move(cfg), store, std::move(*key), cert->kid(), std::move(*secret));
+    auto impl = std::make_unique<Impl>(std::move(cfg), store, upstream, std::move(*key), cert->kid(), std::move(*secret));
     if (!impl->cfg.public_url.empty()) impl->sms = make_sms_sender(impl->cfg.sms);
     return std::unique_ptr<Travellers>(new Travellers(std::move(impl)));
 }
@@ -127,6 +129,8 @@ Result<Travellers::Issued> Travellers::register_traveller(const RegistrationRequ
     auto rid = m.store.add(r, token_hash(out.token));
     if (!rid) return fail(rid.error());
     r.id = *rid;
+    if (auto st = m.upstream.set_statuses({{r.pass_id, PassStatus::green, "registered", now}}, now); !st)
+        return fail(st.error());
     if (m.sms) {
         const std::string text = "【通行证 Pass】" + r.label + " " + m.cfg.public_url + "/r/#p=" + out.token;
         if (auto st = m.sms->send(r.phone, text); st)

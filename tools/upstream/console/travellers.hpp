@@ -44,8 +44,11 @@ struct TravellersConfig {
 
 class Travellers {
 public:
+    // `upstream`: each new pass gets a green status there, so the next published
+    // list carries it (an unlisted pass is YELLOW at the gate).
     // Errors: config/io from the key, certificate or secret files.
-    static Result<std::unique_ptr<Travellers>> create(TravellersConfig cfg, TravellerStore& store);
+    static Result<std::unique_ptr<Travellers>> create(TravellersConfig cfg, TravellerStore& store,
+                                                      UpstreamStore& upstream);
     ~Travellers();
 
     struct Issued {
@@ -104,6 +107,6 @@ struct TravellersRuntime {
 // host is a wildcard), sms-outbox (default: DIR-OF-DB/sms-outbox), sms-gateway,
 // sms-template, traveller-retention-days (default 28). Errors: config, io.
 Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::string, std::string>& opts,
-                                                            const std::string& db_path);
+                                                            const std::string& db_path, UpstreamStore& upstream);
 
 }  // namespace cp::upstream::console

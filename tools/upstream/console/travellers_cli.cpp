@@ -9,7 +9,7 @@
 namespace cp::upstream::console {
 
 Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::string, std::string>& opts,
-                                                            const std::string& db_path) {
+                                                            const std::string& db_path, UpstreamStore& upstream) {
     auto get = [&](const char* k, const std::string& def = {}) {
         auto it = opts.find(k);
         return it == opts.end() ? def : it->second;
@@ -46,7 +46,7 @@ Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::
     auto st = open_sqlite_traveller_store(db_path);
     if (!st) return fail(st.error());
     rt->store = std::move(*st);
-    auto svc = Travellers::create(std::move(cfg), *rt->store);
+    auto svc = Travellers::create(std::move(cfg), *rt->store, upstream);
     if (!svc) return fail(svc.error());
     rt->service = std::move(*svc);
     return rt;
