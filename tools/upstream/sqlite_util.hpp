@@ -96,4 +96,52 @@ private:
     int rc_ = SQLITE_OK;
 };
 
+// One statement or script on `db`. Errors: io "sqlite".
+inline Status sqlite_exec(sqlite3* db, const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+        std::string m = msg ? msg : "?";
+        sqlite3_free(msg);
+        return fail(ErrorKind::io, "sqlite", m);
+    }
+    return {};
+}
+
+// body() inside BEGIN IMMEDIATE ... COMMIT; rolled back when it fails.
+template <typename F>
+auto sqlite_transaction(sqlite3* db, F&& body) -> decltype(body()) {
+    CP_TRY(sqlite_exec(db, "BEGIN IMMEDIATE"));
+    auto r = body();
+    if (!r.ok() || !sqlite_exec(db, "COMMIT").ok()) {
+        (void)sqlite_exec(db, "ROLLBACK");
+        if (r.ok()) return fail(ErrorKind::io, "sqlite", "commit failed");
+    }
+    return r;
+}
+
+// Reads every row of `s` with `f(Stmt&)`.
+template <typename F>
+Status for_each_row(Stmt& s, F&& f) {
+    for (;;) {
+        auto row = s.step();
+        if (!row) return fail(row.error());
+        if (!*row) return {};
+        f(s);
+    }
+}
+
+// A read-write connection (serialized threading mode) waiting up to 5 s on locks.
+// Errors: io "sqlite-open".
+inline Result<sqlite3*> sqlite_open(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db);
+        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
 }  // namespace cp::upstream

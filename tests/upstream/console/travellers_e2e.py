@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser_test as bt  # noqa: E402  (skips with 77 without selenium)
-from browser_test import By, EC, Service, webdriver, log, run  # noqa: E402
+from browser_test import By, EC, log, run  # noqa: E402
 
 WAIT_S = bt.WAIT_S
 PASSWORD = bt.PASSWORD
@@ -41,12 +41,8 @@ def build_city(tmp, upstream, pki, db):
     with open(os.path.join(tmp, "areas.csv"), "w") as f:
         f.write("\n".join(rows) + "\n")
     run([upstream, "areas", "import", "--db", db, "--csv", os.path.join(tmp, "areas.csv")])
-    for user, role, area in [("chief", "city", "hg"), ("worker-a", "grid", "xy-s1-g1"),
-                             ("worker-b", "grid", "gn-s1-g1")]:
-        r = subprocess.run([upstream, "operator", "add", "--db", db, "--username", user, "--role", role,
-                            "--area", area], input=PASSWORD + "\n", capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError("operator add: " + r.stderr)
+    bt.add_operators(upstream, db, [("chief", "city", "hg"), ("worker-a", "grid", "xy-s1-g1"),
+                                    ("worker-b", "grid", "gn-s1-g1")])
     run([upstream, "site", "add", "--db", db, "--code", "g11-east", "--area", "hg", "--name", "G11鹤岗东检查站",
          "--kind", "road-entry"])
     run([upstream, "site", "add", "--db", db, "--code", "rail-north", "--area", "hg", "--name", "鹤岗北站",
@@ -150,10 +146,8 @@ def main():
     ap.add_argument("--source", required=True)
     ap.add_argument("--images", required=True, help="folder for the screenshots")
     args = ap.parse_args()
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not os.path.exists(chromium) or not os.path.exists(chromedriver):
-        print("SKIP: chromium or chromium-driver is not installed (tools/dev deps)")
+    browser = bt.browser_paths()
+    if not browser:
         return 77
     os.makedirs(args.images, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="travellers-e2e-")
@@ -169,33 +163,13 @@ def main():
             f.write(os.urandom(32))
         os.chmod(secret, 0o600)
         outbox = os.path.join(tmp, "outbox")
-        server = subprocess.Popen(
-            [args.upstream, "serve", "--db", db, "--cert", os.path.join(pki, "server.crt"),
-             "--key", os.path.join(pki, "server.key"), "--client-ca", os.path.join(pki, "fleet-ca.crt"),
-             "--port", "0", "--console-port", "0", "--signing-key", os.path.join(pki, "list-signer.key"),
-             "--signing-cert", os.path.join(pki, "list-signer.crt"), "--publish-interval-s", "2",
-             "--issuer-key", os.path.join(pki, "issuer.key"), "--issuer-cert", os.path.join(pki, "issuer.crt"),
-             "--id-secret", secret, "--sms-outbox", outbox, "--public-url", "https://cc.example"],
-            stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "upstream.log"), "w"), text=True,
-            start_new_session=True)
-        line = server.stdout.readline()
-        m = re.search(r"listening https://[^:]+:(\d+).*console https://[^:]+:(\d+)/", line)
-        if not m:
-            raise RuntimeError("upstream did not start: " + line + open(os.path.join(tmp, "upstream.log")).read())
-        dev_port, console_port = int(m.group(1)), int(m.group(2))
+        server, dev_port, console_port = bt.start_upstream(
+            args.upstream, db, pki, tmp, "2",
+            ["--issuer-key", os.path.join(pki, "issuer.key"), "--issuer-cert", os.path.join(pki, "issuer.crt"),
+             "--id-secret", secret, "--sms-outbox", outbox, "--public-url", "https://cc.example"])
         base = "https://localhost:%d" % console_port
 
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                  "--ignore-certificate-errors", "--lang=zh-CN", "--window-size=1920,1080",
-                  "--user-data-dir=" + os.path.join(tmp, "profile")]:
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=Service(chromedriver, log_path=os.path.join(tmp, "chromedriver.log")),
-                                  options=opts)
-        driver.set_page_load_timeout(WAIT_S)
-        driver.set_script_timeout(WAIT_S)
+        driver = bt.start_chrome(browser, tmp)
         c = bt.Console(driver, base)
 
         # --- the traveller, on a phone, from the entry point's poster URL ---

@@ -169,12 +169,7 @@ using cp::upstream::Stmt;
 // Reads every row of `s` with `f(Stmt&)`.
 template <typename F>
 Status each_row(Stmt& s, F&& f) {
-    for (;;) {
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return {};
-        f(s);
-    }
+    return cp::upstream::for_each_row(s, std::forward<F>(f));
 }
 
 bool in_scope(const std::string& path, const Scope& scope) {
@@ -192,15 +187,7 @@ public:
     explicit SqliteConsoleStore(sqlite3* db) : db_(db) {}
     ~SqliteConsoleStore() override { sqlite3_close_v2(db_); }
 
-    Status exec(const char* sql) {
-        char* msg = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string m = msg ? msg : "?";
-            sqlite3_free(msg);
-            return fail(ErrorKind::io, "sqlite", m);
-        }
-        return {};
-    }
+    Status exec(const char* sql) { return cp::upstream::sqlite_exec(db_, sql); }
 
     template <typename F>
     auto transaction(F&& body) -> decltype(body()) {
@@ -1071,14 +1058,9 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<ConsoleStore>> open_sqlite_console_store(const std::string& path) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
-    }
-    sqlite3_busy_timeout(db, 5000);
+    auto opened = cp::upstream::sqlite_open(path);
+    if (!opened) return fail(opened.error());
+    sqlite3* db = *opened;
     auto store = std::make_unique<SqliteConsoleStore>(db);
     {
         // The console joins the upstream's tables: they must exist (open_sqlite_store first).

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <mutex>
 
 namespace cp::upstream::console {
 
@@ -38,12 +39,14 @@ struct Travellers::Impl {
     Bytes kid;
     Bytes secret;
     std::unique_ptr<SmsSender> sms;
+    std::mutex limit_mu;  // check-and-count of one process is atomic
 
     Impl(TravellersConfig c, TravellerStore& s, UpstreamStore& u, crypto::PrivateKey k, Bytes kd, Bytes sec)
         : cfg(std::move(c)), store(s), upstream(u), key(std::move(k)), kid(std::move(kd)), secret(std::move(sec)) {}
 
     // Counts one attempt for each key and refuses when any is over its limit.
     Status limit(const std::vector<std::pair<std::string, std::pair<int, std::int64_t>>>& keys, std::int64_t now) {
+        std::lock_guard lock(limit_mu);
         for (const auto& [k, lim] : keys) {
             auto n = store.attempts(k, now - lim.second);
             if (!n) return fail(n.error());
@@ -109,23 +112,12 @@ Result<Travellers::Issued> Travellers::register_traveller(const RegistrationRequ
 
     Issued out;
     out.token = random_token();
+    out.reg = Registration{.pass_id = pass::id_hex(p.id), .kind = req.route == Route::driver ? "D" : "E",
+                           .label = p.name, .name = req.name, .id_hash = idh, .phone = req.phone,
+                           .origin = req.origin, .address = req.address, .plate = req.plate, .grid = req.grid,
+                           .transport = req.transport, .expected_arrival = req.expected_arrival, .site = req.site,
+                           .qr = *qr, .created_at = now, .expires_at = p.expires_at};
     Registration& r = out.reg;
-    r.pass_id = pass::id_hex(p.id);
-    r.kind = req.route == Route::driver ? "D" : "E";
-    r.label = p.name;
-    r.name = req.name;
-    r.id_hash = idh;
-    r.phone = req.phone;
-    r.origin = req.origin;
-    r.address = req.address;
-    r.plate = req.plate;
-    r.grid = req.grid;
-    r.transport = req.transport;
-    r.expected_arrival = req.expected_arrival;
-    r.site = req.site;
-    r.qr = *qr;
-    r.created_at = now;
-    r.expires_at = p.expires_at;
     auto rid = m.store.add(r, token_hash(out.token));
     if (!rid) return fail(rid.error());
     r.id = *rid;

@@ -10,12 +10,9 @@
 namespace cp::upstream::console {
 
 const char* to_string(TravelStatus s) noexcept {
-    switch (s) {
-        case TravelStatus::registered: return "registered";
-        case TravelStatus::arrived: return "arrived";
-        case TravelStatus::expired: return "expired";
-    }
-    return "?";
+    static constexpr const char* kNames[] = {"registered", "arrived", "expired"};
+    const auto i = static_cast<std::size_t>(s);
+    return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 bool is_entry_kind(std::string_view kind) {
@@ -25,6 +22,10 @@ bool is_entry_kind(std::string_view kind) {
 
 namespace {
 
+using cp::upstream::for_each_row;
+using cp::upstream::sqlite_exec;
+using cp::upstream::sqlite_open;
+using cp::upstream::sqlite_transaction;
 using cp::upstream::Stmt;
 
 TravelStatus parse_status(const std::string& s) {
@@ -65,40 +66,15 @@ Registration read_reg(Stmt& s) {
     return r;
 }
 
-template <typename F>
-Status each_row(Stmt& s, F&& f) {
-    for (;;) {
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return {};
-        f(s);
-    }
-}
-
 class SqliteTravellerStore final : public TravellerStore {
 public:
     explicit SqliteTravellerStore(sqlite3* db) : db_(db) {}
     ~SqliteTravellerStore() override { sqlite3_close_v2(db_); }
 
-    Status exec(const char* sql) {
-        char* msg = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-            std::string m = msg ? msg : "?";
-            sqlite3_free(msg);
-            return fail(ErrorKind::io, "sqlite", m);
-        }
-        return {};
-    }
-
+    Status exec(const char* sql) { return sqlite_exec(db_, sql); }
     template <typename F>
     auto transaction(F&& body) -> decltype(body()) {
-        CP_TRY(exec("BEGIN IMMEDIATE"));
-        auto r = body();
-        if (!r.ok() || !exec("COMMIT").ok()) {
-            (void)exec("ROLLBACK");
-            if (r.ok()) return fail(ErrorKind::io, "sqlite", "commit failed");
-        }
-        return r;
+        return sqlite_transaction(db_, std::forward<F>(body));
     }
 
     Result<std::int64_t> add(const Registration& r, const std::string& token_hash) override {
@@ -146,7 +122,7 @@ public:
                         "WHERE substr(a.path, 1, length(?1)) = ?1 ORDER BY r.id DESC LIMIT ?2");
         s.bind(1, scope.path).bind(2, static_cast<std::int64_t>(limit));
         std::vector<Registration> out;
-        CP_TRY(each_row(s, [&](Stmt& x) { out.push_back(read_reg(x)); }));
+        CP_TRY(for_each_row(s, [&](Stmt& x) { out.push_back(read_reg(x)); }));
         return out;
     }
 
@@ -183,7 +159,7 @@ public:
                     "WHERE substr(a.path, 1, length(?1)) = ?1 ORDER BY st.code");
         s.bind(1, scope ? scope->path : std::string("/"));
         std::vector<Site> out;
-        CP_TRY(each_row(s, [&](Stmt& x) {
+        CP_TRY(for_each_row(s, [&](Stmt& x) {
             Site site{x.i64(0), x.text(1), x.text(2), x.text(3), x.text(4)};
             if (is_entry_kind(site.kind)) out.push_back(std::move(site));
         }));
@@ -207,7 +183,7 @@ public:
                     "LEFT JOIN areas d ON d.code = st.parent WHERE g.level = ?1 ORDER BY g.path");
         s.bind(1, static_cast<std::int64_t>(Level::grid));
         std::vector<GridChoice> out;
-        CP_TRY(each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.text(2)}); }));
+        CP_TRY(for_each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.text(2)}); }));
         return out;
     }
 
@@ -239,7 +215,7 @@ public:
                 std::string grid, pass_id, kind, device, site, path;
             };
             std::vector<Hit> hits;
-            CP_TRY(each_row(q, [&](Stmt& x) {
+            CP_TRY(for_each_row(q, [&](Stmt& x) {
                 hits.push_back({x.i64(0), x.i64(4), x.text(1), x.text(2), x.text(3), x.text(5), x.text(6), x.text(7)});
             }));
             std::size_t n = 0;
@@ -305,7 +281,7 @@ public:
                     "LEFT JOIN sites st ON st.code = x.site GROUP BY x.site ORDER BY x.site");
         s.bind(1, scope.path).bind(2, since);
         std::vector<EntryCount> out;
-        CP_TRY(each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.i64(2), x.i64(3)}); }));
+        CP_TRY(for_each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.i64(2), x.i64(3)}); }));
         return out;
     }
 
@@ -317,14 +293,9 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<TravellerStore>> open_sqlite_traveller_store(const std::string& path) {
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-        sqlite3_close_v2(db);
-        return fail(ErrorKind::io, "sqlite-open", path + ": " + msg);
-    }
-    sqlite3_busy_timeout(db, 5000);
+    auto opened = sqlite_open(path);
+    if (!opened) return fail(opened.error());
+    sqlite3* db = *opened;
     auto store = std::make_unique<SqliteTravellerStore>(db);
     // Purged personal data must not linger in free pages.
     CP_TRY(store->exec("PRAGMA secure_delete=ON"));

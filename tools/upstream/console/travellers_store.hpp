@@ -46,8 +46,8 @@ struct Registration {
     std::int64_t created_at = 0;
     std::int64_t expires_at = 0;    // a registration not arrived by then expires
     std::int64_t arrived_at = 0;
-    std::string arrival_site;       // site code of the scanning device ("" if unassigned)
-    std::string arrival_device;
+    std::string arrival_site{};     // site code of the scanning device ("" if unassigned)
+    std::string arrival_device{};
     std::int64_t purged_at = 0;
 };
 
