@@ -8,7 +8,6 @@
 
 #include <fstream>
 #include <iterator>
-#include <mutex>
 
 namespace cp::upstream::console {
 
@@ -39,22 +38,10 @@ struct Travellers::Impl {
     Bytes kid;
     Bytes secret;
     std::unique_ptr<SmsSender> sms;
-    std::mutex limit_mu;  // check-and-count of one process is atomic
 
     Impl(TravellersConfig c, TravellerStore& s, UpstreamStore& u, crypto::PrivateKey k, Bytes kd, Bytes sec)
         : cfg(std::move(c)), store(s), upstream(u), key(std::move(k)), kid(std::move(kd)), secret(std::move(sec)) {}
 
-    // Counts one attempt for each key and refuses when any is over its limit.
-    Status limit(const std::vector<std::pair<std::string, std::pair<int, std::int64_t>>>& keys, std::int64_t now) {
-        std::lock_guard lock(limit_mu);
-        for (const auto& [k, lim] : keys) {
-            auto n = store.attempts(k, now - lim.second);
-            if (!n) return fail(n.error());
-            if (*n >= lim.first) return fail(ErrorKind::rejected, traveller_reason::kRateLimit, "too many registrations");
-        }
-        for (const auto& kv : keys) CP_TRY(store.note_attempt(kv.first, now));
-        return {};
-    }
 };
 
 Travellers::Travellers(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -91,10 +78,12 @@ Result<Travellers::Issued> Travellers::register_traveller(const RegistrationRequ
         if (auto s = m.store.entry_point(req.site, nullptr); !s) return fail(s.error());
     }
     const std::string idh = id_hash(m.secret, req.id_number);
-    CP_TRY(m.limit({{"addr:" + client_addr, {m.cfg.per_address_per_hour, 3600}},
-                    {"phone:" + token_hash(req.phone), {m.cfg.per_phone_per_day, 86400}},
-                    {"id:" + idh, {m.cfg.per_id_per_day, 86400}}},
-                   now));
+    auto admitted = m.store.admit({{"addr:" + client_addr, m.cfg.per_address_per_hour, 3600},
+                                   {"phone:" + token_hash(req.phone), m.cfg.per_phone_per_day, 86400},
+                                   {"id:" + idh, m.cfg.per_id_per_day, 86400}},
+                                  now);
+    if (!admitted) return fail(admitted.error());
+    if (!*admitted) return fail(ErrorKind::rejected, traveller_reason::kRateLimit, "too many registrations");
     auto id = random_pass_id();
     if (!id) return fail(id.error());
     pass::Pass p;

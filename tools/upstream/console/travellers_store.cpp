@@ -40,30 +40,13 @@ constexpr const char* kCols =
     "r.arrival_site, r.arrival_device, r.purged_at ";
 
 Registration read_reg(Stmt& s) {
-    Registration r;
-    r.id = s.i64(0);
-    r.pass_id = s.text(1);
-    r.kind = s.text(2);
-    r.label = s.text(3);
-    r.name = s.text(4);
-    r.id_hash = s.text(5);
-    r.phone = s.text(6);
-    r.origin = s.text(7);
-    r.address = s.text(8);
-    r.plate = s.text(9);
-    r.grid = s.text(10);
-    r.transport = s.text(11);
-    r.expected_arrival = s.i64(12);
-    r.site = s.text(13);
-    r.qr = s.text(14);
-    r.status = parse_status(s.text(15));
-    r.created_at = s.i64(16);
-    r.expires_at = s.i64(17);
-    r.arrived_at = s.i64(18);
-    r.arrival_site = s.text(19);
-    r.arrival_device = s.text(20);
-    r.purged_at = s.i64(21);
-    return r;
+    return Registration{.id = s.i64(0), .pass_id = s.text(1), .kind = s.text(2), .label = s.text(3),
+                        .name = s.text(4), .id_hash = s.text(5), .phone = s.text(6), .origin = s.text(7),
+                        .address = s.text(8), .plate = s.text(9), .grid = s.text(10), .transport = s.text(11),
+                        .expected_arrival = s.i64(12), .site = s.text(13), .qr = s.text(14),
+                        .status = parse_status(s.text(15)), .created_at = s.i64(16), .expires_at = s.i64(17),
+                        .arrived_at = s.i64(18), .arrival_site = s.text(19), .arrival_device = s.text(20),
+                        .purged_at = s.i64(21)};
 }
 
 class SqliteTravellerStore final : public TravellerStore {
@@ -138,19 +121,23 @@ public:
         return read_reg(s);
     }
 
-    Status note_attempt(const std::string& key, std::int64_t now) override {
+    Result<bool> admit(const std::vector<Limit>& limits, std::int64_t now) override {
         std::lock_guard lock(mu_);
-        Stmt s(db_, "INSERT INTO traveller_attempts(key, at) VALUES(?1, ?2)");
-        return s.bind(1, key).bind(2, now).run();
-    }
-
-    Result<std::int64_t> attempts(const std::string& key, std::int64_t since) override {
-        std::lock_guard lock(mu_);
-        Stmt s(db_, "SELECT count(*) FROM traveller_attempts WHERE key = ?1 AND at >= ?2");
-        s.bind(1, key).bind(2, since);
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        return s.i64(0);
+        return transaction([&]() -> Result<bool> {
+            Stmt count(db_, "SELECT count(*) >= ?3 FROM traveller_attempts WHERE key = ?1 AND at > ?2");
+            for (const auto& l : limits) {
+                count.reset();
+                auto row = count.bind(1, l.key).bind(2, now - l.window_s).bind(3, l.max).step();
+                if (!row) return fail(row.error());
+                if (count.i64(0) != 0) return false;
+            }
+            Stmt ins(db_, "INSERT INTO traveller_attempts(key, at) VALUES(?1, ?2)");
+            for (const auto& l : limits) {
+                ins.reset();
+                CP_TRY(ins.bind(1, l.key).bind(2, now).run());
+            }
+            return true;
+        });
     }
 
     Result<std::vector<Site>> entry_points(const Scope* scope) override {
@@ -189,19 +176,22 @@ public:
 
     Result<std::size_t> record_arrivals(std::int64_t now) override {
         std::lock_guard lock(mu_);
-        {  // Runs every tick: no write lock unless scans arrived since the last pass.
-            Stmt q(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'arrival-scan-cursor'), 0) < "
-                        "coalesce((SELECT max(rowid) FROM scans), 0)");
-            auto r = q.step();
-            if (!r) return fail(r.error());
-            if (q.i64(0) == 0) return std::size_t{0};
-        }
-        return transaction([&]() -> Result<std::size_t> {
+        // (cursor, newest scan rowid): the scans not looked at yet are (cursor, top].
+        auto range = [this]() -> Result<std::pair<std::int64_t, std::int64_t>> {
             Stmt c(db_, "SELECT coalesce((SELECT value FROM console_state WHERE key = 'arrival-scan-cursor'), 0), "
                         "coalesce((SELECT max(rowid) FROM scans), 0)");
-            auto cr = c.step();
-            if (!cr) return fail(cr.error());
-            const std::int64_t cursor = c.i64(0), top = c.i64(1);
+            auto row = c.step();
+            if (!row) return fail(row.error());
+            return std::make_pair(c.i64(0), c.i64(1));
+        };
+        // Runs every tick: no write lock unless scans arrived since the last pass.
+        auto before = range();
+        if (!before) return fail(before.error());
+        if (before->first >= before->second) return std::size_t{0};
+        return transaction([&]() -> Result<std::size_t> {
+            auto now_range = range();
+            if (!now_range) return fail(now_range.error());
+            const auto [cursor, top] = *now_range;
             Stmt q(db_, "SELECT r.id, r.grid, r.pass_id, r.kind, s.time, s.device_id, coalesce(st.code, ''), "
                         "a.path FROM scans s JOIN traveller_registrations r ON r.pass_id = s.pass_id "
                         "JOIN areas a ON a.code = r.grid "

@@ -74,9 +74,15 @@ public:
     virtual Result<std::vector<Registration>> list(const Scope& scope, std::size_t limit) = 0;
     virtual Result<Registration> get(std::int64_t id, const Scope& scope) = 0;
 
-    // Abuse limits: attempts per key ("phone:<sha>", "addr:<ip>", "id:<hash>").
-    virtual Status note_attempt(const std::string& key, std::int64_t now) = 0;
-    virtual Result<std::int64_t> attempts(const std::string& key, std::int64_t since) = 0;
+    // Abuse limits: counts attempts per key ("phone:<sha>", "addr:<ip>", "id:<hash>").
+    // In one transaction: false when any key has `max` attempts within its window
+    // already (nothing counted), else counts one attempt for every key.
+    struct Limit {
+        std::string key;
+        std::int64_t max = 0;
+        std::int64_t window_s = 0;
+    };
+    virtual Result<bool> admit(const std::vector<Limit>& limits, std::int64_t now) = 0;
 
     // Entry-point sites (is_entry_kind) inside `scope` (null: all, the public page).
     virtual Result<std::vector<Site>> entry_points(const Scope* scope) = 0;
