@@ -6,6 +6,7 @@
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/identity.hpp"
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
 
@@ -38,6 +39,7 @@ struct Travellers::Impl {
     Bytes kid;
     Bytes secret;
     std::unique_ptr<SmsSender> sms;
+    std::atomic<std::int64_t> next_housekeeping{0};  // expiry and retention: once a minute
 
     Impl(TravellersConfig c, TravellerStore& s, UpstreamStore& u, crypto::PrivateKey k, Bytes kd, Bytes sec)
         : cfg(std::move(c)), store(s), upstream(u), key(std::move(k)), kid(std::move(kd)), secret(std::move(sec)) {}
@@ -127,6 +129,9 @@ void Travellers::run_jobs(std::int64_t now) {
     TravellerStore& s = impl_->store;
     if (auto r = s.record_arrivals(now); !r)
         log::warn(kCat, "arrivals failed", {{"reason", r.error().reason}});
+    // Expiry and retention are minutes-grained: no write lock every tick for them.
+    if (now < impl_->next_housekeeping.load()) return;
+    impl_->next_housekeeping = now + 60;
     if (auto r = s.expire(now); !r)
         log::warn(kCat, "expiry failed", {{"reason", r.error().reason}});
     if (auto r = s.purge(now - impl_->cfg.retention_s, now); !r)
