@@ -178,7 +178,8 @@ def main():
         c.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#grid option")) > 2, "the grid choices")
         assert driver.find_element(By.ID, "site").get_attribute("value") == "g11-east", "entry point not preset"
         for field, value in [("name", "王小明"), ("id_number", "11010519491231002X"), ("phone", "13812345678"),
-                             ("origin", "哈尔滨市南岗区"), ("address", "红军街道3号楼2单元501")]:
+                             ("origin", "哈尔滨市<img src=x onerror=window.__xss=1>"),
+                             ("address", "红军街道3号楼<script>window.__xss=2</script>")]:
             driver.find_element(By.ID, field).send_keys(value)
         driver.execute_script("document.getElementById('grid').value = 'xy-s1-g1';")
         c.shot(os.path.join(args.images, "traveller-register-phone.png"))
@@ -260,8 +261,10 @@ def main():
         c.viewport(390, 844, mobile=True)
         c.login("worker-a")
         c.go("worklist")
-        c.wait(lambda d: "arrival" in d.find_element(By.ID, "worklist").text or
-               "入城" in d.find_element(By.ID, "worklist").text, "the arrival card")
+        c.wait(lambda d: "王小明" in d.find_element(By.ID, "worklist").text, "the arrival card with the traveller")
+        assert "13812345678" in driver.find_element(By.ID, "worklist").text
+        assert driver.execute_script("return window.__xss === undefined && !document.querySelector('#worklist img')"), \
+            "markup a traveller typed ran or was inserted"
         c.shot(os.path.join(args.images, "traveller-worklist-phone.png"))
         driver.execute_script("fetch('/api/logout', {method: 'POST', headers: {'X-CSRF-Token': ''}})")
         driver.delete_all_cookies()

@@ -406,6 +406,7 @@ std::string_view app_js() {
       c.appendChild(el('div', (KIND[w.kind] || w.kind) + ' · ' + areaName(w.grid), 'work-title'));
       c.appendChild(el('div', w.pass_id + ' · ' + w.detail, 'mono small'));
       c.appendChild(el('div', fmtTime(w.created_at) + (w.claimed_by ? ' · 认领 claimed: ' + w.claimed_by : ''), 'muted small'));
+      if (w.kind === 'arrival') await travellerLines(c, w.pass_id);
       if (w.resolved_at) {
         c.appendChild(el('div', '结果 outcome: ' + w.outcome + (w.note ? ' · ' + w.note : ''), 'small'));
       } else if (me.role !== 'bigscreen') {
@@ -427,6 +428,21 @@ std::string_view app_js() {
       }
       box.appendChild(c);
     }
+  }
+  // The registered traveller behind an arrival item (name, phone, address) for the follow-up call.
+  let travellers = null;
+  async function travellerLines(card, passId) {
+    if (travellers === null) {
+      try { travellers = (await api('GET', '/api/travellers')).travellers; } catch (e) { travellers = []; }
+      setTimeout(() => { travellers = null; }, 5000);
+    }
+    const t = travellers.find(x => x.pass_id === passId);
+    if (!t) return;
+    const d = el('div', null, 'small traveller');
+    d.append(el('div', t.name + ' · ' + t.phone + (t.plate ? ' · ' + t.plate : '')),
+             el('div', '来自 from ' + t.origin + ' · ' + t.address),
+             el('div', '到达 arrived ' + fmtTime(t.arrived_at) + ' · ' + t.arrival_site));
+    card.appendChild(d);
   }
   async function workAction(id, what, body) {
     try { await api('POST', '/api/worklist/' + id + '/' + what, body); flash('已更新 updated'); await renderWorklist(); }
