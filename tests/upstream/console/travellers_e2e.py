@@ -237,7 +237,7 @@ def main():
         daemon = start_daemon(args.checkpointd, checkpointd_conf(tmp, pki, dev_port, lane), board,
                               os.path.join(tmp, "checkpointd-2.log"))
         first = wait_for(lambda: daemon.stdout.readline(), "a verdict at the lane")
-        verdict = json.loads(first)
+        verdict = json.loads(first)  # --json: one line per decision, nothing else
         log("lane: " + first.strip())
         assert verdict["verdict"] == "GREEN", "the lane showed " + first
 
@@ -280,8 +280,8 @@ def main():
         c.shot(os.path.join(args.images, "traveller-poster.png"))
         log("PASS")
         return 0
-    except AssertionError as e:
-        log("FAIL: %s" % e)
+    except Exception as e:  # every failure with the logs: assertions, timeouts, a part that did not start
+        log("FAIL: %s: %s" % (type(e).__name__, e))
         for name in ["upstream.log", "checkpointd-1.log", "checkpointd-2.log"]:
             p = os.path.join(tmp, name)
             if os.path.exists(p):
