@@ -184,6 +184,7 @@ def main():
         driver.execute_script("document.getElementById('grid').value = 'xy-s1-g1';")
         c.shot(os.path.join(args.images, "traveller-register-phone.png"))
         driver.find_element(By.ID, "submit").click()
+        registered_at = time.time()
         c.wait(EC.visibility_of_element_located((By.ID, "qr-svg")), "the pass QR")
         assert driver.find_element(By.ID, "p-label").text == "王**", "masked name"
         assert "王小明" not in driver.page_source, "the full name on the pass page"
@@ -222,14 +223,18 @@ def main():
         driver.save_screenshot(blank_png)
 
         # --- the device gets the list with the new pass (a first run over an empty lane) ---
+        # The console publishes changed statuses every 2 s: after 5 s the newest version
+        # carries the pass (the registration made it green).
+        time.sleep(max(0.0, registered_at + 5 - time.time()))
         chief = Api(console_port, pki).login("chief")
-        wait_for(lambda: chief.call("GET", "/api/bigscreen")[1].get("list_version", 0) >= 1, "the first list")
+        version = wait_for(lambda: chief.call("GET", "/api/bigscreen")[1].get("list_version", 0), "a list")
         board = os.path.join(args.source, "board", "host-sim", "board.conf")
         empty = frames_dir(tmp, "frames-empty", [blank_png] * 240)
         daemon = start_daemon(args.checkpointd, checkpointd_conf(tmp, pki, dev_port, empty), board,
                               os.path.join(tmp, "checkpointd-1.log"))
-        wait_for(lambda: "status list updated" in open(os.path.join(tmp, "checkpointd-1.log")).read(),
-                 "the device's status list")
+        wait_for(lambda: re.search(r"status list updated.* to=%d " % version,
+                                   open(os.path.join(tmp, "checkpointd-1.log")).read()),
+                 "version %d of the status list on the device" % version)
         stop(daemon)
 
         # --- the traveller at the lane ---
