@@ -54,6 +54,15 @@ def pass_id(n):
     return "%032x" % (0x5eed0000000000000000000000000000 + n * 7919)
 
 
+def add_operators(upstream, db, ops):
+    """Accounts (user, role, area) through the host CLI, each with PASSWORD."""
+    for user, role, area in ops:
+        r = subprocess.run([upstream, "operator", "add", "--db", db, "--username", user, "--role", role,
+                            "--area", area], input=PASSWORD + "\n", capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("operator add: " + r.stderr)
+
+
 def build_city(tmp, upstream, pki, db):
     """Areas, operators, passes, sites and devices through the host CLI."""
     rows = ["code,parent,name_zh,name_en", "hg,,鹤岗市,Hegang"]
@@ -73,12 +82,8 @@ def build_city(tmp, upstream, pki, db):
     with open(os.path.join(tmp, "areas.csv"), "w") as f:
         f.write("\n".join(rows) + "\n")
     run([upstream, "areas", "import", "--db", db, "--csv", os.path.join(tmp, "areas.csv")])
-    for user, role, area in [("chief", "city", "hg"), ("worker-a", "grid", "xy-s1-g1"),
-                             ("worker-b", "grid", "gn-s1-g1")]:
-        r = subprocess.run([upstream, "operator", "add", "--db", db, "--username", user, "--role", role,
-                            "--area", area], input=PASSWORD + "\n", capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError("operator add: " + r.stderr)
+    add_operators(upstream, db, [("chief", "city", "hg"), ("worker-a", "grid", "xy-s1-g1"),
+                                 ("worker-b", "grid", "gn-s1-g1")])
     surnames = "张王李赵刘陈杨黄周吴"
     lines = ["pass_id,grid,label"]
     n = 0
@@ -248,16 +253,46 @@ def chrome(chromium, chromedriver, tmp, window):
     return driver
 
 
+def browser_paths():
+    """(chromium, chromedriver), or None after printing why the test skips."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not os.path.exists(chromium) or not os.path.exists(chromedriver):
+        print("SKIP: chromium or chromium-driver is not installed (tools/dev deps)")
+        return None
+    return chromium, chromedriver
+
+
+def start_chrome(browser, tmp):
+    """chrome() for a (chromium, chromedriver) pair, at wall-screen size."""
+    return chrome(browser[0], browser[1], tmp, "1920,1080")
+
+
+def start_upstream(upstream, db, pki, tmp, publish_interval_s, extra=()):
+    """`upstream serve` with its console on any free ports: (process, device port, console port)."""
+    server = subprocess.Popen(
+        [upstream, "serve", "--db", db, "--cert", os.path.join(pki, "server.crt"),
+         "--key", os.path.join(pki, "server.key"), "--client-ca", os.path.join(pki, "fleet-ca.crt"),
+         "--port", "0", "--console-port", "0", "--signing-key", os.path.join(pki, "list-signer.key"),
+         "--signing-cert", os.path.join(pki, "list-signer.crt"), "--publish-interval-s", publish_interval_s]
+        + list(extra),
+        stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "upstream.log"), "w"), text=True,
+        start_new_session=True)
+    line = server.stdout.readline()
+    m = re.search(r"listening https://[^:]+:(\d+).*console https://[^:]+:(\d+)/", line)
+    if not m:
+        raise RuntimeError("upstream did not start: " + line + open(os.path.join(tmp, "upstream.log")).read())
+    return server, int(m.group(1)), int(m.group(2))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--images", required=True, help="folder for the screenshots")
     args = ap.parse_args()
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    chromedriver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not os.path.exists(chromium) or not os.path.exists(chromedriver):
-        print("SKIP: chromium or chromium-driver is not installed (tools/dev deps)")
+    browser = browser_paths()
+    if not browser:
         return 77
     os.makedirs(args.images, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="console-browser-")

@@ -36,7 +36,7 @@ TEST_CASE("migrations are numbered and applied once") {
     City city;
     auto v = city.store->schema_version();
     REQUIRE(v.ok());
-    CHECK(*v >= 2);
+    CHECK(*v >= 150);  // up to the traveller tables (150)
     // Opening the same database again applies nothing twice and keeps the data.
     auto again = open_console_store(city.db);
     REQUIRE(again.ok());

@@ -3,6 +3,7 @@
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/console_server.hpp"
 #include "tools/upstream/console/residents.hpp"
+#include "tools/upstream/console/travellers.hpp"
 #include "tools/upstream/console/import.hpp"
 #include "tools/upstream/lists.hpp"
 
@@ -40,6 +41,7 @@ class Runtime final : public ConsoleRuntime {
 public:
     std::unique_ptr<ConsoleStore> store;
     std::optional<ListSigner> signer;
+    std::unique_ptr<TravellersRuntime> travellers;
     std::unique_ptr<ConsoleServer> server;
     int port() const override { return server->port(); }
     int wall_port() const override { return server->wall_port(); }
@@ -277,6 +279,12 @@ Result<std::unique_ptr<ConsoleRuntime>> start_console(const ConsoleOptions& o, c
     auto residents = residents_from_options(o.people, db_path, *rt->store);
     if (!residents) return fail(residents.error());
     cfg.residents = std::move(*residents);
+    if (o.people.count("issuer-key")) {  // traveller registration (travellers_cli.cpp)
+        auto t = start_travellers(o.people, db_path, upstream);
+        if (!t) return fail(t.error());
+        rt->travellers = std::move(*t);
+        cfg.travellers = rt->travellers->service.get();
+    }
     auto srv = ConsoleServer::create(cfg, upstream, *rt->store, rt->signer ? &*rt->signer : nullptr);
     if (!srv) return fail(srv.error());
     rt->server = std::move(*srv);

@@ -199,6 +199,8 @@ std::string_view index_html() {
     <div class="panel"><h2>红码与发热（按区域）<span class="en">Reds and fevers by area</span></h2><div id="big-areas"></div></div>
     <div class="panel"><h2>离线设备 <span class="en">Offline devices</span></h2><ul id="big-offline" class="plain"></ul>
       <h2>最新告警 <span class="en">Latest alerts</span></h2><ul id="big-alerts" class="plain"></ul></div>
+    <div class="panel"><h2>入城到达 / 待到（24小时，按检查站）<span class="en">Arrived / expected per entry point, 24 h</span></h2>
+      <div id="big-arrivals"></div></div>
   </div>
 </section>
 </body>
@@ -415,6 +417,7 @@ std::string_view app_js() {
       c.appendChild(el('div', (KIND[w.kind] || w.kind) + ' · ' + areaName(w.grid), 'work-title'));
       c.appendChild(el('div', w.pass_id + ' · ' + w.detail, 'mono small'));
       c.appendChild(el('div', fmtTime(w.created_at) + (w.claimed_by ? ' · 认领 claimed: ' + w.claimed_by : ''), 'muted small'));
+      if (w.kind === 'arrival') await travellerLines(c, w.pass_id);
       if (w.resolved_at) {
         c.appendChild(el('div', '结果 outcome: ' + w.outcome + (w.note ? ' · ' + w.note : ''), 'small'));
       } else if (me.role !== 'bigscreen') {
@@ -436,6 +439,21 @@ std::string_view app_js() {
       }
       box.appendChild(c);
     }
+  }
+  // The registered traveller behind an arrival item (name, phone, address) for the follow-up call.
+  let travellers = null;
+  async function travellerLines(card, passId) {
+    if (travellers === null) {
+      try { travellers = (await api('GET', '/api/travellers')).travellers; } catch (e) { travellers = []; }
+      setTimeout(() => { travellers = null; }, 5000);
+    }
+    const t = travellers.find(x => x.pass_id === passId);
+    if (!t) return;
+    const d = el('div', null, 'small traveller');
+    d.append(el('div', t.name + ' · ' + t.phone + (t.plate ? ' · ' + t.plate : '')),
+             el('div', '来自 from ' + t.origin + ' · ' + t.address),
+             el('div', '到达 arrived ' + fmtTime(t.arrived_at) + ' · ' + t.arrival_site));
+    card.appendChild(d);
   }
   async function workAction(id, what, body) {
     try { await api('POST', '/api/worklist/' + id + '/' + what, body); flash('已更新 updated'); await renderWorklist(); }
@@ -712,7 +730,27 @@ std::string_view app_js() {
     const al = $('big-alerts'); al.replaceChildren();
     for (const a of r.alerts.slice(0, 8))
       al.appendChild(el('li', fmtTime(a.time) + ' · ' + a.device_id + ' · ' + (a.reason === 'fever' ? '发热 fever ' + (a.temperature_c || '') : '红码 RED'), 'bad'));
+    await renderArrivals();
     document.body.dataset.loaded = '1';
+  }
+
+  // Arrivals of registered travellers per entry point (absent when the upstream issues no traveller passes).
+  async function renderArrivals() {
+    const box = $('big-arrivals'); box.replaceChildren();
+    let rows;
+    try { rows = (await api('GET', '/api/arrivals')).arrivals; } catch (e) { return; }
+    const s = svg('svg', {viewBox: '0 0 760 ' + Math.max(60, rows.length * 34 + 10), class: 'chart', id: 'arrivals-chart'});
+    const max = Math.max(1, ...rows.map(a => Math.max(a.arrivals, a.expected)));
+    rows.forEach((a, i) => {
+      const y = 6 + i * 34;
+      const t = svg('text', {x: 0, y: y + 20, class: 'axis-l'}); t.textContent = a.name || a.site || '—'; s.appendChild(t);
+      const wa = Math.round(380 * a.arrivals / max), we = Math.round(380 * a.expected / max);
+      s.appendChild(svg('rect', {x: 180, y: y, width: Math.max(1, wa), height: 13, fill: '#30a46c', rx: 2}));
+      s.appendChild(svg('rect', {x: 180, y: y + 15, width: Math.max(1, we), height: 13, fill: '#8e8c99', rx: 2}));
+      const n = svg('text', {x: 186 + Math.max(wa, we), y: y + 20, class: 'axis-l'});
+      n.textContent = a.arrivals + ' 到达 / ' + a.expected + ' 待到'; s.appendChild(n);
+    });
+    box.appendChild(s);
   }
 
   // ---- login / logout ----

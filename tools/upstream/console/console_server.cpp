@@ -8,6 +8,7 @@
 #include "tools/upstream/loopback.hpp"
 #include "tools/upstream/reasons.hpp"
 #include "tools/upstream/console/residents_routes.hpp"
+#include "tools/upstream/console/travellers.hpp"
 #include "tools/upstream/server.hpp"
 
 #include <httplib.h>
@@ -642,6 +643,7 @@ struct ConsoleServer::Impl {
         if (auto r = store.refresh_worklist(now); !r)
             log::warn(kCat, "worklist refresh failed", {{"reason", r.error().reason}});
         (void)store.prune_sessions(now - cfg.idle_timeout_s, now - cfg.absolute_timeout_s);
+        if (cfg.travellers) cfg.travellers->run_jobs(now);
         const std::int64_t ms = now_ms();
         if (signer && ms >= next_publish_ms) {
             next_publish_ms = ms + cfg.publish_interval_s * 1000;
@@ -774,6 +776,14 @@ struct ConsoleServer::Impl {
         s.Post("/api/operators", CC_W(add_operator));
         s.Get("/api/bigscreen", CC_R(bigscreen));
         s.Post("/api/publish", CC_W(publish));
+        if (cfg.travellers)
+            install_traveller_routes(
+                s, *cfg.travellers,
+                [this](Q q, R r, bool w) -> std::optional<Operator> {
+                    auto c = authenticate(q, r, w);
+                    return c ? std::optional<Operator>(c->op) : std::nullopt;
+                },
+                [this] { return now_s(); });
 #undef CC_R
 #undef CC_W
         if (cfg.residents) install_resident_routes(s, *cfg.residents, route_kit());

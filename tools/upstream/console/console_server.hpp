@@ -25,6 +25,7 @@
 namespace cp::upstream::console {
 
 class Residents;
+class Travellers;  // travellers.hpp
 
 struct ConsoleConfig {
     std::string host = "127.0.0.1";
@@ -48,6 +49,7 @@ struct ConsoleConfig {
     std::function<std::int64_t()> clock_ms;  // tests move time
     // The resident registry, its pass pages and cards (residents.hpp); null: none.
     std::shared_ptr<Residents> residents;
+    Travellers* travellers = nullptr;   // traveller registration and arrivals (optional)
 };
 
 class ConsoleServer {

@@ -178,6 +178,22 @@ CREATE TABLE claim_codes(
   resident_id INTEGER PRIMARY KEY REFERENCES residents(id), code_hash TEXT NOT NULL,
   sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
 )sql"},
+    {150, "traveller-registrations", R"sql(
+CREATE TABLE traveller_registrations(
+  id INTEGER PRIMARY KEY, pass_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+  label TEXT NOT NULL, name TEXT NOT NULL, id_hash TEXT NOT NULL, phone TEXT NOT NULL, origin TEXT NOT NULL,
+  address TEXT NOT NULL, plate TEXT NOT NULL, grid TEXT NOT NULL REFERENCES areas(code),
+  transport TEXT NOT NULL, expected_arrival INTEGER NOT NULL, site TEXT NOT NULL, qr TEXT NOT NULL,
+  status TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  arrived_at INTEGER NOT NULL DEFAULT 0, arrival_site TEXT NOT NULL DEFAULT '',
+  arrival_device TEXT NOT NULL DEFAULT '', purged_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX traveller_registrations_open ON traveller_registrations(status, expires_at);
+CREATE INDEX traveller_registrations_created ON traveller_registrations(purged_at, created_at);
+CREATE INDEX traveller_registrations_grid ON traveller_registrations(grid);
+CREATE INDEX traveller_registrations_arrived ON traveller_registrations(arrived_at);
+CREATE TABLE traveller_attempts(key TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX traveller_attempts_key ON traveller_attempts(key, at);
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";

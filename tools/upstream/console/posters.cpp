@@ -1,0 +1,75 @@
+// QR codes as SVG paths (the registration page draws them; the posters embed them)
+// and the printable QR poster of an entry point.
+#include "tools/upstream/console/posters.hpp"
+
+#include <ZXing/BitMatrix.h>
+#include <ZXing/MultiFormatWriter.h>
+
+namespace cp::upstream::console {
+
+Result<QrSvg> qr_svg(const std::string& text) {
+    ZXing::BitMatrix bits;
+    try {
+        bits = ZXing::MultiFormatWriter(ZXing::BarcodeFormat::QRCode).setMargin(0).encode(text, 0, 0);
+    } catch (const std::exception& e) {
+        return fail(ErrorKind::invalid_input, "qr", e.what());
+    }
+    QrSvg out;
+    out.size = bits.width();
+    // One sub-path per horizontal run of dark modules.
+    for (int y = 0; y < bits.height(); ++y) {
+        for (int x = 0; x < bits.width();) {
+            if (!bits.get(x, y)) {
+                ++x;
+                continue;
+            }
+            int run = 1;
+            while (x + run < bits.width() && bits.get(x + run, y)) ++run;
+            out.path += "M" + std::to_string(x) + " " + std::to_string(y) + "h" + std::to_string(run) + "v1h-" +
+                        std::to_string(run) + "z";
+            x += run;
+        }
+    }
+    return out;
+}
+
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+Result<std::string> poster_html(const Site& site, const std::string& registration_url) {
+    auto qr = qr_svg(registration_url);
+    if (!qr) return fail(qr.error());
+    const int q = qr->size + 8;  // 4 modules of quiet zone on each side
+    std::string h;
+    h += "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+         "<title>入城登记 " + html_escape(site.name) + "</title>"
+         "<link rel=\"stylesheet\" href=\"/r/poster.css\"></head><body><main class=\"poster\">"
+         "<h1>入城人员登记</h1><p class=\"en\">Registration for travellers entering the city</p>"
+         "<p class=\"site\">" + html_escape(site.name) + " <span>(" + html_escape(site.code) + ")</span></p>"
+         "<svg class=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"-4 -4 " + std::to_string(q) + " " +
+         std::to_string(q) + "\" shape-rendering=\"crispEdges\"><rect x=\"-4\" y=\"-4\" width=\"" + std::to_string(q) +
+         "\" height=\"" + std::to_string(q) + "\" fill=\"#fff\"/><path fill=\"#000\" d=\"" + qr->path + "\"/></svg>"
+         "<ol><li>用手机扫码，填写姓名、身份证号、手机号、出发地和目的地址。<br><span class=\"en\">Scan with your "
+         "phone; enter your name, ID number, phone, origin and destination.</span></li>"
+         "<li>页面立即显示入城通行证二维码，并以短信发送链接。<br><span class=\"en\">Your entry pass QR appears "
+         "at once and its link is sent by text message.</span></li>"
+         "<li>在检查站出示二维码。货车司机请选择“货车司机”并填写车牌。<br><span class=\"en\">Show the QR at the "
+         "checkpoint. Truck drivers choose “truck driver” and enter the plate.</span></li></ol>"
+         "<p class=\"url\">" + html_escape(registration_url) + "</p></main></body></html>";
+    return h;
+}
+
+}  // namespace cp::upstream::console
