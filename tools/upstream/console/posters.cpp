@@ -1,6 +1,7 @@
 // QR codes as SVG paths (the registration page draws them; the posters embed them)
 // and the printable QR poster of an entry point.
 #include "tools/upstream/console/posters.hpp"
+#include "tools/upstream/console/pass_page.hpp"  // html_escape
 
 #include <ZXing/BitMatrix.h>
 #include <ZXing/MultiFormatWriter.h>
@@ -28,22 +29,6 @@ Result<QrSvg> qr_svg(const std::string& text) {
             out.path += "M" + std::to_string(x) + " " + std::to_string(y) + "h" + std::to_string(run) + "v1h-" +
                         std::to_string(run) + "z";
             x += run;
-        }
-    }
-    return out;
-}
-
-std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
         }
     }
     return out;

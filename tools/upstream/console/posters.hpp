@@ -12,7 +12,6 @@
 
 namespace cp::upstream::console {
 
-std::string html_escape(std::string_view s);
 // The poster page (HTML, no script; stylesheet /r/poster.css). Errors: invalid_input "qr".
 Result<std::string> poster_html(const Site& site, const std::string& registration_url);
 
