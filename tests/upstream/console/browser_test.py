@@ -321,7 +321,7 @@ def main():
                     {"firmware": "1.3.2", "list_version": 0, "backlog": 0, "wall_time_ms": int(time.time() * 1000),
                      "sensors": {"camera": "ok", "<img src=x onerror=window.__xss=5>": "<b>fault</b>"}})
 
-        driver = chrome(chromium, chromedriver, tmp, "1920,1080")
+        driver = start_chrome(browser, tmp)
         c = Console(driver, "https://localhost:%d" % console_port)
 
         # --- a grid worker on a phone ---

@@ -163,7 +163,7 @@ TEST_CASE("a traveller registers without login and gets a kind E pass that verif
     CHECK(again.body["qr"] == qr);
     CHECK(anon.get("/r/api/pass/" + std::string(64, 'a')).status == 404);
     const std::string sms = outbox_text(t.outbox);
-    CHECK(sms.find("to: 13812345678") != std::string::npos);
+    CHECK(sms.find("To: 13812345678") != std::string::npos);
     CHECK(sms.find("https://cc.example/r/#p=" + token) != std::string::npos);
 
     // The ID number is nowhere in clear: not in the database, not in the pass.

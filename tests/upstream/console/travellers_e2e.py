@@ -193,7 +193,7 @@ def main():
         qr_png = os.path.join(tmp, "pass-qr.png")
         driver.find_element(By.ID, "qr").screenshot(qr_png)
         sms = "".join(open(os.path.join(outbox, n)).read() for n in os.listdir(outbox))
-        assert "to: 13812345678" in sms and "https://cc.example/r/#p=" + token in sms, "the SMS: " + sms
+        assert "To: 13812345678" in sms and "https://cc.example/r/#p=" + token in sms, "the SMS: " + sms
         # The pass link opens the same pass again.
         driver.get(base + "/r/#p=" + token)
         c.wait(EC.visibility_of_element_located((By.ID, "qr-svg")), "the pass from its link")
