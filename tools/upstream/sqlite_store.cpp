@@ -465,26 +465,36 @@ public:
 
     Status publish_list(const ListVersion& v, const std::vector<StatusEntry>& entries) override {
         std::lock_guard lock(mu_);
+        return publish_locked(v, v.snapshot, v.delta, [&](const StatusVisitor& fn) -> Status {
+            for (const auto& en : entries) CP_TRY(fn(en));
+            return {};
+        });
+    }
+
+    // One publication in one transaction: the version row with its signed files, then
+    // the published set from `entries`. Errors: rejected "version" when `v` is not the
+    // next version, rejected publish-busy (PostgreSQL) while another replica publishes.
+    Status publish_locked(const ListVersion& v, const Bytes& snapshot, const Bytes& delta,
+                          const StatusStream& entries) {
         return transaction([&]() -> Status {
             CP_TRY(take_publish_lock());
             auto latest = latest_version_locked();
             if (!latest) return fail(latest.error());
             if (v.version != *latest + 1)
-                return fail(ErrorKind::rejected, "version",
-                            "expected version " + std::to_string(*latest + 1));
+                return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
             Stmt s(db_,
                    "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
                    "delta) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
             CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
-                       .bind(4, v.changes).bind(5, v.snapshot).bind(6, v.delta).run());
+                       .bind(4, v.changes).bind(5, snapshot).bind(6, delta).run());
             CP_TRY(exec("DELETE FROM published_entries"));
             Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
-            for (const auto& en : entries) {
+            return entries([&](const StatusEntry& en) -> Status {
                 CP_TRY(e.bind(1, en.pass_id).bind(2, std::string_view(to_string(en.status)))
                            .bind(3, en.reason).run());
                 e.reset();
-            }
-            return {};
+                return {};
+            });
         });
     }
 
@@ -538,26 +548,7 @@ public:
         auto delta = read_signed_file(delta_file);
         if (!delta) return fail(delta.error());
         std::lock_guard lock(mu_);
-        return transaction([&]() -> Status {
-            CP_TRY(take_publish_lock());
-            auto latest = latest_version_locked();
-            if (!latest) return fail(latest.error());
-            if (v.version != *latest + 1)
-                return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
-            Stmt s(db_,
-                   "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
-                   "delta) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-            CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
-                       .bind(4, v.changes).bind(5, *snapshot).bind(6, *delta).run());
-            CP_TRY(exec("DELETE FROM published_entries"));
-            Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
-            return entries([&](const StatusEntry& en) -> Status {
-                CP_TRY(e.bind(1, en.pass_id).bind(2, std::string_view(to_string(en.status)))
-                           .bind(3, en.reason).run());
-                e.reset();
-                return {};
-            });
-        });
+        return publish_locked(v, *snapshot, *delta, entries);
     }
 
     Result<std::int64_t> prune_list_versions(std::int64_t keep_deltas) override {
