@@ -194,20 +194,24 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
         if (!q || sqlite3_step(q.get()) != SQLITE_ROW) return db_error(db, sqlite3_errcode(db), reason::journal_open, "schema");
         existed = sqlite3_column_int64(q.get(), 0) > 0;
     }
+    // A scan row's columns after its identity: one list for the journal's own rows
+    // and the carried ones, so the two tables cannot drift apart.
+#define CP_JOURNAL_ROW_COLUMNS                                                    \
+    " type TEXT NOT NULL CHECK (type IN ('scan','manual')),"                      \
+    " ref_seq INTEGER,"                                                           \
+    " wall_ms INTEGER NOT NULL, mono_ms INTEGER NOT NULL,"                        \
+    " pass_id TEXT, format TEXT, kind TEXT,"                                      \
+    " verdict TEXT NOT NULL CHECK (verdict IN ('GREEN','YELLOW','RED')),"         \
+    " reason TEXT NOT NULL, temperature_c REAL,"                                  \
+    " lane TEXT, device_id TEXT, plate TEXT, direction TEXT,"                     \
+    " uploaded INTEGER NOT NULL DEFAULT 0"
     // AUTOINCREMENT: a sequence number is never reused, even after every row was
     // pruned, so upstream never sees two scans with one scan id.
     rc = exec(db,
               "CREATE TABLE IF NOT EXISTS scans ("
               " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
               " scan_id TEXT NOT NULL UNIQUE,"
-              " type TEXT NOT NULL CHECK (type IN ('scan','manual')),"
-              " ref_seq INTEGER,"
-              " wall_ms INTEGER NOT NULL, mono_ms INTEGER NOT NULL,"
-              " pass_id TEXT, format TEXT, kind TEXT,"
-              " verdict TEXT NOT NULL CHECK (verdict IN ('GREEN','YELLOW','RED')),"
-              " reason TEXT NOT NULL, temperature_c REAL,"
-              " lane TEXT, device_id TEXT, plate TEXT, direction TEXT,"
-              " uploaded INTEGER NOT NULL DEFAULT 0);"
+              CP_JOURNAL_ROW_COLUMNS ");"
               // The sync client reads pending rows in seq order; a partial index keeps
               // that cheap however many uploaded rows precede them.
               "CREATE INDEX IF NOT EXISTS scans_pending ON scans(seq) WHERE uploaded = 0;"
@@ -218,16 +222,10 @@ Result<std::unique_ptr<ScanJournal>> ScanJournal::open(const std::string& path, 
               "CREATE TABLE IF NOT EXISTS carried ("
               " epoch INTEGER NOT NULL, seq INTEGER NOT NULL,"
               " scan_id TEXT NOT NULL,"
-              " type TEXT NOT NULL CHECK (type IN ('scan','manual')),"
-              " ref_seq INTEGER,"
-              " wall_ms INTEGER NOT NULL, mono_ms INTEGER NOT NULL,"
-              " pass_id TEXT, format TEXT, kind TEXT,"
-              " verdict TEXT NOT NULL CHECK (verdict IN ('GREEN','YELLOW','RED')),"
-              " reason TEXT NOT NULL, temperature_c REAL,"
-              " lane TEXT, device_id TEXT, plate TEXT, direction TEXT,"
-              " uploaded INTEGER NOT NULL DEFAULT 0,"
+              CP_JOURNAL_ROW_COLUMNS ","
               " PRIMARY KEY (epoch, seq));");
     if (rc != SQLITE_OK) return db_error(db, rc, reason::journal_open, "schema");
+#undef CP_JOURNAL_ROW_COLUMNS
 
     {
         Stmt q(db, "SELECT value FROM meta WHERE key = 'epoch'");

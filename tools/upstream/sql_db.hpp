@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace cp::upstream {
 
@@ -116,15 +117,37 @@ private:
     std::unique_ptr<SqlQuery> q_;
 };
 
-// Reads every row of `s` with `f(Stmt&)`.
+// Reads every row of `s` with `f(Stmt&)`; when `f` returns a Status, its first
+// failure stops the walk and is returned.
 template <typename F>
 Status each_row(Stmt& s, F&& f) {
     for (;;) {
         auto row = s.step();
         if (!row) return fail(row.error());
         if (!*row) return {};
-        f(s);
+        if constexpr (std::is_void_v<decltype(f(s))>) {
+            f(s);
+        } else {
+            CP_TRY(f(s));
+        }
     }
+}
+
+// Steps `s` once: no value when the query has no row, else `read(Stmt&)` of it.
+template <typename F>
+auto optional_row(Stmt& s, F&& read) -> Result<std::optional<decltype(read(s))>> {
+    using Row = decltype(read(s));
+    auto row = s.step();
+    if (!row) return fail(row.error());
+    if (!*row) return std::optional<Row>();
+    return std::optional<Row>(read(s));
+}
+
+// The first column of the first row as an integer (count(*), max(...)).
+inline Result<std::int64_t> scalar_i64(Stmt& s) {
+    auto row = s.step();
+    if (!row) return fail(row.error());
+    return s.i64(0);
 }
 
 // Opens (creating if missing when `create`) a SQLite file: WAL, synchronous=FULL,

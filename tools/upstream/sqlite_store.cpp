@@ -35,6 +35,17 @@ std::optional<PassStatus> parse_pass_status(std::string_view text) {
 
 namespace {
 
+// The scans table as it is today (after "CREATE TABLE"): one text for step 1 and
+// for the rebuild of stores from before epochs, so the two cannot drift apart.
+#define CP_SCANS_TABLE \
+    "scans(\n" \
+    "  device_id TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,\n" \
+    "  pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,\n" \
+    "  temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,\n" \
+    "  received_at INTEGER NOT NULL, alert INTEGER NOT NULL,\n" \
+    "  manual INTEGER NOT NULL DEFAULT 0, ref_seq INTEGER NOT NULL DEFAULT 0,\n" \
+    "  PRIMARY KEY(device_id, epoch, seq));\n"
+
 // Step 1 for SQLite: the tables as they are today, IF NOT EXISTS because stores
 // written before numbered migrations have them already (without the record).
 constexpr const char* kTables = R"sql(
@@ -43,14 +54,7 @@ CREATE TABLE IF NOT EXISTS devices(
   revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,
   acked_seq INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0,
   conflicts INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS scans(
-  device_id TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
-  pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
-  temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
-  received_at INTEGER NOT NULL, alert INTEGER NOT NULL,
-  manual INTEGER NOT NULL DEFAULT 0, ref_seq INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(device_id, epoch, seq));
-CREATE TABLE IF NOT EXISTS device_epochs(
+CREATE TABLE IF NOT EXISTS )sql" CP_SCANS_TABLE R"sql(CREATE TABLE IF NOT EXISTS device_epochs(
   device_id TEXT NOT NULL, epoch INTEGER NOT NULL, acked_seq INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(device_id, epoch));
 CREATE TABLE IF NOT EXISTS scan_conflicts(
@@ -92,20 +96,14 @@ const Migration kSteps[] = {
 // epoch 0 for every row (the old devices' epoch), rowids kept (dashboard cursors).
 constexpr const char* kMigrateScansToEpochs = R"sql(
 ALTER TABLE scans RENAME TO scans_before_epochs;
-CREATE TABLE scans(
-  device_id TEXT NOT NULL, epoch INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL, scan_id TEXT NOT NULL,
-  pass_id TEXT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL,
-  temperature_c REAL, time INTEGER NOT NULL, lane TEXT NOT NULL,
-  received_at INTEGER NOT NULL, alert INTEGER NOT NULL,
-  manual INTEGER NOT NULL DEFAULT 0, ref_seq INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(device_id, epoch, seq));
-INSERT INTO scans(rowid, device_id, epoch, seq, scan_id, pass_id, verdict, reason, temperature_c, time,
+CREATE TABLE )sql" CP_SCANS_TABLE R"sql(INSERT INTO scans(rowid, device_id, epoch, seq, scan_id, pass_id, verdict, reason, temperature_c, time,
                   lane, received_at, alert, manual, ref_seq)
   SELECT rowid, device_id, 0, seq, scan_id, pass_id, verdict, reason, temperature_c, time,
          lane, received_at, alert, manual, ref_seq FROM scans_before_epochs ORDER BY rowid;
 DROP TABLE scans_before_epochs;
 INSERT OR IGNORE INTO device_epochs(device_id, epoch, acked_seq) SELECT id, 0, acked_seq FROM devices;
 )sql";
+#undef CP_SCANS_TABLE
 
 
 // A guard's resolution is not a new event at the gate: never an alert.
@@ -135,9 +133,9 @@ public:
     Result<bool> has_column(const char* table, const char* column) {
         Stmt s(db_, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2");
         s.bind(1, std::string_view(table)).bind(2, std::string_view(column));
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        return s.i64(0) > 0;
+        auto n = scalar_i64(s);
+        if (!n) return fail(n.error());
+        return *n > 0;
     }
 
     // Brings a store to the current schema: numbered steps (sql_migrations.hpp); on
@@ -209,10 +207,7 @@ public:
                "SELECT id, fingerprint, enrolled_at, revoked, revoked_at, acked_seq, conflicts FROM devices "
                "WHERE id = ?1");
         s.bind(1, id);
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return std::optional<Device>();
-        return std::optional<Device>(read_device(s));
+        return optional_row(s, read_device);
     }
 
     static Device read_device(Stmt& s) {
@@ -227,6 +222,13 @@ public:
         return d;
     }
 
+    // A row of (pass_id, status, reason, updated_at). Errors: internal "status".
+    static Result<StatusEntry> read_status_entry(Stmt& s) {
+        auto st = parse_pass_status(s.text(1));
+        if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
+        return StatusEntry{s.text(0), *st, s.text(2), s.i64(3)};
+    }
+
     Result<std::vector<DeviceState>> devices() override {
         std::lock_guard lock(mu_);
         Stmt s(db_,
@@ -235,30 +237,27 @@ public:
                "h.server_time_ms, h.journal_epoch, h.lost_rows, h.lost_journals, h.sync_faults "
                "FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id");
         std::vector<DeviceState> out;
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) break;
+        CP_TRY(each_row(s, [&](Stmt& r) {
             DeviceState st;
-            st.device = read_device(s);
-            st.last_seen = s.i64(7);
-            if (!s.is_null(8)) {
+            st.device = read_device(r);
+            st.last_seen = r.i64(7);
+            if (!r.is_null(8)) {
                 Heartbeat hb;
                 hb.device_id = st.device.id;
-                hb.firmware = s.text(8);
-                hb.list_version = s.i64(9);
-                hb.backlog = s.i64(10);
-                hb.sensors_json = s.text(11);
-                hb.device_time_ms = s.i64(12);
-                hb.server_time_ms = s.i64(13);
-                hb.journal_epoch = s.i64(14);
-                hb.lost_rows = s.i64(15);
-                hb.lost_journals = s.i64(16);
-                hb.sync_faults = s.i64(17);
+                hb.firmware = r.text(8);
+                hb.list_version = r.i64(9);
+                hb.backlog = r.i64(10);
+                hb.sensors_json = r.text(11);
+                hb.device_time_ms = r.i64(12);
+                hb.server_time_ms = r.i64(13);
+                hb.journal_epoch = r.i64(14);
+                hb.lost_rows = r.i64(15);
+                hb.lost_journals = r.i64(16);
+                hb.sync_faults = r.i64(17);
                 st.last_heartbeat = hb;
             }
             out.push_back(std::move(st));
-        }
+        }));
         return out;
     }
 
@@ -407,9 +406,7 @@ public:
     Result<std::int64_t> scan_count() override {
         std::lock_guard lock(mu_);
         Stmt s(db_, "SELECT count(*) FROM scans");
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        return s.i64(0);
+        return scalar_i64(s);
     }
 
     Result<std::vector<HourCount>> scans_per_hour(std::int64_t since) override {
@@ -419,12 +416,7 @@ public:
                "GROUP BY h ORDER BY h");
         s.bind(1, since);
         std::vector<HourCount> out;
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            out.push_back({s.i64(0), s.i64(1)});
-        }
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back({r.i64(0), r.i64(1)}); }));
         return out;
     }
 
@@ -446,14 +438,12 @@ public:
     Result<std::vector<StatusEntry>> read_entries(const char* sql) {
         Stmt s(db_, sql);
         std::vector<StatusEntry> out;
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            auto st = parse_pass_status(s.text(1));
-            if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
-            out.push_back({s.text(0), *st, s.text(2), s.i64(3)});
-        }
+        CP_TRY(each_row(s, [&](Stmt& r) -> Status {
+            auto e = read_status_entry(r);
+            if (!e) return fail(e.error());
+            out.push_back(std::move(*e));
+            return {};
+        }));
         return out;
     }
 
@@ -470,33 +460,41 @@ public:
 
     Result<std::int64_t> latest_version_locked() {
         Stmt s(db_, "SELECT coalesce(max(version), 0) FROM list_versions");
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        return s.i64(0);
+        return scalar_i64(s);
     }
 
     Status publish_list(const ListVersion& v, const std::vector<StatusEntry>& entries) override {
         std::lock_guard lock(mu_);
+        return publish_locked(v, v.snapshot, v.delta, [&](const StatusVisitor& fn) -> Status {
+            for (const auto& en : entries) CP_TRY(fn(en));
+            return {};
+        });
+    }
+
+    // One publication in one transaction: the version row with its signed files, then
+    // the published set from `entries`. Errors: rejected "version" when `v` is not the
+    // next version, rejected publish-busy (PostgreSQL) while another replica publishes.
+    Status publish_locked(const ListVersion& v, const Bytes& snapshot, const Bytes& delta,
+                          const StatusStream& entries) {
         return transaction([&]() -> Status {
             CP_TRY(take_publish_lock());
             auto latest = latest_version_locked();
             if (!latest) return fail(latest.error());
             if (v.version != *latest + 1)
-                return fail(ErrorKind::rejected, "version",
-                            "expected version " + std::to_string(*latest + 1));
+                return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
             Stmt s(db_,
                    "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
                    "delta) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
             CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
-                       .bind(4, v.changes).bind(5, v.snapshot).bind(6, v.delta).run());
+                       .bind(4, v.changes).bind(5, snapshot).bind(6, delta).run());
             CP_TRY(exec("DELETE FROM published_entries"));
             Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
-            for (const auto& en : entries) {
+            return entries([&](const StatusEntry& en) -> Status {
                 CP_TRY(e.bind(1, en.pass_id).bind(2, std::string_view(to_string(en.status)))
                            .bind(3, en.reason).run());
                 e.reset();
-            }
-            return {};
+                return {};
+            });
         });
     }
 
@@ -506,14 +504,11 @@ public:
         Stmt s(db_, set == StatusSet::working
                         ? "SELECT pass_id, status, reason, updated_at FROM statuses ORDER BY pass_id"
                         : "SELECT pass_id, status, reason, 0 FROM published_entries ORDER BY pass_id");
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) return {};
-            auto st = parse_pass_status(s.text(1));
-            if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
-            CP_TRY(fn(StatusEntry{s.text(0), *st, s.text(2), s.i64(3)}));
-        }
+        return each_row(s, [&](Stmt& r) -> Status {
+            auto e = read_status_entry(r);
+            if (!e) return fail(e.error());
+            return fn(std::move(*e));
+        });
     }
 
     // Replicas on one PostgreSQL: one publisher at a time; the others are told so at
@@ -553,26 +548,7 @@ public:
         auto delta = read_signed_file(delta_file);
         if (!delta) return fail(delta.error());
         std::lock_guard lock(mu_);
-        return transaction([&]() -> Status {
-            CP_TRY(take_publish_lock());
-            auto latest = latest_version_locked();
-            if (!latest) return fail(latest.error());
-            if (v.version != *latest + 1)
-                return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
-            Stmt s(db_,
-                   "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
-                   "delta) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-            CP_TRY(s.bind(1, v.version).bind(2, v.published_at).bind(3, v.entries)
-                       .bind(4, v.changes).bind(5, *snapshot).bind(6, *delta).run());
-            CP_TRY(exec("DELETE FROM published_entries"));
-            Stmt e(db_, "INSERT INTO published_entries(pass_id, status, reason) VALUES(?1, ?2, ?3)");
-            return entries([&](const StatusEntry& en) -> Status {
-                CP_TRY(e.bind(1, en.pass_id).bind(2, std::string_view(to_string(en.status)))
-                           .bind(3, en.reason).run());
-                e.reset();
-                return {};
-            });
-        });
+        return publish_locked(v, *snapshot, *delta, entries);
     }
 
     Result<std::int64_t> prune_list_versions(std::int64_t keep_deltas) override {
@@ -604,17 +580,16 @@ public:
                "SELECT version, published_at, entries, changes, snapshot, delta FROM list_versions "
                "WHERE version = ?1");
         s.bind(1, version);
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return std::optional<ListVersion>();
-        ListVersion v;
-        v.version = s.i64(0);
-        v.published_at = s.i64(1);
-        v.entries = s.i64(2);
-        v.changes = s.i64(3);
-        v.snapshot = s.blob(4);
-        v.delta = s.blob(5);
-        return std::optional<ListVersion>(std::move(v));
+        return optional_row(s, [](Stmt& r) {
+            ListVersion v;
+            v.version = r.i64(0);
+            v.published_at = r.i64(1);
+            v.entries = r.i64(2);
+            v.changes = r.i64(3);
+            v.snapshot = r.blob(4);
+            v.delta = r.blob(5);
+            return v;
+        });
     }
 
     Status add_issuer(const std::string& fingerprint, const Bytes& cert_der,
@@ -635,12 +610,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "SELECT cert FROM issuers ORDER BY fingerprint");
         std::vector<Bytes> out;
-        for (;;) {
-            auto row = s.step();
-            if (!row) return fail(row.error());
-            if (!*row) break;
-            out.push_back(s.blob(0));
-        }
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back(r.blob(0)); }));
         return out;
     }
     Status add_trust_version(const TrustVersion& t) override {
@@ -653,10 +623,7 @@ public:
         Stmt s(db_,
                "SELECT version, published_at, signed FROM trust_versions ORDER BY version DESC "
                "LIMIT 1");
-        auto row = s.step();
-        if (!row) return fail(row.error());
-        if (!*row) return std::optional<TrustVersion>();
-        return std::optional<TrustVersion>(TrustVersion{s.i64(0), s.i64(1), s.blob(2)});
+        return optional_row(s, [](Stmt& r) { return TrustVersion{r.i64(0), r.i64(1), r.blob(2)}; });
     }
 
 private:
