@@ -3,7 +3,8 @@
 // above the grid, audited exports, issuance / re-issue / revocation with the old pass
 // RED in the published list, the pass page and its self-check (a worklist item, never
 // a status), the paper cards PDF rendered by pdftoppm with every QR decoded and
-// verified by `checkpoint`, and no ID number in clear in the database or the logs.
+// verified by `checkpoint`, self-service and self-registration with a code by text
+// message, and no ID number in clear in the database or the logs.
 #include "tests/upstream/console/console_fixture.hpp"
 
 #include "src/common/log.hpp"
