@@ -77,10 +77,11 @@ window.ccExtraViews.residents = function (cc) {
 
   async function act(id, what) {
     if (what === 'revoke' && !confirm('作废此通行证？ Revoke this pass?')) return;
+    if (what === 'reject' && !confirm('拒绝此登记？ Reject this registration?')) return;
     try {
       const r = await api('POST', '/api/residents/' + id + '/' + what, {});
       issuedLinks = r.issued || [];
-      flash(what === 'revoke' ? '已作废 revoked' : '已发证 issued');
+      flash(what === 'revoke' ? '已作废 revoked' : what === 'reject' ? '已拒绝 rejected' : '已发证 issued');
       await render();
     } catch (e) { flash('失败 failed: ' + e.message, true); }
   }
@@ -101,11 +102,18 @@ window.ccExtraViews.residents = function (cc) {
     for (const x of r.residents) {
       const tr = document.createElement('tr');
       tr.append(el('td', x.name), el('td', x.phone), el('td', x.address), el('td', cc.areaName(x.grid)));
-      const st = el('td', x.pass_id ? (STATUS[x.status] || x.status) + (x.status_reason ? ' · ' + x.status_reason : '') : '—');
+      const st = el('td', x.pending ? '待确认 pending' : x.pass_id ? (STATUS[x.status] || x.status) + (x.status_reason ? ' · ' + x.status_reason : '') : '—');
       st.className = 'st-' + x.status;
       tr.append(st, el('td', x.pass_id ? x.pass_id.slice(0, 8) + '…' : '—', 'mono'));
       const td = document.createElement('td');
-      if (r.can_issue && cc.me().role !== 'bigscreen') {
+      if (x.pending && cc.me().role !== 'bigscreen') {
+        // Self-registered: the grid worker confirms (the pass is issued) or rejects.
+        for (const [what, label] of [['confirm', '确认 Confirm'], ['reject', '拒绝 Reject']]) {
+          const b = el('button', label, 'ghost');
+          b.addEventListener('click', () => act(x.id, what));
+          td.append(b);
+        }
+      } else if (r.can_issue && cc.me().role !== 'bigscreen') {
         const b = el('button', x.pass_id ? '补发 Re-issue' : '发证 Issue', 'ghost');
         b.addEventListener('click', () => act(x.id, x.pass_id ? 'reissue' : 'issue'));
         td.append(b);
