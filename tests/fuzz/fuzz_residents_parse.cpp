@@ -1,5 +1,6 @@
 // What residents and operators send about residents: the first byte picks the
-// parser (resident import CSV, pass-page self-check JSON); the rest is the input.
+// parser (resident import CSV, pass-page self-check JSON, self-registration JSON);
+// the rest is the input.
 // Every row returned must pass the validators the registry relies on, every
 // self-check must be a consistent answer, every failure a typed invalid_input.
 #include "tools/upstream/console/identity.hpp"
@@ -16,7 +17,18 @@ using namespace cp::upstream::console;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-    if (data[0] % 2 == 0) {
+    if (data[0] % 3 == 2) {
+        auto g = parse_self_registration(text);
+        if (!g) {
+            if (g.error().kind != cp::ErrorKind::invalid_input) std::abort();
+            return 0;
+        }
+        const ResidentRow& row = g->row;
+        if (row.name.empty() || !valid_name(row.name, 64) || !valid_id_number(row.id_number) ||
+            !valid_phone(row.phone) || !valid_name(row.address, 200) || !valid_area_code(row.grid))
+            std::abort();
+        if (!g->code.empty() && g->code.size() != 6) std::abort();
+    } else if (data[0] % 3 == 0) {
         auto r = parse_residents_csv(text);
         if (!r) {
             if (r.error().kind != cp::ErrorKind::invalid_input) std::abort();

@@ -3,7 +3,8 @@
 // above the grid, audited exports, issuance / re-issue / revocation with the old pass
 // RED in the published list, the pass page and its self-check (a worklist item, never
 // a status), the paper cards PDF rendered by pdftoppm with every QR decoded and
-// verified by `checkpoint`, and no ID number in clear in the database or the logs.
+// verified by `checkpoint`, self-service and self-registration with a code by text
+// message, and no ID number in clear in the database or the logs.
 #include "tests/upstream/console/console_fixture.hpp"
 
 #include "src/common/log.hpp"
@@ -569,4 +570,166 @@ TEST_CASE("self-service: a registered resident gets the pass link with a code by
     REQUIRE(r.status == 200);
     CHECK(anon.get(link + "/status").body["ended"] == true);
     CHECK(anon.get(r.body["link"].get<std::string>() + "/status").body["status"] == "green");
+}
+
+TEST_CASE("self-registration: a new resident enters themself, proves the phone, the grid worker confirms; the pass verifies") {
+    ResidentCity rc;
+    Client a = rc.as("worker-a"), b = rc.as("worker-b");
+    REQUIRE(a.post("/api/residents/import", {{"csv", residents_csv()}}).status == 200);
+    Client anon = rc.anonymous();
+    int st = 0;
+    CHECK(raw_get(anon, "/register", &st).find("id=\"enrol\"") != std::string::npos);
+    auto grids = anon.get("/r/grids").body["grids"];
+    bool has_ga = false;
+    for (const auto& g : grids) has_ga = has_ga || (g["code"] == "ga" && g["name_zh"] == "网格A");
+    CHECK(has_ga);
+    CHECK(grids.size() == 2);  // grids only, no streets or districts
+
+    const json me = {{"name", "王小明"}, {"id_number", kIds[3]}, {"phone", "13655556666"},
+                     {"address", "红军街5号楼1单元201"}, {"grid", "ga"}};
+    // A bad body or a grid that is not one: typed refusals, nothing sent.
+    json bad = me;
+    bad["id_number"] = "110101198001010054";
+    CHECK(anon.post("/r/enrol/code", bad, false).body["reason"] == "self-registration");
+    bad = me;
+    bad["grid"] = "s1";
+    CHECK(anon.post("/r/enrol/code", bad, false).status == 404);
+    bad = me;
+    bad["name"] = 7;
+    CHECK(anon.post("/r/enrol/code", bad, false).status == 400);
+    CHECK(code_in_outbox(rc.outbox, "13655556666").empty());
+
+    REQUIRE(anon.post("/r/enrol/code", me, false).status == 200);
+    const std::string code = code_in_outbox(rc.outbox, "13655556666");
+    REQUIRE(code.size() == 6);
+    // Wrong codes are refused; five of them spend the code.
+    const std::string wrong = code == "000000" ? "111111" : "000000";
+    json attempt = me;
+    attempt["code"] = wrong;
+    for (int i = 0; i < 5; ++i) {
+        auto r = anon.post("/r/enrol", attempt, false);
+        CHECK(r.status == 409);
+        CHECK(r.body["reason"] == "claim-code");
+    }
+    attempt["code"] = code;
+    CHECK(anon.post("/r/enrol", attempt, false).status == 409);
+    CHECK(json(a.get("/api/residents").body["residents"]).size() == 3);  // nothing added
+    // Within the minute no new code; after it, a new one that works.
+    const auto before = std::distance(std::filesystem::directory_iterator(rc.outbox), std::filesystem::directory_iterator());
+    CHECK(anon.post("/r/enrol/code", me, false).status == 200);
+    CHECK(std::distance(std::filesystem::directory_iterator(rc.outbox), std::filesystem::directory_iterator()) == before);
+    rc.city.offset_ms += 61 * 1000LL;
+    REQUIRE(anon.post("/r/enrol/code", me, false).status == 200);
+    attempt["code"] = code_in_outbox(rc.outbox, "13655556666");
+    auto r = anon.post("/r/enrol", attempt, false);
+    REQUIRE(r.status == 200);
+    CHECK(anon.post("/r/enrol", attempt, false).status == 409);  // the code is used up
+
+    // Pending in the grid, with a self-registration item; no pass yet, none in a batch.
+    const json wang = by_name(a.get("/api/residents").body["residents"], "王小明");
+    REQUIRE(wang.is_object());
+    CHECK(wang["pending"] == true);
+    CHECK(wang["pass_id"] == "");
+    const std::string rid = std::to_string(wang["id"].get<std::int64_t>());
+    bool item = false;
+    for (const auto& w : json(a.get("/api/worklist").body["worklist"]))
+        item = item || (w["kind"] == "self-registration" && w["detail"] == "resident " + rid);
+    CHECK(item);
+    for (const auto& w : json(b.get("/api/worklist").body["worklist"])) CHECK(w["kind"] != "self-registration");
+    CHECK(a.post("/api/residents/issue", {{"grid", "ga"}}).body["issued"].size() == 3);
+    // A pending resident cannot claim a pass link.
+    REQUIRE(anon.post("/r/code", {{"id_number", kIds[3]}, {"phone", "13655556666"}}, false).status == 200);
+    CHECK(code_in_outbox(rc.outbox, "13655556666") == attempt["code"]);  // no claim code went out
+
+    // The other grid's worker: 404 on the pending resident, for reading and for deciding.
+    CHECK(b.get("/api/residents/" + rid).status == 404);
+    CHECK(b.post("/api/residents/" + rid + "/confirm", json::object()).status == 404);
+    CHECK(b.post("/api/residents/" + rid + "/reject", json::object()).status == 404);
+
+    // The grid worker confirms: the pass is issued, its link goes by text message, audited.
+    r = a.post("/api/residents/" + rid + "/confirm", json::object());
+    REQUIRE(r.status == 200);
+    const std::string pass_id = r.body["issued"][0]["pass_id"];
+    CHECK(a.post("/api/residents/" + rid + "/confirm", json::object()).body["reason"] == "not-pending");
+    const std::string link = r.body["issued"][0]["link"];
+    bool texted = false;
+    for (const auto& e : std::filesystem::directory_iterator(rc.outbox)) {
+        const std::string m = cp::testing::read_file(e.path());
+        texted = texted || (m.rfind("To: 13655556666\n", 0) == 0 && m.find(link) != std::string::npos);
+    }
+    CHECK(texted);
+    CHECK(anon.get(link.substr(link.find("/p/")) + "/status").body["status"] == "green");
+    CHECK(a.get("/api/residents/" + rid).body["pending"] == false);
+    std::set<std::string> actions;
+    for (const auto& e : json(a.get("/api/audit").body["audit"])) actions.insert(e["action"].get<std::string>());
+    CHECK(actions.count("self-registration"));
+    CHECK(actions.count("self-registration-confirm"));
+    int closed = 0;
+    for (const auto& w : json(a.get("/api/worklist").body["worklist"])) CHECK(w["kind"] != "self-registration");
+    for (const auto& w : json(a.get("/api/worklist?all=1").body["worklist"]))
+        if (w["kind"] == "self-registration" && w["outcome"] == "confirmed" && w["resolved_at"].get<std::int64_t>() > 0)
+            ++closed;
+    CHECK(closed == 1);
+
+    // The pass verifies against the issuer certificate.
+    auto ga = rc.city.store->area("ga", nullptr);
+    REQUIRE(ga);
+    Operator worker;
+    worker.username = "worker-a";
+    worker.role = Role::grid;
+    worker.area = "ga";
+    worker.area_path = ga->path;
+    auto cards = rc.residents->cards(worker, "", std::stoll(rid), wall_now_ms() / 1000);
+    REQUIRE(cards);
+    REQUIRE(cards->size() == 1);
+    int rcode = -1;
+    const std::string out = run(std::string(CHECKPOINT_BIN) + " verify --text '" + cards->front().qr + "' --trust '" +
+                                    (rc.city.pki / "issuer.crt").string() + "'",
+                                &rcode);
+    CHECK_MESSAGE(rcode == 0, out);
+    CHECK(out.find(pass_id) != std::string::npos);
+
+    // A duplicate ID number: the same answers, no second resident.
+    rc.city.offset_ms += 61 * 1000LL;
+    json again = me;
+    again["phone"] = "13600000000";
+    again["grid"] = "gb";
+    REQUIRE(anon.post("/r/enrol/code", again, false).status == 200);
+    again["code"] = code_in_outbox(rc.outbox, "13600000000");
+    REQUIRE(again["code"].get<std::string>().size() == 6);
+    CHECK(anon.post("/r/enrol", again, false).status == 200);
+    CHECK(json(b.get("/api/residents").body["residents"]).empty());
+    for (const auto& w : json(b.get("/api/worklist").body["worklist"])) CHECK(w["kind"] != "self-registration");
+
+    // The grid worker rejects another one: it is gone, audited, its item closed.
+    rc.city.offset_ms += 61 * 1000LL;
+    const json other = {{"name", "赵六"}, {"id_number", "110101198502020014"}, {"phone", "13611112222"},
+                        {"address", "建设路9号"}, {"grid", "gb"}};
+    REQUIRE(anon.post("/r/enrol/code", other, false).status == 200);
+    json done = other;
+    done["code"] = code_in_outbox(rc.outbox, "13611112222");
+    REQUIRE(anon.post("/r/enrol", done, false).status == 200);
+    const json zhao = by_name(b.get("/api/residents").body["residents"], "赵六");
+    REQUIRE(zhao.is_object());
+    const std::string zid = std::to_string(zhao["id"].get<std::int64_t>());
+    CHECK(a.post("/api/residents/" + zid + "/reject", json::object()).status == 404);
+    CHECK(b.post("/api/residents/" + zid + "/reject", json::object()).status == 200);
+    CHECK(b.get("/api/residents/" + zid).status == 404);
+    bool rejected = false;
+    for (const auto& e : json(b.get("/api/audit").body["audit"]))
+        rejected = rejected || (e["action"] == "self-registration-reject" && e["object"] == zid);
+    CHECK(rejected);
+    int rejected_items = 0;
+    for (const auto& w : json(b.get("/api/worklist?all=1").body["worklist"]))
+        if (w["kind"] == "self-registration" && w["outcome"] == "rejected") ++rejected_items;
+    CHECK(rejected_items == 1);
+
+    // No ID number in clear in the database files.
+    for (const char* suffix : {"", "-wal"}) {
+        const auto p = rc.city.db + suffix;
+        if (!std::filesystem::exists(p)) continue;
+        const std::string raw = cp::testing::read_file(p);
+        CHECK(raw.find(kIds[3]) == std::string::npos);
+        CHECK(raw.find("110101198502020014") == std::string::npos);
+    }
 }

@@ -17,6 +17,7 @@ namespace cp::upstream::console {
 namespace {
 
 constexpr const char* kCat = "residents";
+constexpr const char* kPending = "pending";  // residents.state of a self-registered resident
 using cp::upstream::Stmt;
 
 Failure nf(const char* what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
@@ -79,7 +80,7 @@ struct Residents::Impl {
 
     static constexpr const char* kResidentSelect =
         "SELECT r.id, r.grid, r.name, r.phone, r.address, a.path, "
-        "coalesce(rp.pass_id, ''), coalesce(rp.issued_at, 0) FROM residents r "
+        "coalesce(rp.pass_id, ''), coalesce(rp.issued_at, 0), r.state FROM residents r "
         "JOIN areas a ON a.code = r.grid "
         "LEFT JOIN resident_passes rp ON rp.resident_id = r.id AND rp.ended_at = 0 ";
 
@@ -98,6 +99,7 @@ struct Residents::Impl {
         }
         v.pass_id = s.text(6);
         v.issued_at = s.i64(7);
+        v.pending = s.text(8) == kPending;
         return v;
     }
 
@@ -320,7 +322,8 @@ Result<std::vector<IssuedPass>> Residents::issue(const Operator& actor, const st
                 return fail(ErrorKind::rejected, reason::has_pass, std::to_string(r.id));
             if (resident && r.pass_id.empty() && reissue)
                 return fail(ErrorKind::rejected, reason::no_pass, std::to_string(r.id));
-            if (!resident && !r.pass_id.empty()) continue;
+            if (resident && r.pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(r.id));
+            if (!resident && (!r.pass_id.empty() || r.pending)) continue;
             todo.push_back({r.id, "", r.grid, r.pass_id});
         }
         // Clear names and phones for the pass label and the text message.
@@ -368,6 +371,12 @@ std::string Residents::link_text(const std::string& token) const { return "通�
 namespace {
 constexpr std::int64_t kClaimValidS = 600, kClaimGapS = 60;
 constexpr int kClaimTries = 5;
+
+std::string six_digit_code() {
+    char code[8];
+    std::snprintf(code, sizeof code, "%06u", static_cast<unsigned>(randombytes_uniform(1000000u)));
+    return code;
+}
 }  // namespace
 
 Status Residents::start_claim(std::string_view id_number, std::string_view phone, std::int64_t now) {
@@ -376,7 +385,7 @@ Status Residents::start_claim(std::string_view id_number, std::string_view phone
     if (!valid_id_number(id_number) || !valid_phone(phone)) return {};
     std::lock_guard lock(m.mu);
     Stmt s(m.db, "SELECT r.id, coalesce(c.sent_at, 0) FROM residents r LEFT JOIN claim_codes c ON c.resident_id = r.id "
-                 "WHERE r.id_hash = ?1 AND r.phone = ?2");
+                 "WHERE r.id_hash = ?1 AND r.phone = ?2 AND r.state = 'active'");
     s.bind(1, id_hash(m.cfg.id_secret, id_number)).bind(2, phone);
     auto r = s.step();
     if (!r) return fail(r.error());
@@ -385,10 +394,7 @@ Status Residents::start_claim(std::string_view id_number, std::string_view phone
     s.reset();
     // Too soon: silently no new code (a refusal would tell that the pair is registered).
     if (sent > now - kClaimGapS) return {};
-    std::uint32_t n = 0;
-    randombytes_buf(&n, sizeof n);
-    char code[8];
-    std::snprintf(code, sizeof code, "%06u", n % 1000000u);
+    const std::string code = six_digit_code();
     Stmt up(m.db, "INSERT INTO claim_codes(resident_id, code_hash, sent_at, expires_at, attempts) "
                   "VALUES(?1, ?2, ?3, ?4, 0) ON CONFLICT(resident_id) DO UPDATE SET code_hash = ?2, sent_at = ?3, "
                   "expires_at = ?4, attempts = 0");
@@ -410,7 +416,7 @@ Result<IssuedPass> Residents::finish_claim(std::string_view id_number, std::stri
         std::lock_guard lock(m.mu);
         Stmt s(m.db, "SELECT r.id, r.name, r.grid, a.path, c.code_hash, c.expires_at, c.attempts FROM residents r "
                      "JOIN areas a ON a.code = r.grid JOIN claim_codes c ON c.resident_id = r.id "
-                     "WHERE r.id_hash = ?1 AND r.phone = ?2");
+                     "WHERE r.id_hash = ?1 AND r.phone = ?2 AND r.state = 'active'");
         s.bind(1, id_hash(m.cfg.id_secret, id_number)).bind(2, phone);
         auto r = s.step();
         if (!r) return fail(r.error());
@@ -551,6 +557,166 @@ Result<bool> Residents::self_check(std::string_view token, const SelfCheck& chec
         CP_TRY(w.bind(1, grid).bind(2, row->first).bind(3, check.summary()).bind(4, now).run());
         return true;
     });
+}
+
+// ---- self-registration -----------------------------------------------------------
+
+Status Residents::start_registration(const ResidentRow& row, std::int64_t now) {
+    Impl& m = *impl_;
+    if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    auto g = m.store.area(row.grid, nullptr);
+    if (!g || g->level != Level::grid) return nf("area", row.grid);
+    const std::string h = id_hash(m.cfg.id_secret, row.id_number);
+    const std::string code = six_digit_code();
+    {
+        std::lock_guard lock(m.mu);
+        Stmt gone(m.db, "DELETE FROM registration_codes WHERE expires_at <= ?1");
+        CP_TRY(gone.bind(1, now).run());
+        Stmt s(m.db, "SELECT sent_at FROM registration_codes WHERE id_hash = ?1 AND phone = ?2");
+        s.bind(1, h).bind(2, row.phone);
+        auto r = s.step();
+        if (!r) return fail(r.error());
+        // Too soon: silently no new code, as for the claim.
+        if (*r && s.i64(0) > now - kClaimGapS) return {};
+        s.reset();
+        // An ID number already registered gets a code too: the answer must not tell.
+        Stmt up(m.db, "INSERT INTO registration_codes(id_hash, phone, name, address, grid, code_hash, sent_at, "
+                      "expires_at, attempts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) ON CONFLICT(id_hash, phone) "
+                      "DO UPDATE SET name = ?3, address = ?4, grid = ?5, code_hash = ?6, sent_at = ?7, "
+                      "expires_at = ?8, attempts = 0");
+        CP_TRY(up.bind(1, h).bind(2, row.phone).bind(3, row.name).bind(4, row.address).bind(5, row.grid)
+                   .bind(6, token_hash(code)).bind(7, now).bind(8, now + kClaimValidS).run());
+    }
+    auto sent = m.cfg.sms->send(row.phone, "居民登记验证码 / registration code: " + code);
+    if (!sent && sent.error().is(reason::sms_rate_limit)) return {};
+    return sent;
+}
+
+Status Residents::finish_registration(const ResidentRow& row, std::string_view code, std::int64_t now) {
+    Impl& m = *impl_;
+    auto wrong = [] { return fail(ErrorKind::rejected, reason::claim_code, "wrong, expired or used-up code"); };
+    if (!valid_id_number(row.id_number) || !valid_phone(row.phone) || code.size() != 6) return wrong();
+    const std::string h = id_hash(m.cfg.id_secret, row.id_number);
+    std::string name, address, grid;
+    std::optional<std::int64_t> added;
+    bool right = false;
+    {
+        std::lock_guard lock(m.mu);
+        auto st = m.transaction([&]() -> Status {
+            Stmt s(m.db, "SELECT name, address, grid, code_hash, expires_at, attempts FROM registration_codes "
+                         "WHERE id_hash = ?1 AND phone = ?2");
+            s.bind(1, h).bind(2, row.phone);
+            auto r = s.step();
+            if (!r) return fail(r.error());
+            if (!*r) return wrong();
+            name = s.text(0);
+            address = s.text(1);
+            grid = s.text(2);
+            const bool ok =
+                s.i64(4) > now && s.i64(5) < kClaimTries && constant_time_equal(token_hash(code), s.text(3));
+            s.reset();
+            Stmt u(m.db, ok ? "DELETE FROM registration_codes WHERE id_hash = ?1 AND phone = ?2"
+                            : "UPDATE registration_codes SET attempts = attempts + 1 WHERE id_hash = ?1 AND phone = ?2");
+            CP_TRY(u.bind(1, h).bind(2, row.phone).run());
+            right = ok;
+            if (!ok) return {};  // committed: the try counts
+            // One person, one resident: a registered ID number adds nothing (same answer).
+            Stmt dup(m.db, "SELECT 1 FROM residents WHERE id_hash = ?1");
+            dup.bind(1, h);
+            auto d = dup.step();
+            if (!d) return fail(d.error());
+            if (*d) return {};
+            dup.reset();
+            Stmt ins(m.db, "INSERT INTO residents(grid, id_hash, name, phone, address, created_at, created_by, state) "
+                           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'self-registration', 'pending')");
+            CP_TRY(ins.bind(1, grid).bind(2, h).bind(3, name).bind(4, row.phone).bind(5, address).bind(6, now).run());
+            Stmt id(m.db, "SELECT id FROM residents WHERE id_hash = ?1");
+            id.bind(1, h);
+            auto ir = id.step();
+            if (!ir) return fail(ir.error());
+            added = id.i64(0);
+            id.reset();
+            // The grid worker's check: no personal data in the item, the resident's number only.
+            Stmt w(m.db, "INSERT INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
+                         "VALUES(?1, 'self-registration', ?2, '', ?3, ?4)");
+            return w.bind(1, grid).bind(2, "resident-" + std::to_string(*added))
+                .bind(3, "resident " + std::to_string(*added)).bind(4, now).run();
+        });
+        if (!st) return st;
+    }
+    if (!right) return wrong();
+    if (!added) return {};  // a registered ID number: the same answer, nothing added
+    Operator self;
+    self.username = "self-service";
+    self.role = Role::grid;
+    self.area = grid;
+    return m.store.audit(audit_of(self, now, grid, "self-registration", std::to_string(*added), "pending", ""));
+}
+
+namespace {
+// Closes the self-registration worklist item of `resident` with `outcome`.
+Status close_registration_item(SqlDb* db, std::int64_t resident, const Operator& actor, const char* outcome,
+                               std::int64_t now) {
+    Stmt u(db, "UPDATE worklist SET resolved_at = ?1, outcome = ?2, claimed_by = CASE WHEN claimed_by = '' THEN ?3 "
+               "ELSE claimed_by END, claimed_at = CASE WHEN claimed_at = 0 THEN ?1 ELSE claimed_at END "
+               "WHERE kind = 'self-registration' AND ref = ?4 AND resolved_at = 0");
+    return u.bind(1, now).bind(2, outcome).bind(3, actor.username).bind(4, "resident-" + std::to_string(resident)).run();
+}
+}  // namespace
+
+Result<IssuedPass> Residents::confirm_registration(std::int64_t resident, const Operator& actor, std::int64_t now) {
+    Impl& m = *impl_;
+    auto v = get(resident, actor);
+    if (!v) return fail(v.error());
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (!v->pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(resident));
+    if (!can_issue()) return fail(ErrorKind::unavailable, reason::no_issuer, "serve without --issuer-key");
+    auto set_state = [&](const char* from, const char* to) -> Status {
+        std::lock_guard lock(m.mu);
+        Stmt u(m.db, "UPDATE residents SET state = ?2 WHERE id = ?1 AND state = ?3");
+        return u.bind(1, resident).bind(2, to).bind(3, from).run();
+    };
+    CP_TRY(set_state(kPending, "active"));
+    auto issued = issue(actor, "", resident, false, now);
+    if (!issued) {
+        (void)set_state("active", kPending);  // the worker may try again
+        return fail(issued.error());
+    }
+    {
+        std::lock_guard lock(m.mu);
+        CP_TRY(close_registration_item(m.db, resident, actor, "confirmed", now));
+    }
+    CP_TRY(m.store.audit(audit_of(actor, now, v->grid, "self-registration-confirm", std::to_string(resident), "active",
+                                  issued->front().pass_id)));
+    return issued->front();
+}
+
+Status Residents::reject_registration(std::int64_t resident, const Operator& actor, std::int64_t now) {
+    Impl& m = *impl_;
+    auto v = get(resident, actor);
+    if (!v) return fail(v.error());
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (!v->pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(resident));
+    {
+        std::lock_guard lock(m.mu);
+        auto gone = m.transaction([&]() -> Status {
+            Stmt d(m.db, "DELETE FROM residents WHERE id = ?1 AND state = 'pending'");
+            CP_TRY(d.bind(1, resident).run());
+            return close_registration_item(m.db, resident, actor, "rejected", now);
+        });
+        if (!gone) return gone;
+    }
+    return m.store.audit(audit_of(actor, now, v->grid, "self-registration-reject", std::to_string(resident),
+                                  "rejected", ""));
+}
+
+Result<std::vector<AreaNode>> Residents::public_grids() {
+    std::vector<AreaNode> out;
+    auto city = impl_->store.areas(Scope{"/", true});
+    if (!city) return fail(city.error());
+    for (auto& a : *city)
+        if (a.level == Level::grid) out.push_back(std::move(a));
+    return out;
 }
 
 }  // namespace cp::upstream::console

@@ -49,6 +49,8 @@ inline constexpr Reason pass_ended{"pass-ended"};                // rejected: se
 inline constexpr Reason reissued{"reissued"};                    // the status reason of a re-issued pass
 inline constexpr Reason revoked{"revoked"};                      // the status reason of a revoked pass
 inline constexpr Reason claim_code{"claim-code"};                // rejected: wrong, expired or used-up code
+inline constexpr Reason self_registration{"self-registration"};  // invalid_input: a bad registration body
+inline constexpr Reason not_pending{"not-pending"};              // rejected: confirm/reject a resident not pending
 }  // namespace reason
 
 inline constexpr std::size_t kMaxResidentRows = 200000;
@@ -63,6 +65,15 @@ struct ResidentRow {
     std::string grid;       // grid node code
 };
 Result<std::vector<ResidentRow>> parse_residents_csv(std::string_view text);
+
+// The self-registration body from the public page: JSON {"name","id_number","phone",
+// "address","grid"[,"code"]}, every value a string checked as on an import line (the
+// code, when present, six digits). Errors: invalid_input "self-registration".
+struct SelfRegistration {
+    ResidentRow row;
+    std::string code;  // empty: asking for a code
+};
+Result<SelfRegistration> parse_self_registration(std::string_view body);
 
 // The self-check from the pass page: JSON {"fever":bool,"cough":bool,"contact":bool,
 // "travel":bool[,"temperature_c":number 30..45]}, every flag required.
@@ -80,6 +91,7 @@ struct ResidentView {
     std::string grid;
     std::string name, phone, address;  // masked unless the operator is of this grid
     bool masked = true;
+    bool pending = false;              // self-registered, not yet confirmed by the grid
     std::string pass_id;               // current pass; empty when none
     std::int64_t issued_at = 0;
     PassStatus status = PassStatus::green;
@@ -184,6 +196,25 @@ public:
     Status start_claim(std::string_view id_number, std::string_view phone, std::int64_t now);
     Result<IssuedPass> finish_claim(std::string_view id_number, std::string_view phone, std::string_view code,
                                     std::int64_t now);
+
+    // Self-registration of a resident not yet in the registry, from the public page:
+    // start_registration sends a six-digit code to the phone (the claim's limits: 10
+    // minutes, 5 tries, one a minute per ID and phone) and answers the same whether or
+    // not the ID number is registered; the grid must be a grid (not_found "area").
+    // finish_registration, on the right code, adds the resident to the grid as pending
+    // with a "self-registration" worklist item, audited; an ID number already in the
+    // registry adds nothing and answers the same. Errors: rejected "claim-code",
+    // unavailable "no-sms".
+    Status start_registration(const ResidentRow& row, std::int64_t now);
+    Status finish_registration(const ResidentRow& row, std::string_view code, std::int64_t now);
+    // The grid worker's decision on a pending resident (in scope, else not_found):
+    // confirm makes it a resident and issues the pass (its link by text message);
+    // reject removes it. Both audited and close the worklist item.
+    // Errors: rejected "not-pending" / "read-only", unavailable "no-issuer" (confirm).
+    Result<IssuedPass> confirm_registration(std::int64_t resident, const Operator& actor, std::int64_t now);
+    Status reject_registration(std::int64_t resident, const Operator& actor, std::int64_t now);
+    // Every grid (code, Chinese and English name) for the public page's choice.
+    Result<std::vector<AreaNode>> public_grids();
 
     // The page link for a token (public_url + "/p/" + token).
     std::string link(const std::string& token) const;

@@ -77,10 +77,11 @@ window.ccExtraViews.residents = function (cc) {
 
   async function act(id, what) {
     if (what === 'revoke' && !confirm('作废此通行证？ Revoke this pass?')) return;
+    if (what === 'reject' && !confirm('拒绝此登记？ Reject this registration?')) return;
     try {
       const r = await api('POST', '/api/residents/' + id + '/' + what, {});
       issuedLinks = r.issued || [];
-      flash(what === 'revoke' ? '已作废 revoked' : '已发证 issued');
+      flash(what === 'revoke' ? '已作废 revoked' : what === 'reject' ? '已拒绝 rejected' : '已发证 issued');
       await render();
     } catch (e) { flash('失败 failed: ' + e.message, true); }
   }
@@ -101,11 +102,18 @@ window.ccExtraViews.residents = function (cc) {
     for (const x of r.residents) {
       const tr = document.createElement('tr');
       tr.append(el('td', x.name), el('td', x.phone), el('td', x.address), el('td', cc.areaName(x.grid)));
-      const st = el('td', x.pass_id ? (STATUS[x.status] || x.status) + (x.status_reason ? ' · ' + x.status_reason : '') : '—');
+      const st = el('td', x.pending ? '待确认 pending' : x.pass_id ? (STATUS[x.status] || x.status) + (x.status_reason ? ' · ' + x.status_reason : '') : '—');
       st.className = 'st-' + x.status;
       tr.append(st, el('td', x.pass_id ? x.pass_id.slice(0, 8) + '…' : '—', 'mono'));
       const td = document.createElement('td');
-      if (r.can_issue && cc.me().role !== 'bigscreen') {
+      if (x.pending && cc.me().role !== 'bigscreen') {
+        // Self-registered: the grid worker confirms (the pass is issued) or rejects.
+        for (const [what, label] of [['confirm', '确认 Confirm'], ['reject', '拒绝 Reject']]) {
+          const b = el('button', label, 'ghost');
+          b.addEventListener('click', () => act(x.id, what));
+          td.append(b);
+        }
+      } else if (r.can_issue && cc.me().role !== 'bigscreen') {
         const b = el('button', x.pass_id ? '补发 Re-issue' : '发证 Issue', 'ghost');
         b.addEventListener('click', () => act(x.id, x.pass_id ? 'reissue' : 'issue'));
         td.append(b);
@@ -149,6 +157,18 @@ std::string_view register_html() {
 <label>验证码 Code <input name="code" inputmode="numeric" maxlength="6"></label>
 <button type="submit">领取 Get the pass</button>
 <p id="claim-result" role="status"></p>
+</form>
+<h2>尚未登记？自行登记 <span lang="en">Not registered yet? Enter yourself</span></h2>
+<form id="enrol">
+<label>姓名 Name <input name="name" maxlength="64" autocomplete="name" required></label>
+<label>身份证号 ID number <input name="id_number" autocomplete="off" maxlength="18" required></label>
+<label>手机号 Phone <input name="phone" type="tel" maxlength="16" required></label>
+<label>住址 Address <input name="address" maxlength="200" required></label>
+<label>网格 Grid <select name="grid" required><option value="">—</option></select></label>
+<button type="button" id="enrol-code">发送验证码 Send code</button>
+<label>验证码 Code <input name="code" inputmode="numeric" maxlength="6"></label>
+<button type="submit">提交登记 Submit</button>
+<p id="enrol-result" role="status"></p>
 </form></main><script src="/register.js"></script></body></html>
 )html";
 }
@@ -178,6 +198,37 @@ std::string_view register_js() {
       if (ok && /^\/p\/[0-9a-f]{64}$/.test(j.link)) { location.href = j.link; return; }
       out.textContent = '验证码错误或已过期 / wrong or expired code';
     }).catch(() => { out.textContent = '网络错误 / network error'; });
+  });
+
+  // Self-registration: the grid worker confirms, then the pass link comes by text message.
+  const enrol = document.getElementById('enrol');
+  const said = document.getElementById('enrol-result');
+  const grid = enrol.elements.grid;
+  fetch('/r/grids').then((r) => r.json()).then((j) => {
+    for (const g of j.grids || []) {
+      const o = document.createElement('option');
+      o.value = g.code;
+      o.textContent = g.name_zh + (g.name_en ? ' ' + g.name_en : '') + ' (' + g.code + ')';
+      grid.appendChild(o);
+    }
+  }).catch(() => { said.textContent = '网络错误 / network error'; });
+  const entered = () => ({ name: enrol.elements.name.value.trim(),
+                           id_number: enrol.elements.id_number.value.trim().toUpperCase(),
+                           phone: enrol.elements.phone.value.trim(),
+                           address: enrol.elements.address.value.trim(), grid: grid.value });
+  document.getElementById('enrol-code').addEventListener('click', () => {
+    post('/r/enrol/code', entered()).then(({ ok, j }) => {
+      said.textContent = ok ? '验证码已发送 / a code was sent' : '未发送 / not sent (' + (j.reason || 'error') + ')';
+    }).catch(() => { said.textContent = '网络错误 / network error'; });
+  });
+  enrol.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const body = entered();
+    body.code = enrol.elements.code.value.trim();
+    post('/r/enrol', body).then(({ ok }) => {
+      said.textContent = ok ? '已提交，网格员确认后通行证链接将以短信发送 / sent: once your grid confirms, the pass link comes by text message'
+                            : '验证码错误或已过期 / wrong or expired code';
+    }).catch(() => { said.textContent = '网络错误 / network error'; });
   });
 })();
 )js";

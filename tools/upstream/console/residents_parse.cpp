@@ -11,21 +11,53 @@
 
 namespace cp::upstream::console {
 
+namespace {
+// What is wrong with one resident's fields ("" when nothing); never the ID number itself.
+std::string row_problem(const ResidentRow& r) {
+    if (r.name.empty() || !valid_name(r.name, 64)) return "name: 1..64 bytes of UTF-8 text";
+    if (!valid_id_number(r.id_number)) return "not a valid ID number";
+    if (!valid_phone(r.phone)) return "phone: 6..15 digits, optional '+'";
+    if (!valid_name(r.address, 200)) return "address: at most 200 bytes of UTF-8 text";
+    if (!valid_area_code(r.grid)) return "grid: an area code";
+    return "";
+}
+}  // namespace
+
 Result<std::vector<ResidentRow>> parse_residents_csv(std::string_view text) {
     std::vector<ResidentRow> rows;
     auto st = each_csv_line(text, reason::residents_csv, 5, 5, "name,", [&](const std::vector<std::string>& f) {
         ResidentRow r{f[0], f[1], f[2], f[3], f[4]};
-        if (r.name.empty() || !valid_name(r.name, 64)) return std::string("name: 1..64 bytes of UTF-8 text");
-        // The line number is reported, never the number itself.
-        if (!valid_id_number(r.id_number)) return std::string("not a valid ID number");
-        if (!valid_phone(r.phone)) return std::string("phone: 6..15 digits, optional '+'");
-        if (!valid_name(r.address, 200)) return std::string("address: at most 200 bytes of UTF-8 text");
-        if (!valid_area_code(r.grid)) return std::string("grid: an area code");
-        rows.push_back(std::move(r));
-        return std::string();
+        std::string problem = row_problem(r);
+        if (problem.empty()) rows.push_back(std::move(r));
+        return problem;
     });
     if (!st) return fail(st.error());
     return rows;
+}
+
+Result<SelfRegistration> parse_self_registration(std::string_view body) {
+    auto bad = [](const std::string& m) { return fail(ErrorKind::invalid_input, reason::self_registration, m); };
+    if (body.size() > 4096) return bad("body too large");
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+    SelfRegistration out;
+    for (auto [key, slot] : {std::pair{"name", &out.row.name}, std::pair{"id_number", &out.row.id_number},
+                             std::pair{"phone", &out.row.phone}, std::pair{"address", &out.row.address},
+                             std::pair{"grid", &out.row.grid}, std::pair{"code", &out.code}}) {
+        auto it = j.find(key);
+        if (it == j.end()) continue;
+        if (!it->is_string()) return bad(std::string(key) + ": text");
+        *slot = it->get<std::string>();
+    }
+    if (std::string problem = row_problem(out.row); !problem.empty()) return bad(problem);
+    if (!out.code.empty() &&
+        (out.code.size() != 6 || out.code.find_first_not_of("0123456789") != std::string::npos))
+        return bad("code: six digits");
+    for (auto it = j.begin(); it != j.end(); ++it)
+        if (it.key() != "name" && it.key() != "id_number" && it.key() != "phone" && it.key() != "address" &&
+            it.key() != "grid" && it.key() != "code")
+            return bad("unknown field");
+    return out;
 }
 
 Result<SelfCheck> parse_self_check(std::string_view body) {

@@ -40,7 +40,7 @@ private:
 
 json resident_json(const ResidentView& r) {
     return {{"id", r.id}, {"grid", r.grid}, {"name", r.name}, {"phone", r.phone}, {"address", r.address},
-            {"masked", r.masked}, {"pass_id", r.pass_id}, {"issued_at", r.issued_at},
+            {"masked", r.masked}, {"pending", r.pending}, {"pass_id", r.pass_id}, {"issued_at", r.issued_at},
             {"status", to_string(r.status)}, {"status_reason", r.status_reason}};
 }
 
@@ -120,15 +120,21 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
         if (!v) return issue_error(r, v.error());
         send(r, 200, {{"issued", issued_json(*v)}});
     }));
-    s.Post(R"(/api/residents/(\d{1,18})/(issue|reissue|revoke))",
+    s.Post(R"(/api/residents/(\d{1,18})/(issue|reissue|revoke|confirm|reject))",
            kit.write([&rs, kit, issued_json, issue_error](Q q, R r, const Operator& op) {
                auto b = kit.body(q, r);
                if (!b) return;
                auto id = id_param(q.matches[1].str());
                if (!id) return kit.send_error(r, Error(ErrorKind::not_found, "resident"));
                const std::string what = q.matches[2].str();
-               if (what == "revoke") {
-                   auto st = rs.revoke(*id, op, kit.now_s());
+               if (what == "confirm") {
+                   auto v = rs.confirm_registration(*id, op, kit.now_s());
+                   if (!v) return issue_error(r, v.error());
+                   return send(r, 200, {{"issued", issued_json({*v})}});
+               }
+               if (what == "revoke" || what == "reject") {
+                   auto st = what == "revoke" ? rs.revoke(*id, op, kit.now_s())
+                                              : rs.reject_registration(*id, op, kit.now_s());
                    if (!st) return kit.send_error(r, st.error());
                    return send(r, 200, {{"ok", true}});
                }
@@ -223,6 +229,26 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
                                  field(*b, "code"), kit.now_s());
         if (!p) return claim_error(r, p.error());
         send(r, 200, {{"link", "/p/" + p->page_token}});
+    });
+    // Self-registration: a resident not yet in the registry enters themself; the grid confirms.
+    s.Get("/r/grids", [&rs, kit, allowed](Q q, R r) {
+        if (!allowed(q, r)) return;
+        auto g = rs.public_grids();
+        if (!g) return kit.send_error(r, g.error());
+        json out = json::array();
+        for (const auto& a : *g) out.push_back({{"code", a.code}, {"name_zh", a.name_zh}, {"name_en", a.name_en}});
+        send(r, 200, {{"grids", out}});
+    });
+    s.Post(R"(/r/enrol(/code)?)", [&rs, kit, allowed, json_body, claim_error](Q q, R r) {
+        if (!allowed(q, r)) return;
+        if (!json_body(q, r)) return;
+        auto reg = parse_self_registration(q.body);
+        if (!reg) return kit.send_error(r, reg.error());
+        const bool asking = q.matches[1].length() > 0;
+        auto st = asking ? rs.start_registration(reg->row, kit.now_s())
+                         : rs.finish_registration(reg->row, reg->code, kit.now_s());
+        if (!st) return claim_error(r, st.error());
+        send(r, 200, {{"ok", true}});
     });
     s.Get("/register", [](Q, R r) {
         r.set_content(std::string(assets::register_html()), "text/html; charset=utf-8");

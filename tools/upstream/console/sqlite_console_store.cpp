@@ -178,6 +178,16 @@ CREATE TABLE claim_codes(
   resident_id INTEGER PRIMARY KEY REFERENCES residents(id), code_hash TEXT NOT NULL,
   sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
 )sql"},
+    // Self-registration: a resident entered from the public page waits 'pending' for
+    // the grid worker; the entered data waits with its code until the phone is proven.
+    {102, "resident-self-registration", R"sql(
+ALTER TABLE residents ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+CREATE TABLE registration_codes(
+  id_hash TEXT NOT NULL, phone TEXT NOT NULL, name TEXT NOT NULL, address TEXT NOT NULL,
+  grid TEXT NOT NULL REFERENCES areas(code), code_hash TEXT NOT NULL, sent_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(id_hash, phone));
+CREATE INDEX registration_codes_expiry ON registration_codes(expires_at);
+)sql"},
     {150, "traveller-registrations", R"sql(
 CREATE TABLE traveller_registrations(
   id INTEGER PRIMARY KEY, pass_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
