@@ -129,7 +129,8 @@ Field str_field(const char* key, bool board, Acc acc, std::initializer_list<cons
 
 // "" or why `v` is not a usable command-centre URL. The sync client speaks https
 // only (src/sync/https_client.hpp): a plain http:// URL is refused here, at
-// start-up, rather than by every request later.
+// start-up, rather than by every request later. A comma is refused because
+// upstream.urls is a comma-separated list: one URL must never read as two.
 std::string check_upstream_url(const std::string& v) {
     if (v.empty()) return {};  // no sync
     if (v.size() > 1024) return "value longer than 1024 bytes";
@@ -141,8 +142,8 @@ std::string check_upstream_url(const std::string& v) {
     if (rest.back() == '/') return "no trailing '/' (the API paths start with one): '" + v + "'";
     for (char x : rest) {
         const auto u = static_cast<unsigned char>(x);
-        if (u <= 0x20 || u >= 0x7f || x == '?' || x == '#' || x == '@')
-            return "host[:port] only, no spaces, user, query or fragment: '" + v + "'";
+        if (u <= 0x20 || u >= 0x7f || x == '?' || x == '#' || x == '@' || x == ',')
+            return "host[:port] only, no spaces, commas, user, query or fragment: '" + v + "'";
     }
     return {};
 }

@@ -305,6 +305,9 @@ TEST_CASE("upstream.urls: several replicas (https only), the single url key stil
         {"[upstream]\nurls = https://a.example,\n", "upstream.urls"},
         {"[upstream]\nurls = https://1,https://2,https://3,https://4,https://5,https://6,https://7,https://8,https://9\n",
          "upstream.urls"},
+        // A comma would make the single url read back as two replicas (found by fuzz_config).
+        {"[upstream]\nurl = https://cc.example/lib/check,point\n", "upstream.url"},
+        {"[upstream]\nlist_url = http://lists.example/a,b\n", "upstream.list_url"},
         {"[upstream]\nlist_url = ftp://lists.example\n", "upstream.list_url"},
         {"[upstream]\nlist_url = http://lists.example/\n", "upstream.list_url"},
     };
