@@ -112,10 +112,11 @@ inline int free_port() {
 
 // `upstream serve` on 127.0.0.1:`port` (0: any) over the database `db`, with the
 // test PKI in `pki`; returns the port it listens on.
-inline std::unique_ptr<Child> start_replica(const std::filesystem::path& pki, const std::filesystem::path& db,
+// `db`: a SQLite file or a postgresql:// URL, as `upstream serve --db` takes.
+inline std::unique_ptr<Child> start_replica(const std::filesystem::path& pki, const std::string& db,
                                             int port, const std::filesystem::path& log, int* bound_port) {
     auto argv = cp::testing::argv_for((cp::testing::bin_dir() / "upstream").string());
-    const std::vector<std::string> args = {"serve", "--db", db.string(), "--cert", (pki / "server.crt").string(),
+    const std::vector<std::string> args = {"serve", "--db", db, "--cert", (pki / "server.crt").string(),
                                            "--key", (pki / "server.key").string(), "--client-ca",
                                            (pki / "fleet-ca.crt").string(), "--port", std::to_string(port)};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -1,9 +1,13 @@
-// End to end: two `upstream serve` processes on one SQLite database (WAL), four
-// devices' sync threads uploading to them with both URLs configured; one replica
-// is SIGKILLed while batches are in flight and restarted. Every scan is stored
-// exactly once and no device is left stuck.
+// End to end: two `upstream serve` processes on one database, four devices' sync
+// threads uploading to them with both URLs configured; one replica is SIGKILLed
+// while batches are in flight and restarted. Every scan is stored exactly once and
+// no device is left stuck. Run on one SQLite file (WAL) and, on the host, on one
+// throw-away PostgreSQL cluster (the city layout of docs/deployment.md).
 #include "tests/sync/process_fixture.hpp"
 #include "tests/sync/sync_fixture.hpp"
+#ifdef CHECKPOINT_TEST_POSTGRESQL
+#include "tests/upstream/pg_cluster.hpp"
+#endif
 
 #include <doctest/doctest.h>
 
@@ -14,14 +18,15 @@ using namespace cp::sync;
 using namespace cp::sync::testing;
 using namespace std::chrono_literals;
 
-TEST_CASE("two replicas on one database, one SIGKILLed mid-batch and restarted: every scan once, no device stuck") {
-    cp::testing::TempDir tmp;
+namespace {
+
+// `db` is what `upstream serve --db` takes: a SQLite file or a postgresql:// URL.
+void replicas_killed_mid_batch(const cp::testing::TempDir& tmp, const std::string& db) {
     const auto pki = tmp / "pki";
     cp::upstream::testing::make_pki(pki);
-    const auto db = tmp / "cc.db";
     const std::vector<std::string> ids = {"gate-01", "gate-02", "gate-03", "gate-04"};
     {
-        auto store = upstream::open_sqlite_store(db.string());
+        auto store = upstream::open_store(db);
         REQUIRE(store.ok());
         for (const auto& id : ids) {
             auto ident = upstream::certificate_identity(cp::testing::read_file(pki / ("device-" + id + ".crt")));
@@ -124,7 +129,7 @@ TEST_CASE("two replicas on one database, one SIGKILLed mid-batch and restarted: 
     a->kill(SIGTERM);
     b->kill(SIGTERM);
 
-    auto store = upstream::open_sqlite_store(db.string());
+    auto store = upstream::open_store(db);
     REQUIRE(store.ok());
     CHECK((*store)->scan_count().value() == static_cast<std::int64_t>(kScans * ids.size()));
     for (const auto& id : ids) {
@@ -142,3 +147,18 @@ TEST_CASE("two replicas on one database, one SIGKILLed mid-batch and restarted: 
     }
     CHECK(no_thread_named("sync"));
 }
+
+}  // namespace
+
+TEST_CASE("two replicas on one SQLite database, one SIGKILLed mid-batch and restarted: every scan once, no device stuck") {
+    cp::testing::TempDir tmp;
+    replicas_killed_mid_batch(tmp, (tmp / "cc.db").string());
+}
+
+#ifdef CHECKPOINT_TEST_POSTGRESQL
+TEST_CASE("two replicas on one PostgreSQL, one SIGKILLed mid-batch and restarted: every scan once, no device stuck") {
+    cp::testing::TempDir tmp;
+    cp::upstream::testing::PgCluster pg;
+    replicas_killed_mid_batch(tmp, pg.new_database());
+}
+#endif
