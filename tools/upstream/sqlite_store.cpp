@@ -2,6 +2,7 @@
 // PostgreSQL (pg_store.cpp adds its schema and scan partitions); one connection
 // behind a mutex per store (SQLite serialises writers anyway; one connection keeps
 // transactions simple; PostgreSQL replicas are separate processes).
+#include "src/common/enum_names.hpp"
 #include "src/common/time.hpp"
 #include "tools/upstream/pg_store.hpp"
 #include "tools/upstream/sql_migrations.hpp"
@@ -17,21 +18,13 @@
 
 namespace cp::upstream {
 
-const char* to_string(PassStatus s) noexcept {
-    switch (s) {
-        case PassStatus::green: return "green";
-        case PassStatus::yellow: return "yellow";
-        case PassStatus::red: return "red";
-    }
-    return "?";
-}
+namespace {
+constexpr EnumNames<PassStatus, 3> kPassStatusNames{
+    {{{PassStatus::green, "green"}, {PassStatus::yellow, "yellow"}, {PassStatus::red, "red"}}}};
+}  // namespace
 
-std::optional<PassStatus> parse_pass_status(std::string_view text) {
-    if (text == "green") return PassStatus::green;
-    if (text == "yellow") return PassStatus::yellow;
-    if (text == "red") return PassStatus::red;
-    return std::nullopt;
-}
+const char* to_string(PassStatus s) noexcept { return kPassStatusNames.name(s); }
+std::optional<PassStatus> parse_pass_status(std::string_view text) { return kPassStatusNames.parse(text); }
 
 namespace {
 

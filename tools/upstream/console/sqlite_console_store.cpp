@@ -3,6 +3,7 @@
 // tables created by numbered migrations.
 #include "tools/upstream/console/console_store.hpp"
 #include "tools/upstream/reasons.hpp"
+#include "src/common/enum_names.hpp"
 #include "src/common/time.hpp"
 #include "tools/upstream/pg_store.hpp"
 #include "tools/upstream/sql_db.hpp"
@@ -14,40 +15,20 @@
 
 namespace cp::upstream::console {
 
-const char* to_string(Level l) noexcept {
-    switch (l) {
-        case Level::city: return "city";
-        case Level::district: return "district";
-        case Level::street: return "street";
-        case Level::grid: return "grid";
-    }
-    return "?";
-}
-std::optional<Level> parse_level(std::string_view s) {
-    if (s == "city") return Level::city;
-    if (s == "district") return Level::district;
-    if (s == "street") return Level::street;
-    if (s == "grid") return Level::grid;
-    return std::nullopt;
-}
-const char* to_string(Role r) noexcept {
-    switch (r) {
-        case Role::city: return "city";
-        case Role::district: return "district";
-        case Role::street: return "street";
-        case Role::grid: return "grid";
-        case Role::bigscreen: return "bigscreen";
-    }
-    return "?";
-}
-std::optional<Role> parse_role(std::string_view s) {
-    if (s == "city") return Role::city;
-    if (s == "district") return Role::district;
-    if (s == "street") return Role::street;
-    if (s == "grid") return Role::grid;
-    if (s == "bigscreen") return Role::bigscreen;
-    return std::nullopt;
-}
+namespace {
+constexpr EnumNames<Level, 4> kLevelNames{
+    {{{Level::city, "city"}, {Level::district, "district"}, {Level::street, "street"}, {Level::grid, "grid"}}}};
+constexpr EnumNames<Role, 5> kRoleNames{{{{Role::city, "city"},
+                                          {Role::district, "district"},
+                                          {Role::street, "street"},
+                                          {Role::grid, "grid"},
+                                          {Role::bigscreen, "bigscreen"}}}};
+}  // namespace
+
+const char* to_string(Level l) noexcept { return kLevelNames.name(l); }
+std::optional<Level> parse_level(std::string_view s) { return kLevelNames.parse(s); }
+const char* to_string(Role r) noexcept { return kRoleNames.name(r); }
+std::optional<Role> parse_role(std::string_view s) { return kRoleNames.parse(s); }
 
 bool valid_area_code(std::string_view s) {
     if (s.empty() || s.size() > 32) return false;

@@ -1,18 +1,20 @@
 // SQLite backend of TravellerStore: its own connection to the console's file.
 #include "tools/upstream/console/travellers_store.hpp"
 
+#include "src/common/enum_names.hpp"
 #include "tools/upstream/sql_db.hpp"
-
 
 #include <mutex>
 
 namespace cp::upstream::console {
 
-const char* to_string(TravelStatus s) noexcept {
-    static constexpr const char* kNames[] = {"registered", "arrived", "expired"};
-    const auto i = static_cast<std::size_t>(s);
-    return i < std::size(kNames) ? kNames[i] : "?";
-}
+namespace {
+constexpr EnumNames<TravelStatus, 3> kTravelStatusNames{{{{TravelStatus::registered, "registered"},
+                                                          {TravelStatus::arrived, "arrived"},
+                                                          {TravelStatus::expired, "expired"}}}};
+}  // namespace
+
+const char* to_string(TravelStatus s) noexcept { return kTravelStatusNames.name(s); }
 
 bool is_entry_kind(std::string_view kind) {
     constexpr std::string_view suffix = "-entry";
@@ -24,10 +26,9 @@ namespace {
 using cp::upstream::SqlDb;
 using cp::upstream::Stmt;
 
+// The store writes only to_string() names; anything else reads as registered.
 TravelStatus parse_status(const std::string& s) {
-    if (s == "arrived") return TravelStatus::arrived;
-    if (s == "expired") return TravelStatus::expired;
-    return TravelStatus::registered;
+    return kTravelStatusNames.parse(s).value_or(TravelStatus::registered);
 }
 
 constexpr const char* kCols =
