@@ -7,6 +7,7 @@
 #include "tools/upstream/pg_store.hpp"
 #include "tools/upstream/sql_migrations.hpp"
 #include "tools/upstream/store.hpp"
+#include "tools/upstream/store_rows.hpp"
 #include "tools/upstream/reasons.hpp"
 
 #include <charconv>
@@ -203,17 +204,6 @@ public:
         return optional_row(s, read_device);
     }
 
-    static Device read_device(Stmt& s) {
-        Device d;
-        d.id = s.text(0);
-        d.fingerprint = s.text(1);
-        d.enrolled_at = s.i64(2);
-        d.revoked = s.i64(3) != 0;
-        d.revoked_at = s.i64(4);
-        d.acked_seq = s.i64(5);
-        d.conflicts = s.i64(6);
-        return d;
-    }
 
     // A row of (pass_id, status, reason, updated_at). Errors: internal "status".
     static Result<StatusEntry> read_status_entry(Stmt& s) {
@@ -224,33 +214,10 @@ public:
 
     Result<std::vector<DeviceState>> devices() override {
         std::lock_guard lock(mu_);
-        Stmt s(db_,
-               "SELECT d.id, d.fingerprint, d.enrolled_at, d.revoked, d.revoked_at, d.acked_seq, "
-               "d.conflicts, d.last_seen, h.firmware, h.list_version, h.backlog, h.sensors, h.device_time_ms, "
-               "h.server_time_ms, h.journal_epoch, h.lost_rows, h.lost_journals, h.sync_faults "
-               "FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id");
+        Stmt s(db_, std::string("SELECT ") + kDeviceStateColumns +
+                        " FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id ORDER BY d.id");
         std::vector<DeviceState> out;
-        CP_TRY(each_row(s, [&](Stmt& r) {
-            DeviceState st;
-            st.device = read_device(r);
-            st.last_seen = r.i64(7);
-            if (!r.is_null(8)) {
-                Heartbeat hb;
-                hb.device_id = st.device.id;
-                hb.firmware = r.text(8);
-                hb.list_version = r.i64(9);
-                hb.backlog = r.i64(10);
-                hb.sensors_json = r.text(11);
-                hb.device_time_ms = r.i64(12);
-                hb.server_time_ms = r.i64(13);
-                hb.journal_epoch = r.i64(14);
-                hb.lost_rows = r.i64(15);
-                hb.lost_journals = r.i64(16);
-                hb.sync_faults = r.i64(17);
-                st.last_heartbeat = hb;
-            }
-            out.push_back(std::move(st));
-        }));
+        CP_TRY(each_row(s, [&](Stmt& r) { out.push_back(read_device_state(r)); }));
         return out;
     }
 

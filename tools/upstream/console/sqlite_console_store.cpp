@@ -8,6 +8,7 @@
 #include "tools/upstream/pg_store.hpp"
 #include "tools/upstream/sql_db.hpp"
 #include "tools/upstream/sql_migrations.hpp"
+#include "tools/upstream/store_rows.hpp"
 
 #include <algorithm>
 #include <map>
@@ -470,39 +471,20 @@ public:
     }
 
     Result<std::vector<DeviceView>> devices_locked(const Scope& scope, const std::string& only) {
-        Stmt s(db_,
-               "SELECT d.id, d.fingerprint, d.enrolled_at, d.revoked, d.revoked_at, d.acked_seq, "
-               "d.last_seen, h.firmware, h.list_version, h.backlog, h.sensors, h.device_time_ms, "
-               "h.server_time_ms, si.id, si.code, si.area, si.name, si.kind, coalesce(a.path, '') "
-               "FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id "
-               "LEFT JOIN device_sites ds ON ds.device_id = d.id LEFT JOIN sites si ON si.id = ds.site_id "
-               "LEFT JOIN areas a ON a.code = si.area WHERE (?1 = '' OR d.id = ?1) ORDER BY d.id");
+        constexpr int site = kDeviceStateColumnCount;  // the site's five columns, then its area path
+        Stmt s(db_, std::string("SELECT ") + kDeviceStateColumns +
+                        ", si.id, si.code, si.area, si.name, si.kind, coalesce(a.path, '') "
+                        "FROM devices d LEFT JOIN heartbeats h ON h.device_id = d.id "
+                        "LEFT JOIN device_sites ds ON ds.device_id = d.id LEFT JOIN sites si ON si.id = ds.site_id "
+                        "LEFT JOIN areas a ON a.code = si.area WHERE (?1 = '' OR d.id = ?1) ORDER BY d.id");
         s.bind(1, only);
         std::vector<DeviceView> out;
         CP_TRY(each_row(s, [&](Stmt& r) {
-            std::optional<std::string> path(r.text(18));
+            std::optional<std::string> path(r.text(site + 5));
             if (!device_visible(path, scope)) return;
             DeviceView v;
-            Device& d = v.state.device;
-            d.id = r.text(0);
-            d.fingerprint = r.text(1);
-            d.enrolled_at = r.i64(2);
-            d.revoked = r.i64(3) != 0;
-            d.revoked_at = r.i64(4);
-            d.acked_seq = r.i64(5);
-            v.state.last_seen = r.i64(6);
-            if (!r.is_null(7)) {
-                Heartbeat hb;
-                hb.device_id = d.id;
-                hb.firmware = r.text(7);
-                hb.list_version = r.i64(8);
-                hb.backlog = r.i64(9);
-                hb.sensors_json = r.text(10);
-                hb.device_time_ms = r.i64(11);
-                hb.server_time_ms = r.i64(12);
-                v.state.last_heartbeat = hb;
-            }
-            if (!r.is_null(13)) v.site = read_site(r, 13);
+            v.state = read_device_state(r);
+            if (!r.is_null(site)) v.site = read_site(r, site);
             out.push_back(std::move(v));
         }));
         return out;
