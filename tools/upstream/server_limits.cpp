@@ -15,6 +15,11 @@ namespace {
 constexpr const char* kDeferredEncoding = "X-Checkpoint-Deferred-Encoding";
 // A heartbeat is a few hundred bytes; its body cap, compressed or not.
 constexpr std::size_t kMaxHeartbeatBytes = 64u << 10;
+// A refused body of up to this many declared bytes is read and dropped before the
+// refusal is sent (a lingering close): closing a socket with unread data makes the
+// kernel send a reset, and a client still writing its body then sees the reset,
+// not the 413 that says why. A larger one is not read: the connection is closed.
+constexpr std::uint64_t kLingerBytes = 1u << 20;
 }  // namespace
 
 int http_status_of(const Error& e) {
@@ -100,6 +105,8 @@ std::optional<std::string> read_body(const httplib::Request& req, httplib::Respo
     if (!declared.empty()) {
         auto n = to_i64(declared);
         if (!n || *n < 0 || static_cast<std::uint64_t>(*n) > limits.max_body_bytes) {
+            if (n && *n > 0 && static_cast<std::uint64_t>(*n) <= kLingerBytes)
+                reader([](const char*, std::size_t) { return true; });  // read and dropped, not held
             refuse(Error{ErrorKind::rejected, reason::too_large, "body over the limit"});
             return std::nullopt;
         }
