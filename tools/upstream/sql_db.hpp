@@ -112,8 +112,20 @@ public:
     Bytes blob(int c) { return q_->blob(c); }
     bool is_null(int c) { return q_->is_null(c); }
     std::optional<double> real_or_null(int c) { return q_->real_or_null(c); }
+    // Reads columns first, first + 1, ... into `out...`, each by its type:
+    //   r.read(0, v.version, v.published_at, v.snapshot);
+    template <class... T>
+    void read(int first, T&... out) {
+        int c = first;
+        (read_one(c++, out), ...);
+    }
 
 private:
+    void read_one(int c, std::int64_t& v) { v = i64(c); }
+    void read_one(int c, bool& v) { v = i64(c) != 0; }
+    void read_one(int c, std::string& v) { v = text(c); }
+    void read_one(int c, Bytes& v) { v = blob(c); }
+
     std::unique_ptr<SqlQuery> q_;
 };
 

@@ -542,12 +542,7 @@ public:
         s.bind(1, version);
         return optional_row(s, [](Stmt& r) {
             ListVersion v;
-            v.version = r.i64(0);
-            v.published_at = r.i64(1);
-            v.entries = r.i64(2);
-            v.changes = r.i64(3);
-            v.snapshot = r.blob(4);
-            v.delta = r.blob(5);
+            r.read(0, v.version, v.published_at, v.entries, v.changes, v.snapshot, v.delta);
             return v;
         });
     }

@@ -86,11 +86,7 @@ struct Residents::Impl {
 
     ResidentView read_resident(Stmt& s, const Operator& op) {
         ResidentView v;
-        v.id = s.i64(0);
-        v.grid = s.text(1);
-        v.name = s.text(2);
-        v.phone = s.text(3);
-        v.address = s.text(4);
+        s.read(0, v.id, v.grid, v.name, v.phone, v.address);
         v.masked = !sees_clear(op, s.text(5));
         if (v.masked) {
             v.name = mask_name(v.name);
