@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (scans->size() > kMaxBatch) std::abort();
     for (const Scan& s : *scans) {
-        if (s.seq < 1 || s.time < 0 || s.scan_id.empty() || s.scan_id.size() > 64) std::abort();
+        // scan_id: 1-128 characters (docs/sync-protocol.md, `<device>-<epoch>-<seq>`).
+        if (s.seq < 1 || s.time < 0 || s.scan_id.empty() || s.scan_id.size() > 128) std::abort();
         if (!s.pass_id.empty() && s.pass_id.size() != 32) std::abort();
         if (s.temperature_c && !(*s.temperature_c >= 20.0 && *s.temperature_c <= 50.0))
             std::abort();
