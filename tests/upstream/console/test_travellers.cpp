@@ -360,3 +360,26 @@ TEST_CASE("posters: one per entry point in scope, the registration URL as QR") {
     REQUIRE(html.ok());
     CHECK(html->find("<script>") == std::string::npos);
 }
+
+TEST_CASE("serve options: the traveller store opens on the --db backend; PostgreSQL needs an outbox or a gateway") {
+    TravellerCity t;
+    std::map<std::string, std::string> opts = {{"issuer-key", (t.city.pki / "issuer.key").string()},
+                                               {"issuer-cert", (t.city.pki / "issuer.crt").string()},
+                                               {"id-secret", (t.city.tmp / "id-secret").string()},
+                                               {"public-url", "https://cc.example"}};
+    if (on_postgresql()) {  // no folder beside a database URL
+        auto none = start_travellers(opts, t.city.db, *t.city.up);
+        REQUIRE_FALSE(none.ok());
+        CHECK(none.error().is(ErrorKind::config, Reason("travellers")));
+    }
+    opts["sms-outbox"] = (t.city.tmp / "outbox-serve").string();
+    auto rt = start_travellers(opts, t.city.db, *t.city.up);
+    REQUIRE(rt.ok());
+    auto grids = (*rt)->store->grids();
+    REQUIRE(grids.ok());
+    CHECK(grids->size() == 2);
+    auto reg = post_public(t, t.form());
+    REQUIRE(reg.status == 200);
+    // The runtime's store reads what the test's own connection wrote.
+    CHECK((*rt)->store->list({"/", true}, 10)->size() == 1);
+}
