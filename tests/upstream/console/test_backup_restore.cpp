@@ -4,7 +4,8 @@
 // restored with pg_restore into a second throw-away cluster, and the upstream started
 // on the restored database carries on: a device's list version continues, its scans
 // are acknowledged exactly once across the restore, operators log in, residents'
-// pass pages still open. Always on PostgreSQL (two clusters of tests/upstream/pg_cluster.hpp).
+// pass pages still open. And the physical copy (pg_basebackup) a standby starts from.
+// Always on PostgreSQL (two clusters of tests/upstream/pg_cluster.hpp).
 #include "tests/upstream/console/console_fixture.hpp"
 
 #include "tools/upstream/console/identity.hpp"
@@ -192,4 +193,44 @@ TEST_CASE("pg_dump, pg_restore into another cluster: devices sync on, scans acke
     REQUIRE(raw.ok());
     CHECK_FALSE((*raw)->exec("DELETE FROM audit").ok());
     (*console)->stop();
+}
+
+TEST_CASE("pg_basebackup: the physical copy a standby starts from serves the same city") {
+    REQUIRE(kOnPostgresql);
+    City city(/*with_signer=*/true, /*publish_interval_s=*/3600);
+    const std::int64_t now = city.now_s();
+    must(city.up->set_statuses({{kPassA, PassStatus::red, "home-isolation", now}}, now));
+    auto v1 = publish_list(*city.up, *city.signer, now, false, kDefaultKeepDeltas);
+    REQUIRE(v1.ok());
+    {
+        auto api = device_api(*city.up, city.pki);
+        auto g1 = device(city.pki, api->port(), "gate-01");
+        CHECK(upload(*g1, 1, 3, now)["acked_seq"] == 3);
+        api->stop();
+    }
+
+    // Taken while the primary serves; the same database name on the copy.
+    auto copy = PgCluster::base_backup_of(PgCluster::shared());
+    const std::string prefix = "postgresql:///";
+    const std::string name = city.db.substr(prefix.size(), city.db.find('?') - prefix.size());
+    const std::string copied = copy->url(name);
+    REQUIRE(copied != city.db);
+
+    auto up = open_store(copied);
+    REQUIRE(up.ok());
+    auto store = open_console_store(copied);
+    REQUIRE(store.ok());
+    auto api = device_api(**up, city.pki);
+    auto g1 = device(city.pki, api->port(), "gate-01");
+    CHECK(list_version_seen(*g1) == v1->version);
+    auto ack = upload(*g1, 3, 4, now);
+    CHECK(ack["acked_seq"] == 4);
+    CHECK(ack["duplicates"] == 1);
+    CHECK(count_of(copied, "SELECT count(*) FROM scans WHERE device_id = 'gate-01'") == 4);
+    CHECK(count_of(city.db, "SELECT count(*) FROM scans WHERE device_id = 'gate-01'") == 3);  // a copy, not a follower
+    auto op = (*store)->find_operator("chief");
+    REQUIRE(op.ok());
+    REQUIRE(op->has_value());
+    CHECK(verify_password((*op)->pw_hash, kPassword));
+    api->stop();
 }
