@@ -1,12 +1,14 @@
 // Several console replicas on one database (SQLite file, or PostgreSQL with
 // CHECKPOINT_TEST_STORE=postgresql): what limits or schedules them lives in the
 // store, so a second process sees it. The per-phone SMS quota, concurrent senders
-// at the last free slot, and the automatic publish schedule (one publish per
-// interval, not one per replica). Sessions and login failures: test_console_api.cpp.
+// at the last free slot, the travellers' abuse counters under concurrent
+// registrations, and the automatic publish schedule (one publish per interval, not
+// one per replica). Sessions and login failures: test_console_api.cpp.
 #include "tests/upstream/console/console_fixture.hpp"
 
 #include "tools/upstream/console/rate_limits.hpp"
 #include "tools/upstream/console/sms.hpp"
+#include "tools/upstream/console/travellers_store.hpp"
 
 #include <doctest/doctest.h>
 
@@ -144,4 +146,35 @@ TEST_CASE("two replicas publish once per interval, not once each") {
     r1.server->run_jobs_once();  // next interval: whichever replica comes first publishes
     r2.server->run_jobs_once();
     CHECK(version() == v0 + 2);
+}
+
+TEST_CASE("replicas admitting traveller registrations at once never pass an abuse limit together") {
+    City city;
+    constexpr int kReplicas = 6;
+    std::vector<std::unique_ptr<TravellerStore>> stores;
+    for (int i = 0; i < kReplicas; ++i) {
+        auto t = open_traveller_store(city.db);
+        REQUIRE(t.ok());
+        stores.push_back(std::move(*t));
+    }
+    const std::int64_t now = city.now_s();
+    const std::vector<TravellerStore::Limit> limits = {{"phone:race", 2, 86400}, {"addr:127.0.0.1", 100, 3600}};
+    std::atomic<int> admitted{0}, refused{0}, failed{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kReplicas; ++i)
+        ts.emplace_back([&, i] {
+            for (int k = 0; k < 3; ++k) {
+                auto r = stores[static_cast<std::size_t>(i)]->admit(limits, now);
+                if (!r)
+                    ++failed;
+                else if (*r)
+                    ++admitted;
+                else
+                    ++refused;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(failed.load() == 0);
+    CHECK(admitted.load() == 2);
+    CHECK(refused.load() == kReplicas * 3 - 2);
 }
