@@ -48,7 +48,7 @@ inline std::string fresh_db(const cp::testing::TempDir& tmp) {
 // Every byte the database keeps on disk, for greps for personal data: a SQLite file
 // with its write-ahead log and journal, or (after a CHECKPOINT) the PostgreSQL
 // database's files and, with `pg_wal`, the cluster's write-ahead log.
-inline std::string database_bytes(const std::string& db, bool pg_wal = true) {
+inline std::string database_bytes(const std::string& db, [[maybe_unused]] bool pg_wal = true) {
     std::string all;
     auto add = [&all](const std::filesystem::path& p) {
         std::error_code ec;
