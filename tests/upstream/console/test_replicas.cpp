@@ -2,11 +2,13 @@
 // CHECKPOINT_TEST_STORE=postgresql): what limits or schedules them lives in the
 // store, so a second process sees it. The per-phone SMS quota, concurrent senders
 // at the last free slot, the travellers' abuse counters under concurrent
-// registrations, and the automatic publish schedule (one publish per interval, not
+// registrations, a pass's daily self-checks, and the automatic publish schedule (one publish per interval, not
 // one per replica). Sessions and login failures: test_console_api.cpp.
 #include "tests/upstream/console/console_fixture.hpp"
 
+#include "tools/upstream/console/identity.hpp"
 #include "tools/upstream/console/rate_limits.hpp"
+#include "tools/upstream/console/residents.hpp"
 #include "tools/upstream/console/sms.hpp"
 #include "tools/upstream/console/travellers_store.hpp"
 
@@ -177,4 +179,48 @@ TEST_CASE("replicas admitting traveller registrations at once never pass an abus
     CHECK(failed.load() == 0);
     CHECK(admitted.load() == 2);
     CHECK(refused.load() == kReplicas * 3 - 2);
+}
+
+TEST_CASE("replicas recording self-checks of one pass at once keep the daily limit") {
+    City city;
+    cp::testing::TempDir dir;
+    const std::string secret = (dir / "id.key").string();
+    must(create_id_secret(secret));
+    const std::map<std::string, std::string> opts = {{"id-secret", secret},
+                                                     {"issuer-key", (city.pki / "issuer.key").string()},
+                                                     {"issuer-cert", (city.pki / "issuer.crt").string()}};
+    constexpr int kReplicas = 4;
+    std::vector<std::shared_ptr<Residents>> replicas;
+    for (int i = 0; i < kReplicas; ++i) {
+        auto r = residents_from_options(opts, city.db, *city.store);
+        REQUIRE(r.ok());
+        replicas.push_back(*r);
+    }
+    auto chief = city.store->find_operator("chief");
+    REQUIRE(chief.ok());
+    REQUIRE(chief->has_value());
+    const std::int64_t now = city.now_s();
+    REQUIRE(replicas[0]->import({{"张三", "11010519491231002X", "13812345678", "3号楼", "ga"}}, **chief, now).ok());
+    auto issued = replicas[0]->issue(**chief, "ga", std::nullopt, false, now);
+    REQUIRE(issued.ok());
+    REQUIRE(issued->size() == 1);
+    const std::string token = issued->front().page_token;
+    std::atomic<int> recorded{0}, limited{0}, other{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kReplicas; ++i)
+        ts.emplace_back([&, i] {
+            for (int k = 0; k < 4; ++k) {
+                auto r = replicas[static_cast<std::size_t>(i)]->self_check(token, SelfCheck{}, now);
+                if (r.ok())
+                    ++recorded;
+                else if (r.error().is(console::reason::self_check_rate))
+                    ++limited;
+                else
+                    ++other;
+            }
+        });
+    for (auto& t : ts) t.join();
+    CHECK(other.load() == 0);
+    CHECK(recorded.load() == 6);  // ResidentsConfig::self_checks_per_day
+    CHECK(limited.load() == kReplicas * 4 - 6);
 }

@@ -542,6 +542,11 @@ Result<bool> Residents::self_check(std::string_view token, const SelfCheck& chec
         if (!r) return fail(r.error());
         if (!*r || st.i64(0) != 0) return fail(ErrorKind::rejected, reason::pass_ended, "");
         const std::string grid = st.text(1);
+        if (m.db->dialect() == cp::upstream::Dialect::postgresql) {
+            // Replicas recording self-checks of one pass at once: one after the other.
+            Stmt l(m.db, "SELECT pg_advisory_xact_lock(hashtext(?1))");
+            CP_TRY(l.bind(1, "self-check:" + row->first).run());
+        }
         Stmt c(m.db, "SELECT count(*) FROM self_checks WHERE pass_id = ?1 AND at > ?2");
         c.bind(1, row->first).bind(2, now - 86400);
         if (auto cr = c.step(); !cr) return fail(cr.error());
