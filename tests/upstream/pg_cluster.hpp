@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -26,13 +27,12 @@ public:
     static constexpr const char* kBin = "/usr/lib/postgresql/15/bin";
     static constexpr const char* kUser = "cp_test";
 
-    PgCluster() {
-        try {
-            start();
-        } catch (...) {
-            stop();  // a half-made cluster is stopped and removed too
-            throw;
-        }
+    PgCluster() : PgCluster(nullptr) {}
+    // A physical copy of `primary` as a standby gets it: pg_basebackup (WAL streamed
+    // along, a fast checkpoint) into a new directory, started as a server of its own
+    // (it does not follow the primary afterwards).
+    static std::unique_ptr<PgCluster> base_backup_of(const PgCluster& primary) {
+        return std::unique_ptr<PgCluster>(new PgCluster(&primary));
     }
     ~PgCluster() { stop(); }
     void stop() {
@@ -80,7 +80,16 @@ public:
     }
 
 private:
-    void start() {
+    explicit PgCluster(const PgCluster* primary) {
+        try {
+            start(primary);
+        } catch (...) {
+            stop();  // a half-made cluster is stopped and removed too
+            throw;
+        }
+    }
+
+    void start(const PgCluster* primary) {
         if (::access((std::string(kBin) + "/initdb").c_str(), X_OK) != 0)
             throw std::runtime_error(std::string(kBin) + "/initdb missing: install postgresql-15");
         char tmpl[] = "/tmp/cp-pg-XXXXXX";
@@ -94,9 +103,14 @@ private:
         }
         ::chmod(dir_.c_str(), 0755);
         const std::string data = dir_ + "/data";
-        run(as_ + kBin + "/initdb -D '" + data + "' -U " + kUser +
-                " -A trust -E UTF8 --locale=C --no-sync >'" + dir_ + "/initdb.log' 2>&1",
-            "initdb");
+        if (primary)
+            run(as_ + kBin + "/pg_basebackup -D '" + data + "' -d 'host=" + primary->dir() + " user=" + kUser +
+                    "' --wal-method=stream --checkpoint=fast --no-sync >'" + dir_ + "/initdb.log' 2>&1",
+                "pg_basebackup");
+        else
+            run(as_ + kBin + "/initdb -D '" + data + "' -U " + kUser +
+                    " -A trust -E UTF8 --locale=C --no-sync >'" + dir_ + "/initdb.log' 2>&1",
+                "initdb");
         // The watchdog: once the test process is gone, stop the cluster and remove it.
         const std::string stop = as_ + kBin + "/pg_ctl -D '" + data + "' -m immediate stop";
         const std::string watch = "setsid sh -c 'while kill -0 " + std::to_string(::getpid()) +

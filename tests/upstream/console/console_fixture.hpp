@@ -12,6 +12,7 @@
 #include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/console_server.hpp"
 #include "tools/upstream/console/console_store.hpp"
+#include "tools/upstream/sql_db.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,34 @@ inline std::string fresh_db(const cp::testing::TempDir& tmp) {
     if (on_postgresql()) return cp::upstream::testing::PgCluster::shared().new_database();
 #endif
     return (tmp / "cc.db").string();
+}
+
+// Every byte the database keeps on disk, for greps for personal data: a SQLite file
+// with its write-ahead log and journal, or (after a CHECKPOINT) the PostgreSQL
+// database's files and, with `pg_wal`, the cluster's write-ahead log.
+inline std::string database_bytes(const std::string& db, [[maybe_unused]] bool pg_wal = true) {
+    std::string all;
+    auto add = [&all](const std::filesystem::path& p) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(p, ec)) all += cp::testing::read_file(p);
+    };
+#ifndef CHECKPOINT_TEST_NO_POSTGRESQL
+    if (on_postgresql()) {
+        auto c = open_pg_db(db);
+        if (!c) throw std::runtime_error(c.error().describe());
+        if (auto st = (*c)->exec("CHECKPOINT"); !st) throw std::runtime_error(st.error().describe());
+        Stmt q(c->get(), "SELECT oid FROM pg_database WHERE datname = current_database()");
+        auto oid = scalar_i64(q);
+        if (!oid) throw std::runtime_error(oid.error().describe());
+        const auto data = std::filesystem::path(cp::upstream::testing::PgCluster::shared().dir()) / "data";
+        for (const auto& e : std::filesystem::directory_iterator(data / "base" / std::to_string(*oid))) add(e.path());
+        if (pg_wal)
+            for (const auto& e : std::filesystem::directory_iterator(data / "pg_wal")) add(e.path());
+        return all;
+    }
+#endif
+    for (const char* suffix : {"", "-wal", "-journal"}) add(db + suffix);
+    return all;
 }
 
 inline void must(const Status& s) {

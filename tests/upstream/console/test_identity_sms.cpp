@@ -3,8 +3,10 @@
 // filled template to a local fake gateway, and both keep the per-phone limit.
 #include "src/common/bytes.hpp"
 #include "tests/testing.hpp"
+#include "tools/upstream/console/console_store.hpp"
 #include "tools/upstream/console/identity.hpp"
 #include "tools/upstream/console/sms.hpp"
+#include "tools/upstream/store.hpp"
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -22,6 +24,18 @@ using namespace cp;
 using namespace cp::upstream::console;
 
 namespace {
+
+// The per-phone counts of a fresh upstream + console SQLite file in `dir`.
+std::shared_ptr<RateLimits> store_limits(const cp::testing::TempDir& dir) {
+    const std::string db = (dir / "cc.db").string();
+    auto up = cp::upstream::open_store(db);
+    REQUIRE(up.ok());
+    auto cs = open_console_store(db);
+    REQUIRE(cs.ok());
+    auto l = RateLimits::open(db);
+    REQUIRE(l.ok());
+    return *l;
+}
 
 // Valid numbers (check digits computed by GB 11643).
 constexpr const char* kId1 = "11010519491231002X";
@@ -114,6 +128,7 @@ TEST_CASE("SMS outbox: one whole file per message, typed errors, per-phone hourl
     c.outbox_dir = (dir / "outbox").string();
     c.per_phone_per_hour = 2;
     c.clock_s = [&] { return now.load(); };
+    c.limits = store_limits(dir);
     auto s = make_sms_sender(c);
     REQUIRE(s->send("13812345678", "您的通行证: https://cc.example/p/abc").ok());
     auto files = files_in(c.outbox_dir);
@@ -141,12 +156,13 @@ TEST_CASE("SMS outbox: an unwritable folder is an io error and keeps the quota")
     SmsConfig c;
     c.outbox_dir = (dir / "file" / "outbox").string();  // below a regular file
     c.per_phone_per_hour = 1;
+    c.limits = store_limits(dir);
     auto s = make_sms_sender(c);
     auto r = s->send("13812345678", "hello");
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().is(ErrorKind::io, reason::sms_outbox));
     c.outbox_dir = (dir / "ok").string();
-    // A failed delivery did not use the quota of a fresh sender either way; same phone, new folder.
+    // The failed delivery gave its use back to the store: same phone, new folder, new sender.
     auto s2 = make_sms_sender(c);
     CHECK(s2->send("13812345678", "hello").ok());
 }
@@ -167,9 +183,11 @@ TEST_CASE("SMS gateway: the template is filled and posted; errors are typed") {
     std::thread t([&] { gw.listen_after_bind(); });
     for (int i = 0; i < 2000 && !gw.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
+    cp::testing::TempDir dir;
     SmsConfig c;
     c.gateway_url = "http://127.0.0.1:" + std::to_string(port) + "/send";
     c.per_phone_per_hour = 3;
+    c.limits = store_limits(dir);
     auto s = make_sms_sender(c);
     REQUIRE(s->send("13812345678", "通行证 \"link\" {phone}\nhttps://x/p/1").ok());
     c.body_template = "to={phone}&msg={text}";
@@ -195,7 +213,7 @@ TEST_CASE("SMS gateway: the template is filled and posted; errors are typed") {
         CHECK(got[1].second == "to=%2B8613812345678&msg=a%20b%26c");
     }
     // Nobody listening any more: unavailable, not a crash or a hang.
-    auto gone = make_sms_sender(c)->send("13812345678", "x");
+    auto gone = make_sms_sender(c)->send("13900000001", "x");
     CHECK(gone.error().is(ErrorKind::unavailable, reason::sms_gateway));
     SmsConfig bad;
     bad.gateway_url = "ftp://x/y";

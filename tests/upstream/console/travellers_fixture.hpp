@@ -37,7 +37,7 @@ struct TravellerCity {
             f << "0123456789abcdef0123456789abcdef-test-only";
         }
         ::chmod(secret.c_str(), 0600);
-        auto ts = open_sqlite_traveller_store(city.db);
+        auto ts = open_traveller_store(city.db);
         if (!ts) throw std::runtime_error(ts.error().describe());
         tstore = std::move(*ts);
         TravellersConfig tc;
@@ -46,6 +46,9 @@ struct TravellerCity {
         tc.id_secret_path = secret.string();
         tc.public_url = "https://cc.example";
         tc.sms.outbox_dir = outbox.string();
+        auto limits = RateLimits::open(city.db);
+        if (!limits) throw std::runtime_error(limits.error().describe());
+        tc.sms.limits = std::move(*limits);
         if (tweak) tweak(tc);
         auto t = Travellers::create(tc, *tstore, *city.up);
         if (!t) throw std::runtime_error(t.error().describe());

@@ -140,7 +140,6 @@ struct ConsoleServer::Impl {
     bool stopping = false;
     int port = -1;
     std::mutex publish_mu;
-    std::int64_t next_publish_ms = 0;
 
     Impl(ConsoleConfig c, UpstreamStore& u, ConsoleStore& s, const ListSigner* sg)
         : cfg(std::move(c)), upstream(u), store(s), signer(sg) {}
@@ -644,9 +643,12 @@ struct ConsoleServer::Impl {
             log::warn(kCat, "worklist refresh failed", {{"reason", r.error().reason}});
         (void)store.prune_sessions(now - cfg.idle_timeout_s, now - cfg.absolute_timeout_s);
         if (cfg.travellers) cfg.travellers->run_jobs(now);
-        const std::int64_t ms = now_ms();
-        if (signer && ms >= next_publish_ms) {
-            next_publish_ms = ms + cfg.publish_interval_s * 1000;
+        // The schedule is a store row: of several replicas, one publishes per interval.
+        if (!signer) return;
+        auto due = store.claim_publish_run(now_ms(), cfg.publish_interval_s * 1000);
+        if (!due) {
+            log::warn(kCat, "publish schedule unreadable", {{"reason", due.error().reason}});
+        } else if (*due) {
             if (auto v = publish_now(); !v)
                 log::warn(kCat, "automatic publish failed", {{"reason", v.error().reason}});
         }
@@ -847,7 +849,6 @@ Status ConsoleServer::start() {
             return fail(ErrorKind::unavailable, reason::bind,
                         "big screen " + m.cfg.wall_host + ":" + std::to_string(m.cfg.wall_port));
     }
-    m.next_publish_ms = m.now_ms() + m.cfg.publish_interval_s * 1000;
     if (m.srv) m.listen_thread = std::thread([&m] { m.srv->listen_after_bind(); });
     if (m.wall) m.wall_thread = std::thread([&m] { m.wall->listen_after_bind(); });
     m.jobs_thread = std::thread([&m] {

@@ -7,7 +7,8 @@
 // A background thread returns statuses with a passed end date to green, opens
 // worklist items for RED/fever scans of registered passes, prunes old sessions, and
 // (with a signer) publishes the next list version every `publish_interval_s` when
-// the working statuses changed.
+// the working statuses changed: the schedule is a store row, so of several replicas
+// on one database one publishes per interval.
 //
 // Thread-safety: start()/stop() from one thread; handlers run on httplib's pool.
 #pragma once

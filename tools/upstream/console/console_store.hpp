@@ -220,6 +220,13 @@ public:
     virtual Result<std::int64_t> login_failures(const std::string& key, std::int64_t since) = 0;
     virtual Status clear_login_failures(const std::string& key) = 0;
 
+    // --- automatic publishing ------------------------------------------------
+    // The publish schedule, one row every replica shares: true when a run is due at
+    // `now_ms` (the next one then falls due `interval_ms` later), false when any
+    // replica took this slot already. The first call on a new database only
+    // schedules (false); a changed interval applies from the next due time.
+    virtual Result<bool> claim_publish_run(std::int64_t now_ms, std::int64_t interval_ms) = 0;
+
     // --- audit (append-only) -------------------------------------------------
     virtual Status audit(const AuditEntry& e) = 0;
     virtual Result<std::vector<AuditEntry>> audit_log(const Scope& scope, std::size_t limit) = 0;

@@ -538,19 +538,27 @@ Result<bool> Residents::self_check(std::string_view token, const SelfCheck& chec
         if (!r) return fail(r.error());
         if (!*r || st.i64(0) != 0) return fail(ErrorKind::rejected, reason::pass_ended, "");
         const std::string grid = st.text(1);
+        if (m.db->dialect() == cp::upstream::Dialect::postgresql) {
+            // Replicas recording self-checks of one pass at once: one after the other.
+            Stmt l(m.db, "SELECT pg_advisory_xact_lock(hashtext(?1))");
+            CP_TRY(l.bind(1, "self-check:" + row->first).run());
+        }
         Stmt c(m.db, "SELECT count(*) FROM self_checks WHERE pass_id = ?1 AND at > ?2");
         c.bind(1, row->first).bind(2, now - 86400);
         if (auto cr = c.step(); !cr) return fail(cr.error());
         if (c.i64(0) >= m.cfg.self_checks_per_day)
             return fail(ErrorKind::rejected, reason::self_check_rate, "per pass and day");
-        Stmt ins(m.db, "INSERT INTO self_checks(pass_id, at, abnormal, answers) VALUES(?1, ?2, ?3, ?4)");
-        CP_TRY(ins.bind(1, row->first).bind(2, now).bind(3, std::int64_t{check.abnormal() ? 1 : 0})
-                   .bind(4, check.summary()).run());
+        Stmt ins(m.db, "INSERT INTO self_checks(pass_id, at, abnormal, answers) VALUES(?1, ?2, ?3, ?4) RETURNING id");
+        auto added = ins.bind(1, row->first).bind(2, now).bind(3, std::int64_t{check.abnormal() ? 1 : 0})
+                         .bind(4, check.summary()).step();
+        if (!added) return fail(added.error());
+        const std::int64_t check_id = ins.i64(0);
         if (!check.abnormal()) return false;
         // The grid's door-step check; the status stays what the grid worker decides.
         Stmt w(m.db, "INSERT INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
-                     "VALUES(?1, 'self-report', 'self-check-' || last_insert_rowid(), ?2, ?3, ?4)");
-        CP_TRY(w.bind(1, grid).bind(2, row->first).bind(3, check.summary()).bind(4, now).run());
+                     "VALUES(?1, 'self-report', ?2, ?3, ?4, ?5)");
+        CP_TRY(w.bind(1, grid).bind(2, "self-check-" + std::to_string(check_id)).bind(3, row->first)
+                   .bind(4, check.summary()).bind(5, now).run());
         return true;
     });
 }

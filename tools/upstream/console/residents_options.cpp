@@ -59,6 +59,9 @@ Result<std::shared_ptr<Residents>> residents_from_options(const std::map<std::st
         sc.outbox_dir = get("sms-outbox");
         sc.gateway_url = get("sms-gateway");
         if (!get("sms-template").empty()) sc.body_template = get("sms-template");
+        auto limits = RateLimits::open(db_path);
+        if (!limits) return fail(limits.error());
+        sc.limits = std::move(*limits);
         cfg.sms = make_sms_sender(sc);
     }
     auto r = Residents::open(db_path, store, std::move(cfg));

@@ -2,6 +2,7 @@
 
 #include "src/common/file_io.hpp"
 #include "src/common/time.hpp"
+#include "tools/upstream/console/auth.hpp"
 #include "tools/upstream/console/identity.hpp"
 
 #include <httplib.h>
@@ -9,16 +10,11 @@
 
 #include <atomic>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
-#include <map>
-#include <mutex>
 
 namespace cp::upstream::console {
 
 namespace {
-
-constexpr std::size_t kMaxTrackedPhones = 100000;
 
 Status check_text(const std::string& text) {
     if (text.empty() || text.size() > kMaxSmsTextBytes)
@@ -31,59 +27,25 @@ Status check_text(const std::string& text) {
     return {};
 }
 
-// Per-phone sliding window of one hour, bounded in the number of phones.
-class RateLimit {
-public:
-    explicit RateLimit(int per_hour) : per_hour_(per_hour) {}
-    Status take(const std::string& phone, std::int64_t now) {
-        std::lock_guard lock(mu_);
-        if (sent_.size() >= kMaxTrackedPhones) prune(now);
-        auto& q = sent_[phone];
-        while (!q.empty() && q.front() <= now - 3600) q.pop_front();
-        if (static_cast<int>(q.size()) >= per_hour_)
-            return fail(ErrorKind::rejected, reason::sms_rate_limit, "per-phone quota for this hour used up");
-        if (sent_.size() > kMaxTrackedPhones)
-            return fail(ErrorKind::rejected, reason::sms_rate_limit, "too many phones this hour");
-        q.push_back(now);
-        return {};
-    }
-    void give_back(const std::string& phone) {
-        std::lock_guard lock(mu_);
-        auto it = sent_.find(phone);
-        if (it != sent_.end() && !it->second.empty()) it->second.pop_back();
-    }
-
-private:
-    void prune(std::int64_t now) {
-        for (auto it = sent_.begin(); it != sent_.end();) {
-            while (!it->second.empty() && it->second.front() <= now - 3600) it->second.pop_front();
-            it = it->second.empty() ? sent_.erase(it) : std::next(it);
-        }
-    }
-    int per_hour_;
-    std::mutex mu_;
-    std::map<std::string, std::deque<std::int64_t>> sent_;
-};
-
 class SenderBase : public SmsSender {
 public:
-    explicit SenderBase(const SmsConfig& c) : cfg_(c), limit_(c.per_phone_per_hour) {}
+    explicit SenderBase(const SmsConfig& c) : cfg_(c) {}
     Status send(const std::string& phone, const std::string& text) final {
         if (!valid_phone(phone)) return fail(ErrorKind::invalid_input, reason::sms_phone, "not a phone number");
         CP_TRY(check_text(text));
+        if (!cfg_.limits) return fail(ErrorKind::config, reason::sms_config, "no store for the per-phone quota");
         const std::int64_t now = cfg_.clock_s ? cfg_.clock_s() : wall_now_ms() / 1000;
-        CP_TRY(limit_.take(phone, now));
+        auto use = cfg_.limits->take("sms:" + token_hash(phone), cfg_.per_phone_per_hour, 3600, now);
+        if (!use) return fail(use.error());
+        if (!*use) return fail(ErrorKind::rejected, reason::sms_rate_limit, "per-phone quota for this hour used up");
         Status st = deliver(phone, text, now);
-        if (!st) limit_.give_back(phone);  // a failed delivery does not use the quota
+        if (!st) (void)cfg_.limits->give_back(**use);  // a failed delivery does not use the quota
         return st;
     }
 
 protected:
     virtual Status deliver(const std::string& phone, const std::string& text, std::int64_t now) = 0;
     SmsConfig cfg_;
-
-private:
-    RateLimit limit_;
 };
 
 class OutboxSender final : public SenderBase {

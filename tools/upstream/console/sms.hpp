@@ -4,10 +4,11 @@
 // posts each message to a generic HTTP(S) SMS gateway with a configurable body
 // template. Both limit messages per phone per hour.
 //
-// The rate limit is kept in the sender's memory (one upstream process sends); a
-// restart forgets it, which at worst allows one more hour's quota per phone.
+// The per-phone quota lives in the store (rate_limits.hpp), keyed by a hash of the
+// phone number: every replica on one database shares it, and a restart keeps it.
 #pragma once
 
+#include "tools/upstream/console/rate_limits.hpp"
 #include "tools/upstream/reasons.hpp"
 #include "src/common/result.hpp"
 
@@ -39,6 +40,7 @@ struct SmsConfig {
     // any other as application/x-www-form-urlencoded with the values percent-encoded.
     std::string body_template = R"({"to":"{phone}","text":"{text}"})";
     int per_phone_per_hour = 5;
+    std::shared_ptr<RateLimits> limits;  // required: the store's per-phone counts
     std::string gateway_ca_file;  // optional CA bundle for an https gateway
     int gateway_timeout_s = 10;
     std::function<std::int64_t()> clock_s;  // tests move time; default: wall clock
@@ -53,7 +55,7 @@ public:
 };
 
 // The outbox backend unless gateway_url is set. Never null; a bad configuration
-// makes every send() fail with config "sms-config".
+// (or no `limits`) makes every send() fail with config "sms-config".
 std::unique_ptr<SmsSender> make_sms_sender(const SmsConfig& c);
 
 }  // namespace cp::upstream::console

@@ -186,6 +186,13 @@ CREATE INDEX traveller_registrations_arrived ON traveller_registrations(arrived_
 CREATE TABLE traveller_attempts(key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX traveller_attempts_key ON traveller_attempts(key, at);
 )sql"},
+    // Rate limits shared by every replica (rate_limits.hpp): one row per counted event.
+    {3, "rate-events", R"sql(
+CREATE TABLE rate_events(
+  id INTEGER PRIMARY KEY, key TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL);
+CREATE INDEX rate_events_key ON rate_events(key, at);
+CREATE INDEX rate_events_until ON rate_events(until);
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";
@@ -888,6 +895,19 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "DELETE FROM login_failures WHERE key = ?1");
         return s.bind(1, key).run();
+    }
+
+    // ---- publish schedule ----------------------------------------------------
+    Result<bool> claim_publish_run(std::int64_t now_ms, std::int64_t interval_ms) override {
+        std::lock_guard lock(mu_);
+        const std::int64_t next = now_ms + interval_ms;
+        Stmt first(db_, "INSERT INTO console_state(key, value) VALUES('publish-due-ms', ?1) ON CONFLICT DO NOTHING");
+        CP_TRY(first.bind(1, next).run());
+        if (db_->changes() == 1) return false;
+        // One row update: of replicas claiming at once, the row lock lets one see it due.
+        Stmt claim(db_, "UPDATE console_state SET value = ?2 WHERE key = 'publish-due-ms' AND value <= ?1");
+        CP_TRY(claim.bind(1, now_ms).bind(2, next).run());
+        return db_->changes() == 1;
     }
 
     // ---- audit ---------------------------------------------------------------

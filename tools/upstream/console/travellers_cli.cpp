@@ -33,6 +33,8 @@ Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::
     cfg.sms.gateway_url = get("sms-gateway");
     cfg.sms.body_template = get("sms-template");
     cfg.sms.outbox_dir = get("sms-outbox");
+    if (cfg.sms.outbox_dir.empty() && cfg.sms.gateway_url.empty() && is_pg_url(db_path))
+        return fail(ErrorKind::config, "travellers", "--sms-outbox or --sms-gateway with a PostgreSQL --db");
     if (cfg.sms.outbox_dir.empty()) {
         const auto dir = std::filesystem::path(db_path).parent_path();
         cfg.sms.outbox_dir = ((dir.empty() ? std::filesystem::path(".") : dir) / "sms-outbox").string();
@@ -42,8 +44,11 @@ Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::
         std::filesystem::create_directories(cfg.sms.outbox_dir, e);
         ::chmod(cfg.sms.outbox_dir.c_str(), 0700);  // phone numbers and pass links
     }
+    auto limits = RateLimits::open(db_path);
+    if (!limits) return fail(limits.error());
+    cfg.sms.limits = std::move(*limits);
     auto rt = std::make_unique<TravellersRuntime>();
-    auto st = open_sqlite_traveller_store(db_path);
+    auto st = open_traveller_store(db_path);
     if (!st) return fail(st.error());
     rt->store = std::move(*st);
     auto svc = Travellers::create(std::move(cfg), *rt->store, upstream);

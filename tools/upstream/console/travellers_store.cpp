@@ -1,7 +1,8 @@
-// SQLite backend of TravellerStore: its own connection to the console's file.
+// TravellerStore on SQLite or PostgreSQL: its own connection to the console's database.
 #include "tools/upstream/console/travellers_store.hpp"
 
 #include "src/common/enum_names.hpp"
+#include "tools/upstream/pg_store.hpp"
 #include "tools/upstream/sql_db.hpp"
 
 #include <mutex>
@@ -23,6 +24,7 @@ bool is_entry_kind(std::string_view kind) {
 
 namespace {
 
+using cp::upstream::Dialect;
 using cp::upstream::SqlDb;
 using cp::upstream::Stmt;
 
@@ -46,9 +48,9 @@ Registration read_reg(Stmt& s) {
                         .purged_at = s.i64(21)};
 }
 
-class SqliteTravellerStore final : public TravellerStore {
+class SqlTravellerStore final : public TravellerStore {
 public:
-    explicit SqliteTravellerStore(std::unique_ptr<SqlDb> db) : owned_(std::move(db)), db_(owned_.get()) {}
+    explicit SqlTravellerStore(std::unique_ptr<SqlDb> db) : owned_(std::move(db)), db_(owned_.get()) {}
 
     Status exec(const char* sql) { return db_->exec(sql); }
     template <typename F>
@@ -122,6 +124,11 @@ public:
     Result<bool> admit(const std::vector<Limit>& limits, std::int64_t now) override {
         std::lock_guard lock(mu_);
         return transaction([&]() -> Result<bool> {
+            if (db_->dialect() == Dialect::postgresql) {
+                // Replicas counting the same keys at once: one after the other.
+                Stmt l(db_, "SELECT pg_advisory_xact_lock(hashtext('traveller-attempts'))");
+                CP_TRY(l.run());
+            }
             Stmt count(db_, "SELECT count(*) >= ?3 FROM traveller_attempts WHERE key = ?1 AND at > ?2");
             for (const auto& l : limits) {
                 count.reset();
@@ -187,6 +194,11 @@ public:
         if (!before) return fail(before.error());
         if (before->first >= before->second) return std::size_t{0};
         return transaction([&]() -> Result<std::size_t> {
+            if (db_->dialect() == Dialect::postgresql) {
+                // No ingest in flight: every scan below max(rowid) is committed (pg_store.hpp).
+                Stmt w(db_, "SELECT pg_advisory_xact_lock(?1)");
+                CP_TRY(w.bind(1, cp::upstream::kScanWriteLockKey).run());
+            }
             auto now_range = range();
             if (!now_range) return fail(now_range.error());
             const auto [cursor, top] = *now_range;
@@ -214,8 +226,8 @@ public:
                 if (db_->changes() != 1) continue;  // arrived already (a second scan)
                 ++n;
                 const std::string where = h.site.empty() ? h.device : h.site;
-                Stmt w(db_, "INSERT OR IGNORE INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
-                            "VALUES(?1, 'arrival', ?2, ?3, ?4, ?5)");
+                Stmt w(db_, "INSERT INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
+                            "VALUES(?1, 'arrival', ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
                 CP_TRY(w.bind(1, h.grid).bind(2, "registration:" + std::to_string(h.id)).bind(3, h.pass_id)
                            .bind(4, "arrived " + h.kind + " " + where).bind(5, now).run());
                 Stmt au(db_, "INSERT INTO audit(at, actor, role, area, path, action, object, from_value, "
@@ -223,7 +235,8 @@ public:
                              "'arrived', ?5)");
                 CP_TRY(au.bind(1, now).bind(2, h.grid).bind(3, h.path).bind(4, h.pass_id).bind(5, where).run());
             }
-            Stmt cur(db_, "INSERT OR REPLACE INTO console_state(key, value) VALUES('arrival-scan-cursor', ?1)");
+            Stmt cur(db_, "INSERT INTO console_state(key, value) VALUES('arrival-scan-cursor', ?1) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
             CP_TRY(cur.bind(1, top).run());
             return n;
         });
@@ -250,9 +263,14 @@ public:
             CP_TRY(a.bind(1, now - 86400).run());
             return n;
         });
-        // The old rows live on in the write-ahead log until a checkpoint: write them
-        // back (secure_delete zeroes the freed space) and empty the log.
-        if (purged && *purged > 0) CP_TRY(exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+        // SQLite: the old rows live on in the write-ahead log until a checkpoint: write
+        // them back (secure_delete zeroes the freed space) and empty the log.
+        // PostgreSQL: the old row versions stay in the table's pages as dead tuples
+        // until it is rewritten (VACUUM FULL: a new file, the old one removed). Its
+        // write-ahead log keeps them until recycled (docs/deployment.md).
+        if (purged && *purged > 0)
+            CP_TRY(exec(db_->dialect() == Dialect::sqlite ? "PRAGMA wal_checkpoint(TRUNCATE)"
+                                                          : "VACUUM FULL traveller_registrations"));
         return purged;
     }
 
@@ -266,7 +284,7 @@ public:
                     "  UNION ALL SELECT r.site, 0, 1 FROM traveller_registrations r "
                     "  JOIN areas a ON a.code = r.grid WHERE substr(a.path, 1, length(?1)) = ?1 "
                     "  AND r.status = 'registered') x "
-                    "LEFT JOIN sites st ON st.code = x.site GROUP BY x.site ORDER BY x.site");
+                    "LEFT JOIN sites st ON st.code = x.site GROUP BY x.site, st.name ORDER BY x.site");
         s.bind(1, scope.path).bind(2, since);
         std::vector<EntryCount> out;
         CP_TRY(cp::upstream::each_row(s, [&](Stmt& x) { out.push_back({x.text(0), x.text(1), x.i64(2), x.i64(3)}); }));
@@ -281,15 +299,18 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<TravellerStore>> open_sqlite_traveller_store(const std::string& path) {
-    auto opened = open_sqlite_db(path, false);
+Result<std::unique_ptr<TravellerStore>> open_traveller_store(const std::string& db_url) {
+    const bool pg = is_pg_url(db_url);
+    auto opened = pg ? open_pg_db(db_url) : open_sqlite_db(db_url, false);
     if (!opened) return fail(opened.error());
     SqlDb* db = opened->get();
-    auto store = std::make_unique<SqliteTravellerStore>(std::move(*opened));
-    // Purged personal data must not linger in free pages.
-    CP_TRY(store->exec("PRAGMA secure_delete=ON"));
-    CP_TRY(store->exec("PRAGMA foreign_keys=ON"));
-    Stmt s(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'traveller_registrations'");
+    auto store = std::make_unique<SqlTravellerStore>(std::move(*opened));
+    if (!pg) {
+        // Purged personal data must not linger in free pages.
+        CP_TRY(store->exec("PRAGMA secure_delete=ON"));
+        CP_TRY(store->exec("PRAGMA foreign_keys=ON"));
+    }
+    Stmt s(db, "SELECT count(*) FROM schema_migrations WHERE version = 150");
     auto r = s.step();
     if (!r || s.i64(0) != 1)
         return fail(ErrorKind::io, "sqlite-migration", "the console schema is missing; open the console store first");

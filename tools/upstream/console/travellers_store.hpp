@@ -1,12 +1,13 @@
 // Registrations of travellers entering the city (kind E passes, kind D for truck
-// drivers), kept in the console's SQLite file (tables of migrations 150+ in
-// sqlite_console_store.cpp).
+// drivers), kept in the console's database, SQLite or PostgreSQL (tables of
+// migrations 150+ in sqlite_console_store.cpp).
 //
 // Personal data: the ID number is never stored (only its keyed hash, identity.hpp);
 // name, phone, origin, address, plate and the pass text are deleted `retention`
 // after the registration was made (purge()), leaving the grid, the kind, the
-// status and the arrival time and place for the statistics. Freed pages are
-// overwritten (secure_delete). Operators read registrations only of grids in
+// status and the arrival time and place for the statistics. SQLite overwrites the
+// freed pages (secure_delete); PostgreSQL rewrites the table (VACUUM FULL), its
+// write-ahead log keeps the old rows until recycled. Operators read registrations only of grids in
 // their scope; anything else is not_found.
 //
 // Arrival: a scan stored by the upstream (any device, any verdict but "reject",
@@ -102,8 +103,9 @@ public:
 // A site kind of an entry point ("entry", "road-entry", "rail-entry", ...).
 bool is_entry_kind(std::string_view kind);
 
-// Opens the traveller tables in the console's SQLite file (open_sqlite_console_store
-// first: it applies the migrations). Errors: io "sqlite-open", io "sqlite-migration".
-Result<std::unique_ptr<TravellerStore>> open_sqlite_traveller_store(const std::string& path);
+// Opens the traveller tables in the console's database: a SQLite file or a
+// PostgreSQL URL, as open_store() reads it (open_console_store first: it applies the
+// migrations). Errors: io "sqlite-open" / "postgresql-open", io "sqlite-migration".
+Result<std::unique_ptr<TravellerStore>> open_traveller_store(const std::string& db);
 
 }  // namespace cp::upstream::console
