@@ -119,6 +119,8 @@ TEST_CASE("the registration body: every field checked, typed errors") {
     CHECK(field(driver) == "transport");  // drivers come by truck
     driver["transport"] = "truck";
     CHECK(field(driver) == "plate");
+    driver["plate"] = "· -";  // separators only: no plate at the truck lane
+    CHECK(field(driver) == "plate");
     driver["plate"] = "黑E·12345";
     CHECK(field(driver) == "accepted");
 
