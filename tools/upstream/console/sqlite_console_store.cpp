@@ -204,6 +204,9 @@ CREATE INDEX traveller_registrations_arrived ON traveller_registrations(arrived_
 CREATE TABLE traveller_attempts(key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX traveller_attempts_key ON traveller_attempts(key, at);
 )sql"},
+    {110, "self-registration-grid-from", R"sql(
+ALTER TABLE registration_codes ADD COLUMN grid_from TEXT NOT NULL DEFAULT 'chosen';
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";
