@@ -811,6 +811,19 @@ TEST_CASE("self-registration: the grid from the address unit; no unit, or a unit
     auto two = enrol("11010119900101004X", "13655550003", "红军街3号楼1单元501", "");
     CHECK(two.status == 409);
     CHECK(two.body["reason"] == "address-unmatched");
+    // Asked again within the minute with a grid chosen: no new code, and the answer is
+    // the grid the registration waits in.
+    const json ask = {{"name", "孙七"}, {"id_number", "110101199001010015"}, {"phone", "13655550004"},
+                      {"address", "红军街1栋2单元9"}};
+    auto first = anon.post("/r/enrol/code", ask, false);
+    REQUIRE(first.status == 200);
+    CHECK(first.body["grid"] == "ga");
+    json ask_b = ask;
+    ask_b["grid"] = "gb";
+    auto second = anon.post("/r/enrol/code", ask_b, false);
+    REQUIRE(second.status == 200);
+    CHECK(second.body["grid"] == "ga");
+    CHECK(second.body["from_address"] == true);
     // A pending self-registration is no unit: its address does not place the next one.
     auto seeded = enrol("11010119900101004X", "13655550003", "红军街11号楼2单元502", "");
     CHECK(seeded.status == 409);

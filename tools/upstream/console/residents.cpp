@@ -587,12 +587,12 @@ Result<Residents::RegistrationGrid> Residents::start_registration(const Resident
         std::lock_guard lock(m.mu);
         Stmt gone(m.db, "DELETE FROM registration_codes WHERE expires_at <= ?1");
         CP_TRY(gone.bind(1, now).run());
-        Stmt s(m.db, "SELECT sent_at FROM registration_codes WHERE id_hash = ?1 AND phone = ?2");
+        Stmt s(m.db, "SELECT sent_at, grid, grid_from FROM registration_codes WHERE id_hash = ?1 AND phone = ?2");
         s.bind(1, h).bind(2, row.phone);
         auto r = s.step();
         if (!r) return fail(r.error());
-        // Too soon: silently no new code, as for the claim.
-        if (*r && s.i64(0) > now - kClaimGapS) return out;
+        // Too soon: silently no new code, as for the claim; the registration waits where it did.
+        if (*r && s.i64(0) > now - kClaimGapS) return RegistrationGrid{s.text(1), s.text(2) == "address"};
         s.reset();
         // An ID number already registered gets a code too: the answer must not tell.
         Stmt up(m.db, "INSERT INTO registration_codes(id_hash, phone, name, address, grid, code_hash, sent_at, "
