@@ -848,4 +848,11 @@ TEST_CASE("address units: normal form and the grid of an address") {
     CHECK_FALSE(grid_of_address("", units));
     CHECK_FALSE(grid_of_address("红军街1栋", {}));
     CHECK_FALSE(grid_of_address(std::string("\xff\xfe" "1\xe6", 4), units));  // not UTF-8: no match, no crash
+    // The city's and districts' names on one side only.
+    const std::vector<AddressUnit> with_district = {{"向阳区红军街1号楼2单元301", "ga"}};
+    const std::vector<std::string> regions = {"鹤岗市", "向阳区"};
+    CHECK_FALSE(grid_of_address("鹤岗市红军街1栋2单元5", with_district));
+    CHECK(grid_of_address("鹤岗市红军街1栋2单元5", with_district, regions) == std::optional<std::string>("ga"));
+    CHECK(grid_of_address("红军街1号楼2单元5", with_district, regions) == std::optional<std::string>("ga"));
+    CHECK_FALSE(grid_of_address("向阳区", with_district, regions));
 }

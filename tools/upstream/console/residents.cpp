@@ -574,7 +574,13 @@ Result<Residents::RegistrationGrid> Residents::start_registration(const Resident
             Stmt q(m.db, "SELECT DISTINCT address, grid FROM residents WHERE state = 'active' AND address != ''");
             CP_TRY(each_row(q, [&](Stmt& s) { units.push_back({s.text(0), s.text(1)}); }));
         }
-        auto grid = grid_of_address(row.address, units);
+        // The city's and districts' names are no part of a unit: one address has them, another not.
+        auto tree = m.store.areas(Scope{"/", true});
+        if (!tree) return fail(tree.error());
+        std::vector<std::string> regions;
+        for (const auto& a : *tree)
+            if (a.level == Level::city || a.level == Level::district) regions.push_back(a.name_zh);
+        auto grid = grid_of_address(row.address, units, regions);
         if (!grid) return fail(ErrorKind::rejected, reason::address_unmatched, "choose the grid");
         row.grid = out.grid = *grid;
         out.from_address = true;

@@ -90,8 +90,11 @@ struct AddressUnit {
 // prefix of it ending in a number and 号, 栋, 单元, 弄 or 巷 (the building, the
 // staircase); the longest unit found in the address decides, and a unit known in
 // two grids decides nothing. A number does not match inside a longer one (1栋 is
-// not in 11栋). nullopt: no unit, or no single grid.
-std::optional<std::string> grid_of_address(std::string_view address, const std::vector<AddressUnit>& units);
+// not in 11栋). `regions` (the city's and districts' names) are left out of both
+// sides first, so "向阳区红军街1号楼" and "鹤岗市红军街1栋" compare as "红军街1栋".
+// nullopt: no unit, or no single grid.
+std::optional<std::string> grid_of_address(std::string_view address, const std::vector<AddressUnit>& units,
+                                           const std::vector<std::string>& regions = {});
 
 // The self-check from the pass page: JSON {"fever":bool,"cough":bool,"contact":bool,
 // "travel":bool[,"temperature_c":number 30..45]}, every flag required.

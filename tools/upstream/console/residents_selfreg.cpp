@@ -125,16 +125,27 @@ bool contains_unit(const std::u32string& a, const std::u32string& key) {
     return false;
 }
 
+// `a` without any occurrence of the `drop` texts.
+std::u32string without(std::u32string a, const std::vector<std::u32string>& drop) {
+    for (const auto& d : drop)
+        for (std::size_t p = a.find(d); p != std::u32string::npos; p = a.find(d, p)) a.erase(p, d.size());
+    return a;
+}
+
 }  // namespace
 
 std::string normalise_address(std::string_view address) { return encode(normal(address)); }
 
-std::optional<std::string> grid_of_address(std::string_view address, const std::vector<AddressUnit>& units) {
-    const std::u32string a = normal(address);
+std::optional<std::string> grid_of_address(std::string_view address, const std::vector<AddressUnit>& units,
+                                           const std::vector<std::string>& regions) {
+    std::vector<std::u32string> drop;
+    for (const auto& r : regions)
+        if (auto n = normal(r); n.size() >= 2) drop.push_back(std::move(n));
+    const std::u32string a = without(normal(address), drop);
     if (a.empty()) return std::nullopt;
     std::map<std::u32string, std::set<std::string>> grids_of;
     for (const auto& u : units)
-        for (auto& k : unit_keys(normal(u.address))) grids_of[std::move(k)].insert(u.grid);
+        for (auto& k : unit_keys(without(normal(u.address), drop))) grids_of[std::move(k)].insert(u.grid);
     // The longest key found wins; two grids for it is no answer.
     std::size_t best = 0;
     std::set<std::string> hit;
