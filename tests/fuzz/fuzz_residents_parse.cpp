@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto g = grid_of_address(text, {{std::string(text), "ga"}});
         if (g.has_value() != !n.empty() || (g && *g != "ga")) std::abort();
         (void)grid_of_address(text, {{std::string(text.substr(0, text.size() / 2)), "ga"},
-                                     {std::string(text.substr(text.size() / 2)), "gb"}});
+                                     {std::string(text.substr(text.size() / 2)), "gb"}},
+                              {std::string(text.substr(0, text.size() / 3))});
     } else if (data[0] % 3 == 0) {
         auto r = parse_residents_csv(text);
         if (!r) {
