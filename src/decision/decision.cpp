@@ -247,7 +247,9 @@ Decision decide(const DecisionInput& in) noexcept {
 
     d.reason = f.reason;
     d.verdict = severity(f.reason);
-    d.registers_arrival = p && p->kind == pass::Kind::entry;
+    // A pass from the traveller registration: kind E, and a driver's kind D that
+    // the registration page issued (it carries the registration's "e" claim).
+    d.registers_arrival = p && (p->kind == pass::Kind::entry || (p->kind == pass::Kind::driver && p->entry));
 
     // 5. Repeat: the same pass within the window shows the earlier verdict, unless
     //    today's is worse. Never better: re-scanning until the thermometer reads

@@ -135,7 +135,7 @@ struct Decision {
     Reason reason = Reason::unreadable;
     bool open_gate = false;          // true only for a GREEN that is not a suppressed repeat
     bool repeat = false;             // same pass within the repeat window: not counted again
-    bool registers_arrival = false;  // authentic kind E pass: confirms the traveller arrived
+    bool registers_arrival = false;  // authentic kind E, or kind D with a registration: confirms the arrival
     std::string plate;               // truck lane: from the driver pass, else typed
     Direction direction = Direction::in;
 };

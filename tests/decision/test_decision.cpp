@@ -181,6 +181,18 @@ TEST_CASE("entry registration pass confirms arrival, other kinds do not") {
     CHECK_FALSE(decide(in).registers_arrival);
 }
 
+TEST_CASE("a driver pass from the traveller registration confirms arrival, a plain driver pass does not") {
+    DecisionInput in = green_input();
+    in.policy.mode = LaneMode::truck;
+    in.verified.pass = make_pass(pass::Kind::driver);
+    CHECK_FALSE(decide(in).registers_arrival);
+    in.verified.pass->entry = pass::EntryRegistration{"哈尔滨市", kNow, "truck"};
+    const Decision d = decide(in);
+    CHECK(d.registers_arrival);
+    CHECK(d.verdict == Verdict::green);
+    CHECK(d.plate == "黑E12345");
+}
+
 TEST_CASE("repeat suppression") {
     RecentScans recent;
     DecisionInput in = green_input();

@@ -117,6 +117,19 @@ def main():
         c.wait(lambda d: "visit" in d.find_element(By.ID, "check-result").text, "the self-check answer")
         c.shot(os.path.join(args.images, "pass-page-self-check.png"))
 
+        # --- a new resident on a phone: self-registration, the grid from the address ---
+        driver.get(base + "/register")
+        c.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#enrol select[name=grid] option")) > 1, "the grid list")
+        for k, v in {"name": "孙七", "id_number": "110101199001010015", "phone": "13655550001",
+                     "address": "红军街１号楼 2单元 502室"}.items():
+            driver.execute_script("document.querySelector('#enrol [name=' + arguments[0] + ']').value = arguments[1];",
+                                  k, v)
+        c.click("#enrol-code", "send the self-registration code")
+        c.wait(lambda d: "红军1号网格" in d.find_element(By.ID, "enrol-result").text, "the grid found from the address")
+        assert driver.execute_script("return document.querySelector('#enrol select[name=grid]').value") == "ga"
+        driver.execute_script("document.getElementById('enrol-result').scrollIntoView({block: 'end'});")
+        c.shot(os.path.join(args.images, "register-grid-from-address.png"))
+
         # --- back in the console: the self-report in the grid's worklist ---
         c.viewport(1280, 900)
         driver.get(base + "/")

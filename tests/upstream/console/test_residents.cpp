@@ -627,9 +627,12 @@ TEST_CASE("self-registration: a new resident enters themself, proves the phone, 
     CHECK(wang["pending"] == true);
     CHECK(wang["pass_id"] == "");
     const std::string rid = std::to_string(wang["id"].get<std::int64_t>());
+    // The address is no unit of grid A (the resident chose the grid): the street checks it.
+    Client street = rc.as("street-1");
     bool item = false;
-    for (const auto& w : json(a.get("/api/worklist").body["worklist"]))
-        item = item || (w["kind"] == "self-registration" && w["detail"] == "resident " + rid);
+    for (const auto& w : json(street.get("/api/worklist").body["worklist"]))
+        item = item || (w["kind"] == "self-registration" && w["detail"] == "resident " + rid + " grid ga chosen" &&
+                         w["grid"] == "s1");
     CHECK(item);
     for (const auto& w : json(b.get("/api/worklist").body["worklist"])) CHECK(w["kind"] != "self-registration");
     CHECK(a.post("/api/residents/issue", {{"grid", "ga"}}).body["issued"].size() == 3);
@@ -661,8 +664,8 @@ TEST_CASE("self-registration: a new resident enters themself, proves the phone, 
     CHECK(actions.count("self-registration"));
     CHECK(actions.count("self-registration-confirm"));
     int closed = 0;
-    for (const auto& w : json(a.get("/api/worklist").body["worklist"])) CHECK(w["kind"] != "self-registration");
-    for (const auto& w : json(a.get("/api/worklist?all=1").body["worklist"]))
+    for (const auto& w : json(street.get("/api/worklist").body["worklist"])) CHECK(w["kind"] != "self-registration");
+    for (const auto& w : json(street.get("/api/worklist?all=1").body["worklist"]))
         if (w["kind"] == "self-registration" && w["outcome"] == "confirmed" && w["resolved_at"].get<std::int64_t>() > 0)
             ++closed;
     CHECK(closed == 1);
@@ -716,7 +719,7 @@ TEST_CASE("self-registration: a new resident enters themself, proves the phone, 
         rejected = rejected || (e["action"] == "self-registration-reject" && e["object"] == zid);
     CHECK(rejected);
     int rejected_items = 0;
-    for (const auto& w : json(b.get("/api/worklist?all=1").body["worklist"]))
+    for (const auto& w : json(rc.as("chief").get("/api/worklist?all=1").body["worklist"]))
         if (w["kind"] == "self-registration" && w["outcome"] == "rejected") ++rejected_items;
     CHECK(rejected_items == 1);
 
@@ -726,4 +729,124 @@ TEST_CASE("self-registration: a new resident enters themself, proves the phone, 
         CHECK(raw.find(kIds[3]) == std::string::npos);
         CHECK(raw.find("110101198502020014") == std::string::npos);
     }
+}
+
+TEST_CASE("self-registration: the grid from the address unit; no unit, or a unit of two grids, asks for the grid") {
+    ResidentCity rc;
+    Client a = rc.as("worker-a"), b = rc.as("worker-b"), street = rc.as("street-1");
+    REQUIRE(a.post("/api/residents/import", {{"csv", residents_csv()}}).status == 200);
+    Client anon = rc.anonymous();
+    auto enrol = [&](const std::string& id, const std::string& phone, const std::string& address,
+                     const std::string& grid) {
+        json body = {{"name", "孙七"}, {"id_number", id}, {"phone", phone}, {"address", address}};
+        if (!grid.empty()) body["grid"] = grid;
+        auto asked = anon.post("/r/enrol/code", body, false);
+        if (asked.status != 200) return asked;
+        body["code"] = code_in_outbox(rc.outbox, phone);
+        auto done = anon.post("/r/enrol", body, false);
+        REQUIRE(done.status == 200);
+        return asked;
+    };
+    auto item_of = [](Client& c, const std::string& rid) {
+        const auto wl = c.get("/api/worklist");
+        for (const auto& w : wl.body["worklist"])
+            if (w["kind"] == "self-registration" && w["detail"].get<std::string>().rfind("resident " + rid + " ", 0) == 0)
+                return json(w);
+        return json();
+    };
+
+    // Full-width digits, spaces, 栋 for 号楼 and another flat of a known staircase: grid A.
+    auto r = enrol("110101199001010015", "13655550001", "红军街１栋 2单元 502室", "");
+    REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+    CHECK(r.body["grid"] == "ga");
+    CHECK(r.body["from_address"] == true);
+    json sun = by_name(a.get("/api/residents").body["residents"], "孙七");
+    REQUIRE(sun.is_object());
+    CHECK(sun["pending"] == true);
+    CHECK(sun["grid"] == "ga");
+    const std::string rid = std::to_string(sun["id"].get<std::int64_t>());
+    const json item = item_of(a, rid);
+    REQUIRE(item.is_object());
+    CHECK(item["grid"] == "ga");
+    CHECK(item["detail"] == "resident " + rid + " address");
+    // Another grid's worker sees neither the resident nor the item.
+    CHECK(b.get("/api/residents/" + rid).status == 404);
+    CHECK(json(b.get("/api/residents").body["residents"]).empty());
+    CHECK(item_of(b, rid).is_null());
+
+    // No known unit (another building; a street alone): 409 address-unmatched, no code.
+    for (const char* address : {"红军街11号楼2单元502", "红军街"}) {
+        auto none = enrol("110101199001010023", "13655550002", address, "");
+        CHECK(none.status == 409);
+        CHECK(none.body["reason"] == "address-unmatched");
+    }
+    CHECK(code_in_outbox(rc.outbox, "13655550002").empty());
+    // Chosen from the list then: pending in that grid, the check at its street.
+    auto chosen = enrol("110101199001010023", "13655550002", "红军街11号楼2单元502", "ga");
+    REQUIRE(chosen.status == 200);
+    CHECK(chosen.body["from_address"] == false);
+    std::string lid;
+    for (const auto& x : json(a.get("/api/residents").body["residents"]))
+        if (x["name"] == "孙七" && std::to_string(x["id"].get<std::int64_t>()) != rid)
+            lid = std::to_string(x["id"].get<std::int64_t>());
+    REQUIRE(!lid.empty());
+    CHECK(item_of(a, lid).is_null());
+    const json at_street = item_of(street, lid);
+    REQUIRE(at_street.is_object());
+    CHECK(at_street["grid"] == "s1");
+    CHECK(at_street["detail"] == "resident " + lid + " grid ga chosen");
+    CHECK(item_of(b, lid).is_null());
+    CHECK(b.get("/api/residents/" + lid).status == 404);
+
+    // The same staircase imported in grid B too: the unit decides nothing.
+    REQUIRE(b.post("/api/residents/import", {{"csv", "name,id_number,phone,address,grid\n周八,110101199001010031,"
+                                                      "13700009999,红军街3号楼1单元102,gb\n"}})
+                .status == 200);
+    auto two = enrol("11010119900101004X", "13655550003", "红军街3号楼1单元501", "");
+    CHECK(two.status == 409);
+    CHECK(two.body["reason"] == "address-unmatched");
+    // Asked again within the minute with a grid chosen: no new code, and the answer is
+    // the grid the registration waits in.
+    const json ask = {{"name", "孙七"}, {"id_number", "110101199001010015"}, {"phone", "13655550004"},
+                      {"address", "红军街1栋2单元9"}};
+    auto first = anon.post("/r/enrol/code", ask, false);
+    REQUIRE(first.status == 200);
+    CHECK(first.body["grid"] == "ga");
+    json ask_b = ask;
+    ask_b["grid"] = "gb";
+    auto second = anon.post("/r/enrol/code", ask_b, false);
+    REQUIRE(second.status == 200);
+    CHECK(second.body["grid"] == "ga");
+    CHECK(second.body["from_address"] == true);
+    // A pending self-registration is no unit: its address does not place the next one.
+    auto seeded = enrol("11010119900101004X", "13655550003", "红军街11号楼2单元502", "");
+    CHECK(seeded.status == 409);
+}
+
+
+TEST_CASE("address units: normal form and the grid of an address") {
+    CHECK(normalise_address("红军街１号楼 2单元　５０２室") == "红军街1栋2单元502");
+    CHECK(normalise_address("红军街1幢2单元502") == "红军街1栋2单元502");
+    CHECK(normalise_address("红军街1#楼-2单元") == "红军街1栋2单元");
+    CHECK(normalise_address("b座 3室") == "B栋3");     // building B
+    CHECK(normalise_address("宝座大厦") == "宝座大厦");  // 座 only after a number or letter
+    CHECK(normalise_address("") == "");
+    const std::vector<AddressUnit> units = {{"红军街1号楼2单元301", "ga"}, {"红军街3号楼1单元101", "ga"},
+                                            {"红旗街7号楼", "gb"}, {"红军街3号楼1单元102", "gb"}};
+    CHECK(grid_of_address("向阳区红军街1栋2单元502", units) == std::optional<std::string>("ga"));
+    CHECK(grid_of_address("红军街1号楼3单元101", units) == std::optional<std::string>("ga"));  // the building
+    CHECK(grid_of_address("红旗街 7 号楼 4 单元 9 室", units) == std::optional<std::string>("gb"));
+    CHECK_FALSE(grid_of_address("红军街11号楼2单元502", units));  // 1栋 is not in 11栋
+    CHECK_FALSE(grid_of_address("红军街3号楼1单元501", units));   // the staircase is in two grids
+    CHECK_FALSE(grid_of_address("红军街", units));                 // a street spans grids
+    CHECK_FALSE(grid_of_address("", units));
+    CHECK_FALSE(grid_of_address("红军街1栋", {}));
+    CHECK_FALSE(grid_of_address(std::string("\xff\xfe" "1\xe6", 4), units));  // not UTF-8: no match, no crash
+    // The city's and districts' names on one side only.
+    const std::vector<AddressUnit> with_district = {{"向阳区红军街1号楼2单元301", "ga"}};
+    const std::vector<std::string> regions = {"鹤岗市", "向阳区"};
+    CHECK_FALSE(grid_of_address("鹤岗市红军街1栋2单元5", with_district));
+    CHECK(grid_of_address("鹤岗市红军街1栋2单元5", with_district, regions) == std::optional<std::string>("ga"));
+    CHECK(grid_of_address("红军街1号楼2单元5", with_district, regions) == std::optional<std::string>("ga"));
+    CHECK_FALSE(grid_of_address("向阳区", with_district, regions));
 }

@@ -3,6 +3,7 @@
 // passes that verify), abuse limits, arrivals from entry scans into the destination
 // grid's worklist, expiry and retention with a moved clock, scope of the operators'
 // traveller views and posters, and the arrivals per entry point.
+#include "tests/upstream/console/pdf_codes.hpp"
 #include "tests/upstream/console/travellers_fixture.hpp"
 
 #include "src/crypto/crypto.hpp"
@@ -109,6 +110,8 @@ TEST_CASE("the registration body: every field checked, typed errors") {
     json driver = with("route", "driver");
     CHECK(field(driver) == "transport");  // drivers come by truck
     driver["transport"] = "truck";
+    CHECK(field(driver) == "plate");
+    driver["plate"] = "· -";  // separators only: no plate at the truck lane
     CHECK(field(driver) == "plate");
     driver["plate"] = "黑E·12345";
     CHECK(field(driver) == "accepted");
@@ -354,6 +357,34 @@ TEST_CASE("posters: one per entry point in scope, the registration URL as QR") {
     auto refused = cl->Get("/posters/entry-1", hb);
     REQUIRE(refused);
     CHECK(refused->status == 404);
+    // The PDF poster: A4, the URL of this entry point in the QR as pdftoppm renders it.
+    auto pdf = cl->Get("/posters/entry-1.pdf", h);
+    REQUIRE(pdf);
+    CHECK(pdf->status == 200);
+    CHECK(pdf->get_header_value("Content-Type") == "application/pdf");
+    REQUIRE(pdf->body.rfind("%PDF", 0) == 0);
+    CHECK(list.body["posters"][0]["poster_pdf"] == "/posters/entry-1.pdf");
+    const auto pages = read_pdf_codes(pdf->body, t.city.tmp / "poster", CHECKPOINT_BIN);
+    REQUIRE(pages.size() == 1);
+    REQUIRE(pages[0].codes.size() == 1);
+    CHECK(pages[0].codes[0] == "https://cc.example/r/?site=entry-1");
+    int rc = 0;
+    const std::string size = run_command("pdfinfo '" + (t.city.tmp / "poster" / "doc.pdf").string() + "'", &rc);
+    CHECK(size.find("595.28 x 841.89 pts (A4)") != std::string::npos);
+    const std::string text = run_command("pdftotext '" + (t.city.tmp / "poster" / "doc.pdf").string() + "' -", &rc);
+    CHECK(text.find("G11鹤岗东检查站") != std::string::npos);
+    CHECK(text.find("入城人员登记") != std::string::npos);
+    CHECK(text.find("Registration for travellers entering the city") != std::string::npos);
+    std::filesystem::create_directories(CHECKPOINT_IMAGES_DIR);
+    std::filesystem::copy_file(pages[0].png, std::filesystem::path(CHECKPOINT_IMAGES_DIR) / "traveller-poster-pdf.png",
+                               std::filesystem::copy_options::overwrite_existing);
+    // Scoped as the HTML poster: outside the operator's scope is 404, as a missing one.
+    auto refused_pdf = cl->Get("/posters/entry-1.pdf", hb);
+    REQUIRE(refused_pdf);
+    CHECK(refused_pdf->status == 404);
+    auto missing = cl->Get("/posters/nowhere.pdf", h);
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
     // A site name typed as markup stays text on the poster.
     Site evil{0, "evil", "hg", "<script>x()</script>", "road-entry"};
     auto html = poster_html(evil, "https://cc.example/r/?site=evil");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "src/common/result.hpp"
+#include "tools/upstream/console/cairo_pdf.hpp"
 #include "tools/upstream/console/residents.hpp"
 
 #include <string>
@@ -13,7 +14,6 @@
 namespace cp::upstream::console {
 
 inline constexpr int kCardsPerPage = 8;
-inline constexpr double kA4WidthPt = 595.28, kA4HeightPt = 841.89;
 inline constexpr int kCardColumns = 2, kCardRows = 4;
 
 // The PDF bytes (at least one page; an empty list gives one blank page).

@@ -47,12 +47,10 @@ Result<std::string> poster_html(const Site& site, const std::string& registratio
          "<svg class=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"-4 -4 " + std::to_string(q) + " " +
          std::to_string(q) + "\" shape-rendering=\"crispEdges\"><rect x=\"-4\" y=\"-4\" width=\"" + std::to_string(q) +
          "\" height=\"" + std::to_string(q) + "\" fill=\"#fff\"/><path fill=\"#000\" d=\"" + qr->path + "\"/></svg>"
-         "<ol><li>用手机扫码，填写姓名、身份证号、手机号、出发地和目的地址。<br><span class=\"en\">Scan with your "
-         "phone; enter your name, ID number, phone, origin and destination.</span></li>"
-         "<li>页面立即显示入城通行证二维码，并以短信发送链接。<br><span class=\"en\">Your entry pass QR appears "
-         "at once and its link is sent by text message.</span></li>"
-         "<li>在检查站出示二维码。货车司机请选择“货车司机”并填写车牌。<br><span class=\"en\">Show the QR at the "
-         "checkpoint. Truck drivers choose “truck driver” and enter the plate.</span></li></ol>"
+         "<ol>";
+    for (const auto& step : kPosterSteps)
+        h += std::string("<li>") + step.zh + "<br><span class=\"en\">" + step.en + "</span></li>";
+    h += "</ol>"
          "<p class=\"url\">" + html_escape(registration_url) + "</p></main></body></html>";
     return h;
 }

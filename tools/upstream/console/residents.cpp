@@ -565,9 +565,30 @@ Result<bool> Residents::self_check(std::string_view token, const SelfCheck& chec
 
 // ---- self-registration -----------------------------------------------------------
 
-Status Residents::start_registration(const ResidentRow& row, std::int64_t now) {
+Result<Residents::RegistrationGrid> Residents::start_registration(const ResidentRow& entered, std::int64_t now) {
     Impl& m = *impl_;
     if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    ResidentRow row = entered;
+    RegistrationGrid out{row.grid, false};
+    if (row.grid.empty()) {
+        std::vector<AddressUnit> units;
+        {
+            // The grids' own units only: a pending self-registration does not make one.
+            std::lock_guard lock(m.mu);
+            Stmt q(m.db, "SELECT DISTINCT address, grid FROM residents WHERE state = 'active' AND address != ''");
+            CP_TRY(each_row(q, [&](Stmt& s) { units.push_back({s.text(0), s.text(1)}); }));
+        }
+        // The city's and districts' names are no part of a unit: one address has them, another not.
+        auto tree = m.store.areas(Scope{"/", true});
+        if (!tree) return fail(tree.error());
+        std::vector<std::string> regions;
+        for (const auto& a : *tree)
+            if (a.level == Level::city || a.level == Level::district) regions.push_back(a.name_zh);
+        auto grid = grid_of_address(row.address, units, regions);
+        if (!grid) return fail(ErrorKind::rejected, reason::address_unmatched, "choose the grid");
+        row.grid = out.grid = *grid;
+        out.from_address = true;
+    }
     auto g = m.store.area(row.grid, nullptr);
     if (!g || g->level != Level::grid) return nf("area", row.grid);
     const std::string h = id_hash(m.cfg.id_secret, row.id_number);
@@ -576,24 +597,25 @@ Status Residents::start_registration(const ResidentRow& row, std::int64_t now) {
         std::lock_guard lock(m.mu);
         Stmt gone(m.db, "DELETE FROM registration_codes WHERE expires_at <= ?1");
         CP_TRY(gone.bind(1, now).run());
-        Stmt s(m.db, "SELECT sent_at FROM registration_codes WHERE id_hash = ?1 AND phone = ?2");
+        Stmt s(m.db, "SELECT sent_at, grid, grid_from FROM registration_codes WHERE id_hash = ?1 AND phone = ?2");
         s.bind(1, h).bind(2, row.phone);
         auto r = s.step();
         if (!r) return fail(r.error());
-        // Too soon: silently no new code, as for the claim.
-        if (*r && s.i64(0) > now - kClaimGapS) return {};
+        // Too soon: silently no new code, as for the claim; the registration waits where it did.
+        if (*r && s.i64(0) > now - kClaimGapS) return RegistrationGrid{s.text(1), s.text(2) == "address"};
         s.reset();
         // An ID number already registered gets a code too: the answer must not tell.
         Stmt up(m.db, "INSERT INTO registration_codes(id_hash, phone, name, address, grid, code_hash, sent_at, "
-                      "expires_at, attempts) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) ON CONFLICT(id_hash, phone) "
-                      "DO UPDATE SET name = ?3, address = ?4, grid = ?5, code_hash = ?6, sent_at = ?7, "
-                      "expires_at = ?8, attempts = 0");
+                      "expires_at, attempts, grid_from) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9) "
+                      "ON CONFLICT(id_hash, phone) DO UPDATE SET name = ?3, address = ?4, grid = ?5, "
+                      "code_hash = ?6, sent_at = ?7, expires_at = ?8, attempts = 0, grid_from = ?9");
         CP_TRY(up.bind(1, h).bind(2, row.phone).bind(3, row.name).bind(4, row.address).bind(5, row.grid)
-                   .bind(6, token_hash(code)).bind(7, now).bind(8, now + kClaimValidS).run());
+                   .bind(6, token_hash(code)).bind(7, now).bind(8, now + kClaimValidS)
+                   .bind(9, out.from_address ? "address" : "chosen").run());
     }
     auto sent = m.cfg.sms->send(row.phone, "居民登记验证码 / registration code: " + code);
-    if (!sent && sent.error().is(reason::sms_rate_limit)) return {};
-    return sent;
+    if (!sent && !sent.error().is(reason::sms_rate_limit)) return fail(sent.error());
+    return out;
 }
 
 Status Residents::finish_registration(const ResidentRow& row, std::string_view code, std::int64_t now) {
@@ -601,14 +623,14 @@ Status Residents::finish_registration(const ResidentRow& row, std::string_view c
     auto wrong = [] { return fail(ErrorKind::rejected, reason::claim_code, "wrong, expired or used-up code"); };
     if (!valid_id_number(row.id_number) || !valid_phone(row.phone) || code.size() != 6) return wrong();
     const std::string h = id_hash(m.cfg.id_secret, row.id_number);
-    std::string name, address, grid;
+    std::string name, address, grid, grid_from;
     std::optional<std::int64_t> added;
     bool right = false;
     {
         std::lock_guard lock(m.mu);
         auto st = m.transaction([&]() -> Status {
-            Stmt s(m.db, "SELECT name, address, grid, code_hash, expires_at, attempts FROM registration_codes "
-                         "WHERE id_hash = ?1 AND phone = ?2");
+            Stmt s(m.db, "SELECT name, address, grid, code_hash, expires_at, attempts, grid_from "
+                         "FROM registration_codes WHERE id_hash = ?1 AND phone = ?2");
             s.bind(1, h).bind(2, row.phone);
             auto r = s.step();
             if (!r) return fail(r.error());
@@ -616,6 +638,7 @@ Status Residents::finish_registration(const ResidentRow& row, std::string_view c
             name = s.text(0);
             address = s.text(1);
             grid = s.text(2);
+            grid_from = s.text(6);
             const bool ok =
                 s.i64(4) > now && s.i64(5) < kClaimTries && constant_time_equal(token_hash(code), s.text(3));
             s.reset();
@@ -641,10 +664,18 @@ Status Residents::finish_registration(const ResidentRow& row, std::string_view c
             added = id.i64(0);
             id.reset();
             // The grid worker's check: no personal data in the item, the resident's number only.
+            // A grid the resident chose (the address is no unit of it) is the street's to check.
+            const bool chosen = grid_from != "address";
+            std::string where = grid;
+            if (chosen) {
+                auto node = m.store.area(grid, nullptr);
+                if (node && !node->parent.empty()) where = node->parent;
+            }
             Stmt w(m.db, "INSERT INTO worklist(grid, kind, ref, pass_id, detail, created_at) "
                          "VALUES(?1, 'self-registration', ?2, '', ?3, ?4)");
-            return w.bind(1, grid).bind(2, "resident-" + std::to_string(*added))
-                .bind(3, "resident " + std::to_string(*added)).bind(4, now).run();
+            return w.bind(1, where).bind(2, "resident-" + std::to_string(*added))
+                .bind(3, "resident " + std::to_string(*added) + (chosen ? " grid " + grid + " chosen" : " address"))
+                .bind(4, now).run();
         });
         if (!st) return st;
     }

@@ -51,6 +51,7 @@ inline constexpr Reason revoked{"revoked"};                      // the status r
 inline constexpr Reason claim_code{"claim-code"};                // rejected: wrong, expired or used-up code
 inline constexpr Reason self_registration{"self-registration"};  // invalid_input: a bad registration body
 inline constexpr Reason not_pending{"not-pending"};              // rejected: confirm/reject a resident not pending
+inline constexpr Reason address_unmatched{"address-unmatched"};  // rejected: no grid known for the address
 }  // namespace reason
 
 inline constexpr std::size_t kMaxResidentRows = 200000;
@@ -67,13 +68,33 @@ struct ResidentRow {
 Result<std::vector<ResidentRow>> parse_residents_csv(std::string_view text);
 
 // The self-registration body from the public page: JSON {"name","id_number","phone",
-// "address","grid"[,"code"]}, every value a string checked as on an import line (the
-// code, when present, six digits). Errors: invalid_input "self-registration".
+// "address"[,"grid"][,"code"]}, every value a string checked as on an import line (the
+// code, when present, six digits); no grid or an empty one: the grid of the address.
+// Errors: invalid_input "self-registration".
 struct SelfRegistration {
     ResidentRow row;
     std::string code;  // empty: asking for a code
 };
 Result<SelfRegistration> parse_self_registration(std::string_view body);
+
+// An address as compared with the grids' address units (residents_selfreg.cpp):
+// full-width digits and letters become ASCII, letters upper case, spaces and
+// separators dropped, 号楼 / 幢 / 座 / # after a number become 栋, 室 is dropped.
+// "红军街１号楼 2单元 502室" and "红军街1栋2单元502" are the same.
+std::string normalise_address(std::string_view address);
+// A grid's known address (an imported or confirmed resident's).
+struct AddressUnit {
+    std::string address, grid;
+};
+// The grid whose address units hold `address`: a unit is a known address or a
+// prefix of it ending in a number and 号, 栋, 单元, 弄 or 巷 (the building, the
+// staircase); the longest unit found in the address decides, and a unit known in
+// two grids decides nothing. A number does not match inside a longer one (1栋 is
+// not in 11栋). `regions` (the city's and districts' names) are left out of both
+// sides first, so "向阳区红军街1号楼" and "鹤岗市红军街1栋" compare as "红军街1栋".
+// nullopt: no unit, or no single grid.
+std::optional<std::string> grid_of_address(std::string_view address, const std::vector<AddressUnit>& units,
+                                           const std::vector<std::string>& regions = {});
 
 // The self-check from the pass page: JSON {"fever":bool,"cough":bool,"contact":bool,
 // "travel":bool[,"temperature_c":number 30..45]}, every flag required.
@@ -201,11 +222,20 @@ public:
     // start_registration sends a six-digit code to the phone (the claim's limits: 10
     // minutes, 5 tries, one a minute per ID and phone) and answers the same whether or
     // not the ID number is registered; the grid must be a grid (not_found "area").
+    // With no grid in `row` the grid comes from the address (grid_of_address over the
+    // active residents' addresses): rejected "address-unmatched" when none, nothing
+    // stored and no code sent; the resident then chooses the grid, and its worklist
+    // item goes to the street above that grid (the address is not one of the grid's).
+    // Answers the grid the registration waits in and whether the address chose it.
     // finish_registration, on the right code, adds the resident to the grid as pending
     // with a "self-registration" worklist item, audited; an ID number already in the
     // registry adds nothing and answers the same. Errors: rejected "claim-code",
     // unavailable "no-sms".
-    Status start_registration(const ResidentRow& row, std::int64_t now);
+    struct RegistrationGrid {
+        std::string grid;
+        bool from_address = false;
+    };
+    Result<RegistrationGrid> start_registration(const ResidentRow& row, std::int64_t now);
     Status finish_registration(const ResidentRow& row, std::string_view code, std::int64_t now);
     // The grid worker's decision on a pending resident (in scope, else not_found):
     // confirm makes it a resident and issues the pass (its link by text message);

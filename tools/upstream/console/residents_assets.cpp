@@ -164,7 +164,7 @@ std::string_view register_html() {
 <label>身份证号 ID number <input name="id_number" autocomplete="off" maxlength="18" required></label>
 <label>手机号 Phone <input name="phone" type="tel" maxlength="16" required></label>
 <label>住址 Address <input name="address" maxlength="200" required></label>
-<label>网格 Grid <select name="grid" required><option value="">—</option></select></label>
+<label>网格 Grid <select name="grid"><option value="">按住址自动 From the address</option></select></label>
 <button type="button" id="enrol-code">发送验证码 Send code</button>
 <label>验证码 Code <input name="code" inputmode="numeric" maxlength="6"></label>
 <button type="submit">提交登记 Submit</button>
@@ -204,11 +204,13 @@ std::string_view register_js() {
   const enrol = document.getElementById('enrol');
   const said = document.getElementById('enrol-result');
   const grid = enrol.elements.grid;
+  const gridName = {};
   fetch('/r/grids').then((r) => r.json()).then((j) => {
     for (const g of j.grids || []) {
       const o = document.createElement('option');
       o.value = g.code;
       o.textContent = g.name_zh + (g.name_en ? ' ' + g.name_en : '') + ' (' + g.code + ')';
+      gridName[g.code] = o.textContent;
       grid.appendChild(o);
     }
   }).catch(() => { said.textContent = '网络错误 / network error'; });
@@ -218,7 +220,17 @@ std::string_view register_js() {
                            address: enrol.elements.address.value.trim(), grid: grid.value });
   document.getElementById('enrol-code').addEventListener('click', () => {
     post('/r/enrol/code', entered()).then(({ ok, j }) => {
-      said.textContent = ok ? '验证码已发送 / a code was sent' : '未发送 / not sent (' + (j.reason || 'error') + ')';
+      if (ok && j.from_address) {
+        grid.value = j.grid;  // the registration waits in that grid: the code's answer needs it no more
+        said.textContent = '验证码已发送；住址属于 / a code was sent; your address is in: ' + (gridName[j.grid] || j.grid);
+      } else if (ok) {
+        said.textContent = '验证码已发送 / a code was sent';
+      } else if (j.reason === 'address-unmatched') {
+        said.textContent = '未找到该住址，请选择网格 / address not found: choose your grid';
+        grid.focus();
+      } else {
+        said.textContent = '未发送 / not sent (' + (j.reason || 'error') + ')';
+      }
     }).catch(() => { said.textContent = '网络错误 / network error'; });
   });
   enrol.addEventListener('submit', (ev) => {

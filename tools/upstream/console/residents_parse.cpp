@@ -13,12 +13,12 @@ namespace cp::upstream::console {
 
 namespace {
 // What is wrong with one resident's fields ("" when nothing); never the ID number itself.
-std::string row_problem(const ResidentRow& r) {
+std::string row_problem(const ResidentRow& r, bool grid_optional = false) {
     if (r.name.empty() || !valid_name(r.name, 64)) return "name: 1..64 bytes of UTF-8 text";
     if (!valid_id_number(r.id_number)) return "not a valid ID number";
     if (!valid_phone(r.phone)) return "phone: 6..15 digits, optional '+'";
     if (!valid_name(r.address, 200)) return "address: at most 200 bytes of UTF-8 text";
-    if (!valid_area_code(r.grid)) return "grid: an area code";
+    if (!(grid_optional && r.grid.empty()) && !valid_area_code(r.grid)) return "grid: an area code";
     return "";
 }
 }  // namespace
@@ -49,7 +49,7 @@ Result<SelfRegistration> parse_self_registration(std::string_view body) {
         if (!it->is_string()) return bad(std::string(key) + ": text");
         *slot = it->get<std::string>();
     }
-    if (std::string problem = row_problem(out.row); !problem.empty()) return bad(problem);
+    if (std::string problem = row_problem(out.row, true); !problem.empty()) return bad(problem);
     if (!out.code.empty() &&
         (out.code.size() != 6 || out.code.find_first_not_of("0123456789") != std::string::npos))
         return bad("code: six digits");

@@ -244,9 +244,12 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
         if (!json_body(q, r)) return;
         auto reg = parse_self_registration(q.body);
         if (!reg) return kit.send_error(r, reg.error());
-        const bool asking = q.matches[1].length() > 0;
-        auto st = asking ? rs.start_registration(reg->row, kit.now_s())
-                         : rs.finish_registration(reg->row, reg->code, kit.now_s());
+        if (q.matches[1].length() > 0) {
+            auto g = rs.start_registration(reg->row, kit.now_s());
+            if (!g) return claim_error(r, g.error());
+            return send(r, 200, {{"ok", true}, {"grid", g->grid}, {"from_address", g->from_address}});
+        }
+        auto st = rs.finish_registration(reg->row, reg->code, kit.now_s());
         if (!st) return claim_error(r, st.error());
         send(r, 200, {{"ok", true}});
     });

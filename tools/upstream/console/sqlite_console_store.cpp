@@ -193,6 +193,9 @@ CREATE TABLE rate_events(
 CREATE INDEX rate_events_key ON rate_events(key, at);
 CREATE INDEX rate_events_until ON rate_events(until);
 )sql"},
+    {110, "self-registration-grid-from", R"sql(
+ALTER TABLE registration_codes ADD COLUMN grid_from TEXT NOT NULL DEFAULT 'chosen';
+)sql"},
 };
 
 constexpr const char* kInScope = "substr(a.path, 1, length(?1)) = ?1";

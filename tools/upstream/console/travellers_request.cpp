@@ -1,5 +1,6 @@
 #include "tools/upstream/console/travellers_request.hpp"
 
+#include "src/decision/decision.hpp"
 #include "tools/upstream/console/console_store.hpp"
 #include "tools/upstream/console/identity.hpp"
 
@@ -74,6 +75,9 @@ Result<RegistrationRequest> parse_registration(std::string_view body, std::int64
         if (r.transport != "truck") return bad("transport");
         auto plate = text(b, "plate", 2, 16);
         if (!plate) return fail(plate.error());
+        // The truck lane compares plates normalised (decision::normalize_plate): a
+        // plate of separators only ("· -") would be no plate there.
+        if (chars(decision::normalize_plate(*plate)) < 2) return bad("plate");
         r.plate = *plate;
     }
     if (!b.contains("expected_arrival") || !b["expected_arrival"].is_number_integer()) return bad("expected_arrival");

@@ -140,19 +140,24 @@ void install_traveller_routes(httplib::Server& s, Travellers& t, OperatorAuth au
         const std::string base = base_url(t, req);
         for (const auto& x : *sites) {
             out.push_back({{"code", x.code}, {"name", x.name}, {"kind", x.kind}, {"area", x.area},
-                           {"url", base + "/r/?site=" + x.code}, {"poster", "/posters/" + x.code}});
+                           {"url", base + "/r/?site=" + x.code}, {"poster", "/posters/" + x.code},
+                           {"poster_pdf", "/posters/" + x.code + ".pdf"}});
         }
         send(res, 200, {{"posters", out}});
     });
-    s.Get(R"(/posters/([0-9A-Za-z-]{1,32}))", [&t, auth](Q req, R res) {
+    // The poster of an entry point in the operator's scope: HTML, or PDF with ".pdf".
+    s.Get(R"(/posters/([0-9A-Za-z-]{1,32})(\.pdf)?)", [&t, auth](Q req, R res) {
         auto op = auth(req, res, false);
         if (!op) return;
         const Scope sc = op->scope();
         auto site = t.store().entry_point(req.matches[1].str(), &sc);
         if (!site) return send_failure(res, site.error());
-        auto html = poster_html(*site, base_url(t, req) + "/r/?site=" + site->code);
-        if (!html) return send_failure(res, html.error());
-        res.set_content(*html, "text/html; charset=utf-8");
+        const std::string url = base_url(t, req) + "/r/?site=" + site->code;
+        const bool pdf = req.matches[2].length() > 0;
+        auto body = pdf ? poster_pdf(*site, url) : poster_html(*site, url);
+        if (!body) return send_failure(res, body.error());
+        if (pdf) res.set_header("Content-Disposition", "inline; filename=\"poster-" + site->code + ".pdf\"");
+        res.set_content(*body, pdf ? "application/pdf" : "text/html; charset=utf-8");
     });
 }
 
