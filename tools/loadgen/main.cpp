@@ -46,7 +46,8 @@ constexpr int kMaxThreads = 64;
 const char* kUsage = R"(usage:
   loadgen setup --pki DIR --db FILE|postgresql://... --devices N
       makes device certificates lg-00001.. with tools/test-pki (TEST ONLY keys) in
-      DIR and enrolls them in the store (a SQLite file or a PostgreSQL URL)
+      DIR (unless DIR holds them already) and enrolls them in the store (a SQLite
+      file or a PostgreSQL URL)
   loadgen run --pki DIR --urls URL[,URL...] --devices N [--rate 1] [--duration-s 30]
       [--threads 8] [--batch-ms 1000] [--heartbeat-s 30] [--baseline-db FILE]
       [--baseline-pg postgresql://...]
@@ -93,7 +94,10 @@ int setup(const Options& o) {
     std::string cmd = "'" + std::string(CHECKPOINT_SOURCE_DIR) + "/tools/test-pki' '" + pki + "'";
     for (int i = 0; i < n; ++i) cmd += " " + device_name(i);
     cmd += " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) return std::fprintf(stderr, "loadgen: tools/test-pki failed\n"), 1;
+    // A folder that already holds the certificates (an earlier run's) is used as it is.
+    const bool have = std::filesystem::exists(pki + "/fleet-ca.crt") &&
+                      std::filesystem::exists(pki + "/device-" + device_name(n - 1) + ".crt");
+    if (!have && std::system(cmd.c_str()) != 0) return std::fprintf(stderr, "loadgen: tools/test-pki failed\n"), 1;
     auto store = upstream::open_store(db);
     if (!store) return std::fprintf(stderr, "loadgen: %s\n", store.error().describe().c_str()), 1;
     for (int i = 0; i < n; ++i) {
