@@ -11,11 +11,14 @@
 //   loadgen setup --pki DIR --db cc.db --devices N      certificates + enrollment
 //   loadgen run --pki DIR --urls https://127.0.0.1:P[,https://...] --devices N
 //               [--rate 1] [--duration-s 30] [--threads 8] [--batch-ms 1000]
-//               [--heartbeat-s 30] [--baseline-db FILE]
+//               [--heartbeat-s 30] [--baseline-db FILE] [--baseline-pg URL]
 #include "src/common/time.hpp"
 #include "src/sync/https_client.hpp"
 #include "tools/upstream/server.hpp"
 #include "tools/upstream/store.hpp"
+#ifdef CP_LOADGEN_PG
+#include "tools/loadgen/pg_baseline.hpp"
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -41,12 +44,16 @@ constexpr int kMaxDurationS = 600;
 constexpr int kMaxThreads = 64;
 
 const char* kUsage = R"(usage:
-  loadgen setup --pki DIR --db FILE --devices N
+  loadgen setup --pki DIR --db FILE|postgresql://... --devices N
       makes device certificates lg-00001.. with tools/test-pki (TEST ONLY keys) in
-      DIR and enrolls them in the SQLite store FILE
+      DIR (unless DIR holds them already) and enrolls them in the store (a SQLite
+      file or a PostgreSQL URL)
   loadgen run --pki DIR --urls URL[,URL...] --devices N [--rate 1] [--duration-s 30]
       [--threads 8] [--batch-ms 1000] [--heartbeat-s 30] [--baseline-db FILE]
-      N devices (<= 5000) for at most 600 s against https:// URLs on loopback
+      [--baseline-pg postgresql://...]
+      N devices (<= 5000) for at most 600 s against https:// URLs on loopback;
+      baseline: the acknowledged rows into a fresh SQLite store (--baseline-db) or
+      bare COPY / INSERT into a table of the scans shape on PostgreSQL (--baseline-pg)
 )";
 
 std::string device_name(int i) {
@@ -87,8 +94,11 @@ int setup(const Options& o) {
     std::string cmd = "'" + std::string(CHECKPOINT_SOURCE_DIR) + "/tools/test-pki' '" + pki + "'";
     for (int i = 0; i < n; ++i) cmd += " " + device_name(i);
     cmd += " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) return std::fprintf(stderr, "loadgen: tools/test-pki failed\n"), 1;
-    auto store = upstream::open_sqlite_store(db);
+    // A folder that already holds the certificates (an earlier run's) is used as it is.
+    const bool have = std::filesystem::exists(pki + "/fleet-ca.crt") &&
+                      std::filesystem::exists(pki + "/device-" + device_name(n - 1) + ".crt");
+    if (!have && std::system(cmd.c_str()) != 0) return std::fprintf(stderr, "loadgen: tools/test-pki failed\n"), 1;
+    auto store = upstream::open_store(db);
     if (!store) return std::fprintf(stderr, "loadgen: %s\n", store.error().describe().c_str()), 1;
     for (int i = 0; i < n; ++i) {
         std::FILE* f = std::fopen((pki + "/device-" + device_name(i) + ".crt").c_str(), "rb");
@@ -103,7 +113,7 @@ int setup(const Options& o) {
         auto st = (*store)->enroll_device(id->cn, id->fingerprint, wall_now_ms() / 1000);
         if (!st) return std::fprintf(stderr, "loadgen: %s\n", st.error().describe().c_str()), 1;
     }
-    std::printf("%d devices in %s, enrolled in %s\n", n, pki.c_str(), db.c_str());
+    std::printf("%d devices in %s, enrolled\n", n, pki.c_str());
     return 0;
 }
 
@@ -122,7 +132,7 @@ struct SimDevice {
 struct Totals {
     std::mutex mu;
     std::vector<double> latency_ms;
-    std::atomic<std::int64_t> acked{0}, errors{0}, failovers{0}, heartbeats{0}, requests{0};
+    std::atomic<std::int64_t> acked{0}, errors{0}, failovers{0}, heartbeats{0}, requests{0}, uploads{0};
     std::map<std::string, std::int64_t> error_kinds;  // guarded by mu
     void error(const Result<sync::HttpResponse>& r) {
         ++errors;
@@ -205,6 +215,7 @@ void drive(std::vector<SimDevice*> devs, const Options& o, std::int64_t end_ms, 
                 d->made_ms.erase(d->made_ms.begin(), d->made_ms.begin() + newly);
                 d->acked += newly;
                 t.acked += newly;
+                ++t.uploads;
                 d->next_upload_ms = now + batch_ms;
             }
             next_due = std::min({next_due, d->next_upload_ms, d->next_heartbeat_ms});
@@ -323,10 +334,11 @@ int run(const Options& o) {
     for (const auto& d : devs) made += d.next_seq - 1;
     std::printf("loadgen: %d devices, %zu URL(s), %d s, rate %ld scans/s each, batch every %ld ms\n", n, urls.size(),
                 duration, o.num("rate", 1, 1, 1000), o.num("batch-ms", 1000, 10, 60'000));
-    std::printf("scans made %lld, acknowledged %lld (%.0f scans/s), requests %lld, heartbeats %lld, errors %lld, "
-                "failovers %lld\n",
+    std::printf("scans made %lld, acknowledged %lld (%.0f scans/s), requests %lld (uploads acknowledged %lld), "
+                "heartbeats %lld, errors %lld, failovers %lld\n",
                 static_cast<long long>(made), static_cast<long long>(t.acked.load()),
                 static_cast<double>(t.acked.load()) / secs, static_cast<long long>(t.requests.load()),
+                static_cast<long long>(t.uploads.load()),
                 static_cast<long long>(t.heartbeats.load()), static_cast<long long>(t.errors.load()),
                 static_cast<long long>(t.failovers.load()));
     for (const auto& [k, c] : t.error_kinds)
@@ -334,6 +346,16 @@ int run(const Options& o) {
     std::printf("ack latency (scan made -> acknowledged): p50 %.0f ms, p99 %.0f ms (n=%zu)\n",
                 quantile(t.latency_ms, 0.5), quantile(t.latency_ms, 0.99), t.latency_ms.size());
     if (!o.get("baseline-db").empty()) baseline(o.get("baseline-db"), n, t.acked.load(), 1000);
+    if (!o.get("baseline-pg").empty()) {
+#ifdef CP_LOADGEN_PG
+        const std::int64_t uploads = std::max<std::int64_t>(1, t.uploads.load());
+        cp::loadgen::pg_baseline(o.get("baseline-pg"), n, t.acked.load(), 1000,
+                                 (t.acked.load() + uploads / 2) / uploads, static_cast<int>(urls.size()));
+#else
+        std::fprintf(stderr, "loadgen: built without libpq: no --baseline-pg\n");
+        return 2;
+#endif
+    }
     return 0;
 }
 

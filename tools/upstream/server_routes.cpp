@@ -157,10 +157,10 @@ void DeviceRoutes::handle_list_blob(const httplib::Request& req, httplib::Respon
     if (!authenticate(req, res)) return;
     auto version = to_i64(req.matches[1].str());
     if (!version) return send_error(res, 400, ErrorKind::invalid_input, reason::version);
-    auto v = store_.list_version(*version);
+    auto v = store_.list_file(*version, snapshot ? ListFile::snapshot : ListFile::delta);
     if (!v) return send_error(res, 500, v.error());
     if (!*v) return send_error(res, 404, ErrorKind::not_found, reason::version);
-    const Bytes& data = snapshot ? (*v)->snapshot : (*v)->delta;
+    const Bytes& data = **v;
     if (data.empty())  // version 1 has no delta
         return send_error(res, 404, ErrorKind::not_found, reason::no_delta);
     res.set_header("X-List-Version", std::to_string(*version));
@@ -187,7 +187,7 @@ void DeviceRoutes::handle_deltas(const httplib::Request& req, httplib::Response&
     }
     json arr = json::array();
     for (std::int64_t v = *since + 1; v <= *latest; ++v) {
-        auto lv = store_.list_version(v);
+        auto lv = store_.list_file(v, ListFile::delta);
         if (!lv) return send_error(res, 500, lv.error());
         if (!*lv) {  // pruned (UpstreamStore::prune_list_versions): the snapshot instead
             out["snapshot_required"] = true;
@@ -196,7 +196,7 @@ void DeviceRoutes::handle_deltas(const httplib::Request& req, httplib::Response&
             return send_json(res, 200, out);
         }
         arr.push_back({{"version", v}, {"base_version", v - 1},
-                       {"size", (*lv)->delta.size()},
+                       {"size", (*lv)->size()},
                        {"url", "/v1/list/delta/" + std::to_string(v)}});
     }
     out["snapshot_required"] = false;

@@ -65,6 +65,12 @@ public:
     virtual std::unique_ptr<SqlQuery> prepare(std::string_view sql) = 0;
     // Rows inserted, updated or deleted by the last statement.
     virtual std::int64_t changes() = 0;
+    // SQLite: overwrites the zero-filled blob in `column` of row `rowid` of `table`
+    // with the file at `path` (of the blob's size), a buffer at a time (incremental
+    // blob I/O), so a file of hundreds of MB is never whole in memory. Errors: io
+    // "read", io "sqlite"; internal "blob-io" on a backend without it.
+    virtual Status write_blob_from_file(std::string_view table, std::string_view column, std::int64_t rowid,
+                                        const std::string& path);
 
     // SQLite: BEGIN IMMEDIATE (the write lock at once, no upgrade deadlock).
     Status begin() { return exec(dialect() == Dialect::sqlite ? "BEGIN IMMEDIATE" : "BEGIN"); }

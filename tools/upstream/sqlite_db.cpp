@@ -3,6 +3,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
 namespace cp::upstream {
 namespace {
 
@@ -90,12 +95,40 @@ public:
         return std::make_unique<SqliteQuery>(db_, sql);
     }
     std::int64_t changes() override { return sqlite3_changes(db_); }
+    Status write_blob_from_file(std::string_view table, std::string_view column, std::int64_t rowid,
+                                const std::string& path) override {
+        sqlite3_blob* b = nullptr;
+        if (sqlite3_blob_open(db_, "main", std::string(table).c_str(), std::string(column).c_str(), rowid, 1, &b) !=
+            SQLITE_OK) {
+            sqlite3_blob_close(b);
+            return fail(ErrorKind::io, sql_reason::sqlite, std::string("blob open: ") + sqlite3_errmsg(db_));
+        }
+        std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> closer(b, &sqlite3_blob_close);
+        std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+        if (!f) return fail(ErrorKind::io, "read", "cannot open " + path);
+        const int size = sqlite3_blob_bytes(b);
+        std::vector<char> buf(1 << 20);
+        int at = 0;
+        while (at < size) {
+            const int n = static_cast<int>(std::fread(buf.data(), 1, std::min<std::size_t>(buf.size(), static_cast<std::size_t>(size - at)), f.get()));
+            if (n <= 0) return fail(ErrorKind::io, "read", "cannot read " + path);
+            if (sqlite3_blob_write(b, buf.data(), n, at) != SQLITE_OK)
+                return fail(ErrorKind::io, sql_reason::sqlite, std::string("blob write: ") + sqlite3_errmsg(db_));
+            at += n;
+        }
+        if (std::fgetc(f.get()) != EOF) return fail(ErrorKind::io, "read", path + " is longer than its blob");
+        return {};
+    }
 
 private:
     sqlite3* db_;
 };
 
 }  // namespace
+
+Status SqlDb::write_blob_from_file(std::string_view, std::string_view, std::int64_t, const std::string&) {
+    return fail(ErrorKind::internal, "blob-io", "incremental blob writes are SQLite's");
+}
 
 Result<int> sqlite_synchronous(SqlDb& db) {
     if (db.dialect() != Dialect::sqlite) return fail(ErrorKind::invalid_input, "store", "not a SQLite store");

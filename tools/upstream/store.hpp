@@ -100,6 +100,9 @@ struct ListVersion {
     std::int64_t delta_size = 0;
 };
 
+// The two signed files of a list version.
+enum class ListFile { snapshot, delta };
+
 // Which set of pass statuses for_each_status streams.
 enum class StatusSet { working, published };
 // Called once per entry by the streaming reads; an error stops the stream and is returned.
@@ -170,6 +173,11 @@ public:
     // The entries signed into the latest version (for computing the next delta).
     virtual Result<std::vector<StatusEntry>> published_entries() = 0;
     virtual Result<std::optional<ListVersion>> list_version(std::int64_t version) = 0;
+    // One signed file of a version without the other (a device fetching a 2 MB delta
+    // does not read a 220 MB snapshot): nullopt when the version is not stored; empty
+    // for version 1's delta and a pruned snapshot. The default goes through
+    // list_version; the SQL store reads the one column.
+    virtual Result<std::optional<Bytes>> list_file(std::int64_t version, ListFile which);
 
     // Streaming (lists.hpp publish_list builds a 10-million-entry version with
     // bounded memory through these three; the vector forms above stay for small

@@ -42,6 +42,13 @@ Status UpstreamStore::publish_list_files(const ListVersion& v, const std::string
     return publish_list(full, set);
 }
 
+Result<std::optional<Bytes>> UpstreamStore::list_file(std::int64_t version, ListFile which) {
+    auto v = list_version(version);
+    if (!v) return fail(v.error());
+    if (!*v) return std::optional<Bytes>{};
+    return std::optional<Bytes>(std::move(which == ListFile::snapshot ? (*v)->snapshot : (*v)->delta));
+}
+
 Result<std::int64_t> UpstreamStore::prune_list_versions(std::int64_t keep_deltas) {
     (void)keep_deltas;
     return std::int64_t{0};  // a backend without pruning keeps every version
