@@ -377,6 +377,10 @@ void add_commands(CLI::App& app, Options& o) {
     o.server.port = 8443;
     cli::add_int(serve, "--port", o.server.port, 0, 65535, "device listener port (0: any free port)")
         ->default_str("8443");
+    cli::add_int(serve, "--workers", o.server.worker_threads, 2, 4096,
+                 "device listener threads; an open (keep-alive) connection holds one, so a replica serves "
+                 "about this many devices at once (docs/deployment.md)")
+        ->default_str(std::to_string(o.server.worker_threads));
     cli::add_int(serve, "--web-port", o.web_port, -1, 65535,
                  "the console's read-only big screen on plain HTTP (-1: off)")
         ->default_str("-1");
