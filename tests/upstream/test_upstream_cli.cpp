@@ -48,7 +48,7 @@ TEST_CASE("operator commands: enroll, revoke, set-status, import, publish, trust
     // Integer options are whole decimal numbers in range, refused before anything starts.
     const std::string serve = "serve " + db + "--cert a --key b --client-ca c ";
     for (const char* bad : {"--port 84x", "--port 70000", "--web-port -2", "--duration-s 1h", "--console-port 0x",
-                            "--console-port 80abc", "--publish-interval-s 0"}) {
+                            "--console-port 80abc", "--publish-interval-s 0", "--workers 1", "--workers 5000"}) {
         CAPTURE(bad);
         CHECK(run_upstream(serve + bad).status == 2);
     }
