@@ -1,4 +1,5 @@
 #include "tools/upstream/list_spool.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -64,7 +65,7 @@ Status RecordSpool::flush() {
 
 Status RecordSpool::add(const status::ListEntry& e) {
     if (have_last_ && !(last_ < e.id))
-        return fail(ErrorKind::internal, "order", "entries are not in strictly increasing pass-id order");
+        return fail(ErrorKind::internal, reason::order, "entries are not in strictly increasing pass-id order");
     have_last_ = true;
     last_ = e.id;
     std::uint8_t rec[status::kRecordSize];

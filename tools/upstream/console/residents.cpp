@@ -190,7 +190,7 @@ Result<std::unique_ptr<Residents>> Residents::open(const std::string& db_path, C
                                                    ResidentsConfig cfg) {
     if (cfg.id_secret.size() < kMinIdSecretBytes)
         return fail(ErrorKind::config, reason::id_secret, "the ID secret is shorter than 32 bytes");
-    if (sodium_init() < 0) return fail(ErrorKind::internal, "sodium", "libsodium");
+    if (sodium_init() < 0) return fail(ErrorKind::internal, reason::sodium, "libsodium");
     auto impl = std::make_unique<Impl>(store, std::move(cfg));
     if (!impl->cfg.issuer_cert_der.empty()) impl->kid = crypto::kid_of(impl->cfg.issuer_cert_der);
     auto opened = is_pg_url(db_path) ? open_pg_db(db_path) : open_sqlite_db(db_path, false);
@@ -201,7 +201,7 @@ Result<std::unique_ptr<Residents>> Residents::open(const std::string& db_path, C
         Stmt s(impl->db, "SELECT count(*) FROM schema_migrations WHERE version = 100");
         auto r = s.step();
         if (!r || s.i64(0) != 1)
-            return fail(ErrorKind::io, "sqlite-migration", "open the console store first (migration 100)");
+            return fail(ErrorKind::io, reason::sqlite_migration, "open the console store first (migration 100)");
     }
     return std::unique_ptr<Residents>(new Residents(std::move(impl)));
 }
@@ -213,7 +213,7 @@ std::string Residents::link(const std::string& token) const { return impl_->cfg.
 Result<std::size_t> Residents::import(const std::vector<ResidentRow>& rows, const Operator& actor, std::int64_t now) {
     Impl& m = *impl_;
     const Scope sc = actor.scope();
-    if (sc.read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (sc.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     std::map<std::string, AreaNode> grids;
     for (const auto& r : rows) {
         if (grids.count(r.grid)) continue;
@@ -299,7 +299,7 @@ Result<std::vector<IssuedPass>> Residents::issue(const Operator& actor, const st
     Impl& m = *impl_;
     if (!can_issue()) return fail(ErrorKind::unavailable, reason::no_issuer, "serve without --issuer-key");
     const Scope sc = actor.scope();
-    if (sc.read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (sc.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     struct Todo {
         std::int64_t id;
         std::string name, grid, pass_id;
@@ -377,7 +377,7 @@ std::string six_digit_code() {
 
 Status Residents::start_claim(std::string_view id_number, std::string_view phone, std::int64_t now) {
     Impl& m = *impl_;
-    if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    if (!m.cfg.sms) return fail(ErrorKind::unavailable, reason::no_sms, "serve without a text-message backend");
     if (!valid_id_number(id_number) || !valid_phone(phone)) return {};
     std::lock_guard lock(m.mu);
     Stmt s(m.db, "SELECT r.id, coalesce(c.sent_at, 0) FROM residents r LEFT JOIN claim_codes c ON c.resident_id = r.id "
@@ -448,7 +448,7 @@ Status Residents::revoke(std::int64_t resident, const Operator& actor, std::int6
     Impl& m = *impl_;
     auto v = get(resident, actor);
     if (!v) return fail(v.error());
-    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     std::lock_guard lock(m.mu);
     auto old = m.end_current(actor, resident, reason::revoked, now);
     if (!old) return fail(old.error());
@@ -567,7 +567,7 @@ Result<bool> Residents::self_check(std::string_view token, const SelfCheck& chec
 
 Result<Residents::RegistrationGrid> Residents::start_registration(const ResidentRow& entered, std::int64_t now) {
     Impl& m = *impl_;
-    if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    if (!m.cfg.sms) return fail(ErrorKind::unavailable, reason::no_sms, "serve without a text-message backend");
     ResidentRow row = entered;
     RegistrationGrid out{row.grid, false};
     if (row.grid.empty()) {
@@ -703,7 +703,7 @@ Result<IssuedPass> Residents::confirm_registration(std::int64_t resident, const 
     Impl& m = *impl_;
     auto v = get(resident, actor);
     if (!v) return fail(v.error());
-    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     if (!v->pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(resident));
     if (!can_issue()) return fail(ErrorKind::unavailable, reason::no_issuer, "serve without --issuer-key");
     auto set_state = [&](const char* from, const char* to) -> Status {
@@ -730,7 +730,7 @@ Status Residents::reject_registration(std::int64_t resident, const Operator& act
     Impl& m = *impl_;
     auto v = get(resident, actor);
     if (!v) return fail(v.error());
-    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     if (!v->pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(resident));
     {
         std::lock_guard lock(m.mu);

@@ -272,7 +272,7 @@ public:
         for (const auto& n : nodes)
             if (!valid_area_code(n.code) || n.name_zh.empty() || !valid_name(n.name_zh, 128) ||
                 !valid_name(n.name_en, 128) || (!n.parent.empty() && !valid_area_code(n.parent)))
-                return fail(ErrorKind::invalid_input, "area",
+                return fail(ErrorKind::invalid_input, reason::area,
                             "code [0-9A-Za-z-]{1,32}, names 1..128 bytes: " + n.code);
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
@@ -293,14 +293,14 @@ public:
                 auto r = c.step();
                 if (!r) return fail(r.error());
                 if (c.i64(0) > 0 && !(*existing))
-                    return fail(ErrorKind::rejected, "area-exists", "the city node exists already");
+                    return fail(ErrorKind::rejected, reason::area_exists, "the city node exists already");
                 path = "/" + n.code + "/";
             } else {
                 auto parent = scoped_area_locked(n.parent, scope);
                 if (!parent) return fail(parent.error());
                 if (scope && scope->read_only) return nf("area", n.parent);
                 if (parent->level == Level::grid)
-                    return fail(ErrorKind::invalid_input, "area", "a grid has no children");
+                    return fail(ErrorKind::invalid_input, reason::area, "a grid has no children");
                 level = static_cast<Level>(static_cast<int>(parent->level) + 1);
                 path = parent->path + n.code + "/";
             }
@@ -309,7 +309,7 @@ public:
                 if ((*existing)->path == path && (*existing)->name_zh == n.name_zh &&
                     (*existing)->name_en == n.name_en)
                     return {};
-                return fail(ErrorKind::rejected, "area-exists", n.code);
+                return fail(ErrorKind::rejected, reason::area_exists, n.code);
             }
             Stmt s(db_, "INSERT INTO areas(code, parent, level, name_zh, name_en, path) "
                         "VALUES(?1, nullif(?2, ''), ?3, ?4, ?5, ?6)");
@@ -321,7 +321,7 @@ public:
     Status rename_area(const std::string& code, const std::string& name_zh,
                        const std::string& name_en, const Scope& scope) override {
         if (name_zh.empty() || !valid_name(name_zh, 128) || !valid_name(name_en, 128))
-            return fail(ErrorKind::invalid_input, "area", "names 1..128 bytes");
+            return fail(ErrorKind::invalid_input, reason::area, "names 1..128 bytes");
         std::lock_guard lock(mu_);
         auto a = scoped_area_locked(code, &scope);
         if (!a) return fail(a.error());
@@ -409,7 +409,7 @@ public:
     Result<std::int64_t> add_site(const Site& site, const Scope* scope) override {
         if (!valid_area_code(site.code) || site.name.empty() || !valid_name(site.name, 128) ||
             !valid_reason_code(site.kind))
-            return fail(ErrorKind::invalid_input, "site", "code, name 1..128 bytes, kind [a-z0-9-]");
+            return fail(ErrorKind::invalid_input, reason::site, "code, name 1..128 bytes, kind [a-z0-9-]");
         std::lock_guard lock(mu_);
         auto a = scoped_area_locked(site.area, scope);
         if (!a) return fail(a.error());
@@ -418,7 +418,7 @@ public:
                     "ON CONFLICT(code) DO NOTHING RETURNING id");
         auto row = s.bind(1, site.code).bind(2, site.area).bind(3, site.name).bind(4, site.kind).step();
         if (!row) return fail(row.error());
-        if (!*row) return fail(ErrorKind::rejected, "site-exists", site.code);
+        if (!*row) return fail(ErrorKind::rejected, reason::site_exists, site.code);
         return s.i64(0);
     }
 
@@ -519,7 +519,7 @@ public:
                       const std::string& actor, std::int64_t now) override {
         for (const auto& p : passes)
             if (!valid_pass_id(p.pass_id) || !valid_name(p.label, 64))
-                return fail(ErrorKind::invalid_input, "pass", p.pass_id);
+                return fail(ErrorKind::invalid_input, reason::pass, p.pass_id);
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
             if (scope && scope->read_only) return nf("area", scope->path);
@@ -534,7 +534,7 @@ public:
                     auto a = scoped_area_locked(p.grid, scope);
                     if (!a) return fail(a.error());
                     if (a->level != Level::grid)
-                        return fail(ErrorKind::invalid_input, "pass", "area " + p.grid + " is not a grid");
+                        return fail(ErrorKind::invalid_input, reason::pass, "area " + p.grid + " is not a grid");
                     it = grids.emplace(p.grid, *a).first;
                 }
                 if (scope) {  // moving a pass out of someone else's grid is a write there
@@ -626,11 +626,11 @@ public:
         for (const auto& c : changes) {
             if (!valid_pass_id(c.pass_id)) return nf("pass", c.pass_id);
             if (c.status == PassStatus::red && !valid_reason_code(c.reason))
-                return fail(ErrorKind::invalid_input, "reason", "a red status needs a reason code");
+                return fail(ErrorKind::invalid_input, reason::status_reason, "a red status needs a reason code");
             if (!c.reason.empty() && !valid_reason_code(c.reason))
-                return fail(ErrorKind::invalid_input, "reason", "reason code [a-z0-9-]{1,32}");
+                return fail(ErrorKind::invalid_input, reason::status_reason, "reason code [a-z0-9-]{1,32}");
             if (c.until != 0 && c.until <= now)
-                return fail(ErrorKind::invalid_input, "until", "the end date is in the past");
+                return fail(ErrorKind::invalid_input, reason::until, "the end date is in the past");
         }
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
@@ -762,14 +762,14 @@ public:
     Result<std::int64_t> add_operator(const Operator& op, const Operator* creator,
                                       std::int64_t now) override {
         if (!valid_username(op.username) || op.pw_hash.rfind("$argon2id$", 0) != 0)
-            return fail(ErrorKind::invalid_input, "operator", "username [a-z0-9._-]{2,64}, Argon2id hash");
+            return fail(ErrorKind::invalid_input, reason::operator_, "username [a-z0-9._-]{2,64}, Argon2id hash");
         std::lock_guard lock(mu_);
         return transaction([&]() -> Result<std::int64_t> {
             const Scope scope = creator ? creator->scope() : Scope{};
             auto a = scoped_area_locked(op.area, creator ? &scope : nullptr);
             if (!a) return fail(a.error());
             if (op.role != Role::bigscreen && static_cast<int>(op.role) != static_cast<int>(a->level))
-                return fail(ErrorKind::invalid_input, "operator",
+                return fail(ErrorKind::invalid_input, reason::operator_,
                             std::string("role ") + to_string(op.role) + " at a " + to_string(a->level) + " node");
             if (creator) {
                 // Made by an operator above it: a deeper node, or a big screen at one's own.
@@ -784,7 +784,7 @@ public:
             auto row = s.bind(1, op.username).bind(2, to_string(op.role)).bind(3, op.area).bind(4, op.pw_hash)
                            .bind(5, now).bind(6, creator ? creator->username : std::string("host")).step();
             if (!row) return fail(row.error());
-            if (!*row) return fail(ErrorKind::rejected, "operator-exists", op.username);
+            if (!*row) return fail(ErrorKind::rejected, reason::operator_exists, op.username);
             const std::int64_t id = s.i64(0);
             AuditEntry e{0, now, creator ? creator->username : "host",
                          creator ? to_string(creator->role) : "host", op.area, "operator-add",
@@ -826,7 +826,7 @@ public:
     }
 
     Status set_password(std::int64_t id, const std::string& pw_hash, std::int64_t now) override {
-        if (pw_hash.rfind("$argon2id$", 0) != 0) return fail(ErrorKind::invalid_input, "operator", "hash");
+        if (pw_hash.rfind("$argon2id$", 0) != 0) return fail(ErrorKind::invalid_input, reason::operator_, "hash");
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE operators SET pw_hash = ?2, pw_changed_at = ?3 WHERE id = ?1");
         CP_TRY(s.bind(1, id).bind(2, pw_hash).bind(3, now).run());
@@ -1012,9 +1012,9 @@ public:
         return transaction([&]() -> Status {
             auto w = work_locked(id, actor);
             if (!w) return fail(w.error());
-            if (w->first.resolved_at) return fail(ErrorKind::rejected, "resolved", std::to_string(id));
+            if (w->first.resolved_at) return fail(ErrorKind::rejected, reason::resolved, std::to_string(id));
             if (!w->first.claimed_by.empty() && w->first.claimed_by != actor.username)
-                return fail(ErrorKind::rejected, "claimed", w->first.claimed_by);
+                return fail(ErrorKind::rejected, reason::claimed, w->first.claimed_by);
             Stmt s(db_, "UPDATE worklist SET claimed_by = ?2, claimed_at = ?3 WHERE id = ?1");
             CP_TRY(s.bind(1, id).bind(2, actor.username).bind(3, now).run());
             AuditEntry e{0, now, actor.username, to_string(actor.role), w->first.grid, "work-claim",
@@ -1026,15 +1026,15 @@ public:
     Status resolve_work(std::int64_t id, const std::string& outcome, const std::string& note,
                         const Operator& actor, std::int64_t now) override {
         if (!valid_reason_code(outcome) || !valid_name(note, 500))
-            return fail(ErrorKind::invalid_input, "outcome", "outcome code [a-z0-9-], note at most 500 bytes");
+            return fail(ErrorKind::invalid_input, reason::outcome, "outcome code [a-z0-9-], note at most 500 bytes");
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
             auto w = work_locked(id, actor);
             if (!w) return fail(w.error());
-            if (w->first.resolved_at) return fail(ErrorKind::rejected, "resolved", std::to_string(id));
+            if (w->first.resolved_at) return fail(ErrorKind::rejected, reason::resolved, std::to_string(id));
             if (!w->first.claimed_by.empty() && w->first.claimed_by != actor.username &&
                 actor.role == Role::grid)
-                return fail(ErrorKind::rejected, "claimed", w->first.claimed_by);
+                return fail(ErrorKind::rejected, reason::claimed, w->first.claimed_by);
             Stmt s(db_, "UPDATE worklist SET resolved_at = ?2, outcome = ?3, note = ?4, "
                         "claimed_by = CASE claimed_by WHEN '' THEN ?5 ELSE claimed_by END WHERE id = ?1");
             CP_TRY(s.bind(1, id).bind(2, now).bind(3, outcome).bind(4, note).bind(5, actor.username).run());
