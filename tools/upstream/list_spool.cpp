@@ -10,11 +10,10 @@ namespace cp::upstream {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kSpool = "spool";
 constexpr std::size_t kBufRecords = 8192;
 
 Failure io_fail(const std::string& what, const fs::path& p) {
-    return fail(ErrorKind::io, kSpool, what + " " + p.string() + ": " + std::strerror(errno));
+    return fail(ErrorKind::io, reason::spool, what + " " + p.string() + ": " + std::strerror(errno));
 }
 }  // namespace
 

@@ -101,6 +101,7 @@ inline constexpr Reason outcome{"outcome"};                // invalid_input: wor
 inline constexpr Reason status_reason{"reason"};           // invalid_input: status reason code
 inline constexpr Reason claimed{"claimed"};                // rejected: worklist item claimed by another
 inline constexpr Reason resolved{"resolved"};              // rejected: worklist item already resolved
+inline constexpr Reason work_item{"work-item"};            // not_found: no such worklist item in the scope
 inline constexpr Reason scan_retention_days{"scan-retention-days"};  // config: not 0..36500
 
 // ---- lists and signing (lists.cpp), host commands (main.cpp) -------------------------

@@ -20,7 +20,7 @@ constexpr const char* kCat = "residents";
 constexpr const char* kPending = "pending";  // residents.state of a self-registered resident
 using cp::upstream::Stmt;
 
-Failure nf(const char* what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
+Failure nf(Reason what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
 
 bool in_scope(const std::string& path, const Scope& scope) {
     return path.compare(0, scope.path.size(), scope.path) == 0;
@@ -74,7 +74,7 @@ struct Residents::Impl {
     Result<AreaNode> grid_in(const std::string& code, const Scope& scope) {
         auto a = store.area(code, &scope);
         if (!a) return fail(a.error());
-        if (a->level != Level::grid) return nf("area", code);
+        if (a->level != Level::grid) return nf(reason::area, code);
         return *a;
     }
 
@@ -172,13 +172,13 @@ struct Residents::Impl {
     }
 
     Result<std::pair<std::string, std::string>> page_row(std::string_view token) {  // pass id, grid path
-        if (token.size() != 64) return nf("pass-page", "");
+        if (token.size() != 64) return nf(reason::pass_page, "");
         Stmt s(db, "SELECT rp.pass_id, a.path FROM resident_passes rp JOIN residents r ON r.id = rp.resident_id "
                    "JOIN areas a ON a.code = r.grid WHERE rp.page_token_hash = ?1");
         s.bind(1, token_hash(token));
         auto r = s.step();
         if (!r) return fail(r.error());
-        if (!*r) return nf("pass-page", "");
+        if (!*r) return nf(reason::pass_page, "");
         return std::make_pair(s.text(0), s.text(1));
     }
 };
@@ -268,7 +268,7 @@ Result<ResidentView> Residents::get(std::int64_t id, const Operator& actor) {
     std::lock_guard lock(impl_->mu);
     auto v = impl_->list_locked(actor, "", id, 1);
     if (!v) return fail(v.error());
-    if (v->empty()) return nf("resident", std::to_string(id));
+    if (v->empty()) return nf(reason::resident, std::to_string(id));
     return v->front();
 }
 
@@ -311,7 +311,7 @@ Result<std::vector<IssuedPass>> Residents::issue(const Operator& actor, const st
         std::lock_guard lock(m.mu);
         auto rows = m.list_locked(actor, resident ? "" : grid, resident, kMaxResidentRows);
         if (!rows) return fail(rows.error());
-        if (resident && rows->empty()) return nf("resident", std::to_string(*resident));
+        if (resident && rows->empty()) return nf(reason::resident, std::to_string(*resident));
         if (!resident && !grid.empty()) CP_TRY(m.grid_in(grid, sc));
         for (const auto& r : *rows) {
             if (resident && !r.pass_id.empty() && !reissue)
@@ -460,7 +460,7 @@ Result<std::vector<Card>> Residents::cards(const Operator& actor, const std::str
     Impl& m = *impl_;
     const Scope sc = actor.scope();
     if (!resident) {
-        if (grid.empty()) return nf("area", "");
+        if (grid.empty()) return nf(reason::area, "");
         CP_TRY(m.grid_in(grid, sc));
     }
     Result<std::vector<ResidentView>> rows = std::vector<ResidentView>();
@@ -507,7 +507,7 @@ Result<PassPage> Residents::page(std::string_view token) {
     s.bind(1, row->first);
     auto r = s.step();
     if (!r) return fail(r.error());
-    if (!*r) return nf("pass-page", "");
+    if (!*r) return nf(reason::pass_page, "");
     PassPage p;
     p.pass_id = row->first;
     p.qr = s.text(0);
@@ -590,7 +590,7 @@ Result<Residents::RegistrationGrid> Residents::start_registration(const Resident
         out.from_address = true;
     }
     auto g = m.store.area(row.grid, nullptr);
-    if (!g || g->level != Level::grid) return nf("area", row.grid);
+    if (!g || g->level != Level::grid) return nf(reason::area, row.grid);
     const std::string h = id_hash(m.cfg.id_secret, row.id_number);
     const std::string code = six_digit_code();
     {

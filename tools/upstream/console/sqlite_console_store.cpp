@@ -212,7 +212,7 @@ int depth_of(const std::string& path) {  // "/a/" -> 0, "/a/b/" -> 1
     return static_cast<int>(std::count(path.begin(), path.end(), '/')) - 2;
 }
 
-Failure nf(const char* what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
+Failure nf(Reason what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
 
 class SqliteConsoleStore final : public ConsoleStore {
 public:
@@ -264,7 +264,7 @@ public:
     Result<AreaNode> scoped_area_locked(const std::string& code, const Scope* scope) {
         auto a = area_locked(code);
         if (!a) return fail(a.error());
-        if (!*a || (scope && !in_scope((*a)->path, *scope))) return nf("area", code);
+        if (!*a || (scope && !in_scope((*a)->path, *scope))) return nf(reason::area, code);
         return **a;
     }
 
@@ -288,7 +288,7 @@ public:
             std::string path;
             Level level = Level::city;
             if (n.parent.empty()) {
-                if (scope) return nf("area", n.code);  // only the host adds the city
+                if (scope) return nf(reason::area, n.code);  // only the host adds the city
                 Stmt c(db_, "SELECT count(*) FROM areas WHERE parent IS NULL");
                 auto r = c.step();
                 if (!r) return fail(r.error());
@@ -298,7 +298,7 @@ public:
             } else {
                 auto parent = scoped_area_locked(n.parent, scope);
                 if (!parent) return fail(parent.error());
-                if (scope && scope->read_only) return nf("area", n.parent);
+                if (scope && scope->read_only) return nf(reason::area, n.parent);
                 if (parent->level == Level::grid)
                     return fail(ErrorKind::invalid_input, reason::area, "a grid has no children");
                 level = static_cast<Level>(static_cast<int>(parent->level) + 1);
@@ -326,7 +326,7 @@ public:
         auto a = scoped_area_locked(code, &scope);
         if (!a) return fail(a.error());
         // Editable by the level above: not one's own node.
-        if (scope.read_only || a->path == scope.path) return nf("area", code);
+        if (scope.read_only || a->path == scope.path) return nf(reason::area, code);
         Stmt s(db_, "UPDATE areas SET name_zh = ?2, name_en = ?3 WHERE code = ?1");
         return s.bind(1, code).bind(2, name_zh).bind(3, name_en).run();
     }
@@ -413,7 +413,7 @@ public:
         std::lock_guard lock(mu_);
         auto a = scoped_area_locked(site.area, scope);
         if (!a) return fail(a.error());
-        if (scope && scope->read_only) return nf("area", site.area);
+        if (scope && scope->read_only) return nf(reason::area, site.area);
         Stmt s(db_, "INSERT INTO sites(code, area, name, kind) VALUES(?1, ?2, ?3, ?4) "
                     "ON CONFLICT(code) DO NOTHING RETURNING id");
         auto row = s.bind(1, site.code).bind(2, site.area).bind(3, site.name).bind(4, site.kind).step();
@@ -444,18 +444,18 @@ public:
         auto r = q.step();
         if (!r) return fail(r.error());
         if (!*r || (scope && (scope->read_only || !in_scope(q.text(1), *scope))))
-            return nf("site", site_code);
+            return nf(reason::site, site_code);
         const std::int64_t site_id = q.i64(0);
         if (scope) {  // a console operator may only move devices it can see
             auto cur = device_path_locked(device_id);
             if (!cur) return fail(cur.error());
-            if (!device_visible(*cur, *scope)) return nf("device", device_id);
+            if (!device_visible(*cur, *scope)) return nf(reason::device, device_id);
         } else {
             Stmt d(db_, "SELECT 1 FROM devices WHERE id = ?1");
             d.bind(1, device_id);
             auto have = d.step();
             if (!have) return fail(have.error());
-            if (!*have) return nf("device", device_id);
+            if (!*have) return nf(reason::device, device_id);
         }
         Stmt s(db_, "INSERT INTO device_sites(device_id, site_id) VALUES(?1, ?2) "
                     "ON CONFLICT(device_id) DO UPDATE SET site_id = ?2");
@@ -506,11 +506,11 @@ public:
     }
 
     Result<DeviceView> device(const std::string& id, const Scope& scope) override {
-        if (id.empty()) return nf("device", id);
+        if (id.empty()) return nf(reason::device, id);
         std::lock_guard lock(mu_);
         auto v = devices_locked(scope, id);
         if (!v) return fail(v.error());
-        if (v->empty()) return nf("device", id);
+        if (v->empty()) return nf(reason::device, id);
         return v->front();
     }
 
@@ -522,7 +522,7 @@ public:
                 return fail(ErrorKind::invalid_input, reason::pass, p.pass_id);
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
-            if (scope && scope->read_only) return nf("area", scope->path);
+            if (scope && scope->read_only) return nf(reason::area, scope->path);
             std::map<std::string, AreaNode> grids;
             std::map<std::string, std::size_t> per_grid;
             Stmt ins(db_, "INSERT INTO passes(pass_id, grid, label, added_at) VALUES(?1, ?2, ?3, ?4) "
@@ -541,7 +541,7 @@ public:
                     old.bind(1, p.pass_id);
                     auto r = old.step();
                     if (!r) return fail(r.error());
-                    if (*r && !in_scope(old.text(0), *scope)) return nf("pass", p.pass_id);
+                    if (*r && !in_scope(old.text(0), *scope)) return nf(reason::pass, p.pass_id);
                     old.reset();
                 }
                 CP_TRY(ins.bind(1, p.pass_id).bind(2, p.grid).bind(3, p.label).bind(4, now).run());
@@ -596,7 +596,7 @@ public:
         s.bind(1, pass_id);
         auto r = s.step();
         if (!r) return fail(r.error());
-        if (!*r) return nf("pass", pass_id);
+        if (!*r) return nf(reason::pass, pass_id);
         return std::make_pair(read_pass(s), s.text(7));
     }
 
@@ -604,7 +604,7 @@ public:
         std::lock_guard lock(mu_);
         auto p = pass_locked(pass_id);
         if (!p) return fail(p.error());
-        if (!in_scope(p->second, scope)) return nf("pass", pass_id);
+        if (!in_scope(p->second, scope)) return nf(reason::pass, pass_id);
         return p->first;
     }
 
@@ -624,7 +624,7 @@ public:
     Status change_statuses(const std::vector<StatusChange>& changes, const Scope& scope,
                            const Operator& actor, std::int64_t now) override {
         for (const auto& c : changes) {
-            if (!valid_pass_id(c.pass_id)) return nf("pass", c.pass_id);
+            if (!valid_pass_id(c.pass_id)) return nf(reason::pass, c.pass_id);
             if (c.status == PassStatus::red && !valid_reason_code(c.reason))
                 return fail(ErrorKind::invalid_input, reason::status_reason, "a red status needs a reason code");
             if (!c.reason.empty() && !valid_reason_code(c.reason))
@@ -637,7 +637,7 @@ public:
             for (const auto& c : changes) {
                 auto p = pass_locked(c.pass_id);
                 if (!p) return fail(p.error());
-                if (!in_scope(p->second, scope)) return nf("pass", c.pass_id);
+                if (!in_scope(p->second, scope)) return nf(reason::pass, c.pass_id);
                 if (scope.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
                 CP_TRY(write_status_locked(c, now));
                 AuditEntry e;
@@ -776,7 +776,7 @@ public:
                 const bool deeper = a->path != creator->area_path;
                 if (creator->role == Role::bigscreen || creator->role == Role::grid ||
                     (!deeper && op.role != Role::bigscreen))
-                    return nf("area", op.area);
+                    return nf(reason::area, op.area);
             }
             Stmt s(db_, "INSERT INTO operators(username, role, area, pw_hash, created_at, created_by, "
                         "pw_changed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?5) ON CONFLICT(username) DO NOTHING "
@@ -830,7 +830,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE operators SET pw_hash = ?2, pw_changed_at = ?3 WHERE id = ?1");
         CP_TRY(s.bind(1, id).bind(2, pw_hash).bind(3, now).run());
-        if (db_->changes() == 0) return nf("operator", std::to_string(id));
+        if (db_->changes() == 0) return nf(reason::operator_, std::to_string(id));
         return {};
     }
 
@@ -925,7 +925,7 @@ public:
         std::lock_guard lock(mu_);
         auto a = area_locked(e.area);
         if (!a) return fail(a.error());
-        if (!*a) return nf("area", e.area);
+        if (!*a) return nf(reason::area, e.area);
         return audit_locked(e, (*a)->path);
     }
 
@@ -1002,7 +1002,7 @@ public:
         s.bind(1, id);
         auto r = s.step();
         if (!r) return fail(r.error());
-        if (!*r || !in_scope(s.text(11), actor.scope())) return nf("work-item", std::to_string(id));
+        if (!*r || !in_scope(s.text(11), actor.scope())) return nf(reason::work_item, std::to_string(id));
         if (actor.role == Role::bigscreen) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
         return std::make_pair(read_work(s), s.text(11));
     }
