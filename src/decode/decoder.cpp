@@ -8,6 +8,7 @@
 
 #include "src/decode/budget.hpp"
 #include "src/decode/preprocess.hpp"
+#include "src/decode/reason.hpp"
 #include "src/decode/reader.hpp"
 #include "src/decode/regions.hpp"
 #include "src/decode/stages.hpp"
@@ -71,7 +72,7 @@ Result<std::vector<Code>> QrDecoder::decode(const ImageView& frame) {
         impl_->tracker.clear_hint();  // only video frames carry a position forward
     } catch (const cv::Exception& e) {
         impl_->reader.take();
-        return fail(ErrorKind::internal, "opencv", e.what());
+        return fail(ErrorKind::internal, reason::opencv, e.what());
     }
     return impl_->reader.take();
 }
@@ -91,7 +92,7 @@ Result<std::vector<Code>> QrDecoder::decode_video_frame(const ImageView& frame) 
         }
     } catch (const cv::Exception& e) {
         d.reader.take();
-        return fail(ErrorKind::internal, "opencv", e.what());
+        return fail(ErrorKind::internal, reason::opencv, e.what());
     }
     auto codes = d.reader.take();
     d.tracker.after_frame(codes);

@@ -1,4 +1,5 @@
 #include "src/decode/preprocess.hpp"
+#include "src/decode/reason.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -9,13 +10,13 @@ namespace cp::decode {
 
 Result<cv::Mat> to_gray(const ImageView& v, int max_side) {
     if (!v.data || v.width <= 0 || v.height <= 0)
-        return fail(ErrorKind::invalid_input, "image", "empty frame");
+        return fail(ErrorKind::invalid_input, reason::image, "empty frame");
     if (v.width > max_side || v.height > max_side)
-        return fail(ErrorKind::invalid_input, "image",
+        return fail(ErrorKind::invalid_input, reason::image,
                     "frame " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds " +
                         std::to_string(max_side));
     const int channels = cp::channels(v.format);
-    if (v.stride < v.width * channels) return fail(ErrorKind::invalid_input, "image", "stride smaller than a row");
+    if (v.stride < v.width * channels) return fail(ErrorKind::invalid_input, reason::image, "stride smaller than a row");
     // OpenCV wants a mutable pointer; the Mat is only read.
     cv::Mat m(v.height, v.width, channels == 1 ? CV_8UC1 : CV_8UC3, const_cast<std::uint8_t*>(v.data),
               static_cast<std::size_t>(v.stride));

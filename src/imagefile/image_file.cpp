@@ -1,4 +1,5 @@
 #include "src/imagefile/image_file.hpp"
+#include "src/imagefile/reason.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -11,7 +12,7 @@ using Bytes = std::span<const std::uint8_t>;
 
 Result<Image> decode(Bytes bytes, PixelFormat want, const Limits& limits) {
     if (want != PixelFormat::gray8 && want != PixelFormat::bgr8)
-        return fail(ErrorKind::internal, "image-format", "decode gives gray8 or bgr8");
+        return fail(ErrorKind::internal, reason::image_format, "decode gives gray8 or bgr8");
     auto hr = probe(bytes, limits);
     if (!hr) return fail(hr.error());
     const Header h = *hr;
@@ -22,12 +23,12 @@ Result<Image> decode(Bytes bytes, PixelFormat want, const Limits& limits) {
                               const_cast<std::uint8_t*>(bytes.data()));
         m = cv::imdecode(encoded, (gray ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR) | cv::IMREAD_IGNORE_ORIENTATION);
     } catch (const cv::Exception& e) {
-        return fail(ErrorKind::invalid_input, "image-data", std::string(format_name(h.format)) + ": " + e.what());
+        return fail(ErrorKind::invalid_input, reason::image_data, std::string(format_name(h.format)) + ": " + e.what());
     }
     if (m.empty())
-        return fail(ErrorKind::invalid_input, "image-data", std::string(format_name(h.format)) + ": cannot decode");
+        return fail(ErrorKind::invalid_input, reason::image_data, std::string(format_name(h.format)) + ": cannot decode");
     if (m.cols != h.width || m.rows != h.height)
-        return fail(ErrorKind::invalid_input, "image-header", std::string(format_name(h.format)) + ": decoded size differs from the header");
+        return fail(ErrorKind::invalid_input, reason::image_header, std::string(format_name(h.format)) + ": decoded size differs from the header");
     Image out;
     out.width = m.cols;
     out.height = m.rows;

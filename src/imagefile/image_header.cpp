@@ -1,4 +1,5 @@
 #include "src/imagefile/image_header.hpp"
+#include "src/imagefile/reason.hpp"
 
 #include <cstring>
 #include <filesystem>
@@ -74,7 +75,7 @@ Result<Header> header_of(Bytes b) {
     if (b.size() >= 8 && std::memcmp(b.data(), png_sig, 8) == 0) return png_header(b);
     if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return jpeg_header(b);
     if (b.size() >= 2 && b[0] == 'B' && b[1] == 'M') return bmp_header(b);
-    return fail(ErrorKind::invalid_input, "image-format", "not a PNG, JPEG or BMP image");
+    return fail(ErrorKind::invalid_input, reason::image_format, "not a PNG, JPEG or BMP image");
 }
 
 }  // namespace
@@ -90,16 +91,16 @@ const char* format_name(Format f) {
 
 Result<Header> probe(Bytes bytes, const Limits& limits) {
     if (bytes.size() > limits.max_file_bytes)
-        return fail(ErrorKind::invalid_input, "image-size",
+        return fail(ErrorKind::invalid_input, reason::image_size,
                     std::to_string(bytes.size()) + " bytes, above " + std::to_string(limits.max_file_bytes));
     auto hr = header_of(bytes);
     if (!hr) return fail(hr.error());
     const Header h = *hr;
     const std::uint64_t px = static_cast<std::uint64_t>(h.width) * static_cast<std::uint64_t>(h.height);
     if (h.width <= 0 || h.height <= 0)
-        return fail(ErrorKind::invalid_input, "image-size", std::string(format_name(h.format)) + ": empty image");
+        return fail(ErrorKind::invalid_input, reason::image_size, std::string(format_name(h.format)) + ": empty image");
     if (h.width > limits.max_side || h.height > limits.max_side || px > limits.max_pixels)
-        return fail(ErrorKind::invalid_input, "image-size",
+        return fail(ErrorKind::invalid_input, reason::image_size,
                     std::string(format_name(h.format)) + ": " + std::to_string(h.width) + "x" +
                         std::to_string(h.height) + " is above the limit");
     return h;
@@ -108,16 +109,16 @@ Result<Header> probe(Bytes bytes, const Limits& limits) {
 Result<std::vector<std::uint8_t>> read_file(const std::string& path, const Limits& limits) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
-        return fail(ErrorKind::io, "image", path + ": not a readable file");
+        return fail(ErrorKind::io, reason::image, path + ": not a readable file");
     const auto size = std::filesystem::file_size(path, ec);
-    if (ec) return fail(ErrorKind::io, "image", path + ": " + ec.message());
+    if (ec) return fail(ErrorKind::io, reason::image, path + ": " + ec.message());
     if (size > limits.max_file_bytes)
-        return fail(ErrorKind::invalid_input, "image-size", path + ": file above " +
+        return fail(ErrorKind::invalid_input, reason::image_size, path + ": file above " +
                                                                 std::to_string(limits.max_file_bytes) + " bytes");
     std::ifstream in(path, std::ios::binary);
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
     if (!in || !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-        return fail(ErrorKind::io, "image", path + ": cannot read");
+        return fail(ErrorKind::io, reason::image, path + ": cannot read");
     return bytes;
 }
 

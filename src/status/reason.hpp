@@ -14,6 +14,7 @@ inline constexpr Reason list_format{"list-format"};
 inline constexpr Reason list_kind{"list-kind"};
 inline constexpr Reason list_version{"list-version"};
 inline constexpr Reason status_open{"status-open"};
+inline constexpr Reason status_read{"status-read"};
 inline constexpr Reason status_write{"status-write"};
 inline constexpr Reason version_floor{"version-floor"};
 }  // namespace cp::status::reason

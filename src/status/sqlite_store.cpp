@@ -50,9 +50,9 @@ struct Db {
 
 int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
 
-Failure db_fail(sqlite3* db, int rc, const char* reason, const std::string& what) {
+Failure db_fail(sqlite3* db, int rc, Reason why, const std::string& what) {
     if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return fail(ErrorKind::io, reason::corrupt, what + ": " + sqlite3_errstr(rc));
-    return fail(ErrorKind::io, reason, what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    return fail(ErrorKind::io, why, what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
 }
 
 std::string col_text(sqlite3_stmt* s, int i) {
@@ -88,7 +88,7 @@ Status fsync_path(const std::string& path, bool dir) {
 Result<ListInfo> read_meta(sqlite3* db, std::vector<std::string>* reasons) {
     ListInfo info;
     Stmt q(db, "SELECT key, value FROM meta");
-    if (!q) return db_fail(db, SQLITE_CORRUPT, "status-read", "no meta table");
+    if (!q) return db_fail(db, SQLITE_CORRUPT, reason::status_read, "no meta table");
     int rc;
     int seen = 0;
     while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
@@ -100,26 +100,26 @@ Result<ListInfo> read_meta(sqlite3* db, std::vector<std::string>* reasons) {
         else if (k == "entries") info.entries = sqlite3_column_int64(q.get(), 1);
         else if (k == "issuer") info.issuer = col_text(q.get(), 1);
     }
-    if (rc != SQLITE_DONE) return db_fail(db, rc, "status-read", "meta");
+    if (rc != SQLITE_DONE) return db_fail(db, rc, reason::status_read, "meta");
     if (seen != 2) return fail(ErrorKind::io, reason::corrupt, "meta without version/created_at");
     if (reasons) {
         reasons->clear();
         Stmt r(db, "SELECT idx, text FROM reasons ORDER BY idx");
-        if (!r) return db_fail(db, SQLITE_CORRUPT, "status-read", "no reasons table");
+        if (!r) return db_fail(db, SQLITE_CORRUPT, reason::status_read, "no reasons table");
         while ((rc = sqlite3_step(r.get())) == SQLITE_ROW) {
             auto idx = static_cast<std::size_t>(sqlite3_column_int64(r.get(), 0));
             if (idx > 1'000'000) return fail(ErrorKind::io, reason::corrupt, "reason index");
             if (reasons->size() <= idx) reasons->resize(idx + 1);
             (*reasons)[idx] = col_text(r.get(), 1);
         }
-        if (rc != SQLITE_DONE) return db_fail(db, rc, "status-read", "reasons");
+        if (rc != SQLITE_DONE) return db_fail(db, rc, reason::status_read, "reasons");
     }
     return info;
 }
 
 Status set_meta(sqlite3* db, const ListInfo& info) {
     Stmt s(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
-    if (!s) return db_fail(db, sqlite3_errcode(db), "status-write", "meta");
+    if (!s) return db_fail(db, sqlite3_errcode(db), reason::status_write, "meta");
     auto put_int = [&](const char* k, std::int64_t v) {
         sqlite3_bind_text(s.get(), 1, k, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s.get(), 2, v);
@@ -137,7 +137,7 @@ Status set_meta(sqlite3* db, const ListInfo& info) {
     for (int rc : {put_int("version", info.version), put_int("created_at", info.created_at),
                    put_int("imported_at", info.imported_at), put_text("signer_kid", info.signer_kid),
                    put_int("entries", info.entries), put_text("issuer", info.issuer)}) {
-        if (rc != SQLITE_DONE) return db_fail(db, rc, "status-write", "meta");
+        if (rc != SQLITE_DONE) return db_fail(db, rc, reason::status_write, "meta");
     }
     return {};
 }
@@ -157,7 +157,7 @@ Result<std::unique_ptr<Snapshot>> open_snapshot(const std::string& path, std::in
     if (!fid) return fail(ErrorKind::io, reason::status_open, "missing " + path);
     snap->id = *fid;
     int rc = sqlite3_open_v2(path.c_str(), &snap->db.h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) return db_fail(snap->db.h, rc, "status-open", "open " + path);
+    if (rc != SQLITE_OK) return db_fail(snap->db.h, rc, reason::status_open, "open " + path);
     // A delta commits in place; wait for its short exclusive lock instead of failing a lookup.
     sqlite3_busy_timeout(snap->db.h, 2000);
     // Bounded cache and no mmap: mapped pages would count towards the daemon's RSS.
@@ -167,7 +167,7 @@ Result<std::unique_ptr<Snapshot>> open_snapshot(const std::string& path, std::in
     if (!info) return fail(info.error());
     snap->info = *info;
     snap->lookup = Stmt(snap->db.h, "SELECT status, reason, since FROM entries WHERE id = ?");
-    if (!snap->lookup) return db_fail(snap->db.h, SQLITE_CORRUPT, "status-open", "entries table");
+    if (!snap->lookup) return db_fail(snap->db.h, SQLITE_CORRUPT, reason::status_open, "entries table");
     return snap;
 }
 
@@ -233,7 +233,7 @@ public:
         }
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
-        if (rc != SQLITE_DONE) return db_fail(snap_->db.h, rc, "status-read", "lookup");
+        if (rc != SQLITE_DONE) return db_fail(snap_->db.h, rc, reason::status_read, "lookup");
         return out;
     }
 
@@ -278,7 +278,7 @@ private:
         if (!file_id(path_)) return std::optional<ListInfo>{};
         Db db;
         int rc = sqlite3_open_v2(path_.c_str(), &db.h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-        if (rc != SQLITE_OK) return db_fail(db.h, rc, "status-open", "open " + path_);
+        if (rc != SQLITE_OK) return db_fail(db.h, rc, reason::status_open, "open " + path_);
         sqlite3_busy_timeout(db.h, 5000);
         // Reading also rolls back a hot journal left by a delta interrupted by a
         // power loss, before a rename could orphan that journal next to a new file.
@@ -340,7 +340,7 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
     {
         Db db;
         int rc = sqlite3_open_v2(tmp.c_str(), &db.h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-        if (rc != SQLITE_OK) return cleanup(db_fail(db.h, rc, "status-write", "create " + tmp));
+        if (rc != SQLITE_OK) return cleanup(db_fail(db.h, rc, reason::status_write, "create " + tmp));
         // The file is private until renamed: no journal, no syncs while building;
         // one fsync before the rename makes it durable. Bounded cache: sorted
         // inserts only touch the rightmost path of the B-tree.
@@ -353,19 +353,19 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
                  "CREATE TABLE reasons (idx INTEGER PRIMARY KEY, text TEXT NOT NULL);"
                  "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
                  "BEGIN;") != SQLITE_OK) {
-            return cleanup(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "schema"));
+            return cleanup(db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "schema"));
         }
         {
             Stmt rs(db.h, "INSERT INTO reasons (idx, text) VALUES (?, ?)");
             for (std::size_t i = 0; i < h.reasons.size(); ++i) {
                 sqlite3_bind_int64(rs.get(), 1, static_cast<sqlite3_int64>(i));
                 sqlite3_bind_text(rs.get(), 2, h.reasons[i].data(), static_cast<int>(h.reasons[i].size()), SQLITE_STATIC);
-                if (sqlite3_step(rs.get()) != SQLITE_DONE) return cleanup(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "reasons"));
+                if (sqlite3_step(rs.get()) != SQLITE_DONE) return cleanup(db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "reasons"));
                 sqlite3_reset(rs.get());
             }
         }
         Stmt ins(db.h, "INSERT INTO entries (id, status, reason, since) VALUES (?, ?, ?, ?)");
-        if (!ins) return cleanup(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "prepare"));
+        if (!ins) return cleanup(db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "prepare"));
         std::vector<ListEntry> chunk(kChunk);
         for (;;) {
             auto n = (*reader)->next(chunk);
@@ -380,7 +380,7 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
                 sqlite3_bind_int64(s, 4, e.since);
                 rc = sqlite3_step(s);
                 sqlite3_reset(s);
-                if (rc != SQLITE_DONE) return cleanup(db_fail(db.h, rc, "status-write", "insert"));
+                if (rc != SQLITE_DONE) return cleanup(db_fail(db.h, rc, reason::status_write, "insert"));
             }
         }
         // Only now, with the digest verified, do the entries count as the list.
@@ -392,7 +392,7 @@ Result<ListInfo> SqliteStatusList::install_full(ByteSource& src, const crypto::T
         info.issuer = h.issuer;
         if (auto m = set_meta(db.h, info); !m.ok()) return cleanup(fail(m.error()));
         if (exec(db.h, "COMMIT; PRAGMA journal_mode=DELETE;") != SQLITE_OK)
-            return cleanup(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "commit"));
+            return cleanup(db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "commit"));
     }
     if (auto s = fsync_path(tmp, false); !s.ok()) return cleanup(fail(s.error()));
     // Floor first: a power loss between the two leaves the floor ahead of the
@@ -433,7 +433,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
     if (!current) return fail(current.error());
     if (!*current) return fail(ErrorKind::rejected, reason::list_base, "no list installed to apply a delta to");
     if ((*current)->version != h.base_version) {
-        return fail(ErrorKind::rejected, (*current)->version >= h.version ? "list-version" : "list-base",
+        return fail(ErrorKind::rejected, (*current)->version >= h.version ? reason::list_version : reason::list_base,
                     "delta " + std::to_string(h.base_version) + "→" + std::to_string(h.version) +
                         " does not apply to active version " + std::to_string((*current)->version));
     }
@@ -449,12 +449,12 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
 
     Db db;
     int rc = sqlite3_open_v2(path_.c_str(), &db.h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) return db_fail(db.h, rc, "status-write", "open");
+    if (rc != SQLITE_OK) return db_fail(db.h, rc, reason::status_write, "open");
     sqlite3_busy_timeout(db.h, 5000);
     std::string pragmas = "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA cache_size=-" +
                           std::to_string(opts_.cache_kib) + ";";
     if (exec(db.h, pragmas.c_str()) != SQLITE_OK || exec(db.h, "BEGIN IMMEDIATE") != SQLITE_OK)
-        return db_fail(db.h, sqlite3_errcode(db.h), "status-write", "begin");
+        return db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "begin");
     auto rollback = [&](Failure f) {
         exec(db.h, "ROLLBACK");
         log::warn(kCat, "delta refused", {{"reason", f.error.reason}, {"detail", f.error.message}});
@@ -472,7 +472,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
                 reason_map.push_back(sqlite3_column_int64(find.get(), 0));
             } else {
                 sqlite3_bind_text(add.get(), 1, r.data(), static_cast<int>(r.size()), SQLITE_STATIC);
-                if (sqlite3_step(add.get()) != SQLITE_DONE) return rollback(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "reasons"));
+                if (sqlite3_step(add.get()) != SQLITE_DONE) return rollback(db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "reasons"));
                 sqlite3_reset(add.get());
                 reason_map.push_back(sqlite3_last_insert_rowid(db.h));
             }
@@ -484,7 +484,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
     Stmt exists(db.h, "SELECT 1 FROM entries WHERE id = ?");
     Stmt upsert(db.h, "INSERT OR REPLACE INTO entries (id, status, reason, since) VALUES (?, ?, ?, ?)");
     Stmt del(db.h, "DELETE FROM entries WHERE id = ?");
-    if (!exists || !upsert || !del) return rollback(db_fail(db.h, sqlite3_errcode(db.h), "status-write", "prepare"));
+    if (!exists || !upsert || !del) return rollback(db_fail(db.h, sqlite3_errcode(db.h), reason::status_write, "prepare"));
     std::int64_t count = (*current)->entries;
     std::vector<ListEntry> chunk(kChunk);
     for (;;) {
@@ -508,7 +508,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
             }
             rc = sqlite3_step(s);
             sqlite3_reset(s);
-            if (rc != SQLITE_DONE) return rollback(db_fail(db.h, rc, "status-write", "apply"));
+            if (rc != SQLITE_DONE) return rollback(db_fail(db.h, rc, reason::status_write, "apply"));
         }
     }
     ListInfo info = **current;
@@ -524,7 +524,7 @@ Result<ListInfo> SqliteStatusList::apply_delta(ByteView data, const crypto::Trus
     // the old reason table or metadata.
     if (auto fs = admit_version(floor_path, info.version, reason::list_version, reason::list_format); !fs.ok()) return rollback(fail(fs.error()));
     std::lock_guard lock(mu_);
-    if (int crc = exec(db.h, "COMMIT"); crc != SQLITE_OK) return rollback(db_fail(db.h, crc, "status-write", "commit"));
+    if (int crc = exec(db.h, "COMMIT"); crc != SQLITE_OK) return rollback(db_fail(db.h, crc, reason::status_write, "commit"));
     auto snap = open_snapshot(path_, opts_.cache_kib);
     if (!snap) return fail(snap.error());
     snap_ = std::move(snap).value();

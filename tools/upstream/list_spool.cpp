@@ -1,4 +1,5 @@
 #include "tools/upstream/list_spool.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -9,11 +10,10 @@ namespace cp::upstream {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kSpool = "spool";
 constexpr std::size_t kBufRecords = 8192;
 
 Failure io_fail(const std::string& what, const fs::path& p) {
-    return fail(ErrorKind::io, kSpool, what + " " + p.string() + ": " + std::strerror(errno));
+    return fail(ErrorKind::io, reason::spool, what + " " + p.string() + ": " + std::strerror(errno));
 }
 }  // namespace
 
@@ -64,7 +64,7 @@ Status RecordSpool::flush() {
 
 Status RecordSpool::add(const status::ListEntry& e) {
     if (have_last_ && !(last_ < e.id))
-        return fail(ErrorKind::internal, "order", "entries are not in strictly increasing pass-id order");
+        return fail(ErrorKind::internal, reason::order, "entries are not in strictly increasing pass-id order");
     have_last_ = true;
     last_ = e.id;
     std::uint8_t rec[status::kRecordSize];

@@ -27,7 +27,7 @@ using nlohmann::json;
 
 Result<std::string> read_text_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "read", path);
+    if (!in) return fail(ErrorKind::io, reason::read, path);
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -88,7 +88,7 @@ std::string fingerprint(ByteView der) { return to_hex(sha256(der)); }
 
 Result<Bytes> certificate_der(ByteView pem_or_der) {
     auto x = parse_x509(pem_or_der);
-    if (!x) return fail(ErrorKind::invalid_input, "certificate", "not a PEM or DER certificate");
+    if (!x) return fail(ErrorKind::invalid_input, reason::certificate, "not a PEM or DER certificate");
     return der_of(x.get());
 }
 
@@ -116,16 +116,16 @@ Result<ListSigner> ListSigner::load(const std::string& key_pem_path, const std::
         BIO_new_mem_buf(key_text->data(), static_cast<int>(key_text->size())));
     EVP_PKEY* k = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
     ERR_clear_error();
-    if (!k) return fail(ErrorKind::invalid_input, "key", "list-signing key is not a PEM private key");
+    if (!k) return fail(ErrorKind::invalid_input, reason::key, "list-signing key is not a PEM private key");
     ListSigner s;
     s.pkey_ = k;
-    if (!is_p256(k)) return fail(ErrorKind::invalid_input, "key", "list-signing key is not EC P-256");
+    if (!is_p256(k)) return fail(ErrorKind::invalid_input, reason::key, "list-signing key is not EC P-256");
     auto x = parse_x509(as_bytes(*cert_text));
-    if (!x) return fail(ErrorKind::invalid_input, "certificate", "list-signing certificate");
+    if (!x) return fail(ErrorKind::invalid_input, reason::certificate, "list-signing certificate");
     // A key that does not match its certificate would publish lists no device accepts.
     if (X509_check_private_key(x.get(), k) != 1) {
         ERR_clear_error();
-        return fail(ErrorKind::config, "key-mismatch",
+        return fail(ErrorKind::config, reason::key_mismatch,
                     "the list-signing key does not match its certificate");
     }
     s.cert_der_ = der_of(x.get());
@@ -138,7 +138,7 @@ Result<ListSigner> ListSigner::load(const std::string& key_pem_path, const std::
 
 Result<Bytes> ListSigner::sign(ByteView message) const {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    if (!ctx) return fail(ErrorKind::internal, "crypto");
+    if (!ctx) return fail(ErrorKind::internal, reason::crypto);
     std::size_t len = 0;
     Bytes der;
     bool ok = EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr,
@@ -152,19 +152,19 @@ Result<Bytes> ListSigner::sign(ByteView message) const {
     EVP_MD_CTX_free(ctx);
     if (!ok) {
         ERR_clear_error();
-        return fail(ErrorKind::internal, "crypto", "signing failed");
+        return fail(ErrorKind::internal, reason::crypto, "signing failed");
     }
     // DER ECDSA-Sig-Value -> raw r||s, 32 bytes each (COSE form).
     const unsigned char* p = der.data();
     ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
-    if (!sig) return fail(ErrorKind::internal, "crypto", "bad ECDSA signature");
+    if (!sig) return fail(ErrorKind::internal, reason::crypto, "bad ECDSA signature");
     Bytes rs(64);
     const BIGNUM* r = nullptr;
     const BIGNUM* sv = nullptr;
     ECDSA_SIG_get0(sig, &r, &sv);
     ok = BN_bn2binpad(r, rs.data(), 32) == 32 && BN_bn2binpad(sv, rs.data() + 32, 32) == 32;
     ECDSA_SIG_free(sig);
-    if (!ok) return fail(ErrorKind::internal, "crypto", "bad ECDSA signature");
+    if (!ok) return fail(ErrorKind::internal, reason::crypto, "bad ECDSA signature");
     return rs;
 }
 
@@ -182,17 +182,17 @@ DocumentVerifier::~DocumentVerifier() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pke
 
 Result<DocumentVerifier> DocumentVerifier::from_certificate(ByteView pem_or_der) {
     auto x = parse_x509(pem_or_der);
-    if (!x) return fail(ErrorKind::invalid_input, "certificate", "not a PEM or DER certificate");
+    if (!x) return fail(ErrorKind::invalid_input, reason::certificate, "not a PEM or DER certificate");
     DocumentVerifier v;
     v.pkey_ = X509_get_pubkey(x.get());
     if (!v.pkey_ || !is_p256(static_cast<EVP_PKEY*>(v.pkey_)))
-        return fail(ErrorKind::invalid_input, "certificate", "signer key is not EC P-256");
+        return fail(ErrorKind::invalid_input, reason::certificate, "signer key is not EC P-256");
     v.kid_ = kid_of(der_of(x.get()));
     return v;
 }
 
 Status DocumentVerifier::verify_es256(ByteView message, ByteView rs) const {
-    if (rs.size() != 64) return fail(ErrorKind::rejected, "signature", "not 64 bytes");
+    if (rs.size() != 64) return fail(ErrorKind::rejected, reason::signature, "not 64 bytes");
     ECDSA_SIG* sig = ECDSA_SIG_new();
     BIGNUM* r = BN_bin2bn(rs.data(), 32, nullptr);
     BIGNUM* s = BN_bin2bn(rs.data() + 32, 32, nullptr);
@@ -200,12 +200,12 @@ Status DocumentVerifier::verify_es256(ByteView message, ByteView rs) const {
         ECDSA_SIG_free(sig);
         BN_free(r);
         BN_free(s);
-        return fail(ErrorKind::internal, "crypto");
+        return fail(ErrorKind::internal, reason::crypto);
     }
     unsigned char* der = nullptr;
     int len = i2d_ECDSA_SIG(sig, &der);
     ECDSA_SIG_free(sig);
-    if (len <= 0) return fail(ErrorKind::internal, "crypto");
+    if (len <= 0) return fail(ErrorKind::internal, reason::crypto);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     bool ok = ctx &&
               EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
@@ -215,7 +215,7 @@ Status DocumentVerifier::verify_es256(ByteView message, ByteView rs) const {
     EVP_MD_CTX_free(ctx);
     OPENSSL_free(der);
     ERR_clear_error();
-    if (!ok) return fail(ErrorKind::rejected, "signature");
+    if (!ok) return fail(ErrorKind::rejected, reason::signature);
     return {};
 }
 
@@ -234,15 +234,15 @@ Result<std::string> verify_document(ByteView envelope, const DocumentVerifier& v
         !env["alg"].is_string() || !env.contains("kid") || !env["kid"].is_string() ||
         !env.contains("payload") || !env["payload"].is_string() || !env.contains("sig") ||
         !env["sig"].is_string())
-        return fail(ErrorKind::invalid_input, "envelope", "not a signed document");
-    if (env["alg"].get<std::string>() != "ES256") return fail(ErrorKind::rejected, "alg");
+        return fail(ErrorKind::invalid_input, reason::envelope, "not a signed document");
+    if (env["alg"].get<std::string>() != "ES256") return fail(ErrorKind::rejected, reason::alg);
     auto kid = from_hex(env["kid"].get<std::string>());
-    if (!kid || *kid != verifier.kid()) return fail(ErrorKind::rejected, "kid");
+    if (!kid || *kid != verifier.kid()) return fail(ErrorKind::rejected, reason::kid);
     auto sig = from_hex(env["sig"].get<std::string>());
-    if (!sig) return fail(ErrorKind::invalid_input, "envelope", "sig is not hex");
+    if (!sig) return fail(ErrorKind::invalid_input, reason::envelope, "sig is not hex");
     std::string payload = env["payload"].get<std::string>();
     auto ok = verifier.verify_es256(as_bytes(payload), *sig);
-    if (!ok) return fail(ErrorKind::rejected, "signature");
+    if (!ok) return fail(ErrorKind::rejected, reason::signature);
     return payload;
 }
 
@@ -264,7 +264,7 @@ public:
         auto it = idx_.find(reason);
         if (it != idx_.end()) return it->second;
         if (texts_.size() >= status::kMaxReasons)
-            return fail(ErrorKind::invalid_input, "list-format", "more than 255 distinct reasons");
+            return fail(ErrorKind::invalid_input, reason::list_format, "more than 255 distinct reasons");
         auto i = static_cast<std::uint8_t>(texts_.size());
         texts_.push_back(reason);
         idx_[reason] = i;
@@ -283,7 +283,7 @@ Result<status::ListEntry> list_entry(const std::string& pass_id, status::Op op,
                                      ReasonTable& reasons) {
     auto id = from_hex(pass_id);
     if (!id || id->size() != 16)
-        return fail(ErrorKind::invalid_input, "pass-id", "not 32 hex digits");
+        return fail(ErrorKind::invalid_input, reason::pass_id, "not 32 hex digits");
     status::ListEntry e;
     std::copy(id->begin(), id->end(), e.id.begin());
     e.op = op;
@@ -301,7 +301,7 @@ constexpr const char* kListIssuer = "command-centre";
 
 Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer, std::int64_t now,
                                  bool force, std::int64_t keep_deltas) {
-    if (keep_deltas < 0) return fail(ErrorKind::invalid_input, "keep-deltas", "a negative number of deltas");
+    if (keep_deltas < 0) return fail(ErrorKind::invalid_input, reason::keep_deltas, "a negative number of deltas");
     auto latest = store.latest_list_version();
     if (!latest) return fail(latest.error());
     auto scratch = ScratchDir::create();
@@ -328,13 +328,13 @@ Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer,
     std::vector<std::uint8_t> pub_buf(status::kRecordSize);
     std::uint64_t pub_read = 0;
     std::FILE* pub_file = std::fopen((*scratch / "published").c_str(), "rb");
-    if (!pub_file) return fail(ErrorKind::io, "spool", "cannot reopen the published spool");
+    if (!pub_file) return fail(ErrorKind::io, reason::spool, "cannot reopen the published spool");
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> pub_closer(pub_file, &std::fclose);
     auto next_published = [&]() -> Result<bool> {
         before.clear();
         if (pub_read == published->count()) return false;
         if (std::fread(pub_buf.data(), 1, pub_buf.size(), pub_file) != pub_buf.size())
-            return fail(ErrorKind::io, "spool", "cannot read the published spool");
+            return fail(ErrorKind::io, reason::spool, "cannot read the published spool");
         ++pub_read;
         before.push_back(record_entry(pub_buf.data()));
         return true;
@@ -409,7 +409,7 @@ Result<ListVersion> publish_list(UpstreamStore& store, const ListSigner& signer,
         v.delta_size = *d;
     } else {
         std::FILE* f = std::fopen(delta_path.c_str(), "wb");
-        if (!f || std::fclose(f) != 0) return fail(ErrorKind::io, "spool", "cannot create the empty delta");
+        if (!f || std::fclose(f) != 0) return fail(ErrorKind::io, reason::spool, "cannot create the empty delta");
     }
 
     // 4. One store transaction: the version and its files, and the signed set as

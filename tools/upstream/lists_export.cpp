@@ -45,7 +45,7 @@ std::size_t remove_others(const fs::path& folder, const std::set<std::string>& k
 
 Result<ExportReport> export_lists(UpstreamStore& store, const std::string& dir, std::int64_t window) {
     if (window < 1 || window > 10'000)
-        return fail(ErrorKind::invalid_input, "export-window", "the delta window must be 1..10000");
+        return fail(ErrorKind::invalid_input, reason::export_window, "the delta window must be 1..10000");
     ExportReport rep;
     const fs::path root = fs::path(dir) / "v1";
     auto latest = store.latest_list_version();

@@ -82,7 +82,7 @@ Result<std::vector<StatusEntry>> parse_csv(const std::string& text) {
         if (line.empty()) continue;
         if (line_no == 1 && line.rfind("pass_id", 0) == 0) continue;  // header
         auto bad = [&](const char* what) {
-            return fail(ErrorKind::invalid_input, "csv",
+            return fail(ErrorKind::invalid_input, reason::csv,
                         "line " + std::to_string(line_no) + ": " + what);
         };
         auto c1 = line.find(',');

@@ -49,6 +49,9 @@ inline constexpr Reason host{"host"};                      // rejected (403): fo
 
 // ---- lists (lists.cpp) -------------------------------------------------------------
 inline constexpr Reason unchanged{"unchanged"};            // rejected: no status changed since the last version
+inline constexpr Reason keep_deltas{"keep-deltas"};        // invalid_input: a negative (or zero) number of deltas kept
+inline constexpr Reason spool{"spool"};                    // io: the published list's spool file
+inline constexpr Reason order{"order"};                    // internal: spool entries not in pass-id order (list_spool.cpp)
 
 // ---- console (console/) ------------------------------------------------------------
 inline constexpr Reason login{"login"};                    // rejected (401): no valid session
@@ -74,6 +77,9 @@ inline constexpr Reason areas_csv{"areas-csv"};            // invalid_input: are
 inline constexpr Reason passes_csv{"passes-csv"};          // invalid_input
 inline constexpr Reason statuses_csv{"statuses-csv"};      // invalid_input
 inline constexpr Reason console{"console"};                // config: bad console option
+inline constexpr Reason qr{"qr"};                          // invalid_input: the text does not fit a QR code (pass page, posters)
+inline constexpr Reason cairo{"cairo"};                    // internal: cairo could not draw the PDF
+inline constexpr Reason rate_limits{"rate-limits"};        // io: the rate-limit table is missing (migration 3)
 
 // ---- stores (sqlite_store.cpp, console/sqlite_console_store.cpp, sqlite_util.hpp) ----
 inline constexpr Reason sqlite{"sqlite"};                  // io
@@ -95,6 +101,8 @@ inline constexpr Reason outcome{"outcome"};                // invalid_input: wor
 inline constexpr Reason status_reason{"reason"};           // invalid_input: status reason code
 inline constexpr Reason claimed{"claimed"};                // rejected: worklist item claimed by another
 inline constexpr Reason resolved{"resolved"};              // rejected: worklist item already resolved
+inline constexpr Reason work_item{"work-item"};            // not_found: no such worklist item in the scope
+inline constexpr Reason scan_retention_days{"scan-retention-days"};  // config: not 0..36500
 
 // ---- lists and signing (lists.cpp), host commands (main.cpp) -------------------------
 inline constexpr Reason list_format{"list-format"};        // invalid_input
@@ -115,5 +123,6 @@ inline constexpr Reason scan_status_red{"status-red"};
 
 // ---- publish --export (lists_export.cpp) ----------------------------------------
 inline constexpr Reason export_files{"export"};
+inline constexpr Reason export_window{"export-window"};    // invalid_input: the delta window is not 1..10000
 
 }  // namespace cp::upstream::reason

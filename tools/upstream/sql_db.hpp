@@ -33,6 +33,7 @@ inline constexpr Reason postgresql_open{"postgresql-open"};
 inline constexpr Reason postgresql_schema{"postgresql-schema"};
 inline constexpr Reason store_url{"store-url"};
 inline constexpr Reason publish_busy{"publish-busy"};
+inline constexpr Reason blob_io{"blob-io"};  // internal: incremental blob writes on a store that has none
 }  // namespace sql_reason
 
 enum class Dialect { sqlite, postgresql };

@@ -1,5 +1,6 @@
 // SQLite backend of SqlDb (sql_db.hpp): the embedded default store, one file, WAL.
 #include "tools/upstream/sql_db.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <sqlite3.h>
 
@@ -105,18 +106,18 @@ public:
         }
         std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> closer(b, &sqlite3_blob_close);
         std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-        if (!f) return fail(ErrorKind::io, "read", "cannot open " + path);
+        if (!f) return fail(ErrorKind::io, reason::read, "cannot open " + path);
         const int size = sqlite3_blob_bytes(b);
         std::vector<char> buf(1 << 20);
         int at = 0;
         while (at < size) {
             const int n = static_cast<int>(std::fread(buf.data(), 1, std::min<std::size_t>(buf.size(), static_cast<std::size_t>(size - at)), f.get()));
-            if (n <= 0) return fail(ErrorKind::io, "read", "cannot read " + path);
+            if (n <= 0) return fail(ErrorKind::io, reason::read, "cannot read " + path);
             if (sqlite3_blob_write(b, buf.data(), n, at) != SQLITE_OK)
                 return fail(ErrorKind::io, sql_reason::sqlite, std::string("blob write: ") + sqlite3_errmsg(db_));
             at += n;
         }
-        if (std::fgetc(f.get()) != EOF) return fail(ErrorKind::io, "read", path + " is longer than its blob");
+        if (std::fgetc(f.get()) != EOF) return fail(ErrorKind::io, reason::read, path + " is longer than its blob");
         return {};
     }
 
@@ -127,11 +128,11 @@ private:
 }  // namespace
 
 Status SqlDb::write_blob_from_file(std::string_view, std::string_view, std::int64_t, const std::string&) {
-    return fail(ErrorKind::internal, "blob-io", "incremental blob writes are SQLite's");
+    return fail(ErrorKind::internal, sql_reason::blob_io, "incremental blob writes are SQLite's");
 }
 
 Result<int> sqlite_synchronous(SqlDb& db) {
-    if (db.dialect() != Dialect::sqlite) return fail(ErrorKind::invalid_input, "store", "not a SQLite store");
+    if (db.dialect() != Dialect::sqlite) return fail(ErrorKind::invalid_input, reason::store, "not a SQLite store");
     Stmt s(&db, "PRAGMA synchronous");
     auto row = s.step();
     if (!row) return fail(row.error());

@@ -183,7 +183,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE devices SET revoked = 0, revoked_at = 0 WHERE id = ?1");
         CP_TRY(s.bind(1, id).run());
-        if (db_->changes() == 0) return fail(ErrorKind::not_found, "device", id);
+        if (db_->changes() == 0) return fail(ErrorKind::not_found, reason::device, id);
         return {};
     }
 
@@ -191,7 +191,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE devices SET revoked = 1, revoked_at = ?2 WHERE id = ?1");
         CP_TRY(s.bind(1, id).bind(2, now).run());
-        if (db_->changes() == 0) return fail(ErrorKind::not_found, "device", id);
+        if (db_->changes() == 0) return fail(ErrorKind::not_found, reason::device, id);
         return {};
     }
 
@@ -208,7 +208,7 @@ public:
     // A row of (pass_id, status, reason, updated_at). Errors: internal "status".
     static Result<StatusEntry> read_status_entry(Stmt& s) {
         auto st = parse_pass_status(s.text(1));
-        if (!st) return fail(ErrorKind::internal, "status", "bad status in store");
+        if (!st) return fail(ErrorKind::internal, reason::status, "bad status in store");
         return StatusEntry{s.text(0), *st, s.text(2), s.i64(3)};
     }
 
@@ -254,7 +254,7 @@ public:
             dev.bind(1, device_id);
             auto known = dev.step();
             if (!known) return fail(known.error());
-            if (!*known) return fail(ErrorKind::not_found, "device", device_id);
+            if (!*known) return fail(ErrorKind::not_found, reason::device, device_id);
             Stmt ins(db_,
                      "INSERT INTO scans(device_id, epoch, seq, scan_id, pass_id, verdict, reason, "
                      "temperature_c, time, lane, received_at, alert, manual, ref_seq) "
@@ -269,9 +269,9 @@ public:
                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
             for (const Scan& sc : scans) {
                 if (sc.device_id != device_id)
-                    return fail(ErrorKind::invalid_input, "device", "scan of another device");
+                    return fail(ErrorKind::invalid_input, reason::device, "scan of another device");
                 if (sc.epoch != epoch)
-                    return fail(ErrorKind::invalid_input, "epoch", "one epoch per batch");
+                    return fail(ErrorKind::invalid_input, reason::epoch, "one epoch per batch");
                 ins.bind(1, sc.device_id).bind(2, sc.seq).bind(3, sc.scan_id).bind(4, sc.pass_id)
                     .bind(5, sc.verdict).bind(6, sc.reason).bind(7, sc.temperature_c)
                     .bind(8, sc.time).bind(9, sc.lane).bind(10, sc.received_at)
@@ -453,7 +453,7 @@ public:
             auto latest = latest_version_locked();
             if (!latest) return fail(latest.error());
             if (v.version != *latest + 1)
-                return fail(ErrorKind::rejected, "version", "expected version " + std::to_string(*latest + 1));
+                return fail(ErrorKind::rejected, reason::version, "expected version " + std::to_string(*latest + 1));
             if (files.snapshot) {
                 Stmt s(db_,
                        "INSERT INTO list_versions(version, published_at, entries, changes, snapshot, "
@@ -511,9 +511,9 @@ public:
     static Result<std::int64_t> signed_file_size(const std::string& path) {
         std::error_code ec;
         const auto size = std::filesystem::file_size(path, ec);
-        if (ec) return fail(ErrorKind::io, "read", "cannot read " + path);
+        if (ec) return fail(ErrorKind::io, reason::read, "cannot read " + path);
         // A SQLite blob is at most 2 GiB (a 97-million-entry snapshot).
-        if (size >= (std::uintmax_t{1} << 31)) return fail(ErrorKind::invalid_input, "list-format", "signed list over 2 GiB");
+        if (size >= (std::uintmax_t{1} << 31)) return fail(ErrorKind::invalid_input, reason::list_format, "signed list over 2 GiB");
         return static_cast<std::int64_t>(size);
     }
     static Result<Bytes> read_signed_file(const std::string& path) {
@@ -521,11 +521,11 @@ public:
         if (!sz) return fail(sz.error());
         const auto size = static_cast<std::uintmax_t>(*sz);
         std::FILE* f = std::fopen(path.c_str(), "rb");
-        if (!f) return fail(ErrorKind::io, "read", "cannot open " + path);
+        if (!f) return fail(ErrorKind::io, reason::read, "cannot open " + path);
         Bytes out(static_cast<std::size_t>(size));
         const std::size_t n = out.empty() ? 0 : std::fread(out.data(), 1, out.size(), f);
         std::fclose(f);
-        if (n != out.size()) return fail(ErrorKind::io, "read", "cannot read " + path);
+        if (n != out.size()) return fail(ErrorKind::io, reason::read, "cannot read " + path);
         return out;
     }
 
@@ -552,7 +552,7 @@ public:
     }
 
     Result<std::int64_t> prune_list_versions(std::int64_t keep_deltas) override {
-        if (keep_deltas < 1) return fail(ErrorKind::invalid_input, "keep-deltas", "keep at least one delta");
+        if (keep_deltas < 1) return fail(ErrorKind::invalid_input, reason::keep_deltas, "keep at least one delta");
         std::lock_guard lock(mu_);
         std::int64_t removed = 0;
         auto st = transaction([&]() -> Status {
@@ -606,7 +606,7 @@ public:
         std::lock_guard lock(mu_);
         Stmt s(db_, "DELETE FROM issuers WHERE fingerprint = ?1");
         CP_TRY(s.bind(1, fingerprint).run());
-        if (db_->changes() == 0) return fail(ErrorKind::not_found, "issuer", fingerprint);
+        if (db_->changes() == 0) return fail(ErrorKind::not_found, reason::issuer, fingerprint);
         return {};
     }
     Result<std::vector<Bytes>> issuers() override {
@@ -660,7 +660,7 @@ UpstreamStore::ScanRow read_scan_row(Stmt& s) {
 
 Result<int> sqlite_synchronous(UpstreamStore& store) {
     auto* s = dynamic_cast<SqlStore*>(&store);
-    if (!s || s->dialect() != Dialect::sqlite) return fail(ErrorKind::invalid_input, "store", "not a SQLite store");
+    if (!s || s->dialect() != Dialect::sqlite) return fail(ErrorKind::invalid_input, reason::store, "not a SQLite store");
     std::lock_guard lock(s->mutex());
     return sqlite_synchronous(s->db());
 }
@@ -685,7 +685,7 @@ Result<StoreOptions> store_options(const std::string& retention_days) {
     std::int64_t n = 0;
     auto [end, ec] = std::from_chars(retention_days.data(), retention_days.data() + retention_days.size(), n);
     if (ec != std::errc() || end != retention_days.data() + retention_days.size() || n < 0 || n > 36500)
-        return fail(ErrorKind::config, "scan-retention-days", "a whole number of days, 0..36500");
+        return fail(ErrorKind::config, reason::scan_retention_days, "a whole number of days, 0..36500");
     o.scan_retention_days = n;
     return o;
 }

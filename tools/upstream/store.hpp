@@ -8,6 +8,7 @@
 
 #include "src/common/bytes.hpp"
 #include "src/common/result.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -133,7 +134,7 @@ public:
     virtual Status unrevoke_device(const std::string& id, std::int64_t now) {
         (void)id;
         (void)now;
-        return fail(ErrorKind::internal, "unrevoke", "this store cannot lift a revocation");
+        return fail(ErrorKind::internal, reason::unrevoke, "this store cannot lift a revocation");
     }
     // Errors: not_found "device" when the id was never enrolled.
     virtual Status revoke_device(const std::string& id, std::int64_t now) = 0;

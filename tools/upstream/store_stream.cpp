@@ -11,9 +11,9 @@ namespace cp::upstream {
 namespace {
 Result<Bytes> read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "read", "cannot open " + path);
+    if (!in) return fail(ErrorKind::io, reason::read, "cannot open " + path);
     Bytes b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) return fail(ErrorKind::io, "read", "cannot read " + path);
+    if (in.bad()) return fail(ErrorKind::io, reason::read, "cannot read " + path);
     return b;
 }
 }  // namespace

@@ -1,4 +1,5 @@
 #include "tools/upstream/console/cairo_pdf.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include <cairo.h>
 
@@ -34,7 +35,7 @@ Result<std::string> render_a4_pdf(const std::function<Status(cairo_t*)>& draw) {
     cairo_surface_destroy(surface);
     if (!st) return fail(st.error());
     if (cs != CAIRO_STATUS_SUCCESS || ss != CAIRO_STATUS_SUCCESS)
-        return fail(ErrorKind::internal, "cairo", cairo_status_to_string(cs != CAIRO_STATUS_SUCCESS ? cs : ss));
+        return fail(ErrorKind::internal, reason::cairo, cairo_status_to_string(cs != CAIRO_STATUS_SUCCESS ? cs : ss));
     return out;
 }
 

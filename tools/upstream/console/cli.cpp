@@ -74,7 +74,7 @@ int run_command(const std::string& cmd, const std::string& sub, const CliOptions
     if (cmd == "operator" && sub == "passwd") {
         auto op = store.find_operator(o.username);
         if (!op) return failed(op.error());
-        if (!*op) return failed(Error(ErrorKind::not_found, "operator", o.username));
+        if (!*op) return failed(Error(ErrorKind::not_found, reason::operator_, o.username));
         auto h = read_password();
         if (!h) return failed(h.error());
         if (auto r = store.set_password((*op)->id, *h, now); !r) return failed(r.error());

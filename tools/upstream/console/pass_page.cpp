@@ -1,4 +1,5 @@
 #include "tools/upstream/console/pass_page.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include "src/common/time.hpp"
 
@@ -22,7 +23,7 @@ Result<QrMatrix> qr_matrix(const std::string& text) {
             for (int x = 0; x < out.size; ++x) out.dark[static_cast<std::size_t>(y * out.size + x)] = m.get(x, y);
         return out;
     } catch (const std::exception& e) {  // ZXing throws when the text does not fit
-        return fail(ErrorKind::invalid_input, "qr", e.what());
+        return fail(ErrorKind::invalid_input, reason::qr, e.what());
     }
 }
 

@@ -2,6 +2,7 @@
 // and the printable QR poster of an entry point.
 #include "tools/upstream/console/posters.hpp"
 #include "tools/upstream/console/pass_page.hpp"  // html_escape
+#include "tools/upstream/reasons.hpp"
 
 #include <ZXing/BitMatrix.h>
 #include <ZXing/MultiFormatWriter.h>
@@ -13,7 +14,7 @@ Result<QrSvg> qr_svg(const std::string& text) {
     try {
         bits = ZXing::MultiFormatWriter(ZXing::BarcodeFormat::QRCode).setMargin(0).encode(text, 0, 0);
     } catch (const std::exception& e) {
-        return fail(ErrorKind::invalid_input, "qr", e.what());
+        return fail(ErrorKind::invalid_input, reason::qr, e.what());
     }
     QrSvg out;
     out.size = bits.width();

@@ -1,4 +1,5 @@
 #include "tools/upstream/console/rate_limits.hpp"
+#include "tools/upstream/reasons.hpp"
 
 namespace cp::upstream::console {
 
@@ -9,7 +10,7 @@ Result<std::shared_ptr<RateLimits>> RateLimits::open(const std::string& db) {
         Stmt s(opened->get(), "SELECT count(*) FROM schema_migrations WHERE version = 3");
         auto r = s.step();
         if (!r || s.i64(0) != 1)
-            return fail(ErrorKind::io, "rate-limits", "open the console store first (migration 3)");
+            return fail(ErrorKind::io, reason::rate_limits, "open the console store first (migration 3)");
     }
     return std::shared_ptr<RateLimits>(new RateLimits(std::move(*opened)));
 }

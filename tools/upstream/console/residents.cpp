@@ -20,7 +20,7 @@ constexpr const char* kCat = "residents";
 constexpr const char* kPending = "pending";  // residents.state of a self-registered resident
 using cp::upstream::Stmt;
 
-Failure nf(const char* what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
+Failure nf(Reason what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
 
 bool in_scope(const std::string& path, const Scope& scope) {
     return path.compare(0, scope.path.size(), scope.path) == 0;
@@ -74,7 +74,7 @@ struct Residents::Impl {
     Result<AreaNode> grid_in(const std::string& code, const Scope& scope) {
         auto a = store.area(code, &scope);
         if (!a) return fail(a.error());
-        if (a->level != Level::grid) return nf("area", code);
+        if (a->level != Level::grid) return nf(reason::area, code);
         return *a;
     }
 
@@ -172,13 +172,13 @@ struct Residents::Impl {
     }
 
     Result<std::pair<std::string, std::string>> page_row(std::string_view token) {  // pass id, grid path
-        if (token.size() != 64) return nf("pass-page", "");
+        if (token.size() != 64) return nf(reason::pass_page, "");
         Stmt s(db, "SELECT rp.pass_id, a.path FROM resident_passes rp JOIN residents r ON r.id = rp.resident_id "
                    "JOIN areas a ON a.code = r.grid WHERE rp.page_token_hash = ?1");
         s.bind(1, token_hash(token));
         auto r = s.step();
         if (!r) return fail(r.error());
-        if (!*r) return nf("pass-page", "");
+        if (!*r) return nf(reason::pass_page, "");
         return std::make_pair(s.text(0), s.text(1));
     }
 };
@@ -190,7 +190,7 @@ Result<std::unique_ptr<Residents>> Residents::open(const std::string& db_path, C
                                                    ResidentsConfig cfg) {
     if (cfg.id_secret.size() < kMinIdSecretBytes)
         return fail(ErrorKind::config, reason::id_secret, "the ID secret is shorter than 32 bytes");
-    if (sodium_init() < 0) return fail(ErrorKind::internal, "sodium", "libsodium");
+    if (sodium_init() < 0) return fail(ErrorKind::internal, reason::sodium, "libsodium");
     auto impl = std::make_unique<Impl>(store, std::move(cfg));
     if (!impl->cfg.issuer_cert_der.empty()) impl->kid = crypto::kid_of(impl->cfg.issuer_cert_der);
     auto opened = is_pg_url(db_path) ? open_pg_db(db_path) : open_sqlite_db(db_path, false);
@@ -201,7 +201,7 @@ Result<std::unique_ptr<Residents>> Residents::open(const std::string& db_path, C
         Stmt s(impl->db, "SELECT count(*) FROM schema_migrations WHERE version = 100");
         auto r = s.step();
         if (!r || s.i64(0) != 1)
-            return fail(ErrorKind::io, "sqlite-migration", "open the console store first (migration 100)");
+            return fail(ErrorKind::io, reason::sqlite_migration, "open the console store first (migration 100)");
     }
     return std::unique_ptr<Residents>(new Residents(std::move(impl)));
 }
@@ -213,7 +213,7 @@ std::string Residents::link(const std::string& token) const { return impl_->cfg.
 Result<std::size_t> Residents::import(const std::vector<ResidentRow>& rows, const Operator& actor, std::int64_t now) {
     Impl& m = *impl_;
     const Scope sc = actor.scope();
-    if (sc.read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (sc.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     std::map<std::string, AreaNode> grids;
     for (const auto& r : rows) {
         if (grids.count(r.grid)) continue;
@@ -268,7 +268,7 @@ Result<ResidentView> Residents::get(std::int64_t id, const Operator& actor) {
     std::lock_guard lock(impl_->mu);
     auto v = impl_->list_locked(actor, "", id, 1);
     if (!v) return fail(v.error());
-    if (v->empty()) return nf("resident", std::to_string(id));
+    if (v->empty()) return nf(reason::resident, std::to_string(id));
     return v->front();
 }
 
@@ -299,7 +299,7 @@ Result<std::vector<IssuedPass>> Residents::issue(const Operator& actor, const st
     Impl& m = *impl_;
     if (!can_issue()) return fail(ErrorKind::unavailable, reason::no_issuer, "serve without --issuer-key");
     const Scope sc = actor.scope();
-    if (sc.read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (sc.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     struct Todo {
         std::int64_t id;
         std::string name, grid, pass_id;
@@ -311,7 +311,7 @@ Result<std::vector<IssuedPass>> Residents::issue(const Operator& actor, const st
         std::lock_guard lock(m.mu);
         auto rows = m.list_locked(actor, resident ? "" : grid, resident, kMaxResidentRows);
         if (!rows) return fail(rows.error());
-        if (resident && rows->empty()) return nf("resident", std::to_string(*resident));
+        if (resident && rows->empty()) return nf(reason::resident, std::to_string(*resident));
         if (!resident && !grid.empty()) CP_TRY(m.grid_in(grid, sc));
         for (const auto& r : *rows) {
             if (resident && !r.pass_id.empty() && !reissue)
@@ -377,7 +377,7 @@ std::string six_digit_code() {
 
 Status Residents::start_claim(std::string_view id_number, std::string_view phone, std::int64_t now) {
     Impl& m = *impl_;
-    if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    if (!m.cfg.sms) return fail(ErrorKind::unavailable, reason::no_sms, "serve without a text-message backend");
     if (!valid_id_number(id_number) || !valid_phone(phone)) return {};
     std::lock_guard lock(m.mu);
     Stmt s(m.db, "SELECT r.id, coalesce(c.sent_at, 0) FROM residents r LEFT JOIN claim_codes c ON c.resident_id = r.id "
@@ -448,7 +448,7 @@ Status Residents::revoke(std::int64_t resident, const Operator& actor, std::int6
     Impl& m = *impl_;
     auto v = get(resident, actor);
     if (!v) return fail(v.error());
-    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     std::lock_guard lock(m.mu);
     auto old = m.end_current(actor, resident, reason::revoked, now);
     if (!old) return fail(old.error());
@@ -460,7 +460,7 @@ Result<std::vector<Card>> Residents::cards(const Operator& actor, const std::str
     Impl& m = *impl_;
     const Scope sc = actor.scope();
     if (!resident) {
-        if (grid.empty()) return nf("area", "");
+        if (grid.empty()) return nf(reason::area, "");
         CP_TRY(m.grid_in(grid, sc));
     }
     Result<std::vector<ResidentView>> rows = std::vector<ResidentView>();
@@ -507,7 +507,7 @@ Result<PassPage> Residents::page(std::string_view token) {
     s.bind(1, row->first);
     auto r = s.step();
     if (!r) return fail(r.error());
-    if (!*r) return nf("pass-page", "");
+    if (!*r) return nf(reason::pass_page, "");
     PassPage p;
     p.pass_id = row->first;
     p.qr = s.text(0);
@@ -567,7 +567,7 @@ Result<bool> Residents::self_check(std::string_view token, const SelfCheck& chec
 
 Result<Residents::RegistrationGrid> Residents::start_registration(const ResidentRow& entered, std::int64_t now) {
     Impl& m = *impl_;
-    if (!m.cfg.sms) return fail(ErrorKind::unavailable, "no-sms", "serve without a text-message backend");
+    if (!m.cfg.sms) return fail(ErrorKind::unavailable, reason::no_sms, "serve without a text-message backend");
     ResidentRow row = entered;
     RegistrationGrid out{row.grid, false};
     if (row.grid.empty()) {
@@ -590,7 +590,7 @@ Result<Residents::RegistrationGrid> Residents::start_registration(const Resident
         out.from_address = true;
     }
     auto g = m.store.area(row.grid, nullptr);
-    if (!g || g->level != Level::grid) return nf("area", row.grid);
+    if (!g || g->level != Level::grid) return nf(reason::area, row.grid);
     const std::string h = id_hash(m.cfg.id_secret, row.id_number);
     const std::string code = six_digit_code();
     {
@@ -703,7 +703,7 @@ Result<IssuedPass> Residents::confirm_registration(std::int64_t resident, const 
     Impl& m = *impl_;
     auto v = get(resident, actor);
     if (!v) return fail(v.error());
-    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     if (!v->pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(resident));
     if (!can_issue()) return fail(ErrorKind::unavailable, reason::no_issuer, "serve without --issuer-key");
     auto set_state = [&](const char* from, const char* to) -> Status {
@@ -730,7 +730,7 @@ Status Residents::reject_registration(std::int64_t resident, const Operator& act
     Impl& m = *impl_;
     auto v = get(resident, actor);
     if (!v) return fail(v.error());
-    if (actor.scope().read_only) return fail(ErrorKind::rejected, "read-only", "big-screen account");
+    if (actor.scope().read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
     if (!v->pending) return fail(ErrorKind::rejected, reason::not_pending, std::to_string(resident));
     {
         std::lock_guard lock(m.mu);

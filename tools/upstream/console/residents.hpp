@@ -52,6 +52,10 @@ inline constexpr Reason claim_code{"claim-code"};                // rejected: wr
 inline constexpr Reason self_registration{"self-registration"};  // invalid_input: a bad registration body
 inline constexpr Reason not_pending{"not-pending"};              // rejected: confirm/reject a resident not pending
 inline constexpr Reason address_unmatched{"address-unmatched"};  // rejected: no grid known for the address
+inline constexpr Reason resident{"resident"};                    // not_found: no such resident in the scope
+inline constexpr Reason pass_page{"pass-page"};                  // not_found: no pass page for the token
+inline constexpr Reason no_sms{"no-sms"};                        // unavailable: serve without a text-message backend
+inline constexpr Reason residents{"residents"};                  // config: residents' options that go together
 }  // namespace reason
 
 inline constexpr std::size_t kMaxResidentRows = 200000;

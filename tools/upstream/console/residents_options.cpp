@@ -13,7 +13,7 @@ namespace {
 
 Result<Bytes> read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorKind::io, "read", path + ": cannot open");
+    if (!in) return fail(ErrorKind::io, reason::read, path + ": cannot open");
     std::string s;
     char buf[4096];
     while (in.read(buf, sizeof buf) || in.gcount() > 0) s.append(buf, static_cast<std::size_t>(in.gcount()));
@@ -31,7 +31,7 @@ Result<std::shared_ptr<Residents>> residents_from_options(const std::map<std::st
     if (get("id-secret").empty()) {
         for (const char* k : {"issuer-key", "issuer-cert", "sms-outbox", "sms-gateway", "public-url"})
             if (!get(k).empty())
-                return fail(ErrorKind::config, "residents", std::string("--") + k + " needs --id-secret");
+                return fail(ErrorKind::config, reason::residents, std::string("--") + k + " needs --id-secret");
         return std::shared_ptr<Residents>();
     }
     ResidentsConfig cfg;
@@ -39,7 +39,7 @@ Result<std::shared_ptr<Residents>> residents_from_options(const std::map<std::st
     if (!secret) return fail(secret.error());
     cfg.id_secret = std::move(*secret);
     if (get("issuer-key").empty() != get("issuer-cert").empty())
-        return fail(ErrorKind::config, "residents", "--issuer-key and --issuer-cert go together");
+        return fail(ErrorKind::config, reason::residents, "--issuer-key and --issuer-cert go together");
     if (!get("issuer-key").empty()) {
         auto key_pem = read_all(get("issuer-key"));
         if (!key_pem) return fail(key_pem.error());

@@ -92,7 +92,7 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
     }));
     s.Get(R"(/api/residents/(\d{1,18}))", kit.read([&rs, kit](Q q, R r, const Operator& op) {
         auto id = id_param(q.matches[1].str());
-        auto v = id ? rs.get(*id, op) : Result<ResidentView>(fail(ErrorKind::not_found, "resident", ""));
+        auto v = id ? rs.get(*id, op) : Result<ResidentView>(fail(ErrorKind::not_found, reason::resident, ""));
         if (!v) return kit.send_error(r, v.error());
         send(r, 200, resident_json(*v));
     }));
@@ -125,7 +125,7 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
                auto b = kit.body(q, r);
                if (!b) return;
                auto id = id_param(q.matches[1].str());
-               if (!id) return kit.send_error(r, Error(ErrorKind::not_found, "resident"));
+               if (!id) return kit.send_error(r, Error(ErrorKind::not_found, reason::resident));
                const std::string what = q.matches[2].str();
                if (what == "confirm") {
                    auto v = rs.confirm_registration(*id, op, kit.now_s());
@@ -146,7 +146,7 @@ void install_resident_routes(httplib::Server& s, Residents& rs, const RouteKit& 
         std::optional<std::int64_t> one;
         if (q.has_param("resident")) {
             one = id_param(param(q, "resident"));
-            if (!one) return kit.send_error(r, Error(ErrorKind::not_found, "resident"));
+            if (!one) return kit.send_error(r, Error(ErrorKind::not_found, reason::resident));
         }
         auto cards = rs.cards(op, param(q, "grid"), one, kit.now_s());
         if (!cards) return kit.send_error(r, cards.error());

@@ -212,7 +212,7 @@ int depth_of(const std::string& path) {  // "/a/" -> 0, "/a/b/" -> 1
     return static_cast<int>(std::count(path.begin(), path.end(), '/')) - 2;
 }
 
-Failure nf(const char* what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
+Failure nf(Reason what, const std::string& id) { return fail(ErrorKind::not_found, what, id); }
 
 class SqliteConsoleStore final : public ConsoleStore {
 public:
@@ -264,7 +264,7 @@ public:
     Result<AreaNode> scoped_area_locked(const std::string& code, const Scope* scope) {
         auto a = area_locked(code);
         if (!a) return fail(a.error());
-        if (!*a || (scope && !in_scope((*a)->path, *scope))) return nf("area", code);
+        if (!*a || (scope && !in_scope((*a)->path, *scope))) return nf(reason::area, code);
         return **a;
     }
 
@@ -272,7 +272,7 @@ public:
         for (const auto& n : nodes)
             if (!valid_area_code(n.code) || n.name_zh.empty() || !valid_name(n.name_zh, 128) ||
                 !valid_name(n.name_en, 128) || (!n.parent.empty() && !valid_area_code(n.parent)))
-                return fail(ErrorKind::invalid_input, "area",
+                return fail(ErrorKind::invalid_input, reason::area,
                             "code [0-9A-Za-z-]{1,32}, names 1..128 bytes: " + n.code);
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
@@ -288,19 +288,19 @@ public:
             std::string path;
             Level level = Level::city;
             if (n.parent.empty()) {
-                if (scope) return nf("area", n.code);  // only the host adds the city
+                if (scope) return nf(reason::area, n.code);  // only the host adds the city
                 Stmt c(db_, "SELECT count(*) FROM areas WHERE parent IS NULL");
                 auto r = c.step();
                 if (!r) return fail(r.error());
                 if (c.i64(0) > 0 && !(*existing))
-                    return fail(ErrorKind::rejected, "area-exists", "the city node exists already");
+                    return fail(ErrorKind::rejected, reason::area_exists, "the city node exists already");
                 path = "/" + n.code + "/";
             } else {
                 auto parent = scoped_area_locked(n.parent, scope);
                 if (!parent) return fail(parent.error());
-                if (scope && scope->read_only) return nf("area", n.parent);
+                if (scope && scope->read_only) return nf(reason::area, n.parent);
                 if (parent->level == Level::grid)
-                    return fail(ErrorKind::invalid_input, "area", "a grid has no children");
+                    return fail(ErrorKind::invalid_input, reason::area, "a grid has no children");
                 level = static_cast<Level>(static_cast<int>(parent->level) + 1);
                 path = parent->path + n.code + "/";
             }
@@ -309,7 +309,7 @@ public:
                 if ((*existing)->path == path && (*existing)->name_zh == n.name_zh &&
                     (*existing)->name_en == n.name_en)
                     return {};
-                return fail(ErrorKind::rejected, "area-exists", n.code);
+                return fail(ErrorKind::rejected, reason::area_exists, n.code);
             }
             Stmt s(db_, "INSERT INTO areas(code, parent, level, name_zh, name_en, path) "
                         "VALUES(?1, nullif(?2, ''), ?3, ?4, ?5, ?6)");
@@ -321,12 +321,12 @@ public:
     Status rename_area(const std::string& code, const std::string& name_zh,
                        const std::string& name_en, const Scope& scope) override {
         if (name_zh.empty() || !valid_name(name_zh, 128) || !valid_name(name_en, 128))
-            return fail(ErrorKind::invalid_input, "area", "names 1..128 bytes");
+            return fail(ErrorKind::invalid_input, reason::area, "names 1..128 bytes");
         std::lock_guard lock(mu_);
         auto a = scoped_area_locked(code, &scope);
         if (!a) return fail(a.error());
         // Editable by the level above: not one's own node.
-        if (scope.read_only || a->path == scope.path) return nf("area", code);
+        if (scope.read_only || a->path == scope.path) return nf(reason::area, code);
         Stmt s(db_, "UPDATE areas SET name_zh = ?2, name_en = ?3 WHERE code = ?1");
         return s.bind(1, code).bind(2, name_zh).bind(3, name_en).run();
     }
@@ -409,16 +409,16 @@ public:
     Result<std::int64_t> add_site(const Site& site, const Scope* scope) override {
         if (!valid_area_code(site.code) || site.name.empty() || !valid_name(site.name, 128) ||
             !valid_reason_code(site.kind))
-            return fail(ErrorKind::invalid_input, "site", "code, name 1..128 bytes, kind [a-z0-9-]");
+            return fail(ErrorKind::invalid_input, reason::site, "code, name 1..128 bytes, kind [a-z0-9-]");
         std::lock_guard lock(mu_);
         auto a = scoped_area_locked(site.area, scope);
         if (!a) return fail(a.error());
-        if (scope && scope->read_only) return nf("area", site.area);
+        if (scope && scope->read_only) return nf(reason::area, site.area);
         Stmt s(db_, "INSERT INTO sites(code, area, name, kind) VALUES(?1, ?2, ?3, ?4) "
                     "ON CONFLICT(code) DO NOTHING RETURNING id");
         auto row = s.bind(1, site.code).bind(2, site.area).bind(3, site.name).bind(4, site.kind).step();
         if (!row) return fail(row.error());
-        if (!*row) return fail(ErrorKind::rejected, "site-exists", site.code);
+        if (!*row) return fail(ErrorKind::rejected, reason::site_exists, site.code);
         return s.i64(0);
     }
 
@@ -444,18 +444,18 @@ public:
         auto r = q.step();
         if (!r) return fail(r.error());
         if (!*r || (scope && (scope->read_only || !in_scope(q.text(1), *scope))))
-            return nf("site", site_code);
+            return nf(reason::site, site_code);
         const std::int64_t site_id = q.i64(0);
         if (scope) {  // a console operator may only move devices it can see
             auto cur = device_path_locked(device_id);
             if (!cur) return fail(cur.error());
-            if (!device_visible(*cur, *scope)) return nf("device", device_id);
+            if (!device_visible(*cur, *scope)) return nf(reason::device, device_id);
         } else {
             Stmt d(db_, "SELECT 1 FROM devices WHERE id = ?1");
             d.bind(1, device_id);
             auto have = d.step();
             if (!have) return fail(have.error());
-            if (!*have) return nf("device", device_id);
+            if (!*have) return nf(reason::device, device_id);
         }
         Stmt s(db_, "INSERT INTO device_sites(device_id, site_id) VALUES(?1, ?2) "
                     "ON CONFLICT(device_id) DO UPDATE SET site_id = ?2");
@@ -506,11 +506,11 @@ public:
     }
 
     Result<DeviceView> device(const std::string& id, const Scope& scope) override {
-        if (id.empty()) return nf("device", id);
+        if (id.empty()) return nf(reason::device, id);
         std::lock_guard lock(mu_);
         auto v = devices_locked(scope, id);
         if (!v) return fail(v.error());
-        if (v->empty()) return nf("device", id);
+        if (v->empty()) return nf(reason::device, id);
         return v->front();
     }
 
@@ -519,10 +519,10 @@ public:
                       const std::string& actor, std::int64_t now) override {
         for (const auto& p : passes)
             if (!valid_pass_id(p.pass_id) || !valid_name(p.label, 64))
-                return fail(ErrorKind::invalid_input, "pass", p.pass_id);
+                return fail(ErrorKind::invalid_input, reason::pass, p.pass_id);
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
-            if (scope && scope->read_only) return nf("area", scope->path);
+            if (scope && scope->read_only) return nf(reason::area, scope->path);
             std::map<std::string, AreaNode> grids;
             std::map<std::string, std::size_t> per_grid;
             Stmt ins(db_, "INSERT INTO passes(pass_id, grid, label, added_at) VALUES(?1, ?2, ?3, ?4) "
@@ -534,14 +534,14 @@ public:
                     auto a = scoped_area_locked(p.grid, scope);
                     if (!a) return fail(a.error());
                     if (a->level != Level::grid)
-                        return fail(ErrorKind::invalid_input, "pass", "area " + p.grid + " is not a grid");
+                        return fail(ErrorKind::invalid_input, reason::pass, "area " + p.grid + " is not a grid");
                     it = grids.emplace(p.grid, *a).first;
                 }
                 if (scope) {  // moving a pass out of someone else's grid is a write there
                     old.bind(1, p.pass_id);
                     auto r = old.step();
                     if (!r) return fail(r.error());
-                    if (*r && !in_scope(old.text(0), *scope)) return nf("pass", p.pass_id);
+                    if (*r && !in_scope(old.text(0), *scope)) return nf(reason::pass, p.pass_id);
                     old.reset();
                 }
                 CP_TRY(ins.bind(1, p.pass_id).bind(2, p.grid).bind(3, p.label).bind(4, now).run());
@@ -596,7 +596,7 @@ public:
         s.bind(1, pass_id);
         auto r = s.step();
         if (!r) return fail(r.error());
-        if (!*r) return nf("pass", pass_id);
+        if (!*r) return nf(reason::pass, pass_id);
         return std::make_pair(read_pass(s), s.text(7));
     }
 
@@ -604,7 +604,7 @@ public:
         std::lock_guard lock(mu_);
         auto p = pass_locked(pass_id);
         if (!p) return fail(p.error());
-        if (!in_scope(p->second, scope)) return nf("pass", pass_id);
+        if (!in_scope(p->second, scope)) return nf(reason::pass, pass_id);
         return p->first;
     }
 
@@ -624,20 +624,20 @@ public:
     Status change_statuses(const std::vector<StatusChange>& changes, const Scope& scope,
                            const Operator& actor, std::int64_t now) override {
         for (const auto& c : changes) {
-            if (!valid_pass_id(c.pass_id)) return nf("pass", c.pass_id);
+            if (!valid_pass_id(c.pass_id)) return nf(reason::pass, c.pass_id);
             if (c.status == PassStatus::red && !valid_reason_code(c.reason))
-                return fail(ErrorKind::invalid_input, "reason", "a red status needs a reason code");
+                return fail(ErrorKind::invalid_input, reason::status_reason, "a red status needs a reason code");
             if (!c.reason.empty() && !valid_reason_code(c.reason))
-                return fail(ErrorKind::invalid_input, "reason", "reason code [a-z0-9-]{1,32}");
+                return fail(ErrorKind::invalid_input, reason::status_reason, "reason code [a-z0-9-]{1,32}");
             if (c.until != 0 && c.until <= now)
-                return fail(ErrorKind::invalid_input, "until", "the end date is in the past");
+                return fail(ErrorKind::invalid_input, reason::until, "the end date is in the past");
         }
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
             for (const auto& c : changes) {
                 auto p = pass_locked(c.pass_id);
                 if (!p) return fail(p.error());
-                if (!in_scope(p->second, scope)) return nf("pass", c.pass_id);
+                if (!in_scope(p->second, scope)) return nf(reason::pass, c.pass_id);
                 if (scope.read_only) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
                 CP_TRY(write_status_locked(c, now));
                 AuditEntry e;
@@ -762,21 +762,21 @@ public:
     Result<std::int64_t> add_operator(const Operator& op, const Operator* creator,
                                       std::int64_t now) override {
         if (!valid_username(op.username) || op.pw_hash.rfind("$argon2id$", 0) != 0)
-            return fail(ErrorKind::invalid_input, "operator", "username [a-z0-9._-]{2,64}, Argon2id hash");
+            return fail(ErrorKind::invalid_input, reason::operator_, "username [a-z0-9._-]{2,64}, Argon2id hash");
         std::lock_guard lock(mu_);
         return transaction([&]() -> Result<std::int64_t> {
             const Scope scope = creator ? creator->scope() : Scope{};
             auto a = scoped_area_locked(op.area, creator ? &scope : nullptr);
             if (!a) return fail(a.error());
             if (op.role != Role::bigscreen && static_cast<int>(op.role) != static_cast<int>(a->level))
-                return fail(ErrorKind::invalid_input, "operator",
+                return fail(ErrorKind::invalid_input, reason::operator_,
                             std::string("role ") + to_string(op.role) + " at a " + to_string(a->level) + " node");
             if (creator) {
                 // Made by an operator above it: a deeper node, or a big screen at one's own.
                 const bool deeper = a->path != creator->area_path;
                 if (creator->role == Role::bigscreen || creator->role == Role::grid ||
                     (!deeper && op.role != Role::bigscreen))
-                    return nf("area", op.area);
+                    return nf(reason::area, op.area);
             }
             Stmt s(db_, "INSERT INTO operators(username, role, area, pw_hash, created_at, created_by, "
                         "pw_changed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?5) ON CONFLICT(username) DO NOTHING "
@@ -784,7 +784,7 @@ public:
             auto row = s.bind(1, op.username).bind(2, to_string(op.role)).bind(3, op.area).bind(4, op.pw_hash)
                            .bind(5, now).bind(6, creator ? creator->username : std::string("host")).step();
             if (!row) return fail(row.error());
-            if (!*row) return fail(ErrorKind::rejected, "operator-exists", op.username);
+            if (!*row) return fail(ErrorKind::rejected, reason::operator_exists, op.username);
             const std::int64_t id = s.i64(0);
             AuditEntry e{0, now, creator ? creator->username : "host",
                          creator ? to_string(creator->role) : "host", op.area, "operator-add",
@@ -826,11 +826,11 @@ public:
     }
 
     Status set_password(std::int64_t id, const std::string& pw_hash, std::int64_t now) override {
-        if (pw_hash.rfind("$argon2id$", 0) != 0) return fail(ErrorKind::invalid_input, "operator", "hash");
+        if (pw_hash.rfind("$argon2id$", 0) != 0) return fail(ErrorKind::invalid_input, reason::operator_, "hash");
         std::lock_guard lock(mu_);
         Stmt s(db_, "UPDATE operators SET pw_hash = ?2, pw_changed_at = ?3 WHERE id = ?1");
         CP_TRY(s.bind(1, id).bind(2, pw_hash).bind(3, now).run());
-        if (db_->changes() == 0) return nf("operator", std::to_string(id));
+        if (db_->changes() == 0) return nf(reason::operator_, std::to_string(id));
         return {};
     }
 
@@ -925,7 +925,7 @@ public:
         std::lock_guard lock(mu_);
         auto a = area_locked(e.area);
         if (!a) return fail(a.error());
-        if (!*a) return nf("area", e.area);
+        if (!*a) return nf(reason::area, e.area);
         return audit_locked(e, (*a)->path);
     }
 
@@ -1002,7 +1002,7 @@ public:
         s.bind(1, id);
         auto r = s.step();
         if (!r) return fail(r.error());
-        if (!*r || !in_scope(s.text(11), actor.scope())) return nf("work-item", std::to_string(id));
+        if (!*r || !in_scope(s.text(11), actor.scope())) return nf(reason::work_item, std::to_string(id));
         if (actor.role == Role::bigscreen) return fail(ErrorKind::rejected, reason::read_only, "big-screen account");
         return std::make_pair(read_work(s), s.text(11));
     }
@@ -1012,9 +1012,9 @@ public:
         return transaction([&]() -> Status {
             auto w = work_locked(id, actor);
             if (!w) return fail(w.error());
-            if (w->first.resolved_at) return fail(ErrorKind::rejected, "resolved", std::to_string(id));
+            if (w->first.resolved_at) return fail(ErrorKind::rejected, reason::resolved, std::to_string(id));
             if (!w->first.claimed_by.empty() && w->first.claimed_by != actor.username)
-                return fail(ErrorKind::rejected, "claimed", w->first.claimed_by);
+                return fail(ErrorKind::rejected, reason::claimed, w->first.claimed_by);
             Stmt s(db_, "UPDATE worklist SET claimed_by = ?2, claimed_at = ?3 WHERE id = ?1");
             CP_TRY(s.bind(1, id).bind(2, actor.username).bind(3, now).run());
             AuditEntry e{0, now, actor.username, to_string(actor.role), w->first.grid, "work-claim",
@@ -1026,15 +1026,15 @@ public:
     Status resolve_work(std::int64_t id, const std::string& outcome, const std::string& note,
                         const Operator& actor, std::int64_t now) override {
         if (!valid_reason_code(outcome) || !valid_name(note, 500))
-            return fail(ErrorKind::invalid_input, "outcome", "outcome code [a-z0-9-], note at most 500 bytes");
+            return fail(ErrorKind::invalid_input, reason::outcome, "outcome code [a-z0-9-], note at most 500 bytes");
         std::lock_guard lock(mu_);
         return transaction([&]() -> Status {
             auto w = work_locked(id, actor);
             if (!w) return fail(w.error());
-            if (w->first.resolved_at) return fail(ErrorKind::rejected, "resolved", std::to_string(id));
+            if (w->first.resolved_at) return fail(ErrorKind::rejected, reason::resolved, std::to_string(id));
             if (!w->first.claimed_by.empty() && w->first.claimed_by != actor.username &&
                 actor.role == Role::grid)
-                return fail(ErrorKind::rejected, "claimed", w->first.claimed_by);
+                return fail(ErrorKind::rejected, reason::claimed, w->first.claimed_by);
             Stmt s(db_, "UPDATE worklist SET resolved_at = ?2, outcome = ?3, note = ?4, "
                         "claimed_by = CASE claimed_by WHEN '' THEN ?5 ELSE claimed_by END WHERE id = ?1");
             CP_TRY(s.bind(1, id).bind(2, now).bind(3, outcome).bind(4, note).bind(5, actor.username).run());

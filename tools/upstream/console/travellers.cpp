@@ -18,7 +18,7 @@ constexpr const char* kCat = "travellers";
 
 Result<Bytes> read_all(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
-    if (!f) return fail(ErrorKind::io, "read", path);
+    if (!f) return fail(ErrorKind::io, reason::read, path);
     return Bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
@@ -54,9 +54,9 @@ const TravellersConfig& Travellers::config() const { return impl_->cfg; }
 Result<std::unique_ptr<Travellers>> Travellers::create(TravellersConfig cfg, TravellerStore& store,
                                                        UpstreamStore& upstream) {
     auto key_pem = read_all(cfg.issuer_key_path);
-    if (!key_pem) return fail(ErrorKind::config, "issuer-key", cfg.issuer_key_path + ": cannot read");
+    if (!key_pem) return fail(ErrorKind::config, traveller_reason::kIssuerKey, cfg.issuer_key_path + ": cannot read");
     auto cert_pem = read_all(cfg.issuer_cert_path);
-    if (!cert_pem) return fail(ErrorKind::config, "issuer-cert", cfg.issuer_cert_path + ": cannot read");
+    if (!cert_pem) return fail(ErrorKind::config, traveller_reason::kIssuerCert, cfg.issuer_cert_path + ": cannot read");
     auto key = crypto::PrivateKey::parse(*key_pem);
     if (!key) return fail(key.error().with_context(cfg.issuer_key_path));
     auto cert = crypto::Certificate::parse(*cert_pem);
@@ -65,7 +65,7 @@ Result<std::unique_ptr<Travellers>> Travellers::create(TravellersConfig cfg, Tra
     static const char kProbe[] = "issuer key/certificate probe";
     auto probe = key->sign_es256(as_bytes(kProbe));
     if (!probe || !cert->verify_es256(as_bytes(kProbe), *probe))
-        return fail(ErrorKind::config, "issuer-key", "the issuer key does not belong to the certificate");
+        return fail(ErrorKind::config, traveller_reason::kIssuerKey, "the issuer key does not belong to the certificate");
     auto secret = load_id_secret(cfg.id_secret_path);
     if (!secret) return fail(secret.error());
     auto impl = std::make_unique<Impl>(std::move(cfg), store, upstream, std::move(*key), cert->kid(), std::move(*secret));

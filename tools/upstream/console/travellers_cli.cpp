@@ -19,12 +19,12 @@ Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::
     cfg.issuer_cert_path = get("issuer-cert");
     cfg.id_secret_path = get("id-secret");
     if (cfg.issuer_key_path.empty() || cfg.issuer_cert_path.empty() || cfg.id_secret_path.empty())
-        return fail(ErrorKind::config, "travellers", "--issuer-key, --issuer-cert and --id-secret go together");
+        return fail(ErrorKind::config, traveller_reason::kConfig, "--issuer-key, --issuer-cert and --id-secret go together");
     const std::string days = get("traveller-retention-days", "28");
     std::int64_t d = 0;
     auto [p, ec] = std::from_chars(days.data(), days.data() + days.size(), d);
     if (ec != std::errc() || p != days.data() + days.size() || d < 1 || d > 3650)
-        return fail(ErrorKind::config, "travellers", "--traveller-retention-days 1..3650");
+        return fail(ErrorKind::config, traveller_reason::kConfig, "--traveller-retention-days 1..3650");
     cfg.retention_s = d * 86400;
     const std::string host = get("console-host", "127.0.0.1");
     cfg.public_url = get("public-url");
@@ -34,7 +34,7 @@ Result<std::unique_ptr<TravellersRuntime>> start_travellers(const std::map<std::
     cfg.sms.body_template = get("sms-template");
     cfg.sms.outbox_dir = get("sms-outbox");
     if (cfg.sms.outbox_dir.empty() && cfg.sms.gateway_url.empty() && is_pg_url(db_path))
-        return fail(ErrorKind::config, "travellers", "--sms-outbox or --sms-gateway with a PostgreSQL --db");
+        return fail(ErrorKind::config, traveller_reason::kConfig, "--sms-outbox or --sms-gateway with a PostgreSQL --db");
     if (cfg.sms.outbox_dir.empty()) {
         const auto dir = std::filesystem::path(db_path).parent_path();
         cfg.sms.outbox_dir = ((dir.empty() ? std::filesystem::path(".") : dir) / "sms-outbox").string();

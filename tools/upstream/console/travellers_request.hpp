@@ -16,6 +16,11 @@ inline constexpr Reason kBody{"registration"};         // invalid_input: not a J
 inline constexpr Reason kField{"registration-field"};  // invalid_input: the message names the field
 inline constexpr Reason kRateLimit{"rate-limit"};      // rejected: too many registrations (phone, address, ID)
 inline constexpr Reason kNoIssuer{"no-issuer"};        // unavailable: serve without --issuer-key
+inline constexpr Reason kRegistration = kBody;         // not_found: no such registration
+inline constexpr Reason kExists{"exists"};             // rejected: the pass id is registered already
+inline constexpr Reason kConfig{"travellers"};         // config: travellers' options
+inline constexpr Reason kIssuerKey{"issuer-key"};      // config: issuer key unreadable or not the certificate's
+inline constexpr Reason kIssuerCert{"issuer-cert"};    // config: issuer certificate unreadable
 }  // namespace traveller_reason
 
 enum class Route { entry, driver };  // kind E pass, or kind D with the truck's plate

@@ -1,5 +1,7 @@
 // TravellerStore on SQLite or PostgreSQL: its own connection to the console's database.
 #include "tools/upstream/console/travellers_store.hpp"
+#include "tools/upstream/console/travellers_request.hpp"
+#include "tools/upstream/reasons.hpp"
 
 #include "src/common/enum_names.hpp"
 #include "tools/upstream/pg_store.hpp"
@@ -65,7 +67,7 @@ public:
             g.bind(1, r.grid);
             auto have = g.step();
             if (!have) return fail(have.error());
-            if (!*have || g.i64(0) != static_cast<std::int64_t>(Level::grid)) return fail(ErrorKind::not_found, "area", r.grid);
+            if (!*have || g.i64(0) != static_cast<std::int64_t>(Level::grid)) return fail(ErrorKind::not_found, reason::area, r.grid);
             Stmt ins(db_,
                      "INSERT INTO traveller_registrations(pass_id, kind, token_hash, label, name, id_hash, phone, "
                      "origin, address, plate, grid, transport, expected_arrival, site, qr, status, created_at, "
@@ -77,7 +79,7 @@ public:
                 .bind(15, r.qr).bind(16, r.created_at).bind(17, r.expires_at);
             auto added = ins.step();
             if (!added) return fail(added.error());
-            if (!*added) return fail(ErrorKind::rejected, "exists", r.pass_id);
+            if (!*added) return fail(ErrorKind::rejected, traveller_reason::kExists, r.pass_id);
             const std::int64_t id = ins.i64(0);
             ins.reset();
             Stmt p(db_, "INSERT INTO passes(pass_id, grid, label, added_at) VALUES(?1, ?2, ?3, ?4) "
@@ -94,7 +96,7 @@ public:
         s.bind(1, token_hash);
         auto row = s.step();
         if (!row) return fail(row.error());
-        if (!*row) return fail(ErrorKind::not_found, "registration", "");
+        if (!*row) return fail(ErrorKind::not_found, traveller_reason::kRegistration, "");
         return read_reg(s);
     }
 
@@ -117,7 +119,7 @@ public:
         s.bind(1, scope.path).bind(2, id);
         auto row = s.step();
         if (!row) return fail(row.error());
-        if (!*row) return fail(ErrorKind::not_found, "registration", std::to_string(id));
+        if (!*row) return fail(ErrorKind::not_found, traveller_reason::kRegistration, std::to_string(id));
         return read_reg(s);
     }
 
@@ -163,7 +165,7 @@ public:
         if (!all) return fail(all.error());
         for (auto& s : *all)
             if (s.code == code) return s;
-        return fail(ErrorKind::not_found, "site", code);
+        return fail(ErrorKind::not_found, reason::site, code);
     }
 
     Result<std::vector<GridChoice>> grids() override {
@@ -313,7 +315,7 @@ Result<std::unique_ptr<TravellerStore>> open_traveller_store(const std::string& 
     Stmt s(db, "SELECT count(*) FROM schema_migrations WHERE version = 150");
     auto r = s.step();
     if (!r || s.i64(0) != 1)
-        return fail(ErrorKind::io, "sqlite-migration", "the console schema is missing; open the console store first");
+        return fail(ErrorKind::io, reason::sqlite_migration, "the console schema is missing; open the console store first");
     return std::unique_ptr<TravellerStore>(std::move(store));
 }
 
